@@ -1,0 +1,92 @@
+// The `local` stack's own hosts: systemd-nspawn machines on this controller,
+// each with real systemd and sshd in its own network namespace on a bridge,
+// apt through an apt-cacher-ng on the bridge address. The cluster is then
+// deployed onto them over SSH exactly as onto real servers.
+// The work is done by scripts/local/*.sh; this component only orders them.
+import * as pulumi from "@pulumi/pulumi";
+import * as path from "path";
+import { HostConfig } from "../config/schema";
+import { ShellCommand, SshConnection } from "../providers/shellCommand";
+import { SshKeyPair } from "../providers/sshKeyPair";
+import { shellQuote } from "../render/stepScript";
+
+export const LOCAL_SCRIPTS_DIR = path.resolve(__dirname, "..", "..", "scripts", "local");
+
+export interface LocalStandArgs {
+  /** Namespaces netns, veth and state directories: several stands may coexist. */
+  readonly stand: string;
+  readonly hosts: readonly HostConfig[];
+  readonly bridge: string;
+  /** Bridge address with prefix, e.g. 10.213.0.1/24. */
+  readonly bridgeAddress: string;
+  readonly aptProxyPort: number;
+}
+
+const script = (name: string, ...args: string[]) => [path.join(LOCAL_SCRIPTS_DIR, name), ...args].map(shellQuote).join(" ");
+
+export class LocalStand extends pulumi.ComponentResource {
+  /** Private key authorized for root on every machine (secret). */
+  readonly privateKey: pulumi.Output<string>;
+  /** SSH connection per host name, host key pinned. */
+  readonly connections: Record<string, pulumi.Output<SshConnection>>;
+  /** One resource per machine; cluster steps depend on them. */
+  readonly machines: ShellCommand[];
+  /** One line per machine to open a shell on it. */
+  readonly shellCommands: Record<string, string>;
+
+  constructor(name: string, args: LocalStandArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("pulumi-patroni:LocalStand", name, {}, opts);
+    const [bridgeIp, prefix] = args.bridgeAddress.split("/");
+    const aptProxy = `http://${bridgeIp}:${args.aptProxyPort}`;
+    const key = new SshKeyPair(`${name}-ssh-key`, { comment: `pulumi-patroni-${args.stand}` }, { parent: this });
+    this.privateKey = key.privateKey;
+
+    const network = new ShellCommand(
+      `${name}-network`,
+      {
+        description: `local stand ${args.stand}: bridge ${args.bridge} and apt proxy`,
+        create: [
+          script("network.sh", "up", "--bridge", args.bridge, "--address", args.bridgeAddress),
+          script("apt-proxy.sh", "up", "--listen", bridgeIp, "--port", String(args.aptProxyPort)),
+          script("rootfs.sh", "ensure") + " >/dev/null",
+        ].join("\n"),
+        delete: [script("apt-proxy.sh", "down", "--listen", bridgeIp, "--port", String(args.aptProxyPort)), script("network.sh", "down", "--bridge", args.bridge, "--address", args.bridgeAddress)].join("\n"),
+        // After a controller reboot the bridge and the proxy are gone: bring them back.
+        check: [script("network.sh", "status", "--bridge", args.bridge, "--address", args.bridgeAddress), script("apt-proxy.sh", "status", "--listen", bridgeIp, "--port", String(args.aptProxyPort))].join(" && ") + " >/dev/null",
+      },
+      { parent: this },
+    );
+
+    this.connections = {};
+    this.shellCommands = {};
+    this.machines = args.hosts.map((h) => {
+      const common = ["--stand", args.stand];
+      const create = [
+        // The public key arrives on stdin; it is not secret but keeps the command short.
+        'keys=$(mktemp); trap \'rm -f "$keys"\' EXIT; cat > "$keys"',
+        `${script("machine.sh", "create", h.name, ...common, "--address", `${h.address}/${prefix}`, "--gateway", bridgeIp, "--bridge", args.bridge, "--apt-proxy", aptProxy)} --authorized-keys-file "$keys" >&2`,
+        script("machine.sh", "host-key", h.name, ...common),
+      ].join("\n");
+      const machine = new ShellCommand(
+        `${name}-${h.name}`,
+        {
+          description: `local machine ${h.name} (${h.address})`,
+          create,
+          // Runs when the machine is found stopped (check) or its inputs change.
+          update: create,
+          delete: script("machine.sh", "destroy", h.name, ...common),
+          check: `[ "$(${script("machine.sh", "status", h.name, ...common)})" = running ]`,
+          stdin: key.publicKey,
+          captureStdout: true,
+        },
+        { parent: this, dependsOn: [network] },
+      );
+      this.connections[h.name] = pulumi.secret(
+        pulumi.all([key.privateKey, machine.stdout]).apply(([privateKey, hostKey]) => ({ host: h.address, port: 22, user: "root", privateKey, hostKey: hostKey || undefined })),
+      );
+      this.shellCommands[h.name] = `npm run --silent ssh -- ${h.name}`;
+      return machine;
+    });
+    this.registerOutputs({});
+  }
+}

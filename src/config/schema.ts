@@ -1,0 +1,216 @@
+// The stack configuration, validated once and up front (STYLE.md rule 5).
+// Every field has a description and a default; the README's configuration
+// table is generated from this file by `npm run config-docs`.
+import { z } from "zod";
+import { checkPostgresParameter } from "./postgresParameters";
+
+export const ROLES = ["etcd", "postgres", "pgbouncer", "haproxy", "client"] as const;
+export type Role = (typeof ROLES)[number];
+
+const hostname = z
+  .string()
+  .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, "must be a lower-case hostname label: a-z, 0-9 and '-', 1 to 63 characters");
+
+const ipv4Octet = "(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)";
+const IPV4 = new RegExp(`^${ipv4Octet}(\\.${ipv4Octet}){3}$`);
+export const ipv4 = z.string().regex(IPV4, "must be an IPv4 address like 10.0.0.11");
+export const ipv4Cidr = z.string().refine((v) => {
+  const [addr, bits, ...rest] = v.split("/");
+  return rest.length === 0 && IPV4.test(addr) && bits !== undefined && /^\d{1,2}$/.test(bits) && Number(bits) <= 32;
+}, "must be an IPv4 CIDR like 10.0.0.0/24");
+
+const port = z.number().int().min(1).max(65535);
+const positiveInt = z.number().int().positive();
+
+export const hostSchema = z
+  .object({
+    name: hostname.describe("Hostname; also the Patroni member name and the etcd member name."),
+    address: ipv4.describe("Address the other hosts and the controller reach this host at."),
+    roles: z
+      .array(z.enum(ROLES))
+      .min(1, "a host needs at least one role")
+      .describe("What runs on the host: etcd, postgres (Patroni + PostgreSQL), pgbouncer, haproxy, client."),
+    tags: z
+      .object({
+        nofailover: z.boolean().default(false).describe("Patroni tag: never promote this node."),
+        noloadbalance: z.boolean().default(false).describe("Patroni tag: keep this replica out of the replicas port."),
+      })
+      .strict()
+      .default({})
+      .describe("Patroni tags of a postgres host."),
+  })
+  .strict();
+export type HostConfig = z.infer<typeof hostSchema>;
+
+export const dcsSchema = z
+  .object({
+    ttl: positiveInt.default(30).describe("Leader key TTL in seconds."),
+    loopWait: positiveInt.default(10).describe("Seconds between Patroni HA loops."),
+    retryTimeout: positiveInt.default(10).describe("Seconds before a DCS or PostgreSQL operation counts as failed."),
+    maximumLagOnFailover: z
+      .number()
+      .int()
+      .min(0)
+      .default(1048576)
+      .describe("Bytes a replica may lag and still be promoted."),
+    synchronousMode: z.boolean().default(false).describe("Patroni synchronous_mode: acknowledged commits survive failover."),
+    synchronousModeStrict: z.boolean().default(false).describe("Refuse writes when no synchronous replica is available."),
+    failsafeMode: z.boolean().default(true).describe("Keep the primary running while the DCS is down if all members answer."),
+    usePgRewind: z.boolean().default(true).describe("Rewind a former primary instead of re-cloning it."),
+    useSlots: z.boolean().default(true).describe("Use physical replication slots for replicas."),
+  })
+  .strict();
+
+export const hbaRuleSchema = z
+  .object({
+    type: z.enum(["local", "host", "hostssl", "hostnossl"]).default("host").describe("Connection type."),
+    database: z.string().min(1).default("all").describe("Database name(s)."),
+    user: z.string().min(1).default("all").describe("Role name(s)."),
+    address: ipv4Cidr.optional().describe("Client CIDR (not for type local)."),
+    method: z
+      .enum(["scram-sha-256", "md5", "reject", "peer", "cert"])
+      .default("scram-sha-256")
+      .describe("Authentication method; trust is not offered on purpose."),
+  })
+  .strict()
+  .superRefine((rule, ctx) => {
+    if (rule.type !== "local" && !rule.address) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["address"], message: `is required for type ${rule.type} (a CIDR like 10.0.0.0/24)` });
+    }
+    if (rule.type === "local" && rule.address) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["address"], message: "must be absent for type local" });
+    }
+  });
+export type HbaRule = z.infer<typeof hbaRuleSchema>;
+
+const pgIdentifier = z
+  .string()
+  .regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a lower-case PostgreSQL identifier: a-z, 0-9, _ (not starting with a digit)");
+
+export const userSchema = z
+  .object({
+    name: pgIdentifier.describe("Role name; its password is generated and kept as a Pulumi secret."),
+    options: z
+      .array(z.enum(["CREATEDB", "CREATEROLE", "LOGIN", "REPLICATION", "SUPERUSER", "NOSUPERUSER", "NOCREATEDB", "NOCREATEROLE"]))
+      .default(["LOGIN"])
+      .describe("Role attributes."),
+  })
+  .strict();
+
+export const databaseSchema = z
+  .object({
+    name: pgIdentifier.describe("Database name."),
+    owner: pgIdentifier.default("postgres").describe("Owner role (postgres or one of cluster.users)."),
+  })
+  .strict();
+
+const parameterValue = z.union([z.string(), z.number(), z.boolean()]);
+
+export const clusterSchema = z
+  .object({
+    name: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{0,40}$/, "must start with a letter and use a-z, 0-9, '-' (at most 41 characters)")
+      .default("pg-cluster")
+      .describe("Patroni scope; also the etcd namespace and the HAProxy backend prefix."),
+    postgresVersion: z.number().int().min(12).max(17).default(15).describe("PostgreSQL major version (15 on Debian bookworm)."),
+    aptSources: z
+      .array(z.string().regex(/^deb (\[[^\]]*\] )?https?:\/\/\S+ \S+( \S+)*$/, "must be an apt source line like 'deb http://mirror/debian bookworm main'"))
+      .default([])
+      .describe("Extra apt source lines (e.g. a PGDG mirror for other PostgreSQL versions)."),
+    postgresPort: port.default(5432).describe("PostgreSQL port on each postgres host."),
+    restApiPort: port.default(8008).describe("Patroni REST API port."),
+    dcs: dcsSchema.default({}).describe("Patroni dynamic configuration kept in etcd."),
+    parameters: z
+      .record(z.string().regex(/^[a-z_][a-z0-9_.]*$/, "a parameter name is lower-case letters, digits, '_' and '.'"), parameterValue)
+      .default({})
+      .superRefine((params, ctx) => {
+        for (const [name, value] of Object.entries(params)) {
+          const problem = checkPostgresParameter(name, value);
+          if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [name], message: problem });
+        }
+      })
+      .describe("PostgreSQL parameters (added to the defaults; kept in the DCS)."),
+    pgHba: z.array(hbaRuleSchema).default([]).describe("Extra pg_hba rules, placed after the cluster's own rules."),
+    users: z.array(userSchema).default([]).describe("Application roles created on the primary."),
+    databases: z.array(databaseSchema).default([]).describe("Databases created on the primary."),
+  })
+  .strict();
+export type ClusterConfig = z.infer<typeof clusterSchema>;
+
+export const sshSchema = z
+  .object({
+    user: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_-]{0,31}$/, "must be a Unix user name")
+      .default("root")
+      .describe("SSH user: root, or a user with passwordless sudo."),
+    port: port.default(22).describe("SSH port."),
+    hostKeys: z
+      .record(hostname, z.string().regex(/^(ssh-ed25519|ecdsa-sha2-nistp256|ssh-rsa) [A-Za-z0-9+/=]+$/, "must be an OpenSSH public host key line like 'ssh-ed25519 AAAA...'"))
+      .default({})
+      .describe("Pinned host keys by host name; hosts without one are trusted on first use."),
+  })
+  .strict();
+
+export const etcdSchema = z
+  .object({
+    clientPort: port.default(2379).describe("etcd client port."),
+    peerPort: port.default(2380).describe("etcd peer port."),
+    heartbeatIntervalMs: positiveInt.default(1000).describe("etcd heartbeat interval."),
+    electionTimeoutMs: positiveInt.default(5000).describe("etcd election timeout."),
+  })
+  .strict();
+
+export const pgbouncerSchema = z
+  .object({
+    port: port.default(6432).describe("PgBouncer port on each postgres host that has the pgbouncer role."),
+    poolMode: z.enum(["session", "transaction", "statement"]).default("session").describe("PgBouncer pool_mode."),
+    defaultPoolSize: positiveInt.default(20).describe("Server connections per user/database pair."),
+    maxClientConn: positiveInt.default(1000).describe("Client connections PgBouncer accepts."),
+    authType: z.enum(["scram-sha-256", "md5"]).default("scram-sha-256").describe("Client authentication."),
+  })
+  .strict();
+
+export const haproxySchema = z
+  .object({
+    primaryPort: port.default(5000).describe("Read-write port: routes to the primary."),
+    replicaPort: port.default(5001).describe("Read-only port: routes to healthy replicas."),
+    statsPort: port.default(7000).describe("Stats web page (basic auth, user 'admin')."),
+    maxConn: positiveInt.default(1000).describe("Global maxconn."),
+    replicaMaxLag: z
+      .string()
+      .regex(/^\d+(B|kB|MB|GB)$/, "must be a size like 10MB")
+      .default("10MB")
+      .describe("A replica lagging more than this leaves the replicas port."),
+    checkIntervalMs: positiveInt.default(2000).describe("Health check interval (inter)."),
+    fastCheckIntervalMs: positiveInt.default(1000).describe("Check interval while a server changes state (fastinter)."),
+    fall: positiveInt.default(3).describe("Failed checks before a server is marked down."),
+    rise: positiveInt.default(2).describe("Good checks before a server is marked up."),
+  })
+  .strict();
+
+export const localMachinesSchema = z
+  .object({
+    bridge: z.string().regex(/^[a-z][a-z0-9]{1,14}$/, "must be a Linux interface name (2 to 15 characters)").default("pgstand0").describe("Bridge joining the local machines."),
+    bridgeAddress: ipv4Cidr.default("10.213.0.1/24").describe("Controller address on the bridge, with the prefix length."),
+    aptProxyPort: port.default(3142).describe("apt-cacher-ng port on the bridge address."),
+  })
+  .strict();
+
+export const stackConfigSchema = z
+  .object({
+    hostSource: z
+      .enum(["existing", "local-machines"])
+      .default("existing")
+      .describe("existing: hosts are servers you already have; local-machines: the stack creates them with systemd-nspawn."),
+    localMachines: localMachinesSchema.default({}).describe("The local stand (hostSource local-machines only)."),
+    cluster: clusterSchema.default({}).describe("The PostgreSQL cluster."),
+    hosts: z.array(hostSchema).min(1, "list at least one host").describe("Hosts and their roles."),
+    ssh: sshSchema.default({}).describe("How the controller reaches the hosts."),
+    etcd: etcdSchema.default({}).describe("etcd (the DCS)."),
+    pgbouncer: pgbouncerSchema.default({}).describe("PgBouncer in front of each PostgreSQL."),
+    haproxy: haproxySchema.default({}).describe("HAProxy routing clients to the primary and replicas."),
+  })
+  .strict();
+export type StackConfig = z.infer<typeof stackConfigSchema>;

@@ -1,0 +1,182 @@
+// Whole-stack validation: the zod schema for shapes, then the rules that span
+// fields (quorum, timing, ports per host). Runs before any resource exists,
+// so bad input never changes a host.
+import { z } from "zod";
+import { DEFAULT_POSTGRES_PARAMETERS } from "./postgresParameters";
+import { Role, StackConfig, stackConfigSchema } from "./schema";
+
+export const PROJECT = "pulumi-patroni";
+
+/** Config keys that may only hold Pulumi secrets (`pulumi config set --secret`). */
+export const SECRET_KEYS = [
+  "sshPrivateKey",
+  "superuserPassword",
+  "replicationPassword",
+  "rewindPassword",
+  "restApiPassword",
+  "pgbouncerPassword",
+  "haproxyStatsPassword",
+] as const;
+export type SecretKey = (typeof SECRET_KEYS)[number];
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid stack configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+function formatPath(path: (string | number)[]): string {
+  return path.reduce<string>((acc, part) => (typeof part === "number" ? `${acc}[${part}]` : acc ? `${acc}.${part}` : part), "");
+}
+
+function formatZodIssue(issue: z.ZodIssue): string {
+  const where = formatPath(issue.path) || "(root)";
+  switch (issue.code) {
+    case z.ZodIssueCode.invalid_enum_value:
+      return `${where}: ${JSON.stringify(issue.received)} is not valid; expected one of ${issue.options.map((o) => JSON.stringify(o)).join(", ")}`;
+    case z.ZodIssueCode.unrecognized_keys:
+      return `${where}: unknown field(s) ${issue.keys.join(", ")}`;
+    case z.ZodIssueCode.invalid_type:
+      return issue.received === "undefined"
+        ? `${where}: is required (${issue.expected})`
+        : `${where}: expected ${issue.expected}, got ${issue.received}`;
+    default:
+      return `${where}: ${issue.message}`;
+  }
+}
+
+/** Ports each role opens on its host, with the config field that sets it. */
+function portsOf(role: Role, c: StackConfig): { port: number; field: string }[] {
+  switch (role) {
+    case "etcd":
+      return [
+        { port: c.etcd.clientPort, field: "etcd.clientPort" },
+        { port: c.etcd.peerPort, field: "etcd.peerPort" },
+      ];
+    case "postgres":
+      return [
+        { port: c.cluster.postgresPort, field: "cluster.postgresPort" },
+        { port: c.cluster.restApiPort, field: "cluster.restApiPort" },
+      ];
+    case "pgbouncer":
+      return [{ port: c.pgbouncer.port, field: "pgbouncer.port" }];
+    case "haproxy":
+      return [
+        { port: c.haproxy.primaryPort, field: "haproxy.primaryPort" },
+        { port: c.haproxy.replicaPort, field: "haproxy.replicaPort" },
+        { port: c.haproxy.statsPort, field: "haproxy.statsPort" },
+      ];
+    case "client":
+      return [];
+  }
+}
+
+function crossFieldProblems(c: StackConfig): string[] {
+  const problems: string[] = [];
+  const withRole = (role: Role) => c.hosts.filter((h) => h.roles.includes(role));
+
+  const seen = (key: (h: StackConfig["hosts"][number]) => string, what: string) => {
+    const first = new Map<string, number>();
+    c.hosts.forEach((h, i) => {
+      const k = key(h);
+      const j = first.get(k);
+      if (j !== undefined) problems.push(`hosts[${i}].${what}: ${JSON.stringify(k)} is already used by hosts[${j}]; every host needs its own ${what}`);
+      else first.set(k, i);
+    });
+  };
+  seen((h) => h.name, "name");
+  seen((h) => h.address, "address");
+
+  c.hosts.forEach((h, i) => {
+    const dup = h.roles.find((r, k) => h.roles.indexOf(r) !== k);
+    if (dup) problems.push(`hosts[${i}].roles: ${dup} is listed twice`);
+    if (h.roles.includes("pgbouncer") && !h.roles.includes("postgres")) {
+      problems.push(`hosts[${i}].roles: pgbouncer needs postgres on the same host (PgBouncer talks to the local PostgreSQL over its unix socket); add postgres or remove pgbouncer`);
+    }
+    if ((h.tags.nofailover || h.tags.noloadbalance) && !h.roles.includes("postgres")) {
+      problems.push(`hosts[${i}].tags: Patroni tags only apply to hosts with the postgres role`);
+    }
+    const used = new Map<number, string>([[c.ssh.port, "ssh.port"]]);
+    for (const role of new Set(h.roles)) {
+      for (const { port, field } of portsOf(role, c)) {
+        const other = used.get(port);
+        if (other) problems.push(`hosts[${i}] (${h.name}): port ${port} is used twice, by ${other} and ${field}; give them different ports`);
+        else used.set(port, field);
+      }
+    }
+  });
+
+  const postgres = withRole("postgres");
+  if (postgres.length === 0) problems.push(`hosts: no host has the postgres role; list at least one (three for high availability)`);
+  if (postgres.length > 0 && postgres.every((h) => h.tags.nofailover)) {
+    problems.push(`hosts: every postgres host has tags.nofailover, so no member could ever become primary; clear it on at least one`);
+  }
+  const etcd = withRole("etcd");
+  if (etcd.length === 0) problems.push(`hosts: no host has the etcd role; Patroni needs etcd as its DCS (1, 3 or 5 members)`);
+  else if (etcd.length % 2 === 0) {
+    problems.push(`hosts: ${etcd.length} hosts have the etcd role; etcd needs an odd number of members (1, 3, 5, 7) to keep a majority`);
+  }
+  if (withRole("haproxy").length === 0) problems.push(`hosts: no host has the haproxy role; clients reach the primary through HAProxy, list at least one`);
+
+  const d = c.cluster.dcs;
+  if (d.loopWait + 2 * d.retryTimeout > d.ttl) {
+    problems.push(
+      `cluster.dcs: loopWait + 2*retryTimeout must not exceed ttl (Patroni would lose the leader key between loops): ${d.loopWait} + 2*${d.retryTimeout} = ${d.loopWait + 2 * d.retryTimeout} > ttl ${d.ttl}; raise ttl or lower loopWait/retryTimeout`,
+    );
+  }
+  if (d.synchronousModeStrict && !d.synchronousMode) problems.push(`cluster.dcs.synchronousModeStrict: needs synchronousMode: true`);
+  if (c.etcd.electionTimeoutMs < 5 * c.etcd.heartbeatIntervalMs) {
+    problems.push(`etcd.electionTimeoutMs: must be at least 5 x heartbeatIntervalMs (${5 * c.etcd.heartbeatIntervalMs}), got ${c.etcd.electionTimeoutMs}`);
+  }
+  if (c.pgbouncer.defaultPoolSize > c.pgbouncer.maxClientConn) {
+    problems.push(`pgbouncer.defaultPoolSize: ${c.pgbouncer.defaultPoolSize} is larger than pgbouncer.maxClientConn ${c.pgbouncer.maxClientConn}`);
+  }
+  const maxConnections = Number(c.cluster.parameters.max_connections ?? DEFAULT_POSTGRES_PARAMETERS.max_connections);
+  if (c.pgbouncer.defaultPoolSize >= maxConnections) {
+    problems.push(`pgbouncer.defaultPoolSize: ${c.pgbouncer.defaultPoolSize} must be below cluster.parameters.max_connections (${maxConnections})`);
+  }
+  const roleNames = new Set(["postgres", ...c.cluster.users.map((u) => u.name)]);
+  c.cluster.users.forEach((u, i) => {
+    if (["postgres", "replicator", "rewind_user", "pgbouncer"].includes(u.name)) {
+      problems.push(`cluster.users[${i}].name: ${u.name} is a role the cluster creates itself; pick another name`);
+    }
+  });
+  c.cluster.databases.forEach((db, i) => {
+    if (!roleNames.has(db.owner)) problems.push(`cluster.databases[${i}].owner: ${db.owner} is neither postgres nor one of cluster.users`);
+    if (["postgres", "template0", "template1", "pgbouncer"].includes(db.name)) problems.push(`cluster.databases[${i}].name: ${db.name} is reserved`);
+  });
+  if (c.hostSource === "local-machines") {
+    const [bridgeIp, bits] = c.localMachines.bridgeAddress.split("/");
+    const prefix = bridgeIp.split(".").slice(0, 3).join(".");
+    if (bits !== "24") problems.push(`localMachines.bridgeAddress: the local stand uses a /24, got /${bits}`);
+    c.hosts.forEach((h, i) => {
+      if (!h.address.startsWith(`${prefix}.`)) problems.push(`hosts[${i}].address: ${h.address} is outside the local bridge network ${prefix}.0/24`);
+      if (h.address === bridgeIp) problems.push(`hosts[${i}].address: ${h.address} is the bridge's own address`);
+    });
+  }
+  return problems;
+}
+
+/**
+ * Validates the raw stack configuration. `values` maps short keys (without
+ * the project prefix) to parsed values; `isSecret` says whether a key was set
+ * with --secret. Throws ConfigError listing every problem at once.
+ */
+export function parseStackConfig(values: Record<string, unknown>, isSecret: (key: string) => boolean): StackConfig {
+  const problems: string[] = [];
+  for (const key of SECRET_KEYS) {
+    if (values[key] !== undefined && !isSecret(key)) {
+      problems.push(`${key}: is stored in clear text; it must be a secret: pulumi config set --secret ${key} <value>`);
+    }
+  }
+  const shaped = Object.fromEntries(Object.entries(values).filter(([k]) => !(SECRET_KEYS as readonly string[]).includes(k)));
+  const parsed = stackConfigSchema.safeParse(shaped);
+  if (!parsed.success) {
+    problems.push(...parsed.error.issues.map(formatZodIssue));
+    throw new ConfigError(problems);
+  }
+  problems.push(...crossFieldProblems(parsed.data));
+  if (problems.length > 0) throw new ConfigError(problems);
+  return parsed.data;
+}

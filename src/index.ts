@@ -1,0 +1,76 @@
+// The pulumi-patroni program: validate the stack's configuration, get hosts
+// (existing servers, or local machines for the `local` stack), deploy the
+// cluster onto them, export how to reach it.
+import * as pulumi from "@pulumi/pulumi";
+import { PostgresCluster, PostgresClusterPasswords } from "./components/postgresCluster";
+import { LocalStand } from "./components/localStand";
+import { readStackConfig } from "./config/stackConfig";
+import { SshConnection } from "./providers/shellCommand";
+import { GeneratedPassword } from "./providers/generatedPassword";
+
+const stack = pulumi.getStack();
+const { config, secrets } = readStackConfig();
+
+/** A configured secret, or a password generated once and kept in the state. */
+const password = (key: keyof typeof secrets, name: string): pulumi.Output<string> =>
+  secrets[key] ?? new GeneratedPassword(name, { length: 32 }).result;
+
+const userPasswords = pulumi.all(
+  Object.fromEntries(config.cluster.users.map((u) => [u.name, new GeneratedPassword(`user-${u.name}-password`, { length: 32 }).result])),
+) as pulumi.Output<Record<string, string>>;
+
+const passwords: pulumi.Output<PostgresClusterPasswords> = pulumi
+  .all([
+    password("superuserPassword", "superuser-password"),
+    password("replicationPassword", "replication-password"),
+    password("rewindPassword", "rewind-password"),
+    password("restApiPassword", "rest-api-password"),
+    password("pgbouncerPassword", "pgbouncer-auth-password"),
+    password("haproxyStatsPassword", "haproxy-stats-password"),
+    userPasswords,
+  ])
+  .apply(([superuser, replication, rewind, restApi, pgbouncerAuth, haproxyStats, users]) => ({
+    superuser, replication, rewind, restApi, pgbouncerAuth, haproxyStats, users,
+  }));
+
+let connections: Record<string, pulumi.Input<SshConnection>>;
+let localStand: LocalStand | undefined;
+if (config.hostSource === "local-machines") {
+  localStand = new LocalStand("stand", {
+    stand: stack,
+    hosts: config.hosts,
+    bridge: config.localMachines.bridge,
+    bridgeAddress: config.localMachines.bridgeAddress,
+    aptProxyPort: config.localMachines.aptProxyPort,
+  });
+  connections = localStand.connections;
+} else {
+  const privateKey = secrets.sshPrivateKey;
+  if (!privateKey) {
+    throw new pulumi.RunError("sshPrivateKey: is required for hostSource existing; set it with: pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519");
+  }
+  connections = Object.fromEntries(
+    config.hosts.map((h) => [
+      h.name,
+      pulumi.secret(privateKey.apply((key) => ({ host: h.address, port: config.ssh.port, user: config.ssh.user, privateKey: key, hostKey: config.ssh.hostKeys[h.name] }))),
+    ]),
+  );
+}
+
+const cluster = new PostgresCluster("cluster", {
+  config,
+  stack,
+  connections,
+  passwords,
+  dependsOn: localStand?.machines,
+});
+
+export const primaryUri = cluster.primaryUri;
+export const replicasUri = cluster.replicasUri;
+export const haproxyStatsUrl = cluster.haproxyStatsUrl;
+export const haproxyStatsUser = "admin";
+export const haproxyStatsPassword = pulumi.secret(passwords.haproxyStats);
+export const etcdEndpoints = cluster.etcdEndpoints;
+export const hosts = cluster.hostRoles;
+export const sshPrivateKey = localStand ? pulumi.secret(localStand.privateKey) : undefined;
+export const shell = localStand?.shellCommands;

@@ -1,0 +1,208 @@
+// ShellCommand: run a bash script on a host over SSH (or on the controller)
+// when it is created, when its inputs change, and when it is destroyed.
+//
+// Why not @pulumi/command: its provider plugin is a Go binary that is neither
+// downloadable here nor buildable from the Go module proxy (its `provider`
+// module has no published version). This dynamic provider keeps the same
+// contract (create/update/delete scripts, triggers, stdin, SSH connection)
+// and runs inside Pulumi's own Node.js dynamic-provider plugin.
+//
+// Secrets: the script text is never secret (it is shown on failure); secret
+// data travels on stdin, and the private key goes to a 0600 file in a 0700
+// temporary directory that is removed after each run.
+import * as pulumi from "@pulumi/pulumi";
+import * as childProcess from "child_process";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+
+export interface SshConnection {
+  readonly host: string;
+  readonly port?: number;
+  readonly user?: string;
+  readonly privateKey: string;
+  /** Pinned host key ("ssh-ed25519 AAAA..."); unpinned hosts are not verified. */
+  readonly hostKey?: string;
+}
+
+export interface ShellCommandArgs {
+  /** What the step does, for messages: "pg01: install packages". */
+  readonly description: pulumi.Input<string>;
+  /** Where to run; absent means on the controller. */
+  readonly connection?: pulumi.Input<SshConnection>;
+  /** Script run on create (and on update when `update` is absent). */
+  readonly create: pulumi.Input<string>;
+  /** Script run when inputs change; defaults to `create`. */
+  readonly update?: pulumi.Input<string>;
+  /** Script run on destroy. */
+  readonly delete?: pulumi.Input<string>;
+  /** Data piped to the script (may be secret, e.g. a rendered config file). */
+  readonly stdin?: pulumi.Input<string>;
+  /** Any change re-runs the script (update). */
+  readonly triggers?: pulumi.Input<unknown[]>;
+  /** Script run at diff time; a non-zero exit means the host drifted and `update` must run. */
+  readonly check?: pulumi.Input<string>;
+  /** Attempts while SSH itself fails (exit 255), 3 s apart: the reachability gate uses this. */
+  readonly connectAttempts?: pulumi.Input<number>;
+  /** Keep the script's stdout as the `stdout` output (never for output that may hold a secret). */
+  readonly captureStdout?: boolean;
+}
+
+export interface ShellCommandState {
+  description: string;
+  connection?: SshConnection;
+  create: string;
+  update?: string;
+  delete?: string;
+  stdin?: string;
+  triggers?: unknown[];
+  check?: string;
+  connectAttempts?: number;
+  captureStdout?: boolean;
+}
+
+interface ShellCommandOutputs extends ShellCommandState {
+  fingerprint: string;
+}
+
+export type RunResult = { code: number; output: string; stdout: string };
+
+// The engine's placeholder for a value not known yet (preview).
+const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+// Pulumi serializes the provider into the state together with every function
+// it references, so these helpers use node built-ins only.
+export function fingerprintOf(s: ShellCommandState): string {
+  return crypto
+    .createHash("sha256")
+    .update(JSON.stringify([s.create, s.update ?? null, s.stdin ?? null, s.triggers ?? null, s.delete ?? null]))
+    .digest("hex");
+}
+
+function sshTarget(c?: SshConnection): string {
+  return c ? `${c.user ?? "root"}@${c.host}:${c.port ?? 22}` : "the controller";
+}
+
+// A new host key means a new machine at the same address: every step must run again.
+const hostKeyOf = (c?: SshConnection) => c?.hostKey ?? "";
+
+function failWith(s: ShellCommandState, phase: string, r: RunResult): never {
+  const tail = r.output.split("\n").slice(-40).join("\n");
+  throw new Error(`${s.description}: ${phase} script failed on ${sshTarget(s.connection)} with exit code ${r.code}.\n--- last output ---\n${tail}`);
+}
+
+function spawnOnce(argv: string[], stdin: string | undefined): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const child = childProcess.spawn(argv[0], argv.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
+    let output = "";
+    let stdout = "";
+    const keep = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.length > 64 * 1024) output = output.slice(-32 * 1024);
+    };
+    child.stdout.on("data", (chunk: Buffer) => {
+      keep(chunk);
+      if (stdout.length < 64 * 1024) stdout += chunk.toString();
+    });
+    child.stderr.on("data", keep);
+    child.on("error", (e: Error) => resolve({ code: 127, output: output + String(e), stdout }));
+    child.on("close", (code: number | null) => resolve({ code: code ?? 128, output, stdout }));
+    child.stdin.on("error", () => undefined);
+    child.stdin.end(stdin ?? "");
+  });
+}
+
+export async function runScript(s: ShellCommandState, script: string, stdin: string | undefined, attempts: number): Promise<RunResult> {
+  const body = `set -euo pipefail\n${script}`;
+  if (!s.connection) return spawnOnce(["bash", "-c", body], stdin);
+  const c = s.connection;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-patroni-ssh-"));
+  try {
+    fs.chmodSync(dir, 0o700);
+    const keyFile = path.join(dir, "id");
+    fs.writeFileSync(keyFile, c.privateKey.endsWith("\n") ? c.privateKey : `${c.privateKey}\n`, { mode: 0o600 });
+    const port = c.port ?? 22;
+    let hostCheck = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"];
+    if (c.hostKey) {
+      const knownHosts = path.join(dir, "known_hosts");
+      fs.writeFileSync(knownHosts, `${port === 22 ? c.host : `[${c.host}]:${port}`} ${c.hostKey}\n`);
+      hostCheck = ["-o", "StrictHostKeyChecking=yes", "-o", `UserKnownHostsFile=${knownHosts}`];
+    }
+    const user = c.user ?? "root";
+    const quoted = `'${body.replace(/'/g, `'\\''`)}'`;
+    const remote = `${user === "root" ? "" : "sudo -n "}bash -c ${quoted}`;
+    const argv = [
+      "ssh", "-i", keyFile, "-p", String(port), "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
+      "-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=10", "-o", "ServerAliveCountMax=6", "-o", "LogLevel=ERROR",
+      ...hostCheck, `${user}@${c.host}`, remote,
+    ];
+    let result: RunResult = { code: 255, output: "", stdout: "" };
+    for (let i = 0; i < Math.max(1, attempts); i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 3000));
+      result = await spawnOnce(argv, stdin);
+      if (result.code !== 255) break; // 255: ssh itself failed (host not reachable yet)
+    }
+    return result;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const shellCommandProvider: pulumi.dynamic.ResourceProvider = {
+  async check(_olds: ShellCommandOutputs, news: ShellCommandState) {
+    const failures = [];
+    if (typeof news.create !== "string" || news.create.length === 0) failures.push({ property: "create", reason: "a create script is required" });
+    return { inputs: news, failures };
+  },
+
+  async diff(_id: string, olds: ShellCommandOutputs, news: ShellCommandState) {
+    const replaces = sshTarget(olds.connection) !== sshTarget(news.connection) ? ["connection"] : [];
+    let changes = fingerprintOf(news) !== olds.fingerprint || replaces.length > 0 || hostKeyOf(olds.connection) !== hostKeyOf(news.connection);
+    // During preview an input may still be unknown; only probe a fully known host.
+    const known = !JSON.stringify(news).includes(UNKNOWN);
+    if (!changes && news.check && known) changes = (await runScript(news, news.check, undefined, 1)).code !== 0;
+    return { changes, replaces, deleteBeforeReplace: true };
+  },
+
+  async create(inputs: ShellCommandState) {
+    const result = await runScript(inputs, inputs.create, inputs.stdin, inputs.connectAttempts ?? 1);
+    if (result.code !== 0) failWith(inputs, "create", result);
+    return { id: crypto.randomUUID(), outs: { ...inputs, fingerprint: fingerprintOf(inputs), stdout: inputs.captureStdout ? result.stdout.trim() : "" } };
+  },
+
+  async update(_id: string, _olds: ShellCommandOutputs, news: ShellCommandState) {
+    const result = await runScript(news, news.update ?? news.create, news.stdin, news.connectAttempts ?? 1);
+    if (result.code !== 0) failWith(news, "update", result);
+    return { outs: { ...news, fingerprint: fingerprintOf(news), stdout: news.captureStdout ? result.stdout.trim() : "" } };
+  },
+
+  async delete(_id: string, olds: ShellCommandOutputs) {
+    if (!olds.delete) return;
+    const result = await runScript(olds, olds.delete, undefined, 3);
+    if (result.code !== 0) failWith(olds, "delete", result);
+  },
+};
+
+/** A bash script run on a host; see the module comment. */
+export class ShellCommand extends pulumi.dynamic.Resource {
+  declare readonly fingerprint: pulumi.Output<string>;
+  /** The last run's stdout when captureStdout is set, else "". */
+  declare readonly stdout: pulumi.Output<string>;
+
+  constructor(name: string, args: ShellCommandArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      shellCommandProvider,
+      name,
+      { ...args, fingerprint: undefined, stdout: undefined },
+      {
+        ...opts,
+        // The connection carries the private key and stdin may carry passwords;
+        // the fingerprint hashes stdin. All stay encrypted in the state.
+        additionalSecretOutputs: ["connection", "stdin", "fingerprint"],
+        deleteBeforeReplace: true,
+      },
+      "pulumi-patroni:ShellCommand",
+    );
+  }
+}

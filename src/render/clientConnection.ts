@@ -1,0 +1,29 @@
+// The client host's ready-to-use connection files: pg_service.conf (services
+// "primary" and "replicas" through HAProxy) and a 0600 .pgpass for root.
+// https://www.postgresql.org/docs/15/libpq-pgservice.html
+import { ManagedFileContext, managedHeader } from "./managedHeader";
+
+export const PG_SERVICE_PATH = "/etc/postgresql-common/pg_service.conf";
+export const ROOT_PGPASS_PATH = "/root/.pgpass";
+
+export interface ClientEndpoint {
+  readonly host: string;
+  readonly primaryPort: number;
+  readonly replicaPort: number;
+}
+
+export function renderPgService(ctx: ManagedFileContext, endpoint: ClientEndpoint, user: string, dbname = "postgres"): string {
+  const service = (name: string, port: number, session: string) =>
+    [`[${name}]`, `host=${endpoint.host}`, `port=${port}`, `user=${user}`, `dbname=${dbname}`, `target_session_attrs=${session}`].join("\n");
+  return (
+    managedHeader(ctx) +
+    [service("primary", endpoint.primaryPort, "read-write"), service("replicas", endpoint.replicaPort, "any")].join("\n\n") +
+    "\n"
+  );
+}
+
+const escapePgpass = (s: string) => s.replace(/\\/g, "\\\\").replace(/:/g, "\\:");
+
+export function renderPgpass(ctx: ManagedFileContext, entries: readonly { host: string; port: number; user: string; password: string }[]): string {
+  return managedHeader(ctx) + entries.map((e) => `${e.host}:${e.port}:*:${escapePgpass(e.user)}:${escapePgpass(e.password)}`).join("\n") + "\n";
+}

@@ -1,0 +1,44 @@
+// SQL run on the primary after bootstrap: PgBouncer's auth_query user and
+// function, application roles, databases. Idempotent, so every `pulumi up`
+// may re-run it when users, databases or passwords change.
+import { ClusterConfig } from "../config/schema";
+import { PGBOUNCER_AUTH_USER } from "./pgbouncerIni";
+
+const literal = (s: string) => `'${s.replace(/'/g, "''")}'`;
+const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
+
+function ensureRole(name: string, password: string, options: readonly string[]): string {
+  return [
+    `SELECT format('CREATE ROLE %I', ${literal(name)}) WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = ${literal(name)})\\gexec`,
+    `ALTER ROLE ${ident(name)} WITH ${[...new Set(["LOGIN", ...options])].join(" ")} PASSWORD ${literal(password)};`,
+  ].join("\n");
+}
+
+// PgBouncer 1.18 runs auth_query in the database the client asked for, so
+// the function must exist in every database (template1 covers new ones).
+const AUTH_FUNCTION = `CREATE SCHEMA IF NOT EXISTS pgbouncer;
+CREATE OR REPLACE FUNCTION pgbouncer.get_auth(p_usename text) RETURNS TABLE(username text, password text)
+  LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog
+  AS $$ SELECT usename::text, passwd::text FROM pg_catalog.pg_shadow WHERE usename = p_usename $$;
+REVOKE ALL ON FUNCTION pgbouncer.get_auth(text) FROM PUBLIC;
+GRANT USAGE ON SCHEMA pgbouncer TO ${PGBOUNCER_AUTH_USER};
+GRANT EXECUTE ON FUNCTION pgbouncer.get_auth(text) TO ${PGBOUNCER_AUTH_USER};`;
+
+export function renderClusterSql(cluster: ClusterConfig, pgbouncerPassword: string, userPasswords: Readonly<Record<string, string>>): string {
+  const parts: string[] = [ensureRole(PGBOUNCER_AUTH_USER, pgbouncerPassword, ["NOSUPERUSER"])];
+  for (const user of cluster.users) {
+    const password = userPasswords[user.name];
+    if (password === undefined) throw new Error(`no password for cluster.users ${user.name}`);
+    parts.push(ensureRole(user.name, password, user.options));
+  }
+  parts.push("\\connect template1", AUTH_FUNCTION, "\\connect postgres", AUTH_FUNCTION);
+  for (const db of cluster.databases) {
+    parts.push(
+      "\\connect postgres",
+      `SELECT format('CREATE DATABASE %I OWNER %I', ${literal(db.name)}, ${literal(db.owner)}) WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = ${literal(db.name)})\\gexec`,
+      `\\connect ${db.name}`,
+      AUTH_FUNCTION,
+    );
+  }
+  return parts.join("\n") + "\n";
+}

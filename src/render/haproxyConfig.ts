@@ -1,0 +1,93 @@
+// haproxy.cfg: clients reach the primary on primaryPort and healthy replicas
+// on replicaPort. A server is up only when Patroni says it has the right role
+// AND its PgBouncer answers the PostgreSQL protocol: anchors that ask Patroni
+// alone keep sending sessions to a node whose PgBouncer is dead.
+// https://docs.haproxy.org/2.6/configuration.html#tcp-check%20connect
+import { ManagedFileContext, managedHeader } from "./managedHeader";
+
+export const HAPROXY_CONFIG_PATH = "/etc/haproxy/haproxy.cfg";
+export const HAPROXY_STATS_USER = "admin";
+
+export interface HaproxyBackendServer {
+  readonly name: string;
+  readonly address: string;
+  /** Where client sessions go: PgBouncer's port when the host has it, else PostgreSQL's. */
+  readonly port: number;
+}
+
+export interface HaproxyConfigInput {
+  readonly clusterName: string;
+  readonly listenAddress: string;
+  readonly primaryPort: number;
+  readonly replicaPort: number;
+  readonly statsPort: number;
+  readonly maxConn: number;
+  readonly restApiPort: number;
+  readonly replicaMaxLag: string;
+  readonly checkIntervalMs: number;
+  readonly fastCheckIntervalMs: number;
+  readonly fall: number;
+  readonly rise: number;
+  readonly servers: readonly HaproxyBackendServer[];
+  readonly statsPassword: string;
+}
+
+// PostgreSQL SSLRequest (length 8, code 80877103): PgBouncer and PostgreSQL
+// answer "N" (no TLS) or "S"; a dead or frozen one answers nothing.
+const SSL_REQUEST = "0000000804d2162f";
+
+function backend(name: string, port: number, patroniPath: string, input: HaproxyConfigInput): string {
+  const lines = [
+    `listen ${name}`,
+    `bind ${input.listenAddress}:${port}`,
+    `bind 127.0.0.1:${port}`,
+    "balance roundrobin",
+    `default-server inter ${input.checkIntervalMs}ms fastinter ${input.fastCheckIntervalMs}ms fall ${input.fall} rise ${input.rise} on-marked-down shutdown-sessions`,
+    "option tcp-check",
+    // 1. Patroni says this member has the role this port serves.
+    `tcp-check connect port ${input.restApiPort}`,
+    `tcp-check send "OPTIONS ${patroniPath} HTTP/1.0\\r\\n\\r\\n"`,
+    "tcp-check expect rstring ^HTTP/1\\.[01]\\ 200",
+    // 2. The port sessions go to (PgBouncer, or PostgreSQL) speaks the protocol.
+    "tcp-check connect",
+    `tcp-check send-binary ${SSL_REQUEST}`,
+    "tcp-check expect rbinary ^(4[Ee]|53)",
+  ];
+  for (const s of input.servers) lines.push(`server ${s.name} ${s.address}:${s.port} check`);
+  return lines.map((l, i) => (i === 0 ? l : `    ${l}`)).join("\n");
+}
+
+export function renderHaproxyConfig(ctx: ManagedFileContext, input: HaproxyConfigInput): string {
+  const global = [
+    "global",
+    `    maxconn ${input.maxConn}`,
+    "    log /dev/log local0",
+    "    user haproxy",
+    "    group haproxy",
+    "    daemon",
+    "    stats socket /run/haproxy/admin.sock mode 660 level admin",
+  ].join("\n");
+  const defaults = [
+    "defaults",
+    "    mode tcp",
+    "    log global",
+    "    option dontlognull",
+    "    retries 2",
+    "    timeout connect 4s",
+    "    timeout client 30m",
+    "    timeout server 30m",
+    "    timeout check 3s",
+  ].join("\n");
+  const stats = [
+    "listen stats",
+    "    mode http",
+    `    bind ${input.listenAddress}:${input.statsPort}`,
+    "    stats enable",
+    "    stats uri /",
+    "    stats refresh 5s",
+    `    stats auth ${HAPROXY_STATS_USER}:${input.statsPassword}`,
+  ].join("\n");
+  const primary = backend(`${input.clusterName}-primary`, input.primaryPort, "/primary", input);
+  const replicas = backend(`${input.clusterName}-replicas`, input.replicaPort, `/replica?lag=${input.replicaMaxLag}`, input);
+  return managedHeader(ctx) + [global, defaults, stats, primary, replicas].join("\n\n") + "\n";
+}

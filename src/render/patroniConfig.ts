@@ -1,0 +1,119 @@
+// patroni.yml for one PostgreSQL node. Pure: plain values in, YAML text out,
+// keys sorted so the same config always gives the same bytes.
+// https://patroni.readthedocs.io/en/latest/yaml_configuration.html
+import * as yaml from "js-yaml";
+import { ClusterConfig, HbaRule, HostConfig } from "../config/schema";
+import { DEFAULT_POSTGRES_PARAMETERS } from "../config/postgresParameters";
+import { ManagedFileContext, managedHeader } from "./managedHeader";
+
+export const PATRONI_CONFIG_PATH = "/etc/patroni/config.yml";
+/** The seeds' path; a symlink to PATRONI_CONFIG_PATH so `patronictl -c /etc/patroni/patroni.yml` works. */
+export const PATRONI_CONFIG_ALIAS = "/etc/patroni/patroni.yml";
+export const REST_API_USER = "patroni";
+export const REPLICATION_USER = "replicator";
+export const REWIND_USER = "rewind_user";
+export const SUPERUSER = "postgres";
+
+export interface ClusterPasswords {
+  readonly superuser: string;
+  readonly replication: string;
+  readonly rewind: string;
+  readonly restApi: string;
+}
+
+export interface PatroniConfigInput {
+  readonly cluster: ClusterConfig;
+  readonly host: HostConfig;
+  /** Addresses of every host of the stack: they may open normal sessions. */
+  readonly clusterAddresses: readonly string[];
+  /** Addresses of the postgres hosts: only they may replicate. */
+  readonly replicationAddresses: readonly string[];
+  readonly etcdHosts: readonly string[];
+  readonly passwords: ClusterPasswords;
+}
+
+export const dataDirectory = (cluster: ClusterConfig) => `/var/lib/postgresql/${cluster.postgresVersion}/${cluster.name}`;
+export const binDirectory = (cluster: ClusterConfig) => `/usr/lib/postgresql/${cluster.postgresVersion}/bin`;
+
+export function hbaLine(rule: HbaRule): string {
+  return [rule.type, rule.database, rule.user, rule.type === "local" ? "" : rule.address, rule.method].filter(Boolean).join(" ");
+}
+
+/** pg_hba: scram everywhere, peer for the local postgres OS user, replication only from cluster members. */
+export function renderPgHba(input: Pick<PatroniConfigInput, "cluster" | "clusterAddresses" | "replicationAddresses">): string[] {
+  const rules: string[] = [
+    `local all ${SUPERUSER} peer`,
+    "local all all scram-sha-256",
+    "host all all 127.0.0.1/32 scram-sha-256",
+    `host replication ${REPLICATION_USER} 127.0.0.1/32 scram-sha-256`,
+    ...input.replicationAddresses.map((a) => `host replication ${REPLICATION_USER} ${a}/32 scram-sha-256`),
+    ...input.clusterAddresses.map((a) => `host all all ${a}/32 scram-sha-256`),
+    ...input.cluster.pgHba.map(hbaLine),
+  ];
+  return [...new Set(rules)];
+}
+
+/** The DCS part Patroni keeps in etcd; also what day-2 PATCHes to /config. */
+export function renderDynamicConfig(cluster: ClusterConfig): Record<string, unknown> {
+  const d = cluster.dcs;
+  return {
+    ttl: d.ttl,
+    loop_wait: d.loopWait,
+    retry_timeout: d.retryTimeout,
+    maximum_lag_on_failover: d.maximumLagOnFailover,
+    synchronous_mode: d.synchronousMode,
+    synchronous_mode_strict: d.synchronousModeStrict,
+    failsafe_mode: d.failsafeMode,
+    postgresql: {
+      use_pg_rewind: d.usePgRewind,
+      use_slots: d.useSlots,
+      parameters: { ...DEFAULT_POSTGRES_PARAMETERS, ...cluster.parameters },
+    },
+  };
+}
+
+export function renderPatroniConfig(ctx: ManagedFileContext, input: PatroniConfigInput): string {
+  const { cluster, host, passwords } = input;
+  const document = {
+    scope: cluster.name,
+    namespace: "/service/",
+    name: host.name,
+    restapi: {
+      listen: `${host.address}:${cluster.restApiPort}`,
+      connect_address: `${host.address}:${cluster.restApiPort}`,
+      authentication: { username: REST_API_USER, password: passwords.restApi },
+    },
+    // patronictl reads this section too; REST write calls need the same credentials.
+    ctl: { authentication: { username: REST_API_USER, password: passwords.restApi } },
+    etcd3: { hosts: [...input.etcdHosts] },
+    bootstrap: {
+      dcs: renderDynamicConfig(cluster),
+      initdb: [{ encoding: "UTF8" }, { locale: "C.UTF-8" }, "data-checksums"],
+    },
+    postgresql: {
+      // Several addresses and ONE port at the end (REFERENCE.md section 2).
+      listen: `${host.address},127.0.0.1:${cluster.postgresPort}`,
+      connect_address: `${host.address}:${cluster.postgresPort}`,
+      data_dir: dataDirectory(cluster),
+      bin_dir: binDirectory(cluster),
+      pgpass: "/var/lib/postgresql/.pgpass_patroni",
+      authentication: {
+        superuser: { username: SUPERUSER, password: passwords.superuser },
+        replication: { username: REPLICATION_USER, password: passwords.replication },
+        rewind: { username: REWIND_USER, password: passwords.rewind },
+      },
+      parameters: { unix_socket_directories: "/var/run/postgresql" },
+      pg_hba: renderPgHba(input),
+      create_replica_methods: ["basebackup"],
+      basebackup: [{ checkpoint: "fast" }],
+    },
+    tags: {
+      nofailover: host.tags.nofailover,
+      noloadbalance: host.tags.noloadbalance,
+      clonefrom: false,
+      nosync: false,
+    },
+    log: { level: "INFO" },
+  };
+  return managedHeader(ctx) + yaml.dump(document, { sortKeys: true, lineWidth: -1, noRefs: true });
+}

@@ -1,0 +1,50 @@
+// pgbouncer.ini: PgBouncer in front of the local PostgreSQL, reached over the
+// unix socket. Users are looked up with auth_query through a SECURITY DEFINER
+// function (created by the cluster SQL step), so new roles work without
+// touching this file. https://www.pgbouncer.org/config.html
+import { ManagedFileContext, managedHeader } from "./managedHeader";
+
+export const PGBOUNCER_INI_PATH = "/etc/pgbouncer/pgbouncer.ini";
+export const PGBOUNCER_AUTH_USER = "pgbouncer";
+export const PGBOUNCER_AUTH_FUNCTION = "pgbouncer.get_auth";
+
+export interface PgbouncerIniInput {
+  readonly listenAddress: string;
+  readonly port: number;
+  readonly postgresPort: number;
+  readonly poolMode: string;
+  readonly defaultPoolSize: number;
+  readonly maxClientConn: number;
+  readonly authType: string;
+  /** Users allowed on the admin console (SHOW POOLS). */
+  readonly adminUsers: readonly string[];
+}
+
+export function renderPgbouncerIni(ctx: ManagedFileContext, p: PgbouncerIniInput): string {
+  const settings: [string, string | number][] = [
+    ["listen_addr", `${p.listenAddress},127.0.0.1`],
+    ["listen_port", p.port],
+    ["unix_socket_dir", "/var/run/postgresql"],
+    ["auth_type", p.authType],
+    ["auth_file", "/etc/pgbouncer/userlist.txt"],
+    ["auth_user", PGBOUNCER_AUTH_USER],
+    ["auth_query", `SELECT username, password FROM ${PGBOUNCER_AUTH_FUNCTION}($1)`],
+    ["admin_users", p.adminUsers.join(",")],
+    ["stats_users", p.adminUsers.join(",")],
+    ["pool_mode", p.poolMode],
+    ["default_pool_size", p.defaultPoolSize],
+    ["max_client_conn", p.maxClientConn],
+    ["server_reset_query", "DISCARD ALL"],
+    ["ignore_startup_parameters", "extra_float_digits,options"],
+    ["logfile", "/var/log/postgresql/pgbouncer.log"],
+    ["pidfile", "/var/run/postgresql/pgbouncer.pid"],
+  ];
+  return (
+    managedHeader(ctx, ";") +
+    "[databases]\n" +
+    `* = host=/var/run/postgresql port=${p.postgresPort}\n\n` +
+    "[pgbouncer]\n" +
+    settings.map(([k, v]) => `${k} = ${v}`).join("\n") +
+    "\n"
+  );
+}

@@ -1,0 +1,20 @@
+// Host steps are bash scripts in templates/steps/, one per step, readable on
+// their own like a runbook page. A step's script is its template with the
+// (never secret) parameters exported first.
+import * as fs from "fs";
+import * as path from "path";
+
+export const TEMPLATES_DIR = path.resolve(__dirname, "..", "..", "templates", "steps");
+
+export const shellQuote = (value: string): string => `'${value.replace(/'/g, `'\\''`)}'`;
+
+export function renderStepScript(template: string, env: Readonly<Record<string, string | number>> = {}): string {
+  const body = fs.readFileSync(path.join(TEMPLATES_DIR, `${template}.sh`), "utf8");
+  const exports = Object.keys(env)
+    .sort()
+    .map((k) => {
+      if (!/^[A-Z_][A-Z0-9_]*$/.test(k)) throw new Error(`step ${template}: bad variable name ${k}`);
+      return `export ${k}=${shellQuote(String(env[k]))}`;
+    });
+  return `# step: ${template}\n${exports.join("\n")}${exports.length ? "\n" : ""}${body}`;
+}

@@ -1,0 +1,2 @@
+# Remove a file this stack wrote. Env: TARGET.
+rm -f "$TARGET"
