@@ -46,7 +46,7 @@ export function packagesFor(host: HostConfig, config: StackConfig): string[] {
         pkgs.add("pgbouncer");
         break;
       case "haproxy":
-        pkgs.add("haproxy");
+        ["haproxy", "socat"].forEach((p) => pkgs.add(p));
         break;
       case "client":
         // pgbench ships in the server package on Debian; no cluster is created (see install step).

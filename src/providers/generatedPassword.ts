@@ -7,7 +7,6 @@
 // `length` in, `result` (secret) out, replaced only when `length` or
 // `keepers` change.
 import * as pulumi from "@pulumi/pulumi";
-import * as crypto from "crypto";
 
 export interface GeneratedPasswordArgs {
   /** Number of characters; letters and digits only, so it is safe in every config format. Default 32. */
@@ -25,6 +24,7 @@ const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
 
 /** Unbiased: bytes >= 248 (= 4 * 62) are thrown away. */
 export function randomAlphanumeric(length: number): string {
+  const crypto: typeof import("crypto") = require("crypto");
   let out = "";
   while (out.length < length) {
     for (const byte of crypto.randomBytes(length * 2)) {
@@ -46,6 +46,7 @@ const generatedPasswordProvider: pulumi.dynamic.ResourceProvider = {
   },
   async create(inputs: GeneratedPasswordInputs) {
     const length = inputs.length ?? 32;
+    const crypto: typeof import("crypto") = require("crypto");
     return { id: crypto.randomUUID(), outs: { ...inputs, length, result: randomAlphanumeric(length) } };
   },
 };
@@ -54,6 +55,6 @@ export class GeneratedPassword extends pulumi.dynamic.Resource {
   declare readonly result: pulumi.Output<string>;
 
   constructor(name: string, args: GeneratedPasswordArgs = {}, opts?: pulumi.CustomResourceOptions) {
-    super(generatedPasswordProvider, name, { ...args, result: undefined }, { ...opts, additionalSecretOutputs: ["result"] }, "pulumi-patroni:GeneratedPassword");
+    super(generatedPasswordProvider, name, { ...args, result: undefined }, { ...opts, additionalSecretOutputs: ["result"] }, "patroni", "GeneratedPassword");
   }
 }

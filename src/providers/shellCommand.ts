@@ -11,11 +11,6 @@
 // data travels on stdin, and the private key goes to a 0600 file in a 0700
 // temporary directory that is removed after each run.
 import * as pulumi from "@pulumi/pulumi";
-import * as childProcess from "child_process";
-import * as crypto from "crypto";
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
 
 export interface SshConnection {
   readonly host: string;
@@ -72,8 +67,10 @@ export type RunResult = { code: number; output: string; stdout: string };
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 // Pulumi serializes the provider into the state together with every function
-// it references, so these helpers use node built-ins only.
+// it references, so these helpers require node built-ins inside their bodies
+// (a module captured from the outer scope cannot be serialized everywhere).
 export function fingerprintOf(s: ShellCommandState): string {
+  const crypto: typeof import("crypto") = require("crypto");
   return crypto
     .createHash("sha256")
     .update(JSON.stringify([s.create, s.update ?? null, s.stdin ?? null, s.triggers ?? null, s.delete ?? null]))
@@ -93,6 +90,7 @@ function failWith(s: ShellCommandState, phase: string, r: RunResult): never {
 }
 
 function spawnOnce(argv: string[], stdin: string | undefined): Promise<RunResult> {
+  const childProcess: typeof import("child_process") = require("child_process");
   return new Promise((resolve) => {
     const child = childProcess.spawn(argv[0], argv.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
     let output = "";
@@ -116,6 +114,9 @@ function spawnOnce(argv: string[], stdin: string | undefined): Promise<RunResult
 export async function runScript(s: ShellCommandState, script: string, stdin: string | undefined, attempts: number): Promise<RunResult> {
   const body = `set -euo pipefail\n${script}`;
   if (!s.connection) return spawnOnce(["bash", "-c", body], stdin);
+  const fs: typeof import("fs") = require("fs");
+  const os: typeof import("os") = require("os");
+  const path: typeof import("path") = require("path");
   const c = s.connection;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-patroni-ssh-"));
   try {
@@ -168,6 +169,7 @@ const shellCommandProvider: pulumi.dynamic.ResourceProvider = {
   async create(inputs: ShellCommandState) {
     const result = await runScript(inputs, inputs.create, inputs.stdin, inputs.connectAttempts ?? 1);
     if (result.code !== 0) failWith(inputs, "create", result);
+    const crypto: typeof import("crypto") = require("crypto");
     return { id: crypto.randomUUID(), outs: { ...inputs, fingerprint: fingerprintOf(inputs), stdout: inputs.captureStdout ? result.stdout.trim() : "" } };
   },
 
@@ -202,7 +204,7 @@ export class ShellCommand extends pulumi.dynamic.Resource {
         additionalSecretOutputs: ["connection", "stdin", "fingerprint"],
         deleteBeforeReplace: true,
       },
-      "pulumi-patroni:ShellCommand",
+      "patroni", "ShellCommand",
     );
   }
 }

@@ -1,0 +1,167 @@
+// The component graph with pulumi.runtime.setMocks: which resources a
+// topology registers, with which inputs. No host is touched.
+import { beforeAll, describe, expect, it } from "vitest";
+import * as pulumi from "@pulumi/pulumi";
+import * as yaml from "js-yaml";
+import { parseStackConfig } from "../../src/config/validate";
+import { seed000, seed001, seed002 } from "../fixtures/topologies";
+
+interface Registered {
+  type: string;
+  name: string;
+  inputs: Record<string, any>;
+}
+let registered: Registered[] = [];
+
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+const isSecret = (v: any) => typeof v === "object" && v !== null && v[SECRET_SIG] === "1b47061264138c4ac30d75fd1eb44270";
+/** Mocks see secrets wrapped; tests read the value inside. */
+const unwrap = (v: any): any => (isSecret(v) ? unwrap(v.value) : v);
+
+beforeAll(() => {
+  pulumi.runtime.setMocks(
+    {
+      newResource: (args) => {
+        registered.push({ type: args.type, name: args.name, inputs: { ...args.inputs, stdin: unwrap(args.inputs.stdin), rawStdin: args.inputs.stdin } });
+        return { id: `${args.name}-id`, state: { ...args.inputs, stdout: "", fingerprint: "f" } };
+      },
+      call: () => ({}),
+    },
+    "pulumi-patroni",
+    "test",
+    false,
+  );
+});
+
+const PASSWORDS = {
+  superuser: "SUPERpw0000000000000001",
+  replication: "REPLpw00000000000000002",
+  rewind: "REWINDpw000000000000003",
+  restApi: "RESTpw00000000000000004",
+  pgbouncerAuth: "BOUNCERpw00000000000005",
+  haproxyStats: "STATSpw0000000000000006",
+  users: { app: "APPpw000000000000000007" },
+};
+
+async function deploy(raw: object) {
+  registered = [];
+  const { PostgresCluster } = await import("../../src/components/postgresCluster");
+  const config = parseStackConfig(JSON.parse(JSON.stringify(raw)), () => false);
+  const connections = Object.fromEntries(config.hosts.map((h) => [h.name, pulumi.secret({ host: h.address, privateKey: "PRIVATE-KEY-MATERIAL" })]));
+  const cluster = new PostgresCluster("cluster", { config, stack: "test", connections, passwords: pulumi.secret(PASSWORDS) });
+  const uri = await new Promise<string>((resolve) => cluster.primaryUri.apply(resolve));
+  // Let every registration settle.
+  await new Promise((r) => setTimeout(r, 200));
+  const commands = registered.filter((r) => r.type === "pulumi-nodejs:dynamic/patroni:ShellCommand");
+  return { config, cluster, uri, commands, byName: (n: string) => commands.find((c) => c.name === n) };
+}
+
+describe("PostgresCluster, seed 000 topology", () => {
+  it("registers one component per host role and the steps of each host in runbook order", async () => {
+    const { commands } = await deploy(seed000);
+    const components = registered.filter((r) => r.type.startsWith("pulumi-patroni:")).map((r) => `${r.type.split(":")[1]} ${r.name}`);
+    expect(components.sort()).toEqual(
+      [
+        "PostgresCluster cluster",
+        ...["servera", "serverb", "serverc", "haproxy"].map((h) => `HostBase cluster-${h}`),
+        ...["servera", "serverb", "serverc"].flatMap((h) => [`EtcdMember cluster-${h}-etcd`, `PatroniNode cluster-${h}-patroni`, `PgbouncerNode cluster-${h}-pgbouncer`]),
+        "HaproxyNode cluster-haproxy-haproxy",
+      ].sort(),
+    );
+    const names = commands.map((c) => c.name).sort();
+    expect(names).toEqual(
+      [
+        ...["servera", "serverb", "serverc", "haproxy"].flatMap((h) => [`${h}-reachable`, `${h}-packages`]),
+        ...["servera", "serverb", "serverc"].flatMap((h) => [
+          `${h}-file-etcd-env`,
+          `${h}-file-etcd-dropin`,
+          `${h}-service-etcd`,
+          `${h}-file-patroni-config`,
+          `${h}-patroni-config-alias`,
+          `${h}-file-patronictl-profile`,
+          `${h}-file-patroni-dropin`,
+          `${h}-service-patroni`,
+          `${h}-file-pgbouncer-ini`,
+          `${h}-file-pgbouncer-userlist`,
+          `${h}-file-pgbouncer-dropin`,
+          `${h}-service-pgbouncer`,
+          `${h}-gate-pgbouncer`,
+        ]),
+        "servera-gate-etcd-cluster",
+        "servera-gate-patroni-cluster",
+        "cluster-dynamic-config",
+        "cluster-cluster-sql",
+        "haproxy-file-haproxy-config",
+        "haproxy-file-haproxy-dropin",
+        "haproxy-service-haproxy",
+        "haproxy-gate-haproxy",
+      ].sort(),
+    );
+  });
+
+  it("never puts a password or the private key in a script, only on stdin or in the connection", async () => {
+    const { commands } = await deploy(seed000);
+    const secrets = [...Object.values(PASSWORDS).filter((v): v is string => typeof v === "string"), PASSWORDS.users.app, "PRIVATE-KEY-MATERIAL"];
+    for (const c of commands) {
+      for (const field of ["create", "update", "delete", "check", "description"]) {
+        const text = String(c.inputs[field] ?? "");
+        for (const s of secrets) expect(text, `${c.name}.${field}`).not.toContain(s);
+      }
+    }
+    // The secrets do reach the hosts, through stdin.
+    const patroni = commands.find((c) => c.name === "servera-file-patroni-config")!;
+    expect(patroni.inputs.stdin).toContain(PASSWORDS.replication);
+    // ...and stay secrets in the state.
+    for (const name of ["servera-file-patroni-config", "servera-file-pgbouncer-userlist", "haproxy-file-haproxy-config", "cluster-cluster-sql"]) {
+      expect(isSecret(commands.find((c) => c.name === name)!.inputs.rawStdin), name).toBe(true);
+    }
+  });
+
+  it("writes patroni.yml 0600 postgres and validates haproxy.cfg before use", async () => {
+    const { byName } = await deploy(seed000);
+    const patroni = byName("serverb-file-patroni-config")!;
+    expect(patroni.inputs.create).toContain("export MODE='0600'");
+    expect(patroni.inputs.create).toContain("export OWNER='postgres'");
+    expect(patroni.inputs.create).toContain("export TARGET='/etc/patroni/config.yml'");
+    const doc = yaml.load(patroni.inputs.stdin) as any;
+    expect(doc.name).toBe("serverb");
+    const haproxy = byName("haproxy-file-haproxy-config")!;
+    expect(haproxy.inputs.create).toContain("export VALIDATE='haproxy -c -q -f %s'");
+    expect(haproxy.inputs.stdin).toContain("server serverc 192.168.11.152:6432 check");
+  });
+
+  it("reloads Patroni, PgBouncer and HAProxy on change but restarts etcd", async () => {
+    const { byName } = await deploy(seed000);
+    expect(byName("servera-service-patroni")!.inputs.update).toContain("export ACTION='reload'");
+    expect(byName("servera-service-pgbouncer")!.inputs.update).toContain("export ACTION='reload'");
+    expect(byName("haproxy-service-haproxy")!.inputs.update).toContain("export ACTION='reload'");
+    expect(byName("servera-service-etcd")!.inputs.update).toContain("export ACTION='restart'");
+  });
+
+  it("exports a primary URI through HAProxy 5000", async () => {
+    const { uri } = await deploy(seed000);
+    expect(uri).toBe(`postgresql://postgres:${PASSWORDS.superuser}@192.168.11.153:5000/postgres`);
+  });
+});
+
+describe("other seed topologies", () => {
+  it("seed 001: etcd on its own host, PostgreSQL without PgBouncer, a client host", async () => {
+    const { commands, byName } = await deploy(seed001);
+    expect(commands.filter((c) => c.name.endsWith("-service-etcd")).map((c) => c.name)).toEqual(["etcd-service-etcd"]);
+    expect(commands.some((c) => c.name.includes("pgbouncer") && !c.name.includes("packages"))).toBe(false);
+    expect(byName("haproxy-file-haproxy-config")!.inputs.stdin).toContain("server pg01 192.168.11.121:5432 check");
+    expect(byName("pgclient-file-pg-service")!.inputs.stdin).toContain("host=192.168.11.150\nport=5000");
+    expect(byName("pgclient-file-pgpass")!.inputs.create).toContain("export MODE='0600'");
+    expect(byName("pgclient-packages")!.inputs.create).toContain("postgresql-15");
+  });
+
+  it("seed 002: the proxy host runs etcd and HAProxy", async () => {
+    const { byName } = await deploy(seed002);
+    expect(byName("proxy-service-etcd")).toBeDefined();
+    expect(byName("proxy-service-haproxy")).toBeDefined();
+    const gate = byName("haproxy-gate-haproxy") ?? byName("proxy-gate-haproxy")!;
+    expect(gate.inputs.create).toContain("export REPLICAS='1'");
+    const patroni = yaml.load(byName("pg1-file-patroni-config")!.inputs.stdin) as any;
+    expect(patroni.etcd3.hosts).toEqual(["10.0.26.10:2379"]);
+  });
+});
