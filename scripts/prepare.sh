@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what the controller needs, once, and reuses it after:
+#   Debian packages (debootstrap, systemd-nspawn, apt-cacher-ng, ssh, haproxy
+#   for `haproxy -c` in the unit tests), npm dependencies, the offline Pulumi
+#   toolchain (scripts/toolchain.sh). Prints the toolchain's bin dir.
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+say() { printf '[prepare] %s\n' "$*" >&2; }
+
+packages=(debootstrap systemd-container apt-cacher-ng iproute2 openssh-client haproxy curl ca-certificates util-linux)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null | grep -q '^ii' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  [[ $(id -u) == 0 ]] || { say "error: run as root to install: ${missing[*]}"; exit 1; }
+  say "installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  # Keep the controller's own haproxy/apt-cacher-ng from starting on install: the stand runs its own.
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  apt-get update -qq >&2
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  rm -f /usr/sbin/policy-rc.d
+fi
+
+# npm ci only when the lockfile changed since the last install.
+stamp=$repo/node_modules/.package-lock.sha256
+want=$(sha256sum "$repo/package-lock.json" | cut -d' ' -f1)
+if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
+  say "installing npm dependencies (npm ci)"
+  (cd "$repo" && npm ci --no-audit --no-fund --loglevel=error >&2)
+  echo "$want" > "$stamp"
+fi
+
+"$repo/scripts/toolchain.sh"

@@ -1,0 +1,225 @@
+// End to end on real machines: `pulumi up` of the e2e stack creates five
+// systemd-nspawn machines and the cluster on them over SSH; the tests then
+// check what a DBA would check (seeds' runbooks), idempotence, a machine's
+// power loss and recovery, secrets, and that destroy leaves nothing behind.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as childProcess from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { pulumi, REPO } from "../helpers/pulumiCli";
+
+const STACK = "e2e";
+const env = { PULUMI_CONFIG_PASSPHRASE: "e2e-stand-passphrase" };
+const run = (args: string[], allowFailure = false) => pulumi([...args, "--stack", STACK, "--non-interactive"], { env, allowFailure });
+
+let outputs: Record<string, any>;
+/** Everything `pulumi up` printed, to search for leaked secrets. */
+let upLog = "";
+let keyDir: string;
+const timings: Record<string, number> = {};
+
+function ssh(host: string, command: string, input?: string): string {
+  const address = outputs.hosts[host].address;
+  const r = childProcess.spawnSync(
+    "ssh",
+    ["-i", path.join(keyDir, "key"), "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10", `root@${address}`, command],
+    { encoding: "utf8", input: input ?? "", timeout: 300_000 },
+  );
+  if (r.status !== 0) throw new Error(`ssh ${host} '${command}' exited ${r.status}: ${r.stdout}${r.stderr}`);
+  return r.stdout.trim();
+}
+
+const psql = (host: string, conn: string, sql: string) => ssh(host, `psql -X -At "${conn}" -c "${sql.replace(/"/g, '\\"')}"`);
+const machineScript = (...args: string[]) =>
+  childProcess.execFileSync(path.join(REPO, "scripts", "local", "machine.sh"), [...args, "--stand", STACK], { encoding: "utf8" }).trim();
+
+function up(label: string): string {
+  const start = Date.now();
+  const r = run(["up", "--yes", "--skip-preview"]);
+  upLog += r.stdout + r.stderr;
+  timings[label] = (Date.now() - start) / 1000;
+  console.log(`[e2e] ${label}: ${timings[label].toFixed(1)} s`);
+  return r.stdout;
+}
+
+function activeSince(host: string, unit: string): string {
+  return ssh(host, `systemctl show -p ActiveEnterTimestampMonotonic --value ${unit}`);
+}
+
+beforeAll(() => {
+  run(["stack", "select", "--create", STACK].slice(0, 4));
+  up("pulumi up (fresh machines to healthy cluster)");
+  outputs = JSON.parse(run(["stack", "output", "--json", "--show-secrets"]).stdout);
+  keyDir = fs.mkdtempSync(path.join(os.tmpdir(), "e2e-key-"));
+  fs.writeFileSync(path.join(keyDir, "key"), outputs.sshPrivateKey, { mode: 0o600 });
+});
+
+afterAll(() => {
+  if (keyDir) fs.rmSync(keyDir, { recursive: true, force: true });
+  console.log(`[e2e] timings: ${JSON.stringify(timings)}`);
+});
+
+describe("local machines", () => {
+  it("each machine runs systemd and sshd with its own machine-id and hostname", () => {
+    const ids = new Set<string>();
+    for (const host of Object.keys(outputs.hosts)) {
+      expect(ssh(host, "systemctl is-system-running || true")).toMatch(/^(running|degraded)$/);
+      expect(ssh(host, "hostname")).toBe(host);
+      ids.add(ssh(host, "cat /etc/machine-id"));
+    }
+    expect(ids.size).toBe(Object.keys(outputs.hosts).length);
+  });
+
+  it("apt inside a machine goes through the stand's proxy", () => {
+    expect(ssh("client01", "apt-config dump | grep -i 'Acquire::http::Proxy'")).toContain(":3143");
+  });
+});
+
+describe("the cluster, checked the way the seeds check it", () => {
+  it("patronictl list: one Leader, every other member streaming on the same timeline with 0 lag", () => {
+    for (const host of ["pg01", "pg02", "pg03"]) {
+      const members = JSON.parse(ssh(host, "patronictl -c /etc/patroni/patroni.yml list -f json"));
+      expect(members).toHaveLength(3);
+      const leaders = members.filter((m: any) => m.Role === "Leader");
+      expect(leaders).toHaveLength(1);
+      for (const m of members.filter((m: any) => m.Role !== "Leader")) {
+        expect(m.State).toBe("streaming");
+        expect(m.TL).toBe(leaders[0].TL);
+        expect(Number(m["Lag in MB"])).toBe(0);
+      }
+    }
+  });
+
+  it("etcdctl endpoint health is healthy on every member", () => {
+    for (const host of ["pg01", "pg02", "pg03"]) {
+      const out = ssh(host, `ETCDCTL_API=3 etcdctl --endpoints=http://${outputs.hosts[host].address}:2379 endpoint health 2>&1`);
+      expect(out).toContain("is healthy");
+    }
+    expect(outputs.etcdEndpoints).toHaveLength(3);
+  });
+
+  it("HAProxy 5000 reaches the primary, 5001 a replica", () => {
+    expect(psql("client01", "service=primary", "select pg_is_in_recovery()")).toBe("f");
+    expect(psql("client01", "service=replicas", "select pg_is_in_recovery()")).toBe("t");
+  });
+
+  it("a row written through 5000 is read back on every replica through its PgBouncer", () => {
+    psql("client01", "service=primary", "create database seedcheck");
+    psql("client01", "service=primary dbname=seedcheck", "create table t(id int primary key, note text); insert into t values (1, 'written via haproxy 5000')");
+    const password = encodeURIComponent(new URL(outputs.primaryUri).password);
+    const leader = JSON.parse(ssh("pg01", "patronictl -c /etc/patroni/patroni.yml list -f json")).find((m: any) => m.Role === "Leader").Member;
+    const replicas = ["pg01", "pg02", "pg03"].filter((h) => h !== leader);
+    for (const replica of replicas) {
+      const conn = `postgresql://postgres:${password}@${outputs.hosts[replica].address}:6432/seedcheck`;
+      let note = "";
+      for (let i = 0; i < 20 && note === ""; i++) {
+        try {
+          note = ssh("client01", `PGCONNECT_TIMEOUT=5 psql -X -At "$(cat)" -c "select note from t where id = 1"`, conn);
+        } catch {
+          /* replication may lag a moment */
+        }
+      }
+      expect(note).toBe("written via haproxy 5000");
+    }
+  });
+
+  it("pg_replication_slots: one active physical slot per replica; pg_stat_replication streaming", () => {
+    const slots = psql("client01", "service=primary", "select slot_type || ':' || active from pg_replication_slots order by slot_name").split("\n");
+    expect(slots).toEqual(["physical:t", "physical:t"]);
+    const states = psql("client01", "service=primary", "select state from pg_stat_replication").split("\n");
+    expect(states).toEqual(["streaming", "streaming"]);
+  });
+
+  it("PgBouncer's admin console answers SHOW POOLS", () => {
+    const out = ssh("pg01", `PGPASSWORD="$(cat)" psql -X -At "host=127.0.0.1 port=6432 user=postgres dbname=pgbouncer" -c "SHOW POOLS"`, new URL(outputs.primaryUri).password);
+    expect(out.length).toBeGreaterThan(0);
+  });
+
+  it("pgbench -i and pgbench -c 10 -C -t 100 through HAProxy 5000 (the seeds' load check)", () => {
+    ssh("client01", "pgbench -i -q service=primary dbname=app 2>&1 || pgbench -i -q 'service=primary dbname=app'");
+    const out = ssh("client01", "pgbench -c 10 -C -t 100 'service=primary dbname=app' 2>&1");
+    expect(out).toMatch(/number of transactions actually processed: 1000\/1000/);
+    const tps = out.match(/tps = ([\d.]+)/);
+    console.log(`[e2e] pgbench -c 10 -C -t 100 through HAProxy: ${tps?.[1]} tps`);
+  });
+
+  it("exports URIs, the stats URL, hosts with roles and etcd endpoints", () => {
+    expect(outputs.primaryUri).toMatch(/^postgresql:\/\/postgres:[A-Za-z0-9]+@10\.213\.1\.31:5000\/postgres$/);
+    expect(outputs.replicasUri).toMatch(/:5001\/postgres$/);
+    expect(outputs.haproxyStatsUrl).toBe("http://10.213.1.31:7000/");
+    expect(outputs.hosts.pg01).toEqual({ address: "10.213.1.11", roles: ["etcd", "postgres", "pgbouncer"] });
+  });
+
+  it("the HAProxy stats page needs authentication", () => {
+    const anonymous = ssh("client01", `curl -s -o /dev/null -w '%{http_code}' ${outputs.haproxyStatsUrl}`);
+    expect(anonymous).toBe("401");
+    const authorized = ssh("client01", `curl -s -o /dev/null -w '%{http_code}' -K - ${outputs.haproxyStatsUrl}`, `user = "admin:${outputs.haproxyStatsPassword}"\n`);
+    expect(authorized).toBe("200");
+  });
+});
+
+describe("secrets", () => {
+  it("no generated password or the private key appears in clear in the state or the update log", () => {
+    const state = run(["stack", "export"]).stdout;
+    const password = decodeURIComponent(new URL(outputs.primaryUri).password);
+    const keyBody = outputs.sshPrivateKey.split("\n")[1];
+    for (const secret of [password, outputs.haproxyStatsPassword, keyBody]) {
+      expect(secret.length).toBeGreaterThan(10);
+      expect(state).not.toContain(secret);
+      expect(upLog).not.toContain(secret);
+    }
+  });
+
+  it("secret files on the hosts are not world-readable", () => {
+    expect(ssh("pg01", "stat -c '%a %U' /etc/patroni/config.yml /etc/pgbouncer/userlist.txt")).toBe("600 postgres\n600 postgres");
+    expect(ssh("haproxy01", "stat -c '%a %U:%G' /etc/haproxy/haproxy.cfg")).toBe("640 root:haproxy");
+    expect(ssh("client01", "stat -c '%a' /root/.pgpass")).toBe("600");
+  });
+});
+
+describe("idempotence", () => {
+  it("a second pulumi up reports no changes and restarts nothing", () => {
+    const before = ["pg01", "pg02", "pg03"].map((h) => [activeSince(h, "patroni"), activeSince(h, "pgbouncer"), activeSince(h, "etcd")].join(","));
+    const haproxyBefore = activeSince("haproxy01", "haproxy");
+    const preview = run(["preview", "--expect-no-changes", "--diff"], true);
+    expect(preview.code, preview.stdout + preview.stderr).toBe(0);
+    const out = up("no-change pulumi up");
+    expect(out).not.toMatch(/\d+ (to update|updated|created|deleted|replaced)/);
+    const after = ["pg01", "pg02", "pg03"].map((h) => [activeSince(h, "patroni"), activeSince(h, "pgbouncer"), activeSince(h, "etcd")].join(","));
+    expect(after).toEqual(before);
+    expect(activeSince("haproxy01", "haproxy")).toBe(haproxyBefore);
+  });
+});
+
+describe("power loss of a machine", () => {
+  it("the next pulumi up starts a machine that lost power, and it rejoins the cluster", () => {
+    machineScript("kill", "pg03");
+    expect(machineScript("status", "pg03")).toBe("stopped");
+    up("pulumi up after pg03 lost power");
+    expect(machineScript("status", "pg03")).toBe("running");
+    let ok = false;
+    for (let i = 0; i < 60 && !ok; i++) {
+      try {
+        const members = JSON.parse(ssh("pg01", "patronictl -c /etc/patroni/patroni.yml list -f json"));
+        ok = members.length === 3 && members.filter((m: any) => m.State === "streaming").length === 2;
+      } catch {
+        /* still booting */
+      }
+      if (!ok) childProcess.execSync("sleep 2");
+    }
+    expect(ok).toBe(true);
+  });
+});
+
+describe("destroy", () => {
+  it("pulumi destroy removes every machine, namespace, veth, bridge and process", () => {
+    run(["destroy", "--yes", "--skip-preview"]);
+    expect(childProcess.execSync("ip netns list", { encoding: "utf8" })).not.toMatch(new RegExp(`${STACK}`));
+    expect(childProcess.execSync("ip -o link show", { encoding: "utf8" })).not.toContain("pgstande2e");
+    const nspawn = childProcess.spawnSync("pgrep", ["-f", `systemd-nspawn.*${STACK}`], { encoding: "utf8" });
+    expect(nspawn.stdout.trim()).toBe("");
+    expect(fs.existsSync(`/var/lib/pulumi-patroni/${STACK}`) ? fs.readdirSync(`/var/lib/pulumi-patroni/${STACK}`) : []).toEqual([]);
+    expect(fs.readFileSync("/proc/mounts", "utf8")).not.toContain(`/var/lib/pulumi-patroni/${STACK}/`);
+  });
+});
