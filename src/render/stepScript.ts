@@ -10,11 +10,11 @@ export const shellQuote = (value: string): string => `'${value.replace(/'/g, `'\
 
 export function renderStepScript(template: string, env: Readonly<Record<string, string | number>> = {}): string {
   const body = fs.readFileSync(path.join(TEMPLATES_DIR, `${template}.sh`), "utf8");
-  const exports = Object.keys(env)
+  const exportLines = Object.keys(env)
     .sort()
     .map((k) => {
       if (!/^[A-Z_][A-Z0-9_]*$/.test(k)) throw new Error(`step ${template}: bad variable name ${k}`);
       return `export ${k}=${shellQuote(String(env[k]))}`;
     });
-  return `# step: ${template}\n${exports.join("\n")}${exports.length ? "\n" : ""}${body}`;
+  return `# step: ${template}\n${exportLines.join("\n")}${exportLines.length ? "\n" : ""}${body}`;
 }
