@@ -61,19 +61,22 @@ export class LocalStand extends pulumi.ComponentResource {
     this.shellCommands = {};
     this.machines = args.hosts.map((h) => {
       const common = ["--stand", args.stand];
-      const create = [
+      const ensure = [
         // The public key arrives on stdin; it is not secret but keeps the command short.
         'keys=$(mktemp); trap \'rm -f "$keys"\' EXIT; cat > "$keys"',
         `${script("machine.sh", "create", h.name, ...common, "--address", `${h.address}/${prefix}`, "--gateway", bridgeIp, "--bridge", args.bridge, "--apt-proxy", aptProxy)} --authorized-keys-file "$keys" >&2`,
         script("machine.sh", "host-key", h.name, ...common),
       ].join("\n");
+      // A new resource is a new machine: never adopt a leftover root filesystem
+      // (its cluster data would not match this state's passwords).
+      const create = `${script("machine.sh", "destroy", h.name, ...common)} >&2\n${ensure}`;
       const machine = new ShellCommand(
         `${name}-${h.name}`,
         {
           description: `local machine ${h.name} (${h.address})`,
           create,
-          // Runs when the machine is found stopped (check) or its inputs change.
-          update: create,
+          // Runs when the machine is found stopped (check) or its inputs change: boot it, keep its disk.
+          update: ensure,
           delete: script("machine.sh", "destroy", h.name, ...common),
           check: `[ "$(${script("machine.sh", "status", h.name, ...common)})" = running ]`,
           stdin: key.publicKey,

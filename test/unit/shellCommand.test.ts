@@ -1,0 +1,46 @@
+// ShellCommand's runner, for real on the controller (no SSH server needed),
+// and its SSH path against a loopback port where nothing listens.
+import { describe, expect, it } from "vitest";
+import * as fs from "fs";
+import * as os from "os";
+import { fingerprintOf, runScript } from "../../src/providers/shellCommand";
+
+const base = { description: "test step", create: "true" };
+
+describe("runScript on the controller", () => {
+  it("runs bash with stdin, strict mode and separate stdout", async () => {
+    const r = await runScript(base, 'read -r line; echo "got $line"; echo oops >&2', "hello\n", 1);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("got hello\n");
+    expect(r.output).toContain("oops");
+  });
+
+  it("fails on the first failing command (set -euo pipefail)", async () => {
+    const r = await runScript(base, "false | true\necho unreachable", undefined, 1);
+    expect(r.code).toBe(1);
+    expect(r.stdout).not.toContain("unreachable");
+  });
+});
+
+describe("runScript over SSH", () => {
+  it("reports ssh's own failure (255), retries, and removes the temporary key", async () => {
+    const before = fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith("pulumi-patroni-ssh-")).length;
+    const started = Date.now();
+    const r = await runScript({ ...base, connection: { host: "127.0.0.1", port: 1, privateKey: "not-a-key" } }, "true", undefined, 2);
+    expect(r.code).toBe(255);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(3000); // one retry, 3 s apart
+    const after = fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith("pulumi-patroni-ssh-")).length;
+    expect(after).toBe(before);
+  });
+});
+
+describe("fingerprintOf", () => {
+  it("changes with the script, stdin or triggers, and only with them", () => {
+    const a = fingerprintOf({ ...base, stdin: "x", triggers: [1] });
+    expect(fingerprintOf({ ...base, stdin: "x", triggers: [1] })).toBe(a);
+    expect(fingerprintOf({ ...base, description: "renamed", stdin: "x", triggers: [1] })).toBe(a);
+    expect(fingerprintOf({ ...base, stdin: "y", triggers: [1] })).not.toBe(a);
+    expect(fingerprintOf({ ...base, stdin: "x", triggers: [2] })).not.toBe(a);
+    expect(fingerprintOf({ ...base, create: "false", stdin: "x", triggers: [1] })).not.toBe(a);
+  });
+});
