@@ -85,7 +85,7 @@ export class LocalStand extends pulumi.ComponentResource {
         { parent: this, dependsOn: [network] },
       );
       this.connections[h.name] = pulumi.secret(
-        pulumi.all([key.privateKey, machine.stdout]).apply(([privateKey, hostKey]) => ({ host: h.address, port: 22, user: "root", privateKey, hostKey: hostKey || undefined })),
+        pulumi.all([key.privateKey, machine.stdout]).apply(([privateKey, hostKey]) => ({ host: h.address, port: 22, user: "root", privateKey, hostKey: hostKey || undefined, disposable: true })),
       );
       this.shellCommands[h.name] = `npm run --silent ssh -- ${h.name}`;
       return machine;

@@ -19,6 +19,11 @@ export interface SshConnection {
   readonly privateKey: string;
   /** Pinned host key ("ssh-ed25519 AAAA..."); unpinned hosts are not verified. */
   readonly hostKey?: string;
+  /**
+   * The host is destroyed with the stack (a local machine): cleanup scripts
+   * are skipped when it cannot be reached, instead of blocking `destroy`.
+   */
+  readonly disposable?: boolean;
 }
 
 export interface ShellCommandArgs {
@@ -161,7 +166,8 @@ const shellCommandProvider: pulumi.dynamic.ResourceProvider = {
     const replaces = sshTarget(olds.connection) !== sshTarget(news.connection) ? ["connection"] : [];
     let changes = fingerprintOf(news) !== olds.fingerprint || replaces.length > 0 || hostKeyOf(olds.connection) !== hostKeyOf(news.connection);
     // During preview an input may still be unknown; only probe a fully known host.
-    const known = !JSON.stringify(news).includes(UNKNOWN);
+    // (Only our own fields: the serialized provider itself contains the marker.)
+    const known = !JSON.stringify([news.connection ?? null, news.check]).includes(UNKNOWN);
     if (!changes && news.check && known) changes = (await runScript(news, news.check, undefined, 1)).code !== 0;
     return { changes, replaces, deleteBeforeReplace: true };
   },
@@ -182,6 +188,7 @@ const shellCommandProvider: pulumi.dynamic.ResourceProvider = {
   async delete(_id: string, olds: ShellCommandOutputs) {
     if (!olds.delete) return;
     const result = await runScript(olds, olds.delete, undefined, 3);
+    if (result.code === 255 && olds.connection?.disposable) return;
     if (result.code !== 0) failWith(olds, "delete", result);
   },
 };

@@ -48,7 +48,7 @@ function activeSince(host: string, unit: string): string {
 }
 
 beforeAll(() => {
-  run(["stack", "select", "--create", STACK].slice(0, 4));
+  pulumi(["stack", "select", "--create", STACK, "--non-interactive"], { env });
   up("pulumi up (fresh machines to healthy cluster)");
   outputs = JSON.parse(run(["stack", "output", "--json", "--show-secrets"]).stdout);
   keyDir = fs.mkdtempSync(path.join(os.tmpdir(), "e2e-key-"));
@@ -128,7 +128,7 @@ describe("the cluster, checked the way the seeds check it", () => {
 
   it("pg_replication_slots: one active physical slot per replica; pg_stat_replication streaming", () => {
     const slots = psql("client01", "service=primary", "select slot_type || ':' || active from pg_replication_slots order by slot_name").split("\n");
-    expect(slots).toEqual(["physical:t", "physical:t"]);
+    expect(slots).toEqual(["physical:true", "physical:true"]);
     const states = psql("client01", "service=primary", "select state from pg_stat_replication").split("\n");
     expect(states).toEqual(["streaming", "streaming"]);
   });

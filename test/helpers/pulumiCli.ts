@@ -1,6 +1,10 @@
-// Runs the pinned Pulumi CLI (scripts/pulumi.sh) for tests, with output
-// captured and a clear error (command, exit code, tail of output) on failure.
+// Runs the pinned Pulumi CLI for tests, with output captured and a clear
+// error (command, exit code, tail of output) on failure. In the repository it
+// goes through scripts/pulumi.sh; elsewhere (a scratch copy of the project or
+// a fixture program) it runs the toolchain's binary with the same settings.
 import * as childProcess from "child_process";
+import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 
 export const REPO = path.resolve(__dirname, "..", "..");
@@ -11,11 +15,34 @@ export interface CliResult {
   stderr: string;
 }
 
-export function pulumi(args: string[], opts: { cwd?: string; env?: Record<string, string>; allowFailure?: boolean; timeoutMs?: number } = {}): CliResult {
-  const result = childProcess.spawnSync(path.join(REPO, "scripts", "pulumi.sh"), args, {
-    cwd: opts.cwd ?? REPO,
-    env: { ...process.env, ...opts.env },
+let toolchainBin: string | undefined;
+function pulumiBinary(): string {
+  toolchainBin ??= childProcess.execFileSync(path.join(REPO, "scripts", "toolchain.sh"), { encoding: "utf8" }).trim();
+  return path.join(toolchainBin, "pulumi");
+}
+
+export interface CliOptions {
+  cwd?: string;
+  env?: Record<string, string>;
+  allowFailure?: boolean;
+  timeoutMs?: number;
+  input?: string;
+}
+
+export function pulumi(args: string[], opts: CliOptions = {}): CliResult {
+  const cwd = opts.cwd ?? REPO;
+  const [command, env] =
+    cwd === REPO
+      ? [path.join(REPO, "scripts", "pulumi.sh"), {}]
+      : [
+          pulumiBinary(),
+          { PULUMI_HOME: path.join(REPO, ".pulumi-home"), PULUMI_SKIP_UPDATE_CHECK: "true", PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true", PATH: `${path.dirname(pulumiBinary())}:${process.env.PATH}` },
+        ];
+  const result = childProcess.spawnSync(command, args, {
+    cwd,
+    env: { ...process.env, ...env, ...opts.env },
     encoding: "utf8",
+    input: opts.input ?? "",
     maxBuffer: 256 * 1024 * 1024,
     timeout: opts.timeoutMs ?? 30 * 60 * 1000,
   });
@@ -25,4 +52,13 @@ export function pulumi(args: string[], opts: { cwd?: string; env?: Record<string
     throw new Error(`pulumi ${args.join(" ")} exited ${out.code}:\n${tail}`);
   }
   return out;
+}
+
+/** A scratch copy of the project (symlinks to its code) where stack files can be written freely. */
+export function scratchProject(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-patroni-project-"));
+  for (const entry of ["Pulumi.yaml", "package.json", "tsconfig.json", "node_modules", "src", "templates", "scripts"]) {
+    fs.symlinkSync(path.join(REPO, entry), path.join(dir, entry));
+  }
+  return dir;
 }

@@ -72,7 +72,10 @@ done
 if awk -v s="$secs" 'BEGIN{exit !(s < 30)}'; then ok "under 30 s"; else nok "took $secs s (goal < 30 s)"; fi
 m list
 cleanup; trap - EXIT
-left=$( { ip netns list | grep "^pp-$STAND-"; ip -o link show | grep -E ': pp[0-9a-f]{10}[@:]'; findmnt -rn -o TARGET | grep pulumi-patroni; } 2>/dev/null | wc -l)
+# Scoped to this stand: other stands may share the host.
+left=$( { ip netns list | grep "^pp-$STAND-"; ip -o link show | grep "altname ppv-$STAND-"; findmnt -rn -o TARGET | grep "/pulumi-patroni/$STAND/";
+          pgrep -af -- "-D /var/lib/pulumi-patroni/$STAND/"; ls -d "/var/lib/pulumi-patroni/$STAND";
+          find /sys/fs/cgroup -maxdepth 3 -path "*/pulumi-patroni/$STAND"; } 2>/dev/null | wc -l)
 if ((left == 0)); then ok "cleaned up"; else nok "$left objects left behind"; fi
 echo
 echo "$pass passed, $fail failed"

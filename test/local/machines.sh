@@ -47,7 +47,7 @@ rssh() {
 }
 port22_open() { timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/22"' _ "$1" 2>/dev/null; }
 unreachable() { ! port22_open "$1"; }
-not() { ! "$@"; }
+not() { ! "$@" >/dev/null 2>&1; }
 
 cleanup() {
   # Best effort on any exit path, so a failed run does not leave a stand behind.
@@ -105,6 +105,10 @@ is_id128() { [[ $1 =~ ^[0-9a-f]{32}$ ]]; }
 check "machine-ids are set" is_id128 "$id1"
 check "machine-ids are set" is_id128 "$id2"
 check "machine-ids differ" test "$id1" != "$id2"
+# Each machine in its own cgroup subtree (shared ones make parallel boots race).
+init_cg() { cat "/proc/$(cut -d' ' -f1 "$STATE_ROOT/$STAND/$1/init.pid")/cgroup"; }
+check "$M1 has its own cgroup" grep -q "/pulumi-patroni/$STAND/$M1/payload" <<<"$(init_cg "$M1")"
+check "$M2 has its own cgroup" grep -q "/pulumi-patroni/$STAND/$M2/payload" <<<"$(init_cg "$M2")"
 check "host keys differ" test "$(m host-key "$M1")" != "$(m host-key "$M2")"
 # The key sshd serves is the one host-key prints: strict checking against it passes.
 m host-key "$M1" --known-hosts >"$TMP/known_hosts"
@@ -160,14 +164,18 @@ eq "apt proxy down" "$("$S/apt-proxy.sh" down --listen "$GW" --port 3142)" stopp
 eq "apt proxy status" "$("$S/apt-proxy.sh" status --listen "$GW" --port 3142)" stopped
 
 echo "# nothing left behind"
+# Scoped to this test's stand: other stands (e.g. a Pulumi e2e run) may share the host.
+veth_of() { echo "pp$(printf '%s' "$STAND/$1" | sha256sum | cut -c1-10)"; }
 eq "no netns of the stand" "$(ip netns list | grep -c "^pp-$STAND-")" 0
-eq "no veth of the stand" "$(ip -o link show | grep -c ': pp[0-9a-f]\{10\}[@:]')" 0
+check "no veth of $M1" not ip link show dev "$(veth_of "$M1")"
+check "no veth of $M2" not ip link show dev "$(veth_of "$M2")"
 check "no bridge" not ip link show dev "$BRIDGE"
 # An exited nspawn may sit as a zombie until the host's init reaps it: give it a moment.
-for _ in $(seq 50); do pgrep -x systemd-nspawn >/dev/null || break; sleep 0.1; done
-check "no systemd-nspawn process" not pgrep -x systemd-nspawn
-check "no apt-cacher-ng of ours" not pgrep -f "apt-cacher-ng -c .*/pulumi-patroni/"
-eq "no mounts under $STATE_ROOT" "$(findmnt -rn -o TARGET | grep -c "^$STATE_ROOT")" 0
+for _ in $(seq 50); do pgrep -f -- "-D $STATE_ROOT/$STAND/" >/dev/null || break; sleep 0.1; done
+check "no systemd-nspawn process of the stand" not pgrep -f -- "-D $STATE_ROOT/$STAND/"
+check "no apt-cacher-ng of ours" not pgrep -f "apt-cacher-ng -c .*/conf-$GW-3142 "
+eq "no mounts under $STATE_ROOT/$STAND" "$(findmnt -rn -o TARGET | grep -c "^$STATE_ROOT/$STAND/")" 0
+eq "no cgroups of the stand" "$(find /sys/fs/cgroup -maxdepth 3 -path "*/pulumi-patroni/$STAND" 2>/dev/null | wc -l)" 0
 check "state dir gone" not test -e "$STATE_ROOT/$STAND"
 check "base rootfs kept for next time" test -f "$BASE/.complete"
 
