@@ -10,6 +10,8 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 "$repo/scripts/prepare.sh" >/dev/null
+echo "=== typecheck (tsc --noEmit) ==="
+npx tsc --noEmit
 results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT
 status=0

@@ -67,6 +67,10 @@ UseDNS no
 MaxStartups 100:30:200
 MaxSessions 64
 EOF
+  # No logind session per SSH login: in a container, a login arriving while
+  # the previous session's user manager (user@0.service) stops waits for it,
+  # up to minutes, and every provisioning step is a fresh login.
+  sed -i '/pam_systemd\.so/d' "$R/etc/pam.d/common-session"
   install -d -m 0700 "$R/root/.ssh"
   # Locale: C.UTF-8 is built into glibc; en_US.UTF-8 generated for tools that want it.
   sed -i 's/^# *\(en_US.UTF-8 UTF-8\)/\1/' "$R/etc/locale.gen"

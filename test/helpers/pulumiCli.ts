@@ -36,7 +36,7 @@ export function pulumi(args: string[], opts: CliOptions = {}): CliResult {
       ? [path.join(REPO, "scripts", "pulumi.sh"), {}]
       : [
           pulumiBinary(),
-          { PULUMI_HOME: path.join(REPO, ".pulumi-home"), PULUMI_SKIP_UPDATE_CHECK: "true", PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true", PATH: `${path.dirname(pulumiBinary())}:${process.env.PATH}` },
+          { PULUMI_HOME: path.join(REPO, ".pulumi-home"), PULUMI_SKIP_UPDATE_CHECK: "true", PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true", PULUMI_NODEJS_TRANSPILE_ONLY: "true", PATH: `${path.dirname(pulumiBinary())}:${process.env.PATH}` },
         ];
   const result = childProcess.spawnSync(command, args, {
     cwd,

@@ -240,8 +240,13 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	}
 	args = append(append(args, entry), req.GetArgs()...)
 
-	// Keys stay in "project:key" form; runtime/config.js accepts it.
-	cfg, err := json.Marshal(req.GetConfig())
+	// Keys stay in "project:key" form; runtime/config.js accepts it. A stack
+	// without config must still send "{}": the SDK's parser fails on "null".
+	config := req.GetConfig()
+	if config == nil {
+		config = map[string]string{}
+	}
+	cfg, err := json.Marshal(config)
 	if err != nil {
 		return nil, err
 	}
