@@ -24,13 +24,16 @@ if ((${#missing[@]})); then
   rm -f /usr/sbin/policy-rc.d
 fi
 
-# npm ci only when the lockfile changed since the last install.
+# npm install only when the lockfile changed since the last install. Not
+# `npm ci`: the registry here serves no other platforms' optional packages
+# (rollup, esbuild), so the lockfile lacks them and `npm ci` refuses it;
+# `npm install` still installs the locked versions.
 stamp=$repo/node_modules/.package-lock.sha256
-want=$(sha256sum "$repo/package-lock.json" | cut -d' ' -f1)
-if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
-  say "installing npm dependencies (npm ci)"
-  (cd "$repo" && npm ci --no-audit --no-fund --loglevel=error >&2)
-  echo "$want" > "$stamp"
+lock_hash() { sha256sum "$repo/package-lock.json" "$repo/package.json" | sha256sum | cut -d' ' -f1; }
+if [[ ! -f $stamp || $(cat "$stamp") != "$(lock_hash)" ]]; then
+  say "installing npm dependencies"
+  (cd "$repo" && npm install --no-audit --no-fund --loglevel=error >&2)
+  lock_hash > "$stamp"
 fi
 
 "$repo/scripts/toolchain.sh"
