@@ -34,9 +34,9 @@ const psql = (host: string, conn: string, sql: string) => ssh(host, `psql -X -At
 const machineScript = (...args: string[]) =>
   childProcess.execFileSync(path.join(REPO, "scripts", "local", "machine.sh"), [...args, "--stand", STACK], { encoding: "utf8" }).trim();
 
-function up(label: string): string {
+async function up(label: string): Promise<string> {
   const start = Date.now();
-  const r = run(["up", "--yes", "--skip-preview"]);
+  const r = await run(["up", "--yes", "--skip-preview"]);
   upLog += r.stdout + r.stderr;
   timings[label] = (Date.now() - start) / 1000;
   console.log(`[e2e] ${label}: ${timings[label].toFixed(1)} s`);
@@ -47,10 +47,10 @@ function activeSince(host: string, unit: string): string {
   return ssh(host, `systemctl show -p ActiveEnterTimestampMonotonic --value ${unit}`);
 }
 
-beforeAll(() => {
-  pulumi(["stack", "select", "--create", STACK, "--non-interactive"], { env });
-  up("pulumi up (fresh machines to healthy cluster)");
-  outputs = JSON.parse(run(["stack", "output", "--json", "--show-secrets"]).stdout);
+beforeAll(async () => {
+  await pulumi(["stack", "select", "--create", STACK, "--non-interactive"], { env });
+  await up("pulumi up (fresh machines to healthy cluster)");
+  outputs = JSON.parse((await run(["stack", "output", "--json", "--show-secrets"])).stdout);
   keyDir = fs.mkdtempSync(path.join(os.tmpdir(), "e2e-key-"));
   fs.writeFileSync(path.join(keyDir, "key"), outputs.sshPrivateKey, { mode: 0o600 });
 });
@@ -162,8 +162,8 @@ describe("the cluster, checked the way the seeds check it", () => {
 });
 
 describe("secrets", () => {
-  it("no generated password or the private key appears in clear in the state or the update log", () => {
-    const state = run(["stack", "export"]).stdout;
+  it("no generated password or the private key appears in clear in the state or the update log", async () => {
+    const state = (await run(["stack", "export"])).stdout;
     const password = decodeURIComponent(new URL(outputs.primaryUri).password);
     const keyBody = outputs.sshPrivateKey.split("\n")[1];
     for (const secret of [password, outputs.haproxyStatsPassword, keyBody]) {
@@ -181,12 +181,12 @@ describe("secrets", () => {
 });
 
 describe("idempotence", () => {
-  it("a second pulumi up reports no changes and restarts nothing", () => {
+  it("a second pulumi up reports no changes and restarts nothing", async () => {
     const before = ["pg01", "pg02", "pg03"].map((h) => [activeSince(h, "patroni"), activeSince(h, "pgbouncer"), activeSince(h, "etcd")].join(","));
     const haproxyBefore = activeSince("haproxy01", "haproxy");
-    const preview = run(["preview", "--expect-no-changes", "--diff"], true);
+    const preview = await run(["preview", "--expect-no-changes", "--diff"], true);
     expect(preview.code, preview.stdout + preview.stderr).toBe(0);
-    const out = up("no-change pulumi up");
+    const out = await up("no-change pulumi up");
     expect(out).not.toMatch(/\d+ (to update|updated|created|deleted|replaced)/);
     const after = ["pg01", "pg02", "pg03"].map((h) => [activeSince(h, "patroni"), activeSince(h, "pgbouncer"), activeSince(h, "etcd")].join(","));
     expect(after).toEqual(before);
@@ -195,10 +195,10 @@ describe("idempotence", () => {
 });
 
 describe("power loss of a machine", () => {
-  it("the next pulumi up starts a machine that lost power, and it rejoins the cluster", () => {
+  it("the next pulumi up starts a machine that lost power, and it rejoins the cluster", async () => {
     machineScript("kill", "pg03");
     expect(machineScript("status", "pg03")).toBe("stopped");
-    up("pulumi up after pg03 lost power");
+    await up("pulumi up after pg03 lost power");
     expect(machineScript("status", "pg03")).toBe("running");
     let ok = false;
     for (let i = 0; i < 60 && !ok; i++) {
@@ -209,15 +209,15 @@ describe("power loss of a machine", () => {
       } catch {
         /* still booting */
       }
-      if (!ok) childProcess.execSync("sleep 2");
+      if (!ok) await new Promise((r) => setTimeout(r, 2000));
     }
     expect(ok).toBe(true);
   });
 });
 
 describe("destroy", () => {
-  it("pulumi destroy removes every machine, namespace, veth, bridge and process", () => {
-    run(["destroy", "--yes", "--skip-preview"]);
+  it("pulumi destroy removes every machine, namespace, veth, bridge and process", async () => {
+    await run(["destroy", "--yes", "--skip-preview"]);
     expect(childProcess.execSync("ip netns list", { encoding: "utf8" })).not.toMatch(new RegExp(`${STACK}`));
     expect(childProcess.execSync("ip -o link show", { encoding: "utf8" })).not.toContain("pgstande2e");
     const nspawn = childProcess.spawnSync("pgrep", ["-f", `systemd-nspawn.*${STACK}`], { encoding: "utf8" });

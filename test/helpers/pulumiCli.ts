@@ -29,7 +29,11 @@ export interface CliOptions {
   input?: string;
 }
 
-export function pulumi(args: string[], opts: CliOptions = {}): CliResult {
+/**
+ * Runs the CLI without blocking the event loop: a synchronous `pulumi up` of
+ * several minutes starves vitest's worker RPC ("Timeout calling onTaskUpdate").
+ */
+export function pulumi(args: string[], opts: CliOptions = {}): Promise<CliResult> {
   const cwd = opts.cwd ?? REPO;
   const [command, env] =
     cwd === REPO
@@ -38,20 +42,24 @@ export function pulumi(args: string[], opts: CliOptions = {}): CliResult {
           pulumiBinary(),
           { PULUMI_HOME: path.join(REPO, ".pulumi-home"), PULUMI_SKIP_UPDATE_CHECK: "true", PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true", PULUMI_NODEJS_TRANSPILE_ONLY: "true", PATH: `${path.dirname(pulumiBinary())}:${process.env.PATH}` },
         ];
-  const result = childProcess.spawnSync(command, args, {
-    cwd,
-    env: { ...process.env, ...env, ...opts.env },
-    encoding: "utf8",
-    input: opts.input ?? "",
-    maxBuffer: 256 * 1024 * 1024,
-    timeout: opts.timeoutMs ?? 30 * 60 * 1000,
+  return new Promise((resolve, reject) => {
+    const child = childProcess.spawn(command, args, { cwd, env: { ...process.env, ...env, ...opts.env }, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill("SIGINT"), opts.timeoutMs ?? 30 * 60 * 1000);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      const out: CliResult = { code: code ?? -1, stdout, stderr };
+      if (out.code !== 0 && !opts.allowFailure) {
+        const tail = (stdout + stderr).split("\n").slice(-60).join("\n");
+        reject(new Error(`pulumi ${args.join(" ")} exited ${out.code}:\n${tail}`));
+      } else resolve(out);
+    });
+    child.stdin.end(opts.input ?? "");
   });
-  const out: CliResult = { code: result.status ?? -1, stdout: result.stdout ?? "", stderr: result.stderr ?? "" };
-  if (out.code !== 0 && !opts.allowFailure) {
-    const tail = (out.stdout + out.stderr).split("\n").slice(-60).join("\n");
-    throw new Error(`pulumi ${args.join(" ")} exited ${out.code}:\n${tail}`);
-  }
-  return out;
 }
 
 /** A scratch copy of the project (symlinks to its code) where stack files can be written freely. */

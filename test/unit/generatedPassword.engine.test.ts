@@ -26,35 +26,35 @@ describe("randomAlphanumeric", () => {
 });
 
 describe("GeneratedPassword through the engine", () => {
-  it("is created once, kept as a secret, stable across updates, replaced when its length changes, destroyed", () => {
-    pulumi(["stack", "init", "engine", "--non-interactive"], { cwd: program, env });
-    run("up", "--yes", "--skip-preview");
-    const first = JSON.parse(run("stack", "output", "--json", "--show-secrets").stdout);
+  it("is created once, kept as a secret, stable across updates, replaced when its length changes, destroyed", async () => {
+    await pulumi(["stack", "init", "engine", "--non-interactive"], { cwd: program, env });
+    await run("up", "--yes", "--skip-preview");
+    const first = JSON.parse((await run("stack", "output", "--json", "--show-secrets")).stdout);
     expect(first.secret).toMatch(/^[A-Za-z0-9]{24}$/);
     expect(first.secretLength).toBe(24);
 
     // Secret in the outputs and encrypted in the state file.
-    expect(JSON.parse(run("stack", "output", "--json").stdout).secret).toBe("[secret]");
-    const state = run("stack", "export").stdout;
+    expect(JSON.parse((await run("stack", "output", "--json")).stdout).secret).toBe("[secret]");
+    const state = (await run("stack", "export")).stdout;
     expect(state).not.toContain(first.secret);
     expect(state).toContain("ciphertext");
 
     // Nothing changed: no changes, same password.
-    const preview = run("preview", "--diff", "--expect-no-changes");
+    const preview = await run("preview", "--diff", "--expect-no-changes");
     expect(preview.code).toBe(0);
-    run("up", "--yes", "--skip-preview");
-    expect(JSON.parse(run("stack", "output", "--json", "--show-secrets").stdout).secret).toBe(first.secret);
+    await run("up", "--yes", "--skip-preview");
+    expect(JSON.parse((await run("stack", "output", "--json", "--show-secrets")).stdout).secret).toBe(first.secret);
 
     // A new length is a new password.
-    run("config", "set", "length", "30");
-    run("up", "--yes", "--skip-preview");
-    const second = JSON.parse(run("stack", "output", "--json", "--show-secrets").stdout);
+    await run("config", "set", "length", "30");
+    await run("up", "--yes", "--skip-preview");
+    const second = JSON.parse((await run("stack", "output", "--json", "--show-secrets")).stdout);
     expect(second.secret).toMatch(/^[A-Za-z0-9]{30}$/);
     expect(second.secret).not.toBe(first.secret);
 
-    run("destroy", "--yes", "--skip-preview");
-    const after = JSON.parse(run("stack", "export").stdout);
+    await run("destroy", "--yes", "--skip-preview");
+    const after = JSON.parse((await run("stack", "export")).stdout);
     expect(after.deployment.resources ?? []).toEqual([]);
-    run("stack", "rm", "--yes");
+    await run("stack", "rm", "--yes");
   });
 });

@@ -15,20 +15,20 @@ fs.mkdirSync(path.join(work, "state"));
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
 /** A stack of the scratch project with the given config (secrets set with --secret, from stdin). */
-function stackWith(name: string, config: Record<string, unknown>, secrets: Record<string, string> = {}) {
+async function stackWith(name: string, config: Record<string, unknown>, secrets: Record<string, string> = {}) {
   fs.writeFileSync(path.join(work, `Pulumi.${name}.yaml`), yaml.dump({ config }));
   const run = (args: string[], allowFailure = false, input?: string) => pulumi([...args, "--stack", name, "--non-interactive"], { cwd: work, env, allowFailure, input });
-  pulumi(["stack", "init", name, "--non-interactive"], { cwd: work, env });
+  await pulumi(["stack", "init", name, "--non-interactive"], { cwd: work, env });
   // `config set` reads the value from stdin when none is given: never on a command line.
-  for (const [key, value] of Object.entries(secrets)) run(["config", "set", "--secret", key], false, value);
+  for (const [key, value] of Object.entries(secrets)) await run(["config", "set", "--secret", key], false, value);
   return run;
 }
 
 describe("the program through the engine", () => {
-  it("previews the dev stack (seed 000 servers) with every resource planned and nothing applied", () => {
+  it("previews the dev stack (seed 000 servers) with every resource planned and nothing applied", async () => {
     const dev = yaml.load(fs.readFileSync(path.join(REPO, "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, unknown> };
-    const run = stackWith("dev", dev.config, { sshPrivateKey: generateEd25519KeyPair("test").privateKey });
-    const out = run(["preview", "--diff"]).stdout;
+    const run = await stackWith("dev", dev.config, { sshPrivateKey: generateEd25519KeyPair("test").privateKey });
+    const out = (await run(["preview", "--diff"])).stdout;
     expect(out).toMatch(/\+ (\d+) to create/);
     const planned = Number(out.match(/\+ (\d+) to create/)![1]);
     expect(planned).toBeGreaterThan(60);
@@ -36,17 +36,17 @@ describe("the program through the engine", () => {
     expect(out).not.toContain("BEGIN OPENSSH PRIVATE KEY");
   });
 
-  it("stops a broken configuration before any resource is created, naming the field", () => {
+  it("stops a broken configuration before any resource is created, naming the field", async () => {
     const dev = yaml.load(fs.readFileSync(path.join(REPO, "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, any> };
     const hosts = dev.config["pulumi-patroni:hosts"].map((h: any, i: number) => (i === 2 ? { ...h, roles: ["postgres"] } : h));
-    const run = stackWith("broken", { ...dev.config, "pulumi-patroni:hosts": hosts, "pulumi-patroni:superuserPassword": "in-clear-text" });
-    const r = run(["up", "--yes", "--skip-preview"], true);
+    const run = await stackWith("broken", { ...dev.config, "pulumi-patroni:hosts": hosts, "pulumi-patroni:superuserPassword": "in-clear-text" });
+    const r = await run(["up", "--yes", "--skip-preview"], true);
     expect(r.code).not.toBe(0);
     const text = r.stdout + r.stderr;
     expect(text).toContain("invalid stack configuration");
     expect(text).toContain("hosts: 2 hosts have the etcd role; etcd needs an odd number of members");
     expect(text).toContain("superuserPassword: is stored in clear text; it must be a secret");
-    const state = JSON.parse(run(["stack", "export"]).stdout);
+    const state = JSON.parse((await run(["stack", "export"])).stdout);
     const created = (state.deployment.resources ?? []).filter((r: any) => r.type !== "pulumi:pulumi:Stack");
     expect(created).toEqual([]);
   });
