@@ -161,6 +161,36 @@ describe("the cluster, checked the way the seeds check it", () => {
   });
 });
 
+describe("HAProxy health checks", () => {
+  const statusOf = (server: string) => {
+    const csv = ssh("haproxy01", "echo 'show stat' | socat stdio /run/haproxy/admin.sock");
+    return csv
+      .split("\n")
+      .filter((l) => l.includes(`,${server},`))
+      .map((l) => `${l.split(",")[0]}:${l.split(",")[17]}`);
+  };
+  /** Waits until `server` has state `want` in `backend`; returns its states in both backends. */
+  const waitFor = async (server: string, backend: string, want: string) => {
+    for (let i = 0; i < 30 && !statusOf(server).includes(`${backend}:${want}`); i++) await new Promise((r) => setTimeout(r, 1000));
+    return statusOf(server);
+  };
+
+  it("a node whose PgBouncer is dead gets no traffic, and comes back when PgBouncer does", async () => {
+    const leader = JSON.parse(ssh("pg01", "patronictl -c /etc/patroni/patroni.yml list -f json")).find((m: any) => m.Role === "Leader").Member;
+    const replica = ["pg01", "pg02", "pg03"].find((h) => h !== leader)!;
+    ssh(replica, "systemctl stop pgbouncer");
+    try {
+      // Patroni still says "replica": only the PgBouncer probe can take it out.
+      expect(await waitFor(replica, "e2e-replicas", "DOWN")).toEqual(["e2e-primary:DOWN", "e2e-replicas:DOWN"]);
+      // Round robin over the replicas port never lands on it.
+      for (let i = 0; i < 6; i++) expect(psql("client01", "service=replicas", "select trim(pg_read_file('/etc/hostname'))")).not.toBe(replica);
+    } finally {
+      ssh(replica, "systemctl start pgbouncer");
+    }
+    expect(await waitFor(replica, "e2e-replicas", "UP")).toContain("e2e-replicas:UP");
+  });
+});
+
 describe("secrets", () => {
   it("no generated password or the private key appears in clear in the state or the update log", async () => {
     const state = (await run(["stack", "export"])).stdout;
