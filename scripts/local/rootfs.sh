@@ -88,6 +88,16 @@ EOF
   for u in apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service fstrim.timer; do
     ln -sf /dev/null "$R/etc/systemd/system/$u"
   done
+  # Like cloud and container images: no manuals, docs or translations. Every
+  # machine unpacks the same packages on 2 shared cores; this is a third less.
+  cat >"$R/etc/dpkg/dpkg.cfg.d/10-pulumi-patroni-nodoc" <<'EOF'
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/locale/*
+path-include /usr/share/locale/locale.alias
+EOF
   # Keep the journal small: many machines share the host's disk.
   mkdir -p "$R/etc/systemd/journald.conf.d"
   printf '[Journal]\nSystemMaxUse=64M\n' >"$R/etc/systemd/journald.conf.d/10-pulumi-patroni.conf"

@@ -33,7 +33,9 @@ export function deriveTopology(config: StackConfig): Topology {
 /** Packages a host needs for its roles, sorted so the install step is byte-stable. */
 export function packagesFor(host: HostConfig, config: StackConfig): string[] {
   const v = config.cluster.postgresVersion;
-  const pkgs = new Set<string>(["ca-certificates", "curl", "jq"]);
+  // Not ca-certificates: naming it upgrades it, and its postinst rebuilds
+  // every certificate link (25 s per host); curl pulls it in when missing.
+  const pkgs = new Set<string>(["curl", "jq"]);
   for (const role of host.roles) {
     switch (role) {
       case "etcd":

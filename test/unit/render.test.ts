@@ -282,9 +282,9 @@ describe("client connection files", () => {
 describe("packages per host", () => {
   it("follow the roles and are sorted", () => {
     const c = parseStackConfig(JSON.parse(JSON.stringify(seed002)), () => false);
-    expect(packagesFor(c.hosts[0], c)).toEqual(["ca-certificates", "curl", "etcd-client", "etcd-server", "haproxy", "jq", "socat"]);
+    expect(packagesFor(c.hosts[0], c)).toEqual(["curl", "etcd-client", "etcd-server", "haproxy", "jq", "socat"]);
     expect(packagesFor(c.hosts[1], c)).toEqual(
-      ["ca-certificates", "curl", "etcd-client", "jq", "patroni", "pgbouncer", "postgresql-15", "postgresql-client-15", "python3-etcd", "python3-psycopg2"].sort(),
+      ["curl", "etcd-client", "jq", "patroni", "pgbouncer", "postgresql-15", "postgresql-client-15", "python3-etcd", "python3-psycopg2"].sort(),
     );
   });
 });
