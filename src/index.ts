@@ -63,6 +63,7 @@ const cluster = new PostgresCluster("cluster", {
   connections,
   passwords,
   dependsOn: localStand?.machines,
+  hostsShareCpu: localStand !== undefined,
 });
 
 export const primaryUri = cluster.primaryUri;

@@ -39,6 +39,12 @@ export interface PostgresClusterArgs {
   readonly passwords: pulumi.Input<PostgresClusterPasswords>;
   /** Resources that must exist before any host step (e.g. local machines). */
   readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
+  /**
+   * The hosts share the controller's CPU (local machines): install the
+   * database hosts' packages first, the others while the database bootstraps.
+   * Real servers each have their own CPU and install all at once.
+   */
+  readonly hostsShareCpu?: boolean;
 }
 
 export class PostgresCluster extends pulumi.ComponentResource {
@@ -61,16 +67,19 @@ export class PostgresCluster extends pulumi.ComponentResource {
 
     // 1. Every host: reachable, packages.
     const bases = new Map<string, HostBase>();
-    for (const h of config.hosts) {
+    const hostBase = (h: HostConfig, after: pulumi.Input<pulumi.Resource>[]) =>
       bases.set(
         h.name,
         new HostBase(
           `${name}-${h.name}`,
           { hostName: h.name, connection: args.connections[h.name], packages: packagesFor(h, config), aptSources: config.cluster.aptSources },
-          { parent: this, dependsOn: args.dependsOn },
+          { parent: this, dependsOn: [...(args.dependsOn ?? []), ...after] },
         ),
       );
-    }
+    const critical = config.hosts.filter((h) => hasRole(h, "postgres") || hasRole(h, "etcd"));
+    critical.forEach((h) => hostBase(h, []));
+    const criticalPackages = args.hostsShareCpu ? critical.map((h) => bases.get(h.name)!.ready) : [];
+    config.hosts.filter((h) => !bases.has(h.name)).forEach((h) => hostBase(h, criticalPackages));
     const ready = (h: HostConfig) => [bases.get(h.name)!.ready];
 
     // 2. etcd members, then one gate that sees all of them healthy.

@@ -5,8 +5,13 @@
 # Env: CLUSTER, TIMEOUT.
 export PATRONICTL_CONFIG_FILE=/etc/patroni/config.yml
 wanted=$(cat)
-# edit-config --apply merges like PATCH /config; it prints nothing when already equal.
-printf '%s\n' "$wanted" | patronictl edit-config --apply - --force "$CLUSTER" >/dev/null
+# edit-config --apply merges like PATCH /config and says "Not changed" when equal
+# (always so on the first deploy: bootstrap.dcs already holds this config).
+result=$(printf '%s\n' "$wanted" | patronictl edit-config --apply - --force "$CLUSTER" 2>&1) || { echo "$result" >&2; exit 1; }
+if printf '%s' "$result" | grep -q "Not changed"; then
+  echo "dynamic configuration already as wanted"
+  exit 0
+fi
 sleep_until_applied() {
   # Members pick up a DCS change on their next HA loop.
   local deadline=$(( $(date +%s) + 60 ))
