@@ -116,6 +116,26 @@ function spawnOnce(argv: string[], stdin: string | undefined): Promise<RunResult
   });
 }
 
+/**
+ * One SSH connection per host, shared by consecutive steps for 30 s
+ * (ControlMaster): a step then costs a round trip instead of a handshake.
+ * The socket lives in a 0700 directory of ours and its name hashes the
+ * target, host key and private key, so a recreated host or another key never
+ * reuses it.
+ */
+function sshMultiplexing(c: SshConnection): string[] {
+  const crypto: typeof import("crypto") = require("crypto");
+  const fs: typeof import("fs") = require("fs");
+  const os: typeof import("os") = require("os");
+  const path: typeof import("path") = require("path");
+  const dir = path.join(os.tmpdir(), `pulumi-patroni-mux-${process.getuid?.() ?? 0}`);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = fs.lstatSync(dir);
+  if (!st.isDirectory() || st.uid !== (process.getuid?.() ?? 0) || (st.mode & 0o077) !== 0) return [];
+  const id = crypto.createHash("sha256").update(JSON.stringify([c.user ?? "root", c.host, c.port ?? 22, c.hostKey ?? "", c.privateKey])).digest("hex").slice(0, 20);
+  return ["-o", "ControlMaster=auto", "-o", `ControlPath=${path.join(dir, id)}`, "-o", "ControlPersist=30"];
+}
+
 export async function runScript(s: ShellCommandState, script: string, stdin: string | undefined, attempts: number): Promise<RunResult> {
   const body = `set -euo pipefail\n${script}`;
   if (!s.connection) return spawnOnce(["bash", "-c", body], stdin);
@@ -141,7 +161,7 @@ export async function runScript(s: ShellCommandState, script: string, stdin: str
     const argv = [
       "ssh", "-i", keyFile, "-p", String(port), "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
       "-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=10", "-o", "ServerAliveCountMax=6", "-o", "LogLevel=ERROR",
-      ...hostCheck, `${user}@${c.host}`, remote,
+      ...hostCheck, ...sshMultiplexing(c), `${user}@${c.host}`, remote,
     ];
     let result: RunResult = { code: 255, output: "", stdout: "" };
     for (let i = 0; i < Math.max(1, attempts); i++) {
