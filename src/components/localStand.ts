@@ -87,7 +87,7 @@ export class LocalStand extends pulumi.ComponentResource {
       this.connections[h.name] = pulumi.secret(
         pulumi.all([key.privateKey, machine.stdout]).apply(([privateKey, hostKey]) => ({ host: h.address, port: 22, user: "root", privateKey, hostKey: hostKey || undefined, disposable: true })),
       );
-      this.shellCommands[h.name] = `npm run --silent ssh -- ${h.name}`;
+      this.shellCommands[h.name] = `${args.stand === "local" ? "" : `STACK=${args.stand} `}npm run --silent ssh -- ${h.name}`;
       return machine;
     });
     this.registerOutputs({});

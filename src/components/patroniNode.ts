@@ -31,7 +31,7 @@ export class PatroniNode extends pulumi.ComponentResource {
     const config = remoteFile(
       ctx,
       "patroni-config",
-      { path: PATRONI_CONFIG_PATH, content: pulumi.secret(args.patroniConfig), mode: "0600", owner: "postgres", group: "postgres", validate: "patroni --validate-config %s >/dev/null 2>&1 || python3 -c 'import sys,yaml; yaml.safe_load(open(sys.argv[1]))' %s" },
+      { path: PATRONI_CONFIG_PATH, content: pulumi.secret(args.patroniConfig), mode: "0600", owner: "postgres", group: "postgres", validate: "patroni --validate-config %s" },
       args.dependsOn,
     );
     const alias = new ShellCommand(
