@@ -89,6 +89,9 @@ export function renderPatroniConfig(ctx: ManagedFileContext, input: PatroniConfi
     bootstrap: {
       dcs: renderDynamicConfig(cluster),
       initdb: [{ encoding: "UTF8" }, { locale: "C.UTF-8" }, "data-checksums"],
+      // Same rules as postgresql.pg_hba (which wins once running); Patroni
+      // 3.0's --validate-config requires this key.
+      pg_hba: renderPgHba(input),
     },
     postgresql: {
       // Several addresses and ONE port at the end (REFERENCE.md section 2).

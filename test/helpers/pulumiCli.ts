@@ -54,8 +54,11 @@ export function pulumi(args: string[], opts: CliOptions = {}): Promise<CliResult
       clearTimeout(timer);
       const out: CliResult = { code: code ?? -1, stdout, stderr };
       if (out.code !== 0 && !opts.allowFailure) {
-        const tail = (stdout + stderr).split("\n").slice(-60).join("\n");
-        reject(new Error(`pulumi ${args.join(" ")} exited ${out.code}:\n${tail}`));
+        // The diagnostics come before the outputs: show them, then the tail.
+        const lines = (stdout + stderr).split("\n");
+        const errors = lines.filter((l) => /error|failed/i.test(l)).slice(0, 40).join("\n");
+        const tail = lines.slice(-30).join("\n");
+        reject(new Error(`pulumi ${args.join(" ")} exited ${out.code}:\n${errors}\n--- tail ---\n${tail}`));
       } else resolve(out);
     });
     child.stdin.end(opts.input ?? "");

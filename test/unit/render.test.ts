@@ -56,6 +56,11 @@ describe("patroni.yml", () => {
     expect(doc.tags).toEqual({ nofailover: false, noloadbalance: false, clonefrom: false, nosync: false });
   });
 
+  it("bootstrap.pg_hba repeats postgresql.pg_hba (Patroni 3.0 validation requires it)", () => {
+    const doc = yaml.load(patroniFor(seed000, 0).text) as any;
+    expect(doc.bootstrap.pg_hba).toEqual(doc.postgresql.pg_hba);
+  });
+
   it("is byte-stable and sorted", () => {
     const a = patroniFor(seed000, 0).text;
     const b = patroniFor(seed000, 0).text;
