@@ -32,7 +32,6 @@ export const KNOWN_PARAMETERS: Readonly<Record<string, ParameterKind>> = {
   huge_pages: enumOf("on", "off", "try"),
   wal_level: enumOf("replica", "logical"),
   wal_log_hints: bool,
-  hot_standby: bool,
   hot_standby_feedback: bool,
   fsync: bool,
   full_page_writes: bool,
@@ -136,26 +135,3 @@ export function checkPostgresParameter(name: string, value: string | number | bo
       return `must be one of ${spec.values.join(", ")}, got ${JSON.stringify(value)}`;
   }
 }
-
-// Parameters that only take effect after a restart (context "postmaster").
-// Patroni reports pending_restart for these; the rolling-restart logic uses
-// this list to decide between reload and restart before it deploys.
-export const RESTART_PARAMETERS = new Set([
-  "max_connections",
-  "superuser_reserved_connections",
-  "shared_buffers",
-  "wal_buffers",
-  "huge_pages",
-  "wal_level",
-  "wal_log_hints",
-  "track_commit_timestamp",
-  "max_wal_senders",
-  "max_replication_slots",
-  "max_worker_processes",
-  "max_locks_per_transaction",
-  "max_prepared_transactions",
-  "autovacuum_max_workers",
-  "archive_mode",
-  "shared_preload_libraries",
-  "jit_provider",
-]);
