@@ -89,8 +89,20 @@ function sshTarget(c?: SshConnection): string {
 // A new host key means a new machine at the same address: every step must run again.
 const hostKeyOf = (c?: SshConnection) => c?.hostKey ?? "";
 
-function failWith(s: ShellCommandState, phase: string, r: RunResult): never {
-  const tail = r.output.split("\n").slice(-40).join("\n");
+/**
+ * The error text reaches Pulumi's log. A validator may echo a rejected line
+ * of the file it checked, so any password-like token of stdin (12+ chars,
+ * letters and digits) is masked before the output is shown.
+ */
+export function redactSecrets(output: string, stdin: string | undefined): string {
+  const tokens = new Set((stdin ?? "").split(/[\s"'`:=,;@/\\]+/).filter((t) => t.length >= 12 && /[A-Za-z]/.test(t) && /\d/.test(t)));
+  let text = output;
+  for (const token of tokens) text = text.split(token).join("[secret]");
+  return text;
+}
+
+export function failWith(s: ShellCommandState, phase: string, r: RunResult): never {
+  const tail = redactSecrets(r.output.split("\n").slice(-40).join("\n"), s.stdin);
   throw new Error(`${s.description}: ${phase} script failed on ${sshTarget(s.connection)} with exit code ${r.code}.\n--- last output ---\n${tail}`);
 }
 

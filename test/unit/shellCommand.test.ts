@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import * as fs from "fs";
 import * as os from "os";
-import { fingerprintOf, runScript } from "../../src/providers/shellCommand";
+import { failWith, fingerprintOf, runScript } from "../../src/providers/shellCommand";
 
 const base = { description: "test step", create: "true" };
 
@@ -42,5 +42,20 @@ describe("fingerprintOf", () => {
     expect(fingerprintOf({ ...base, stdin: "y", triggers: [1] })).not.toBe(a);
     expect(fingerprintOf({ ...base, stdin: "x", triggers: [2] })).not.toBe(a);
     expect(fingerprintOf({ ...base, create: "false", stdin: "x", triggers: [1] })).not.toBe(a);
+  });
+});
+
+describe("failure messages", () => {
+  it("name the step, host and exit code, and mask passwords that came on stdin", async () => {
+    const stdin = "password: Abc123def456ghi789\nport: 5432\n";
+    const r = await runScript({ ...base, stdin }, 'echo "bad line: $(head -1)"; exit 3', stdin, 1);
+    expect(r.code).toBe(3);
+    expect(() => failWith({ ...base, stdin }, "create", r)).toThrow(/test step: create script failed on the controller with exit code 3/);
+    try {
+      failWith({ ...base, stdin }, "create", r);
+    } catch (e) {
+      expect(String(e)).toContain("bad line: password: [secret]");
+      expect(String(e)).not.toContain("Abc123def456ghi789");
+    }
   });
 });
