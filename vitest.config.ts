@@ -1,12 +1,14 @@
 import { defineConfig } from "vitest/config";
 
 // Two projects: `unit` (pure logic and the component graph with mocks, plus a
-// tiny real program through the engine) and `e2e` (the real local stand).
+// tiny real program through the engine) and `e2e` (real local stands). The
+// e2e files run one after the other: each brings up a stand of machines that
+// share the controller's 2 cores, and their timings are reported.
 export default defineConfig({
   test: {
     projects: [
       { test: { name: "unit", include: ["test/unit/**/*.test.ts"], testTimeout: 120_000 } },
-      { test: { name: "e2e", include: ["test/e2e/**/*.test.ts"], testTimeout: 1_800_000, hookTimeout: 1_800_000 } },
+      { test: { name: "e2e", include: ["test/e2e/**/*.test.ts"], testTimeout: 1_800_000, hookTimeout: 1_800_000, pool: "forks", poolOptions: { forks: { singleFork: true } } } },
     ],
   },
 });

@@ -1,16 +1,39 @@
 #!/usr/bin/env bash
-# Open a shell (or run a command) on a machine of a stack over SSH with the
-# stack's key: npm run --silent ssh -- pg01 [command...]
-# Env: STACK (default local). The key goes to a 0600 file that is removed on exit.
+# A shell on a host of a stack, or one command run there, over SSH with the
+# stack's key and the host key the stack recorded (never "trust anything"):
+#   npm run --silent ssh -- HOST                 interactive shell
+#   npm run --silent ssh -- HOST command args... runs the command with its
+#                                                arguments exactly as given
+# Env: STACK (default local). The key goes to a 0600 file in a 0700
+# directory that is removed on exit; it never appears on a command line.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 stack=${STACK:-local}
-[[ $# -ge 1 ]] || { echo "usage: npm run --silent ssh -- HOST [command...]" >&2; exit 2; }
+[[ $# -ge 1 ]] || { echo "usage: npm run --silent ssh -- HOST [command args...]" >&2; exit 2; }
 host=$1; shift
 dir=$(mktemp -d); chmod 700 "$dir"; trap 'rm -rf "$dir"' EXIT
-# Outputs (with the key) stay in files and pipes, never in a command line.
 (umask 077; "$repo/scripts/pulumi.sh" stack output --stack "$stack" --json --show-secrets > "$dir/outputs.json")
-address=$(node -e 'const o=JSON.parse(require("fs").readFileSync(0,"utf8")); const h=(o.hosts||{})[process.argv[1]]; if(!h){console.error(`no host ${process.argv[1]} in stack outputs; hosts: ${Object.keys(o.hosts||{}).join(", ")}`);process.exit(1)} console.log(h.address)' "$host" < "$dir/outputs.json")
-(umask 077; node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(0,"utf8")).sshPrivateKey)' < "$dir/outputs.json" > "$dir/key")
-tty=(); [[ -t 0 && $# -eq 0 ]] && tty=(-t)
-ssh "${tty[@]}" -i "$dir/key" -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR "root@$address" "$@"
+# Address, port, user, host key and private key of HOST, from the outputs.
+(umask 077; node - "$host" "$dir" <<'JS' < "$dir/outputs.json"
+const fs = require("fs");
+const [host, dir] = process.argv.slice(2);
+const o = JSON.parse(fs.readFileSync(0, "utf8"));
+const h = (o.hosts || {})[host];
+if (!h) { console.error(`no host ${host} in the stack's outputs; hosts: ${Object.keys(o.hosts || {}).join(", ")}`); process.exit(2); }
+const ssh = o.ssh || { user: "root", port: 22 };
+const key = (o.hostKeys || {})[host];
+if (!key) { console.error(`the stack has no recorded host key for ${host}: run pulumi up first`); process.exit(2); }
+fs.writeFileSync(`${dir}/key`, o.sshPrivateKey.endsWith("\n") ? o.sshPrivateKey : `${o.sshPrivateKey}\n`, { mode: 0o600 });
+fs.writeFileSync(`${dir}/known_hosts`, `${ssh.port === 22 ? h.address : `[${h.address}]:${ssh.port}`} ${key}\n`);
+fs.writeFileSync(`${dir}/target`, `${ssh.user}@${h.address}\n${ssh.port}\n`);
+JS
+)
+{ read -r target; read -r port; } < "$dir/target"
+opts=(-i "$dir/key" -p "$port" -o IdentitiesOnly=yes -o StrictHostKeyChecking=yes -o "UserKnownHostsFile=$dir/known_hosts" -o GlobalKnownHostsFile=/dev/null -o LogLevel=ERROR)
+if (($# == 0)); then
+  exec ssh -t "${opts[@]}" "$target"
+fi
+# ssh joins its arguments with spaces for the remote shell: quote each one so
+# `psql -c 'select pg_is_in_recovery()'` arrives as three arguments.
+remote=$(printf '%q ' "$@")
+ssh "${opts[@]}" "$target" "${remote% }"

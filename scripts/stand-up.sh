@@ -9,7 +9,13 @@ pulumi=("$repo/scripts/pulumi.sh")
 "${pulumi[@]}" stack select --create local >/dev/null
 start=$SECONDS
 "${pulumi[@]}" up --stack local --yes --skip-preview "$@"
-echo "local stand is up after $((SECONDS - start)) s. Try:"
-echo "  npm run --silent ssh -- client01 psql service=primary -c 'select pg_is_in_recovery()'"
-echo "  npm run --silent ssh -- pg01 patronictl -c /etc/patroni/patroni.yml list"
-echo "  npm run pulumi -- stack output --stack local"
+stats=$("${pulumi[@]}" stack output --stack local haproxyStatsUrl)
+# test/e2e/readme.test.ts runs every command printed below the "Try:" line.
+cat <<HINTS
+local stand is up after $((SECONDS - start)) s. Try:
+  npm run --silent ssh -- client01 psql service=primary -c 'select pg_is_in_recovery()'
+  npm run --silent ssh -- pg01 patronictl list
+  npm run pulumi -- stack output --stack local
+HAProxy's stats page is $stats (user admin); print its password with:
+  npm run --silent pulumi -- stack output --stack local --show-secrets haproxyStatsPassword
+HINTS

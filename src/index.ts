@@ -64,6 +64,7 @@ const cluster = new PostgresCluster("cluster", {
   passwords,
   dependsOn: localStand?.machines,
   hostsShareCpu: localStand !== undefined,
+  controllerAddress: localStand ? config.localMachines.bridgeAddress.split("/")[0] : undefined,
 });
 
 export const primaryUri = cluster.primaryUri;
@@ -73,5 +74,12 @@ export const haproxyStatsUser = "admin";
 export const haproxyStatsPassword = pulumi.secret(passwords.haproxyStats);
 export const etcdEndpoints = cluster.etcdEndpoints;
 export const hosts = cluster.hostRoles;
-export const sshPrivateKey = localStand ? pulumi.secret(localStand.privateKey) : undefined;
+/** The key the hosts accept (the local stand's own, or the configured one); `npm run ssh` uses it. */
+export const sshPrivateKey = pulumi.secret(localStand ? localStand.privateKey : secrets.sshPrivateKey!);
+/** How the controller reaches the hosts, and the host key it expects of each (`npm run ssh` pins them). */
+export const ssh = localStand ? { user: "root", port: 22 } : { user: config.ssh.user, port: config.ssh.port };
+// Public keys: not secret, although they travel inside the (secret) connections.
+export const hostKeys = pulumi.unsecret(
+  pulumi.all(Object.fromEntries(Object.entries(connections).map(([host, c]) => [host, pulumi.output(c).apply((conn) => conn.hostKey ?? "")]))),
+);
 export const shell = localStand?.shellCommands;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds (once) and caches the Debian bookworm base root filesystem every
+# Builds (once) and caches the Debian 13 (trixie) base root filesystem every
 # local machine is made from. The directory name carries a hash of the recipe
 # (suite, package list, preparation code), so changing the recipe builds a new
 # base and machines made from an older one keep working.
@@ -17,7 +17,9 @@ set -euo pipefail
 
 usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
-SUITE=bookworm
+# Debian 13: its Patroni (4.0.7) has the etcd3 leader-key fix that Debian 12's
+# 3.0.2 lacks (README, Supported platforms).
+SUITE=trixie
 MIRROR=http://deb.debian.org/debian
 # What the provisioner's commands may rely on being present on every machine.
 PACKAGES=(
@@ -30,12 +32,12 @@ PACKAGES=(
 # the recipe hash: edit it and a new base is built.
 prepare_base() {
   local R=$1
-  # apt: same suites as a normal bookworm host. The proxy is written per
+  # apt: same suites as a normal Debian 13 host. The proxy is written per
   # machine by machine.sh (its address is a create argument).
   cat >"$R/etc/apt/sources.list" <<'EOF'
-deb http://deb.debian.org/debian bookworm main
-deb http://deb.debian.org/debian bookworm-updates main
-deb http://deb.debian.org/debian-security bookworm-security main
+deb http://deb.debian.org/debian trixie main
+deb http://deb.debian.org/debian trixie-updates main
+deb http://deb.debian.org/debian-security trixie-security main
 EOF
   cat >"$R/etc/apt/apt.conf.d/20pulumi-patroni" <<'EOF'
 Acquire::Languages "none";
@@ -105,7 +107,7 @@ EOF
   # provisioner runs apt-get update first) and build-time logs.
   chroot "$R" apt-get clean
   rm -rf "$R"/var/lib/apt/lists/* "$R"/var/log/*.log "$R"/var/log/apt/* "$R"/var/cache/debconf/*-old
-  echo "bookworm base built by pulumi-patroni scripts/local/rootfs.sh" >"$R/etc/pulumi-patroni-base"
+  echo "$SUITE base built by pulumi-patroni scripts/local/rootfs.sh" >"$R/etc/pulumi-patroni-base"
 }
 
 recipe_hash() {

@@ -65,6 +65,8 @@ export class LocalStand extends pulumi.ComponentResource {
         // The public key arrives on stdin; it is not secret but keeps the command short.
         'keys=$(mktemp); trap \'rm -f "$keys"\' EXIT; cat > "$keys"',
         `${script("machine.sh", "create", h.name, ...common, "--address", `${h.address}/${prefix}`, "--gateway", bridgeIp, "--bridge", args.bridge, "--apt-proxy", aptProxy)} --authorized-keys-file "$keys" >&2`,
+        // Booted is not enough: the steps that follow need sshd and systemd up.
+        `${script("machine.sh", "wait-ready", h.name, ...common, "--timeout", "90")} >&2`,
         script("machine.sh", "host-key", h.name, ...common),
       ].join("\n");
       // A new resource is a new machine: never adopt a leftover root filesystem

@@ -12,7 +12,7 @@ import { contentHash, healthGate, HostContext, remoteFile, serviceStep } from ".
 export interface PgbouncerNodeArgs {
   readonly host: Omit<HostContext, "parent">;
   readonly managed: ManagedFileContext;
-  readonly ini: string;
+  readonly ini: pulumi.Input<string>;
   /** Rendered userlist.txt (secret). */
   readonly userlist: pulumi.Input<string>;
   readonly port: number;

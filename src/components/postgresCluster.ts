@@ -4,7 +4,8 @@
 // streaming replicas -> roles and databases -> PgBouncer -> HAProxy -> client.
 import * as pulumi from "@pulumi/pulumi";
 import { HostConfig, StackConfig } from "../config/schema";
-import { deriveTopology, hasRole, packagesFor } from "../config/topology";
+import { deriveTopology, hasRole } from "../config/topology";
+import { HostPlatform, packagesFor, pgbouncerHasAuthDbname, resolveHostPlatform } from "../platform/platform";
 import { ShellCommand, SshConnection } from "../providers/shellCommand";
 import { renderPgpass, renderPgService } from "../render/clientConnection";
 import { HaproxyBackendServer, renderHaproxyConfig } from "../render/haproxyConfig";
@@ -45,6 +46,12 @@ export interface PostgresClusterArgs {
    * Real servers each have their own CPU and install all at once.
    */
   readonly hostsShareCpu?: boolean;
+  /**
+   * The controller's own address when it sits on the hosts' network (the
+   * local stand's bridge): it may open sessions like a cluster host, so the
+   * fault harness and a DBA at the controller reach every node directly.
+   */
+  readonly controllerAddress?: string;
 }
 
 export class PostgresCluster extends pulumi.ComponentResource {
@@ -65,21 +72,48 @@ export class PostgresCluster extends pulumi.ComponentResource {
     const hostCtx = (h: HostConfig): Omit<HostContext, "parent"> => ({ hostName: h.name, connection: args.connections[h.name] });
     const gateCtx = (h: HostConfig): HostContext => ({ ...hostCtx(h), parent: this });
 
-    // 1. Every host: reachable, packages.
+    // 1. Every host: reachable, its platform read, then (once every host's
+    // platform is accepted) its packages.
     const bases = new Map<string, HostBase>();
-    const hostBase = (h: HostConfig, after: pulumi.Input<pulumi.Resource>[]) =>
+    config.hosts.forEach((h) =>
       bases.set(
         h.name,
         new HostBase(
           `${name}-${h.name}`,
-          { hostName: h.name, connection: args.connections[h.name], packages: packagesFor(h, config), aptSources: config.cluster.aptSources },
-          { parent: this, dependsOn: [...(args.dependsOn ?? []), ...after] },
+          {
+            hostName: h.name,
+            connection: args.connections[h.name],
+            packages: packagesFor(h.roles, config.cluster.postgresVersion),
+            aptSources: config.cluster.aptSources,
+            aptKeyrings: config.cluster.aptKeyrings,
+          },
+          { parent: this, dependsOn: args.dependsOn },
         ),
-      );
+      ),
+    );
+    const platforms: pulumi.Output<Record<string, HostPlatform>> = pulumi
+      .all(Object.fromEntries([...bases].map(([host, base]) => [host, base.facts])))
+      .apply((facts) => {
+        const accepted: Record<string, HostPlatform> = {};
+        const problems: string[] = [];
+        for (const h of config.hosts) {
+          const r = resolveHostPlatform({ hostName: h.name, roles: h.roles, postgresVersion: config.cluster.postgresVersion }, facts[h.name]);
+          problems.push(...r.problems);
+          if (r.platform) accepted[h.name] = r.platform;
+        }
+        if (problems.length > 0) {
+          throw new pulumi.ResourceError(`no host was changed; these hosts cannot run their roles:\n${problems.map((p) => `  - ${p}`).join("\n")}`, this);
+        }
+        return accepted;
+      });
+    const accepted = platforms.apply(() => "every host's platform accepted");
+    const platformOf = (h: HostConfig) => platforms.apply((p) => p[h.name]);
     const critical = config.hosts.filter((h) => hasRole(h, "postgres") || hasRole(h, "etcd"));
-    critical.forEach((h) => hostBase(h, []));
-    const criticalPackages = args.hostsShareCpu ? critical.map((h) => bases.get(h.name)!.ready) : [];
-    config.hosts.filter((h) => !bases.has(h.name)).forEach((h) => hostBase(h, criticalPackages));
+    critical.forEach((h) => bases.get(h.name)!.installPackages(accepted));
+    const criticalPackages = critical.map((h) => bases.get(h.name)!.ready);
+    config.hosts
+      .filter((h) => !critical.includes(h))
+      .forEach((h) => bases.get(h.name)!.installPackages(accepted, args.hostsShareCpu ? criticalPackages : []));
     const ready = (h: HostConfig) => [bases.get(h.name)!.ready];
 
     // 2. etcd members, then one gate that sees all of them healthy.
@@ -117,7 +151,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
     );
 
     // 3. Patroni nodes, then one gate: a leader and every replica streaming.
-    const allAddresses = config.hosts.map((h) => h.address);
+    const allAddresses = [...config.hosts.map((h) => h.address), ...(args.controllerAddress ? [args.controllerAddress] : [])];
     const postgresAddresses = topo.postgresHosts.map((h) => h.address);
     const etcdHostPorts = topo.etcdHosts.map((h) => `${h.address}:${config.etcd.clientPort}`);
     const patroniNodes = topo.postgresHosts.map(
@@ -186,8 +220,9 @@ export class PostgresCluster extends pulumi.ComponentResource {
             {
               host: hostCtx(h),
               managed,
-              ini: renderPgbouncerIni(managed, {
+              ini: platformOf(h).apply((platform) => renderPgbouncerIni(managed, {
                 listenAddress: h.address,
+                authDbname: pgbouncerHasAuthDbname(platform) ? "postgres" : undefined,
                 port: config.pgbouncer.port,
                 postgresPort: config.cluster.postgresPort,
                 poolMode: config.pgbouncer.poolMode,
@@ -195,7 +230,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
                 maxClientConn: config.pgbouncer.maxClientConn,
                 authType: config.pgbouncer.authType,
                 adminUsers: [SUPERUSER],
-              }),
+              })),
               userlist: passwords.apply((p) => renderPgbouncerUserlist(managed, { [PGBOUNCER_AUTH_USER]: p.pgbouncerAuth, [SUPERUSER]: p.superuser })),
               port: config.pgbouncer.port,
               superuserPassword: passwords.apply((p) => p.superuser),

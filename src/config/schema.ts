@@ -2,6 +2,7 @@
 // Every field has a description and a default; the README's configuration
 // table is generated from this file by `npm run config-docs`.
 import { z } from "zod";
+import { DEFAULT_POSTGRES_VERSION } from "../platform/platform";
 import { checkPostgresParameter } from "./postgresParameters";
 
 export const ROLES = ["etcd", "postgres", "pgbouncer", "haproxy", "client"] as const;
@@ -106,6 +107,14 @@ export const databaseSchema = z
 
 const parameterValue = z.union([z.string(), z.number(), z.boolean()]);
 
+// apt options that switch signature checking off are refused: a source is
+// trusted only through a key (aptKeyrings).
+const APT_INSECURE_OPTIONS = /\b(trusted|allow-insecure|allow-weak|allow-downgrade-to-insecure)=(yes|true|1)\b/i;
+const aptSourceLine = z
+  .string()
+  .regex(/^deb (\[[^\]\n]*\] )?https?:\/\/[^\s]+ [^\s]+( [^\s]+)*$/, "must be one apt source line like 'deb [signed-by=/etc/apt/keyrings/pulumi-patroni-pgdg.asc] http://apt.postgresql.org/pub/repos/apt bookworm-pgdg main'")
+  .refine((line) => !APT_INSECURE_OPTIONS.test(line), "must not disable signature checks (trusted=yes, allow-insecure=yes, allow-weak=yes); sign it with a key from cluster.aptKeyrings");
+
 export const clusterSchema = z
   .object({
     name: z
@@ -113,11 +122,26 @@ export const clusterSchema = z
       .regex(/^[a-z][a-z0-9-]{0,40}$/, "must start with a letter and use a-z, 0-9, '-' (at most 41 characters)")
       .default("pg-cluster")
       .describe("Patroni scope; also the etcd namespace and the HAProxy backend prefix."),
-    postgresVersion: z.number().int().min(12).max(17).default(15).describe("PostgreSQL major version (15 on Debian bookworm)."),
+    postgresVersion: z
+      .number()
+      .int()
+      .min(13)
+      .max(17)
+      .default(DEFAULT_POSTGRES_VERSION)
+      .describe("PostgreSQL major version (17 on Debian 13; others from the PostgreSQL project's repository, see aptSources)."),
     aptSources: z
-      .array(z.string().regex(/^deb (\[[^\]]*\] )?https?:\/\/\S+ \S+( \S+)*$/, "must be an apt source line like 'deb http://mirror/debian bookworm main'"))
+      .array(aptSourceLine)
       .default([])
-      .describe("Extra apt source lines (e.g. a PGDG mirror for other PostgreSQL versions)."),
+      .describe("Extra apt source lines, e.g. the PostgreSQL project's repository (signed-by one of aptKeyrings)."),
+    aptKeyrings: z
+      .record(
+        z.string().regex(/^[a-z0-9][a-z0-9-]{0,30}$/, "a keyring name is a-z, 0-9 and '-' (it becomes /etc/apt/keyrings/pulumi-patroni-NAME.asc)"),
+        z
+          .string()
+          .refine((k) => /^-----BEGIN PGP PUBLIC KEY BLOCK-----\n[\s\S]+\n-----END PGP PUBLIC KEY BLOCK-----\s*$/.test(k), "must be an ASCII-armored OpenPGP public key block"),
+      )
+      .default({})
+      .describe("apt signing keys by name, written to /etc/apt/keyrings/pulumi-patroni-NAME.asc for aptSources' signed-by."),
     postgresPort: port.default(5432).describe("PostgreSQL port on each postgres host."),
     restApiPort: port.default(8008).describe("Patroni REST API port."),
     dcs: dcsSchema.default({}).describe("Patroni dynamic configuration kept in etcd."),

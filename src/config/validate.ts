@@ -2,6 +2,7 @@
 // fields (quorum, timing, ports per host). Runs before any resource exists,
 // so bad input never changes a host.
 import { z } from "zod";
+import { DEBIAN_RELEASES, LOCAL_MACHINE_RELEASE } from "../platform/platform";
 import { DEFAULT_POSTGRES_PARAMETERS } from "./postgresParameters";
 import { Role, StackConfig, stackConfigSchema } from "./schema";
 
@@ -136,6 +137,13 @@ function crossFieldProblems(c: StackConfig): string[] {
   if (c.pgbouncer.defaultPoolSize >= maxConnections) {
     problems.push(`pgbouncer.defaultPoolSize: ${c.pgbouncer.defaultPoolSize} must be below cluster.parameters.max_connections (${maxConnections})`);
   }
+  c.cluster.aptSources.forEach((line, i) => {
+    for (const [, keyring] of line.matchAll(/signed-by=\/etc\/apt\/keyrings\/pulumi-patroni-([a-z0-9-]+)\.asc/g)) {
+      if (!(keyring in c.cluster.aptKeyrings)) {
+        problems.push(`cluster.aptSources[${i}]: signed-by names keyring ${keyring}, which cluster.aptKeyrings does not define; add cluster.aptKeyrings.${keyring} (the ASCII-armored key)`);
+      }
+    }
+  });
   const roleNames = new Set(["postgres", ...c.cluster.users.map((u) => u.name)]);
   c.cluster.users.forEach((u, i) => {
     if (["postgres", "replicator", "rewind_user", "pgbouncer"].includes(u.name)) {
@@ -147,6 +155,12 @@ function crossFieldProblems(c: StackConfig): string[] {
     if (["postgres", "template0", "template1", "pgbouncer"].includes(db.name)) problems.push(`cluster.databases[${i}].name: ${db.name} is reserved`);
   });
   if (c.hostSource === "local-machines") {
+    const shipped = DEBIAN_RELEASES[LOCAL_MACHINE_RELEASE];
+    if (c.cluster.postgresVersion !== shipped.postgres) {
+      problems.push(
+        `cluster.postgresVersion: the local machines run Debian ${shipped.version} (${LOCAL_MACHINE_RELEASE}), which ships PostgreSQL ${shipped.postgres} and reaches no other repository; set ${shipped.postgres}`,
+      );
+    }
     const [bridgeIp, bits] = c.localMachines.bridgeAddress.split("/");
     const prefix = bridgeIp.split(".").slice(0, 3).join(".");
     if (bits !== "24") problems.push(`localMachines.bridgeAddress: the local stand uses a /24, got /${bits}`);

@@ -43,7 +43,10 @@ export interface ShellCommandArgs {
   readonly triggers?: pulumi.Input<unknown[]>;
   /** Script run at diff time; a non-zero exit means the host drifted and `update` must run. */
   readonly check?: pulumi.Input<string>;
-  /** Attempts while SSH itself fails (exit 255), 3 s apart: the reachability gate uses this. */
+  /**
+   * Attempts while SSH itself fails (exit 255), 3 s apart. Default 10: a host
+   * that just rebooted (or a local machine powered on again) may not answer yet.
+   */
   readonly connectAttempts?: pulumi.Input<number>;
   /** Keep the script's stdout as the `stdout` output (never for output that may hold a secret). */
   readonly captureStdout?: boolean;
@@ -67,6 +70,8 @@ interface ShellCommandOutputs extends ShellCommandState {
 }
 
 export type RunResult = { code: number; output: string; stdout: string };
+
+const DEFAULT_CONNECT_ATTEMPTS = 10;
 
 // The engine's placeholder for a value not known yet (preview).
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
@@ -205,14 +210,14 @@ const shellCommandProvider: pulumi.dynamic.ResourceProvider = {
   },
 
   async create(inputs: ShellCommandState) {
-    const result = await runScript(inputs, inputs.create, inputs.stdin, inputs.connectAttempts ?? 1);
+    const result = await runScript(inputs, inputs.create, inputs.stdin, inputs.connectAttempts ?? DEFAULT_CONNECT_ATTEMPTS);
     if (result.code !== 0) failWith(inputs, "create", result);
     const crypto: typeof import("crypto") = require("crypto");
     return { id: crypto.randomUUID(), outs: { ...inputs, fingerprint: fingerprintOf(inputs), stdout: inputs.captureStdout ? result.stdout.trim() : "" } };
   },
 
   async update(_id: string, _olds: ShellCommandOutputs, news: ShellCommandState) {
-    const result = await runScript(news, news.update ?? news.create, news.stdin, news.connectAttempts ?? 1);
+    const result = await runScript(news, news.update ?? news.create, news.stdin, news.connectAttempts ?? DEFAULT_CONNECT_ATTEMPTS);
     if (result.code !== 0) failWith(news, "update", result);
     return { outs: { ...news, fingerprint: fingerprintOf(news), stdout: news.captureStdout ? result.stdout.trim() : "" } };
   },

@@ -7,8 +7,12 @@ import { DEFAULT_POSTGRES_PARAMETERS } from "../config/postgresParameters";
 import { ManagedFileContext, managedHeader } from "./managedHeader";
 
 export const PATRONI_CONFIG_PATH = "/etc/patroni/config.yml";
-/** The seeds' path; a symlink to PATRONI_CONFIG_PATH so `patronictl -c /etc/patroni/patroni.yml` works. */
-export const PATRONI_CONFIG_ALIAS = "/etc/patroni/patroni.yml";
+/**
+ * Symlinks to PATRONI_CONFIG_PATH: the seeds' path (`patronictl -c
+ * /etc/patroni/patroni.yml list`) and patronictl's default config of root
+ * and postgres (plain `patronictl list`, in any shell).
+ */
+export const PATRONI_CONFIG_ALIASES = ["/etc/patroni/patroni.yml", "/root/.config/patroni/patronictl.yaml", "/var/lib/postgresql/.config/patroni/patronictl.yaml"];
 export const REST_API_USER = "patroni";
 export const REPLICATION_USER = "replicator";
 export const REWIND_USER = "rewind_user";

@@ -16,6 +16,8 @@ export interface PgbouncerIniInput {
   readonly defaultPoolSize: number;
   readonly maxClientConn: number;
   readonly authType: string;
+  /** Database auth_query runs in (PgBouncer 1.21+); without it, the one the client asked for. */
+  readonly authDbname?: string;
   /** Users allowed on the admin console (SHOW POOLS). */
   readonly adminUsers: readonly string[];
 }
@@ -29,6 +31,7 @@ export function renderPgbouncerIni(ctx: ManagedFileContext, p: PgbouncerIniInput
     ["auth_file", "/etc/pgbouncer/userlist.txt"],
     ["auth_user", PGBOUNCER_AUTH_USER],
     ["auth_query", `SELECT username, password FROM ${PGBOUNCER_AUTH_FUNCTION}($1)`],
+    ...(p.authDbname ? ([["auth_dbname", p.authDbname]] as [string, string][]) : []),
     ["admin_users", p.adminUsers.join(",")],
     ["stats_users", p.adminUsers.join(",")],
     ["pool_mode", p.poolMode],

@@ -1,7 +1,8 @@
-# Install the packages of this host's roles, non-interactively, without
-# letting any of them start a default service we would have to undo
-# (Debian's 15/main cluster on 5432, a single-node etcd).
-# Env: PACKAGES (space separated), APT_SOURCES (newline separated, may be empty).
+# Install the packages of this host's roles that are missing (installed ones
+# are never upgraded behind a running cluster's back), non-interactively,
+# without letting any of them start a default service we would have to undo
+# (Debian's main cluster on 5432, a single-node etcd). The platform step has
+# already read the apt sources. Env: PACKAGES (space separated).
 export DEBIAN_FRONTEND=noninteractive
 
 # No default PostgreSQL cluster: Patroni creates its own data directory.
@@ -9,23 +10,21 @@ mkdir -p /etc/postgresql-common/createcluster.d
 printf '# Managed by pulumi-patroni: Patroni owns the clusters on this host.\ncreate_main_cluster = false\n' \
   > /etc/postgresql-common/createcluster.d/pulumi-patroni.conf
 
-if [ -n "${APT_SOURCES:-}" ]; then
-  printf '%s\n' "# Managed by pulumi-patroni" "$APT_SOURCES" > /etc/apt/sources.list.d/pulumi-patroni.list
-else
-  rm -f /etc/apt/sources.list.d/pulumi-patroni.list
-fi
-
-missing=$(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' $PACKAGES 2>/dev/null | awk '$2 != "ii" {print $1}' || true)
-installed_count=$(dpkg-query -W -f='${db:Status-Abbrev}\n' $PACKAGES 2>/dev/null | grep -c '^ii' || true)
-if [ "$installed_count" -ne "$(echo $PACKAGES | wc -w)" ] || [ -n "$missing" ]; then
+missing=""
+for pkg in $PACKAGES; do
+  dpkg-query -W -f='${db:Status-Abbrev}' "$pkg" 2>/dev/null | grep -q '^ii' || missing="$missing $pkg"
+done
+if [ -n "$missing" ]; then
   # policy-rc.d 101 = "do not start services from maintainer scripts".
   printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
   chmod 755 /usr/sbin/policy-rc.d
   trap 'rm -f /usr/sbin/policy-rc.d' EXIT
   for attempt in 1 2 3; do
-    if apt-get update -q && apt-get install -y -q --no-install-recommends $PACKAGES; then break; fi
+    # DPkg::Lock::Timeout: wait (bounded) for another apt or dpkg to finish.
+    if apt-get -o DPkg::Lock::Timeout=120 install -y -q --no-install-recommends $missing; then break; fi
     [ "$attempt" = 3 ] && { echo "apt-get install failed 3 times" >&2; exit 1; }
     sleep 5
+    apt-get -o DPkg::Lock::Timeout=120 update -q || true
   done
 fi
 
@@ -44,4 +43,4 @@ fi
 if [ -f /etc/default/etcd ] && ! grep -q "Managed by pulumi-patroni" /etc/default/etcd; then
   systemctl stop etcd 2>/dev/null || true
 fi
-echo "packages ready: $PACKAGES"
+echo "packages ready:${missing:- nothing to install} (of $PACKAGES)"

@@ -1,2 +1,4 @@
-# Remove the symlink LINK if it is still ours.
-[ -L "$LINK" ] && rm -f "$LINK" || true
+# Remove each of LINKS (space separated) that is still a symlink of ours. Env: LINKS.
+for link in $LINKS; do
+  if [ -L "$link" ]; then rm -f "$link"; fi
+done

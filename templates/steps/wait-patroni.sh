@@ -1,7 +1,6 @@
-# Health gate: one running leader, every other member running on the
+# Health gate: one running leader, every other member streaming on the
 # leader's timeline with no lag, and the leader itself sees every replica
-# streaming (GET /patroni on the leader lists pg_stat_replication; Patroni
-# 3.0.2 reports replicas as "running", not yet "streaming").
+# streaming (GET /patroni on the leader lists pg_stat_replication).
 # Env: REST (http://addr:port of a member), MEMBERS (count), TIMEOUT.
 deadline=$(( $(date +%s) + ${TIMEOUT:-300} ))
 replicas=$(( MEMBERS - 1 ))
@@ -11,7 +10,7 @@ while :; do
     summary=$(printf '%s' "$cluster" | jq -r --argjson n "$MEMBERS" '
       (.members | map(select(.role == "leader" and .state == "running"))) as $leaders |
       ($leaders[0].timeline // -1) as $tl |
-      (.members | map(select(.role != "leader" and (.state == "running" or .state == "streaming") and .timeline == $tl and ((.lag // 0) | tostring) == "0"))) as $ok |
+      (.members | map(select(.role != "leader" and .state == "streaming" and .timeline == $tl and ((.lag // 0) | tostring) == "0"))) as $ok |
       if ($leaders | length) == 1 and (.members | length) == $n and ($ok | length) == ($n - 1)
       then "leader \($leaders[0].api_url)"
       else "wait members: \(.members | map("\(.name)=\(.role)/\(.state)/tl\(.timeline // "?")/lag\(.lag // 0)") | join(" "))" end')

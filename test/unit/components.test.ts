@@ -18,12 +18,31 @@ const isSecret = (v: any) => typeof v === "object" && v !== null && v[SECRET_SIG
 /** Mocks see secrets wrapped; tests read the value inside. */
 const unwrap = (v: any): any => (isSecret(v) ? unwrap(v.value) : v);
 
+/** What a Debian 13 host reports from its platform step: every package available. */
+export const DEBIAN_13_VERSIONS: Record<string, string> = {
+  patroni: "4.0.7-3~deb13u1",
+  "postgresql-17": "17.12-0+deb13u1",
+  pgbouncer: "1.24.1-1+deb13u2",
+  haproxy: "3.0.11-1+deb13u4",
+  "etcd-server": "3.5.16-4",
+};
+function mockStdout(name: string, inputs: Record<string, any>): string {
+  if (!name.endsWith("-platform")) return "";
+  const packages = String(inputs.create).match(/export PACKAGES='([^']*)'/)![1].split(" ");
+  return JSON.stringify({
+    id: "debian",
+    versionId: "13",
+    codename: "trixie",
+    packages: Object.fromEntries(packages.map((p) => [p, { installed: "", candidate: DEBIAN_13_VERSIONS[p] ?? "1.0-1" }])),
+  });
+}
+
 beforeAll(() => {
   pulumi.runtime.setMocks(
     {
       newResource: (args) => {
         registered.push({ type: args.type, name: args.name, inputs: { ...args.inputs, stdin: unwrap(args.inputs.stdin), rawStdin: args.inputs.stdin } });
-        return { id: `${args.name}-id`, state: { ...args.inputs, stdout: "", fingerprint: "f" } };
+        return { id: `${args.name}-id`, state: { ...args.inputs, stdout: mockStdout(args.name, args.inputs), fingerprint: "f" } };
       },
       call: () => ({}),
     },
@@ -71,14 +90,13 @@ describe("PostgresCluster, seed 000 topology", () => {
     const names = commands.map((c) => c.name).sort();
     expect(names).toEqual(
       [
-        ...["servera", "serverb", "serverc", "haproxy"].flatMap((h) => [`${h}-reachable`, `${h}-packages`]),
+        ...["servera", "serverb", "serverc", "haproxy"].flatMap((h) => [`${h}-reachable`, `${h}-platform`, `${h}-packages`]),
         ...["servera", "serverb", "serverc"].flatMap((h) => [
           `${h}-file-etcd-env`,
           `${h}-file-etcd-dropin`,
           `${h}-service-etcd`,
           `${h}-file-patroni-config`,
           `${h}-patroni-config-alias`,
-          `${h}-file-patronictl-profile`,
           `${h}-file-patroni-dropin`,
           `${h}-service-patroni`,
           `${h}-file-pgbouncer-ini`,
@@ -152,7 +170,7 @@ describe("other seed topologies", () => {
     expect(byName("haproxy-file-haproxy-config")!.inputs.stdin).toContain("server pg01 192.168.11.121:5432 check");
     expect(byName("pgclient-file-pg-service")!.inputs.stdin).toContain("host=192.168.11.150\nport=5000");
     expect(byName("pgclient-file-pgpass")!.inputs.create).toContain("export MODE='0600'");
-    expect(byName("pgclient-packages")!.inputs.create).toContain("postgresql-15");
+    expect(byName("pgclient-packages")!.inputs.create).toContain("postgresql-17");
   });
 
   it("seed 002: the proxy host runs etcd and HAProxy", async () => {

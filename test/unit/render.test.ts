@@ -5,7 +5,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parseStackConfig } from "../../src/config/validate";
-import { deriveTopology, packagesFor } from "../../src/config/topology";
+import { deriveTopology } from "../../src/config/topology";
+import { packagesFor } from "../../src/platform/platform";
 import { renderPatroniConfig, renderDynamicConfig, renderPgHba } from "../../src/render/patroniConfig";
 import { renderEtcdEnvironment } from "../../src/render/etcdEnvironment";
 import { renderHaproxyConfig, HaproxyConfigInput } from "../../src/render/haproxyConfig";
@@ -46,8 +47,8 @@ describe("patroni.yml", () => {
     expect(doc.etcd3.hosts).toEqual(["192.168.11.160:2379"]);
     expect(doc.postgresql.listen).toBe(`${host.address},127.0.0.1:5432`);
     expect(doc.postgresql.connect_address).toBe(`${host.address}:5432`);
-    expect(doc.postgresql.data_dir).toBe("/var/lib/postgresql/15/otus");
-    expect(doc.postgresql.bin_dir).toBe("/usr/lib/postgresql/15/bin");
+    expect(doc.postgresql.data_dir).toBe("/var/lib/postgresql/17/otus");
+    expect(doc.postgresql.bin_dir).toBe("/usr/lib/postgresql/17/bin");
     expect(doc.postgresql.authentication.replication).toEqual({ username: "replicator", password: "ReplPw2" });
     expect(doc.restapi.authentication).toEqual({ username: "patroni", password: "RestPw4" });
     expect(doc.ctl.authentication.username).toBe("patroni");
@@ -287,9 +288,9 @@ describe("client connection files", () => {
 describe("packages per host", () => {
   it("follow the roles and are sorted", () => {
     const c = parseStackConfig(JSON.parse(JSON.stringify(seed002)), () => false);
-    expect(packagesFor(c.hosts[0], c)).toEqual(["curl", "etcd-client", "etcd-server", "haproxy", "jq", "socat"]);
-    expect(packagesFor(c.hosts[1], c)).toEqual(
-      ["curl", "etcd-client", "jq", "patroni", "pgbouncer", "postgresql-15", "postgresql-client-15", "python3-etcd", "python3-psycopg2"].sort(),
+    expect(packagesFor(c.hosts[0].roles, c.cluster.postgresVersion)).toEqual(["curl", "etcd-client", "etcd-server", "haproxy", "jq", "socat"]);
+    expect(packagesFor(c.hosts[1].roles, c.cluster.postgresVersion)).toEqual(
+      ["curl", "etcd-client", "jq", "patroni", "pgbouncer", "postgresql-17", "postgresql-client-17", "python3-etcd", "python3-psycopg2"].sort(),
     );
   });
 });

@@ -1,0 +1,97 @@
+// The cluster as Patroni's REST API and HAProxy report it, and the wait
+// until it is whole again after a fault: one running leader, every other
+// member streaming on the leader's timeline, nothing pending a restart, and
+// HAProxy routing to exactly that leader and to the replicas.
+import { PgConnection } from "./pgwire";
+import { Credentials, ProbeNode, ProxyStats, proxyPrimaries } from "./traffic";
+
+export interface PatroniMember {
+  readonly name: string;
+  readonly role: string;
+  readonly state: string;
+  readonly timeline?: number;
+  readonly lag?: number | string;
+  readonly pending_restart?: boolean;
+  readonly host: string;
+}
+
+/** GET /cluster from the first member that answers. */
+export async function patroniCluster(restUrls: readonly string[], timeoutMs = 2000): Promise<PatroniMember[] | undefined> {
+  for (const url of restUrls) {
+    try {
+      const r = await fetch(`${url}/cluster`, { signal: AbortSignal.timeout(timeoutMs) });
+      if (r.ok) return ((await r.json()) as { members: PatroniMember[] }).members;
+    } catch {
+      /* try the next member */
+    }
+  }
+  return undefined;
+}
+
+export const leaderOf = (members: readonly PatroniMember[] | undefined): string | undefined => members?.find((m) => m.role === "leader")?.name;
+
+export interface WholeSpec {
+  readonly restUrls: readonly string[];
+  readonly members: readonly string[];
+  readonly stats?: ProxyStats;
+  /** Replicas HAProxy must route to (members without noloadbalance, minus the leader). */
+  readonly replicaBackend?: string;
+  readonly expectedReplicasUp?: number;
+}
+
+/** Why the cluster is not whole yet, or undefined when it is. */
+export async function notWholeBecause(spec: WholeSpec): Promise<string | undefined> {
+  const members = await patroniCluster(spec.restUrls);
+  if (!members) return "no Patroni REST API answers";
+  const leaders = members.filter((m) => m.role === "leader" && m.state === "running");
+  if (leaders.length !== 1) return `leaders: ${leaders.map((m) => m.name).join(",") || "none"}`;
+  const missing = spec.members.filter((n) => !members.some((m) => m.name === n));
+  if (missing.length) return `members missing from the DCS: ${missing.join(",")}`;
+  const tl = leaders[0].timeline;
+  const behind = members.filter((m) => m.role !== "leader" && !(m.state === "streaming" && m.timeline === tl));
+  if (behind.length) return `not streaming on timeline ${tl}: ${behind.map((m) => `${m.name}=${m.state}/tl${m.timeline}`).join(" ")}`;
+  const pending = members.filter((m) => m.pending_restart);
+  if (pending.length) return `pending restart: ${pending.map((m) => m.name).join(",")}`;
+  if (spec.stats) {
+    const up = await proxyPrimaries(spec.stats);
+    if (!up || up.length !== 1 || up[0] !== leaders[0].name) return `HAProxy primary backend up: ${up?.join(",") ?? "(stats not answering)"} (leader ${leaders[0].name})`;
+    if (spec.replicaBackend !== undefined && spec.expectedReplicasUp !== undefined) {
+      const replicas = await proxyPrimaries({ ...spec.stats, primaryBackend: spec.replicaBackend });
+      if ((replicas?.length ?? 0) !== spec.expectedReplicasUp) return `HAProxy replica backend up: ${replicas?.join(",") ?? "?"} (want ${spec.expectedReplicasUp})`;
+    }
+  }
+  return undefined;
+}
+
+/** Waits until the cluster is whole; returns the milliseconds it took, or throws with the last reason. */
+export async function waitWhole(spec: WholeSpec, timeoutMs: number): Promise<number> {
+  const start = Date.now();
+  let why: string | undefined = "not checked yet";
+  while (Date.now() - start < timeoutMs) {
+    why = await notWholeBecause(spec);
+    if (!why) return Date.now() - start;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`cluster not whole after ${timeoutMs / 1000} s: ${why}`);
+}
+
+/** The ids each node holds, once every node holds as many as the primary (replicas catch up). */
+export async function readIdsEverywhere(nodes: readonly ProbeNode[], creds: Credentials, table: string, timeoutMs = 60_000): Promise<Record<string, number[]>> {
+  const start = Date.now();
+  let result: Record<string, number[]> = {};
+  while (Date.now() - start < timeoutMs) {
+    result = {};
+    for (const n of nodes) {
+      const c = await PgConnection.connect({ host: n.host, port: n.port, ...creds, timeoutMs: 5000 });
+      try {
+        result[n.name] = (await c.query(`SELECT id FROM ${table} ORDER BY id`, 30_000)).map((r) => Number(r[0]));
+      } finally {
+        await c.close();
+      }
+    }
+    const counts = new Set(Object.values(result).map((ids) => ids.length));
+    if (counts.size === 1) return result;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  return result;
+}

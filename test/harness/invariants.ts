@@ -1,0 +1,85 @@
+// What a fault run must prove, as pure functions over what the writer, the
+// prober and the final read recorded, so they are unit-tested on their own
+// (test/unit/invariants.test.ts): a checker that cannot fail proves nothing.
+
+/** One write as the client saw it. */
+export interface WriteRecord {
+  readonly id: number;
+  /** ack: COMMIT confirmed; failed: the server refused it; unknown: the connection broke before an answer. */
+  readonly status: "ack" | "failed" | "unknown";
+  readonly sentAt: number;
+  readonly doneAt: number;
+}
+
+/** One probe round: which nodes answered as a writable primary, and which HAProxy primary-backend servers were up. */
+export interface ProbeRound {
+  readonly at: number;
+  readonly writable: readonly string[];
+  readonly unreachable: readonly string[];
+  /** HAProxy servers UP in the primary backend; undefined when the stats page did not answer. */
+  readonly proxyPrimaries?: readonly string[];
+}
+
+export interface DurabilityReport {
+  /** Acknowledged ids missing from a node, by node. */
+  readonly lost: Readonly<Record<string, number[]>>;
+  /** Ids present on a node that were never sent, by node. */
+  readonly phantom: Readonly<Record<string, number[]>>;
+  readonly acknowledged: number;
+  readonly unknown: number;
+  readonly failed: number;
+}
+
+/**
+ * Every acknowledged id must be on every node (the primary and each
+ * replica); no node may hold an id that was never sent. Ids whose outcome is
+ * unknown may be present or not.
+ */
+export function checkDurability(writes: readonly WriteRecord[], rowsByNode: Readonly<Record<string, readonly number[]>>): DurabilityReport {
+  const sent = new Set(writes.map((w) => w.id));
+  const acked = writes.filter((w) => w.status === "ack").map((w) => w.id);
+  const lost: Record<string, number[]> = {};
+  const phantom: Record<string, number[]> = {};
+  for (const [node, rows] of Object.entries(rowsByNode)) {
+    const present = new Set(rows);
+    const missing = acked.filter((id) => !present.has(id));
+    if (missing.length) lost[node] = missing;
+    const extra = rows.filter((id) => !sent.has(id));
+    if (extra.length) phantom[node] = extra;
+  }
+  return {
+    lost,
+    phantom,
+    acknowledged: acked.length,
+    unknown: writes.filter((w) => w.status === "unknown").length,
+    failed: writes.filter((w) => w.status === "failed").length,
+  };
+}
+
+export const lostCount = (r: DurabilityReport): number => new Set(Object.values(r.lost).flat()).size;
+
+/** Rounds in which two or more nodes answered as writable primaries (split brain at the database). */
+export const dualPrimaryRounds = (rounds: readonly ProbeRound[]): ProbeRound[] => rounds.filter((r) => r.writable.length >= 2);
+
+/** Rounds in which HAProxy's primary port had two or more servers up (split brain at the proxy). */
+export const dualProxyRounds = (rounds: readonly ProbeRound[]): ProbeRound[] => rounds.filter((r) => (r.proxyPrimaries?.length ?? 0) >= 2);
+
+/**
+ * The longest stretch without an acknowledged write after `from`: from the
+ * last ack at or before the fault to the first ack after it. Returns
+ * milliseconds, or Infinity when no write was acknowledged after the fault.
+ */
+export function writeUnavailabilityMs(writes: readonly WriteRecord[], from: number, until = Number.POSITIVE_INFINITY): number {
+  const acks = writes
+    .filter((w) => w.status === "ack")
+    .map((w) => w.doneAt)
+    .sort((a, b) => a - b);
+  let before = acks.filter((t) => t <= from).pop() ?? from;
+  let worst = 0;
+  for (const t of acks.filter((t) => t > from && t <= until)) {
+    worst = Math.max(worst, t - before);
+    before = t;
+  }
+  if (!acks.some((t) => t > from)) return Number.POSITIVE_INFINITY;
+  return worst;
+}

@@ -1,0 +1,225 @@
+// A minimal PostgreSQL client (protocol 3, simple queries, SCRAM-SHA-256)
+// for the fault harness: it must tell apart "committed", "failed" and
+// "connection lost, outcome unknown", and never hang past its deadline.
+// https://www.postgresql.org/docs/current/protocol-flow.html
+import * as net from "net";
+import { ScramClient } from "../../src/secrets/scram";
+
+export interface ConnectOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: string;
+  readonly database: string;
+  readonly timeoutMs?: number;
+  readonly applicationName?: string;
+}
+
+export class PgError extends Error {
+  constructor(
+    readonly fields: Record<string, string>,
+    /** The connection is gone (FATAL, or the socket closed). */
+    readonly connectionLost: boolean,
+  ) {
+    super(`${fields.S ?? "ERROR"} ${fields.C ?? ""}: ${fields.M ?? "connection lost"}`);
+  }
+}
+
+/** The connection broke before an answer: the statement may or may not have committed. */
+export class ConnectionLost extends Error {}
+
+interface Message {
+  readonly type: string;
+  readonly body: Buffer;
+}
+
+export class PgConnection {
+  private buffer = Buffer.alloc(0);
+  private waiters: ((m: Message | Error) => void)[] = [];
+  private queue: (Message | Error)[] = [];
+  private closed = false;
+
+  private constructor(private readonly socket: net.Socket) {
+    socket.on("data", (chunk: Buffer) => {
+      this.buffer = Buffer.concat([this.buffer, chunk]);
+      while (this.buffer.length >= 5) {
+        const len = this.buffer.readUInt32BE(1);
+        if (this.buffer.length < 1 + len) break;
+        this.push({ type: String.fromCharCode(this.buffer[0]), body: this.buffer.subarray(5, 1 + len) });
+        this.buffer = this.buffer.subarray(1 + len);
+      }
+    });
+    const gone = (e?: Error) => {
+      if (this.closed) return;
+      this.closed = true;
+      this.push(new ConnectionLost(e?.message ?? "connection closed"));
+    };
+    socket.on("error", gone);
+    socket.on("close", () => gone());
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  private push(m: Message | Error) {
+    const w = this.waiters.shift();
+    if (w) w(m);
+    else this.queue.push(m);
+  }
+
+  private next(deadline: number): Promise<Message> {
+    const queued = this.queue.shift();
+    if (queued) return queued instanceof Error ? Promise.reject(queued) : Promise.resolve(queued);
+    if (this.closed) return Promise.reject(new ConnectionLost("connection closed"));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        this.destroy();
+        reject(new ConnectionLost("timed out waiting for the server"));
+      }, Math.max(1, deadline - Date.now()));
+      const waiter = (m: Message | Error) => {
+        clearTimeout(timer);
+        if (m instanceof Error) reject(m);
+        else resolve(m);
+      };
+      this.waiters.push(waiter);
+    });
+  }
+
+  private send(type: string, body: Buffer) {
+    const header = Buffer.alloc(type ? 5 : 4);
+    if (type) header.write(type, 0);
+    header.writeUInt32BE(body.length + 4, type ? 1 : 0);
+    this.socket.write(Buffer.concat([header, body]));
+  }
+
+  static async connect(o: ConnectOptions): Promise<PgConnection> {
+    const deadline = Date.now() + (o.timeoutMs ?? 3000);
+    const socket = await new Promise<net.Socket>((resolve, reject) => {
+      const s = net.connect({ host: o.host, port: o.port });
+      const timer = setTimeout(() => {
+        s.destroy();
+        reject(new ConnectionLost(`connect to ${o.host}:${o.port} timed out`));
+      }, Math.max(1, deadline - Date.now()));
+      s.once("connect", () => {
+        clearTimeout(timer);
+        s.setNoDelay(true);
+        resolve(s);
+      });
+      s.once("error", (e) => {
+        clearTimeout(timer);
+        reject(new ConnectionLost(`connect to ${o.host}:${o.port}: ${e.message}`));
+      });
+    });
+    const c = new PgConnection(socket);
+    try {
+      await c.startup(o, deadline);
+    } catch (e) {
+      c.destroy();
+      throw e;
+    }
+    return c;
+  }
+
+  private async startup(o: ConnectOptions, deadline: number) {
+    const params = ["user", o.user, "database", o.database, "application_name", o.applicationName ?? "pulumi-patroni-harness"];
+    const version = Buffer.alloc(4);
+    version.writeUInt32BE(196608);
+    this.send("", Buffer.concat([version, Buffer.from(params.join("\0") + "\0\0")]));
+    let scram: ScramClient | undefined;
+    for (;;) {
+      const m = await this.next(deadline);
+      if (m.type === "E") throw new PgError(errorFields(m.body), true);
+      if (m.type === "Z") return;
+      if (m.type !== "R") continue;
+      const code = m.body.readUInt32BE(0);
+      if (code === 0) continue;
+      if (code === 10) {
+        scram = new ScramClient(o.password);
+        const first = Buffer.from(scram.first());
+        const mech = Buffer.from("SCRAM-SHA-256\0");
+        const len = Buffer.alloc(4);
+        len.writeInt32BE(first.length);
+        this.send("p", Buffer.concat([mech, len, first]));
+      } else if (code === 11) {
+        this.send("p", Buffer.from(scram!.final(m.body.subarray(4).toString())));
+      } else if (code === 12) {
+        scram!.verify(m.body.subarray(4).toString());
+      } else if (code === 3) {
+        this.send("p", Buffer.from(o.password + "\0"));
+      } else {
+        throw new Error(`unsupported authentication request ${code}`);
+      }
+    }
+  }
+
+  /** Runs one simple query; returns the rows (text values) of its last result. */
+  async query(sql: string, timeoutMs = 5000): Promise<(string | null)[][]> {
+    const deadline = Date.now() + timeoutMs;
+    this.send("Q", Buffer.from(sql + "\0"));
+    let rows: (string | null)[][] = [];
+    let error: PgError | undefined;
+    for (;;) {
+      const m = await this.next(deadline);
+      switch (m.type) {
+        case "T":
+          rows = [];
+          break;
+        case "D": {
+          const n = m.body.readUInt16BE(0);
+          const row: (string | null)[] = [];
+          let off = 2;
+          for (let i = 0; i < n; i++) {
+            const len = m.body.readInt32BE(off);
+            off += 4;
+            if (len < 0) row.push(null);
+            else {
+              row.push(m.body.subarray(off, off + len).toString());
+              off += len;
+            }
+          }
+          rows.push(row);
+          break;
+        }
+        case "E": {
+          const fields = errorFields(m.body);
+          error = new PgError(fields, fields.S === "FATAL" || fields.S === "PANIC");
+          if (error.connectionLost) {
+            this.destroy();
+            throw error;
+          }
+          break;
+        }
+        case "Z":
+          if (error) throw error;
+          return rows;
+      }
+    }
+  }
+
+  destroy() {
+    this.closed = true;
+    this.socket.destroy();
+  }
+
+  async close() {
+    if (!this.closed) {
+      this.send("X", Buffer.alloc(0));
+      this.socket.end();
+    }
+    this.destroy();
+  }
+}
+
+function errorFields(body: Buffer): Record<string, string> {
+  const fields: Record<string, string> = {};
+  let off = 0;
+  while (off < body.length && body[off] !== 0) {
+    const code = String.fromCharCode(body[off]);
+    const end = body.indexOf(0, off + 1);
+    fields[code] = body.subarray(off + 1, end).toString();
+    off = end + 1;
+  }
+  return fields;
+}

@@ -1,0 +1,112 @@
+// One fault run on a deployed stand: write and probe the whole time, inject
+// the fault, heal it, wait until the cluster is whole with no manual action,
+// then read every node and check the invariants.
+import { Stand } from "../helpers/stand";
+import { leaderOf, patroniCluster, readIdsEverywhere, waitWhole, WholeSpec } from "./clusterState";
+import { checkDurability, DurabilityReport, dualPrimaryRounds, dualProxyRounds, lostCount, ProbeRound, writeUnavailabilityMs } from "./invariants";
+import { createWriteTable, Credentials, ProbeNode, Prober, ProxyStats, Writer } from "./traffic";
+
+export interface FaultContext {
+  readonly stand: Stand;
+  /** The leader when the fault was injected. */
+  readonly leader: string;
+  readonly replicas: readonly string[];
+}
+
+export interface FaultScenario {
+  readonly name: string;
+  /** Breaks something; resolves once the fault is in place. */
+  readonly inject: (ctx: FaultContext) => Promise<void>;
+  /** How long the fault lasts before heal. */
+  readonly holdMs: number;
+  /** Undoes the fault (SIGCONT, power on, ...). */
+  readonly heal: (ctx: FaultContext) => Promise<void>;
+  /** Bound on the time from heal to whole. */
+  readonly wholeWithinMs: number;
+}
+
+export interface FaultReport {
+  readonly scenario: string;
+  readonly leaderBefore: string;
+  readonly leaderAfter?: string;
+  /** Longest stretch with no acknowledged write, from the fault on (ms). */
+  readonly writeUnavailableMs: number;
+  readonly lostAcknowledged: number;
+  readonly durability: DurabilityReport;
+  /** Probe rounds with two writable primaries at the database, and at HAProxy's primary port. */
+  readonly dualPrimaryRounds: number;
+  readonly dualProxyRounds: number;
+  readonly firstDualPrimary?: ProbeRound;
+  /** From heal to whole (ms). */
+  readonly wholeAfterMs: number;
+  readonly writes: number;
+}
+
+/** Where the harness reaches the stand: HAProxy's primary port, every PostgreSQL, Patroni's REST API, HAProxy's stats. */
+export function standTargets(stand: Stand, clusterName: string) {
+  const o = stand.outputs;
+  const haproxy = new URL(o.primaryUri);
+  const creds: Credentials = { user: "postgres", password: stand.superuserPassword, database: "postgres" };
+  const pgHosts = stand.hostsWith("postgres");
+  const nodes: ProbeNode[] = pgHosts.map((name) => ({ name, host: stand.address(name), port: 5432 }));
+  const stats: ProxyStats = { url: o.haproxyStatsUrl, user: o.haproxyStatsUser, password: o.haproxyStatsPassword, primaryBackend: `${clusterName}-primary` };
+  const whole: WholeSpec = {
+    restUrls: pgHosts.map((h) => `http://${stand.address(h)}:8008`),
+    members: pgHosts,
+    stats,
+    replicaBackend: `${clusterName}-replicas`,
+    expectedReplicasUp: pgHosts.length - 1,
+  };
+  return { primary: { host: haproxy.hostname, port: Number(haproxy.port) }, creds, nodes, stats, whole };
+}
+
+export async function runFault(stand: Stand, clusterName: string, scenario: FaultScenario): Promise<FaultReport> {
+  const t = standTargets(stand, clusterName);
+  await waitWhole(t.whole, 120_000);
+  const members = await patroniCluster(t.whole.restUrls);
+  const leader = leaderOf(members)!;
+  const ctx: FaultContext = { stand, leader, replicas: members!.filter((m) => m.name !== leader).map((m) => m.name) };
+  const table = `harness_${scenario.name.replace(/[^a-z0-9]+/gi, "_").toLowerCase()}_${Date.now()}`;
+  await createWriteTable(t.primary, t.creds, table);
+  const writer = new Writer(t.primary, t.creds, table);
+  const prober = new Prober(t.nodes, t.creds, t.stats);
+  writer.start();
+  prober.start();
+  let faultAt = 0;
+  let wholeAfterMs = Number.NaN;
+  try {
+    await new Promise((r) => setTimeout(r, 3000));
+    faultAt = Date.now();
+    console.log(`[fault] ${scenario.name}: inject (leader ${leader})`);
+    await scenario.inject(ctx);
+    await new Promise((r) => setTimeout(r, scenario.holdMs));
+    console.log(`[fault] ${scenario.name}: heal`);
+    await scenario.heal(ctx);
+    const healedAt = Date.now();
+    await waitWhole(t.whole, scenario.wholeWithinMs);
+    wholeAfterMs = Date.now() - healedAt;
+    // Keep writing a little on the healed cluster.
+    await new Promise((r) => setTimeout(r, 2000));
+  } finally {
+    await writer.stop();
+    await prober.stop();
+  }
+  const rows = await readIdsEverywhere(t.nodes, t.creds, table);
+  const durability = checkDurability(writer.records, rows);
+  const dual = dualPrimaryRounds(prober.rounds);
+  const report: FaultReport = {
+    scenario: scenario.name,
+    leaderBefore: leader,
+    leaderAfter: leaderOf(await patroniCluster(t.whole.restUrls)),
+    writeUnavailableMs: writeUnavailabilityMs(writer.records, faultAt),
+    lostAcknowledged: lostCount(durability),
+    durability,
+    dualPrimaryRounds: dual.length,
+    dualProxyRounds: dualProxyRounds(prober.rounds).length,
+    firstDualPrimary: dual[0],
+    wholeAfterMs,
+    writes: writer.records.length,
+  };
+  console.log(`[fault] ${scenario.name}: ${JSON.stringify({ ...report, durability: { ...durability, lost: Object.keys(durability.lost), phantom: Object.keys(durability.phantom) } })}`);
+  return report;
+}

@@ -1,0 +1,179 @@
+// The fault harness's live parts: a writer inserting unique ids through
+// HAProxy's primary port on several connections, and a prober asking every
+// PostgreSQL node directly (and HAProxy's stats) who is a writable primary,
+// several times a second.
+import { PgConnection, PgError } from "./pgwire";
+import { ProbeRound, WriteRecord } from "./invariants";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface Target {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface Credentials {
+  readonly user: string;
+  readonly password: string;
+  readonly database: string;
+}
+
+/** Table the writer fills; one per run, so runs never mix. */
+export async function createWriteTable(target: Target, creds: Credentials, table: string): Promise<void> {
+  const c = await PgConnection.connect({ ...target, ...creds, timeoutMs: 10_000 });
+  try {
+    await c.query(`CREATE TABLE IF NOT EXISTS ${table} (id bigint PRIMARY KEY, conn int NOT NULL, at timestamptz NOT NULL DEFAULT now())`, 30_000);
+  } finally {
+    await c.close();
+  }
+}
+
+export class Writer {
+  readonly records: WriteRecord[] = [];
+  private nextId = 1;
+  private running = false;
+  private loops: Promise<void>[] = [];
+
+  constructor(
+    private readonly target: Target,
+    private readonly creds: Credentials,
+    private readonly table: string,
+    private readonly connections = 4,
+    /** Pause between two writes of one connection. */
+    private readonly intervalMs = 40,
+    /** A statement without an answer after this is "unknown" and its connection is dropped. */
+    private readonly statementTimeoutMs = 4000,
+  ) {}
+
+  start(): void {
+    this.running = true;
+    for (let c = 0; c < this.connections; c++) this.loops.push(this.loop(c));
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await Promise.all(this.loops);
+  }
+
+  get acknowledged(): number {
+    return this.records.filter((r) => r.status === "ack").length;
+  }
+
+  private async loop(conn: number): Promise<void> {
+    let c: PgConnection | undefined;
+    while (this.running) {
+      if (!c || c.isClosed) {
+        try {
+          c = await PgConnection.connect({ ...this.target, ...this.creds, timeoutMs: 2000, applicationName: `writer-${conn}` });
+        } catch {
+          c = undefined;
+          await sleep(100);
+          continue;
+        }
+      }
+      const id = this.nextId++;
+      const sentAt = Date.now();
+      let status: WriteRecord["status"];
+      try {
+        await c.query(`INSERT INTO ${this.table} (id, conn) VALUES (${id}, ${conn})`, this.statementTimeoutMs);
+        status = "ack";
+      } catch (e) {
+        // An ERROR on a live connection means the statement did not commit;
+        // a lost connection (FATAL, reset, timeout) leaves the outcome unknown.
+        status = e instanceof PgError && !e.connectionLost ? "failed" : "unknown";
+        if (status === "unknown") c.destroy();
+      }
+      this.records.push({ id, status, sentAt, doneAt: Date.now() });
+      await sleep(this.intervalMs);
+    }
+    await c?.close();
+  }
+}
+
+export interface ProbeNode extends Target {
+  readonly name: string;
+}
+
+export interface ProxyStats {
+  /** http://host:port/ of HAProxy's stats page. */
+  readonly url: string;
+  readonly user: string;
+  readonly password: string;
+  /** Name of the primary backend (CLUSTER-primary). */
+  readonly primaryBackend: string;
+}
+
+/** Servers UP in the primary backend, from the stats page's CSV export. */
+export async function proxyPrimaries(stats: ProxyStats, timeoutMs = 1000): Promise<string[] | undefined> {
+  try {
+    const r = await fetch(`${stats.url.replace(/\/$/, "")}/;csv`, {
+      headers: { authorization: `Basic ${Buffer.from(`${stats.user}:${stats.password}`).toString("base64")}` },
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    if (!r.ok) return undefined;
+    return (await r.text())
+      .split("\n")
+      .map((l) => l.split(","))
+      .filter((f) => f[0] === stats.primaryBackend && f[1] !== "FRONTEND" && f[1] !== "BACKEND" && f[17]?.startsWith("UP"))
+      .map((f) => f[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+export class Prober {
+  readonly rounds: ProbeRound[] = [];
+  private running = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  private readonly conns = new Map<string, PgConnection>();
+
+  constructor(
+    private readonly nodes: readonly ProbeNode[],
+    private readonly creds: Credentials,
+    private readonly stats: ProxyStats | undefined,
+    private readonly intervalMs = 250,
+  ) {}
+
+  start(): void {
+    this.running = true;
+    this.loopDone = this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loopDone;
+    for (const c of this.conns.values()) c.destroy();
+  }
+
+  /** "writable", "read-only" or "unreachable", on a kept connection. */
+  private async ask(node: ProbeNode): Promise<"writable" | "read-only" | "unreachable"> {
+    try {
+      let c = this.conns.get(node.name);
+      if (!c || c.isClosed) {
+        c = await PgConnection.connect({ host: node.host, port: node.port, ...this.creds, timeoutMs: 800, applicationName: "prober" });
+        this.conns.set(node.name, c);
+      }
+      // transaction_read_only is on in recovery and after a demotion request.
+      const [[inRecovery, readOnly]] = await c.query("SELECT pg_is_in_recovery(), current_setting('transaction_read_only')", 800);
+      return inRecovery === "f" && readOnly === "off" ? "writable" : "read-only";
+    } catch {
+      this.conns.get(node.name)?.destroy();
+      this.conns.delete(node.name);
+      return "unreachable";
+    }
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      const at = Date.now();
+      const [answers, proxy] = await Promise.all([Promise.all(this.nodes.map((n) => this.ask(n))), this.stats ? proxyPrimaries(this.stats) : undefined]);
+      this.rounds.push({
+        at,
+        writable: this.nodes.filter((_, i) => answers[i] === "writable").map((n) => n.name),
+        unreachable: this.nodes.filter((_, i) => answers[i] === "unreachable").map((n) => n.name),
+        proxyPrimaries: proxy,
+      });
+      await sleep(Math.max(0, this.intervalMs - (Date.now() - at)));
+    }
+  }
+}
