@@ -2,47 +2,37 @@
 // (existing servers, or local machines for the `local` stack), deploy the
 // cluster onto them, export how to reach it.
 import * as pulumi from "@pulumi/pulumi";
-import { PostgresCluster, PostgresClusterPasswords } from "./components/postgresCluster";
-import { LocalStand } from "./components/localStand";
+import { ClusterPasswords } from "./cluster/passwords";
+import { PostgresCluster } from "./cluster/postgresCluster";
 import { readStackConfig } from "./config/stackConfig";
-import { SshConnection } from "./providers/shellCommand";
+import { LocalStand } from "./local/localStand";
 import { GeneratedPassword } from "./providers/generatedPassword";
+import { SshConnection } from "./providers/shellCommand";
+import { HAPROXY_STATS_USER } from "./roles/haproxy/haproxyConfig";
 
 const stack = pulumi.getStack();
 const { config, secrets } = readStackConfig();
 
 /** A configured secret, or a password generated once and kept in the state. */
-const password = (key: keyof typeof secrets, name: string): pulumi.Output<string> =>
-  secrets[key] ?? new GeneratedPassword(name, { length: 32 }).result;
+const password = (key: keyof typeof secrets, name: string): pulumi.Output<string> => secrets[key] ?? new GeneratedPassword(name, { length: 32 }).result;
 
-const userPasswords = pulumi.all(
-  Object.fromEntries(config.cluster.users.map((u) => [u.name, new GeneratedPassword(`user-${u.name}-password`, { length: 32 }).result])),
-) as pulumi.Output<Record<string, string>>;
-
-const passwords: pulumi.Output<PostgresClusterPasswords> = pulumi
-  .all([
-    password("superuserPassword", "superuser-password"),
-    password("replicationPassword", "replication-password"),
-    password("rewindPassword", "rewind-password"),
-    password("restApiPassword", "rest-api-password"),
-    password("pgbouncerPassword", "pgbouncer-auth-password"),
-    password("haproxyStatsPassword", "haproxy-stats-password"),
-    userPasswords,
-  ])
-  .apply(([superuser, replication, rewind, restApi, pgbouncerAuth, haproxyStats, users]) => ({
-    superuser, replication, rewind, restApi, pgbouncerAuth, haproxyStats, users,
-  }));
+// Every password, resolved once; the roles take what they need from it.
+const passwords: pulumi.Output<ClusterPasswords> = pulumi.secret(
+  pulumi.output({
+    superuser: password("superuserPassword", "superuser-password"),
+    replication: password("replicationPassword", "replication-password"),
+    rewind: password("rewindPassword", "rewind-password"),
+    restApi: password("restApiPassword", "rest-api-password"),
+    pgbouncerAuth: password("pgbouncerPassword", "pgbouncer-auth-password"),
+    haproxyStats: password("haproxyStatsPassword", "haproxy-stats-password"),
+    users: pulumi.all(Object.fromEntries(config.cluster.users.map((u) => [u.name, new GeneratedPassword(`user-${u.name}-password`, { length: 32 }).result]))),
+  }),
+);
 
 let connections: Record<string, pulumi.Input<SshConnection>>;
 let localStand: LocalStand | undefined;
 if (config.hostSource === "local-machines") {
-  localStand = new LocalStand("stand", {
-    stand: stack,
-    hosts: config.hosts,
-    bridge: config.localMachines.bridge,
-    bridgeAddress: config.localMachines.bridgeAddress,
-    aptProxyPort: config.localMachines.aptProxyPort,
-  });
+  localStand = new LocalStand("stand", { stand: stack, hosts: config.hosts, ...config.localMachines });
   connections = localStand.connections;
 } else {
   const privateKey = secrets.sshPrivateKey;
@@ -64,13 +54,13 @@ const cluster = new PostgresCluster("cluster", {
   passwords,
   dependsOn: localStand?.machines,
   hostsShareCpu: localStand !== undefined,
-  controllerAddress: localStand ? config.localMachines.bridgeAddress.split("/")[0] : undefined,
+  controllerAddress: localStand?.controllerAddress,
 });
 
 export const primaryUri = cluster.primaryUri;
 export const replicasUri = cluster.replicasUri;
 export const haproxyStatsUrl = cluster.haproxyStatsUrl;
-export const haproxyStatsUser = "admin";
+export const haproxyStatsUser = HAPROXY_STATS_USER;
 export const haproxyStatsPassword = pulumi.secret(passwords.haproxyStats);
 export const etcdEndpoints = cluster.etcdEndpoints;
 export const hosts = cluster.hostRoles;

@@ -1,8 +1,12 @@
 // The stack configuration, validated once and up front (STYLE.md rule 5).
 // Every field has a description and a default; the README's configuration
-// table is generated from this file by `npm run config-docs`.
+// table is generated from it by `npm run config-docs`. The settings of the
+// etcd, PgBouncer and HAProxy roles live with their role (src/roles/).
 import { z } from "zod";
 import { DEFAULT_POSTGRES_VERSION } from "../platform/platform";
+import { etcdSettingsSchema } from "../roles/etcd/etcdMember";
+import { haproxySettingsSchema } from "../roles/haproxy/haproxyNode";
+import { pgbouncerSettingsSchema } from "../roles/pgbouncer/pgbouncerNode";
 import { checkPostgresParameter } from "./postgresParameters";
 
 export const ROLES = ["etcd", "postgres", "pgbouncer", "haproxy", "client"] as const;
@@ -177,43 +181,6 @@ export const sshSchema = z
   })
   .strict();
 
-export const etcdSchema = z
-  .object({
-    clientPort: port.default(2379).describe("etcd client port."),
-    peerPort: port.default(2380).describe("etcd peer port."),
-    heartbeatIntervalMs: positiveInt.default(1000).describe("etcd heartbeat interval."),
-    electionTimeoutMs: positiveInt.default(5000).describe("etcd election timeout."),
-  })
-  .strict();
-
-export const pgbouncerSchema = z
-  .object({
-    port: port.default(6432).describe("PgBouncer port on each postgres host that has the pgbouncer role."),
-    poolMode: z.enum(["session", "transaction", "statement"]).default("session").describe("PgBouncer pool_mode."),
-    defaultPoolSize: positiveInt.default(20).describe("Server connections per user/database pair."),
-    maxClientConn: positiveInt.default(1000).describe("Client connections PgBouncer accepts."),
-    authType: z.enum(["scram-sha-256", "md5"]).default("scram-sha-256").describe("Client authentication."),
-  })
-  .strict();
-
-export const haproxySchema = z
-  .object({
-    primaryPort: port.default(5000).describe("Read-write port: routes to the primary."),
-    replicaPort: port.default(5001).describe("Read-only port: routes to healthy replicas."),
-    statsPort: port.default(7000).describe("Stats web page (basic auth, user 'admin')."),
-    maxConn: positiveInt.default(1000).describe("Global maxconn."),
-    replicaMaxLag: z
-      .string()
-      .regex(/^\d+(B|kB|MB|GB)$/, "must be a size like 10MB")
-      .default("10MB")
-      .describe("A replica lagging more than this leaves the replicas port."),
-    checkIntervalMs: positiveInt.default(2000).describe("Health check interval (inter)."),
-    fastCheckIntervalMs: positiveInt.default(1000).describe("Check interval while a server changes state (fastinter)."),
-    fall: positiveInt.default(3).describe("Failed checks before a server is marked down."),
-    rise: positiveInt.default(2).describe("Good checks before a server is marked up."),
-  })
-  .strict();
-
 export const localMachinesSchema = z
   .object({
     bridge: z.string().regex(/^[a-z][a-z0-9]{1,14}$/, "must be a Linux interface name (2 to 15 characters)").default("pgstand0").describe("Bridge joining the local machines."),
@@ -232,9 +199,9 @@ export const stackConfigSchema = z
     cluster: clusterSchema.default({}).describe("The PostgreSQL cluster."),
     hosts: z.array(hostSchema).min(1, "list at least one host").describe("Hosts and their roles."),
     ssh: sshSchema.default({}).describe("How the controller reaches the hosts."),
-    etcd: etcdSchema.default({}).describe("etcd (the DCS)."),
-    pgbouncer: pgbouncerSchema.default({}).describe("PgBouncer in front of each PostgreSQL."),
-    haproxy: haproxySchema.default({}).describe("HAProxy routing clients to the primary and replicas."),
+    etcd: etcdSettingsSchema.default({}).describe("etcd (the DCS)."),
+    pgbouncer: pgbouncerSettingsSchema.default({}).describe("PgBouncer in front of each PostgreSQL."),
+    haproxy: haproxySettingsSchema.default({}).describe("HAProxy routing clients to the primary and replicas."),
   })
   .strict();
 export type StackConfig = z.infer<typeof stackConfigSchema>;

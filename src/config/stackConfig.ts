@@ -7,7 +7,6 @@ import { ConfigError, parseStackConfig, PROJECT, SECRET_KEYS, SecretKey } from "
 
 // @pulumi/pulumi knows which keys were set with --secret but does not export
 // it publicly; this internal helper is stable across 3.x.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as { isConfigSecret(key: string): boolean };
 
 function parseValue(raw: string): unknown {

@@ -3,8 +3,11 @@
 // so bad input never changes a host.
 import { z } from "zod";
 import { DEBIAN_RELEASES, LOCAL_MACHINE_RELEASE } from "../platform/platform";
-import { DEFAULT_POSTGRES_PARAMETERS } from "./postgresParameters";
+import { etcdPorts, etcdProblems } from "../roles/etcd/etcdMember";
+import { haproxyPorts, haproxyProblems } from "../roles/haproxy/haproxyNode";
+import { pgbouncerPorts, pgbouncerProblems } from "../roles/pgbouncer/pgbouncerNode";
 import { Role, StackConfig, stackConfigSchema } from "./schema";
+import { deriveTopology } from "./topology";
 
 export const PROJECT = "pulumi-patroni";
 
@@ -51,23 +54,16 @@ function formatZodIssue(issue: z.ZodIssue): string {
 function portsOf(role: Role, c: StackConfig): { port: number; field: string }[] {
   switch (role) {
     case "etcd":
-      return [
-        { port: c.etcd.clientPort, field: "etcd.clientPort" },
-        { port: c.etcd.peerPort, field: "etcd.peerPort" },
-      ];
+      return etcdPorts(c);
     case "postgres":
       return [
         { port: c.cluster.postgresPort, field: "cluster.postgresPort" },
         { port: c.cluster.restApiPort, field: "cluster.restApiPort" },
       ];
     case "pgbouncer":
-      return [{ port: c.pgbouncer.port, field: "pgbouncer.port" }];
+      return pgbouncerPorts(c);
     case "haproxy":
-      return [
-        { port: c.haproxy.primaryPort, field: "haproxy.primaryPort" },
-        { port: c.haproxy.replicaPort, field: "haproxy.replicaPort" },
-        { port: c.haproxy.statsPort, field: "haproxy.statsPort" },
-      ];
+      return haproxyPorts(c);
     case "client":
       return [];
   }
@@ -92,9 +88,6 @@ function crossFieldProblems(c: StackConfig): string[] {
   c.hosts.forEach((h, i) => {
     const dup = h.roles.find((r, k) => h.roles.indexOf(r) !== k);
     if (dup) problems.push(`hosts[${i}].roles: ${dup} is listed twice`);
-    if (h.roles.includes("pgbouncer") && !h.roles.includes("postgres")) {
-      problems.push(`hosts[${i}].roles: pgbouncer needs postgres on the same host (PgBouncer talks to the local PostgreSQL over its unix socket); add postgres or remove pgbouncer`);
-    }
     if ((h.tags.nofailover || h.tags.noloadbalance) && !h.roles.includes("postgres")) {
       problems.push(`hosts[${i}].tags: Patroni tags only apply to hosts with the postgres role`);
     }
@@ -113,12 +106,8 @@ function crossFieldProblems(c: StackConfig): string[] {
   if (postgres.length > 0 && postgres.every((h) => h.tags.nofailover)) {
     problems.push(`hosts: every postgres host has tags.nofailover, so no member could ever become primary; clear it on at least one`);
   }
-  const etcd = withRole("etcd");
-  if (etcd.length === 0) problems.push(`hosts: no host has the etcd role; Patroni needs etcd as its DCS (1, 3 or 5 members)`);
-  else if (etcd.length % 2 === 0) {
-    problems.push(`hosts: ${etcd.length} hosts have the etcd role; etcd needs an odd number of members (1, 3, 5, 7) to keep a majority`);
-  }
-  if (withRole("haproxy").length === 0) problems.push(`hosts: no host has the haproxy role; clients reach the primary through HAProxy, list at least one`);
+  const topology = deriveTopology(c);
+  problems.push(...etcdProblems(c, topology), ...haproxyProblems(c, topology), ...pgbouncerProblems(c));
 
   const d = c.cluster.dcs;
   if (d.loopWait + 2 * d.retryTimeout > d.ttl) {
@@ -127,16 +116,6 @@ function crossFieldProblems(c: StackConfig): string[] {
     );
   }
   if (d.synchronousModeStrict && !d.synchronousMode) problems.push(`cluster.dcs.synchronousModeStrict: needs synchronousMode: true`);
-  if (c.etcd.electionTimeoutMs < 5 * c.etcd.heartbeatIntervalMs) {
-    problems.push(`etcd.electionTimeoutMs: must be at least 5 x heartbeatIntervalMs (${5 * c.etcd.heartbeatIntervalMs}), got ${c.etcd.electionTimeoutMs}`);
-  }
-  if (c.pgbouncer.defaultPoolSize > c.pgbouncer.maxClientConn) {
-    problems.push(`pgbouncer.defaultPoolSize: ${c.pgbouncer.defaultPoolSize} is larger than pgbouncer.maxClientConn ${c.pgbouncer.maxClientConn}`);
-  }
-  const maxConnections = Number(c.cluster.parameters.max_connections ?? DEFAULT_POSTGRES_PARAMETERS.max_connections);
-  if (c.pgbouncer.defaultPoolSize >= maxConnections) {
-    problems.push(`pgbouncer.defaultPoolSize: ${c.pgbouncer.defaultPoolSize} must be below cluster.parameters.max_connections (${maxConnections})`);
-  }
   c.cluster.aptSources.forEach((line, i) => {
     for (const [, keyring] of line.matchAll(/signed-by=\/etc\/apt\/keyrings\/pulumi-patroni-([a-z0-9-]+)\.asc/g)) {
       if (!(keyring in c.cluster.aptKeyrings)) {

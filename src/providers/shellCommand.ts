@@ -4,18 +4,24 @@
 // Why not @pulumi/command: its provider plugin is a Go binary that is neither
 // downloadable here nor buildable from the Go module proxy (its `provider`
 // module has no published version). This dynamic provider keeps the same
-// contract (create/update/delete scripts, triggers, stdin, SSH connection)
-// and runs inside Pulumi's own Node.js dynamic-provider plugin.
+// contract (create/update/delete scripts, triggers, stdin, SSH connection),
+// which the compiler checks against @pulumi/command's own input types (a
+// type-only import: no plugin is loaded), and runs inside Pulumi's own
+// Node.js dynamic-provider plugin.
 //
 // Secrets: the script text is never secret (it is shown on failure); secret
 // data travels on stdin, and the private key goes to a 0600 file in a 0700
 // temporary directory that is removed after each run.
+import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 
-export interface SshConnection {
+/** The fields of @pulumi/command's remote connection we use, resolved. */
+type CommandConnection = pulumi.Unwrap<Pick<command.types.input.remote.ConnectionArgs, "host" | "port" | "user" | "privateKey" | "hostKey">>;
+/** The fields of @pulumi/command's remote.Command we share. */
+type CommandContract = Pick<command.remote.CommandArgs, "create" | "update" | "delete" | "stdin" | "triggers">;
+
+export interface SshConnection extends CommandConnection {
   readonly host: string;
-  readonly port?: number;
-  readonly user?: string;
   readonly privateKey: string;
   /** Pinned host key ("ssh-ed25519 AAAA..."); unpinned hosts are not verified. */
   readonly hostKey?: string;
@@ -26,7 +32,7 @@ export interface SshConnection {
   readonly disposable?: boolean;
 }
 
-export interface ShellCommandArgs {
+export interface ShellCommandArgs extends CommandContract {
   /** What the step does, for messages: "pg01: install packages". */
   readonly description: pulumi.Input<string>;
   /** Where to run; absent means on the controller. */

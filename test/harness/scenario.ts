@@ -72,8 +72,8 @@ export async function runFault(stand: Stand, clusterName: string, scenario: Faul
   const prober = new Prober(t.nodes, t.creds, t.stats);
   writer.start();
   prober.start();
-  let faultAt = 0;
-  let wholeAfterMs = Number.NaN;
+  let faultAt: number;
+  let wholeAfterMs: number;
   try {
     await new Promise((r) => setTimeout(r, 3000));
     faultAt = Date.now();

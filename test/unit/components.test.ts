@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import * as pulumi from "@pulumi/pulumi";
 import * as yaml from "js-yaml";
 import { parseStackConfig } from "../../src/config/validate";
+import { ClusterPasswords } from "../../src/cluster/passwords";
 import { seed000, seed001, seed002 } from "../fixtures/topologies";
 
 interface Registered {
@@ -64,10 +65,11 @@ const PASSWORDS = {
 
 async function deploy(raw: object) {
   registered = [];
-  const { PostgresCluster } = await import("../../src/components/postgresCluster");
+  const { PostgresCluster } = await import("../../src/cluster/postgresCluster");
   const config = parseStackConfig(JSON.parse(JSON.stringify(raw)), () => false);
   const connections = Object.fromEntries(config.hosts.map((h) => [h.name, pulumi.secret({ host: h.address, privateKey: "PRIVATE-KEY-MATERIAL" })]));
-  const cluster = new PostgresCluster("cluster", { config, stack: "test", connections, passwords: pulumi.secret(PASSWORDS) });
+  const passwords: pulumi.Output<ClusterPasswords> = pulumi.secret(pulumi.output<ClusterPasswords>(PASSWORDS));
+  const cluster = new PostgresCluster("cluster", { config, stack: "test", connections, passwords });
   const uri = await new Promise<string>((resolve) => cluster.primaryUri.apply(resolve));
   // Let every registration settle.
   await new Promise((r) => setTimeout(r, 200));
@@ -78,7 +80,7 @@ async function deploy(raw: object) {
 describe("PostgresCluster, seed 000 topology", () => {
   it("registers one component per host role and the steps of each host in runbook order", async () => {
     const { commands } = await deploy(seed000);
-    const components = registered.filter((r) => r.type.startsWith("pulumi-patroni:")).map((r) => `${r.type.split(":")[1]} ${r.name}`);
+    const components = registered.filter((r) => r.type.startsWith("pulumi-patroni:")).map((r) => `${r.type.split(":")[2]} ${r.name}`);
     expect(components.sort()).toEqual(
       [
         "PostgresCluster cluster",
@@ -90,29 +92,29 @@ describe("PostgresCluster, seed 000 topology", () => {
     const names = commands.map((c) => c.name).sort();
     expect(names).toEqual(
       [
-        ...["servera", "serverb", "serverc", "haproxy"].flatMap((h) => [`${h}-reachable`, `${h}-platform`, `${h}-packages`]),
+        ...["servera", "serverb", "serverc", "haproxy"].flatMap((h) => [`cluster-${h}-reachable`, `cluster-${h}-platform`, `cluster-${h}-packages`]),
         ...["servera", "serverb", "serverc"].flatMap((h) => [
-          `${h}-file-etcd-env`,
-          `${h}-file-etcd-dropin`,
-          `${h}-service-etcd`,
-          `${h}-file-patroni-config`,
-          `${h}-patroni-config-alias`,
-          `${h}-file-patroni-dropin`,
-          `${h}-service-patroni`,
-          `${h}-file-pgbouncer-ini`,
-          `${h}-file-pgbouncer-userlist`,
-          `${h}-file-pgbouncer-dropin`,
-          `${h}-service-pgbouncer`,
-          `${h}-gate-pgbouncer`,
+          `cluster-${h}-etcd-env`,
+          `cluster-${h}-etcd-dropin`,
+          `cluster-${h}-etcd-service`,
+          `cluster-${h}-patroni-config`,
+          `cluster-${h}-patroni-config-links`,
+          `cluster-${h}-patroni-dropin`,
+          `cluster-${h}-patroni-service`,
+          `cluster-${h}-pgbouncer-ini`,
+          `cluster-${h}-pgbouncer-userlist`,
+          `cluster-${h}-pgbouncer-dropin`,
+          `cluster-${h}-pgbouncer-service`,
+          `cluster-${h}-pgbouncer-gate`,
         ]),
-        "servera-gate-etcd-cluster",
-        "servera-gate-patroni-cluster",
+        "cluster-etcd-gate",
+        "cluster-patroni-gate",
         "cluster-dynamic-config",
-        "cluster-cluster-sql",
-        "haproxy-file-haproxy-config",
-        "haproxy-file-haproxy-dropin",
-        "haproxy-service-haproxy",
-        "haproxy-gate-haproxy",
+        "cluster-roles-and-databases",
+        "cluster-haproxy-haproxy-config",
+        "cluster-haproxy-haproxy-dropin",
+        "cluster-haproxy-haproxy-service",
+        "cluster-haproxy-haproxy-gate",
       ].sort(),
     );
   });
@@ -127,33 +129,33 @@ describe("PostgresCluster, seed 000 topology", () => {
       }
     }
     // The secrets do reach the hosts, through stdin.
-    const patroni = commands.find((c) => c.name === "servera-file-patroni-config")!;
+    const patroni = commands.find((c) => c.name === "cluster-servera-patroni-config")!;
     expect(patroni.inputs.stdin).toContain(PASSWORDS.replication);
     // ...and stay secrets in the state.
-    for (const name of ["servera-file-patroni-config", "servera-file-pgbouncer-userlist", "haproxy-file-haproxy-config", "cluster-cluster-sql"]) {
+    for (const name of ["cluster-servera-patroni-config", "cluster-servera-pgbouncer-userlist", "cluster-haproxy-haproxy-config", "cluster-roles-and-databases"]) {
       expect(isSecret(commands.find((c) => c.name === name)!.inputs.rawStdin), name).toBe(true);
     }
   });
 
   it("writes patroni.yml 0600 postgres and validates haproxy.cfg before use", async () => {
     const { byName } = await deploy(seed000);
-    const patroni = byName("serverb-file-patroni-config")!;
+    const patroni = byName("cluster-serverb-patroni-config")!;
     expect(patroni.inputs.create).toContain("export MODE='0600'");
     expect(patroni.inputs.create).toContain("export OWNER='postgres'");
     expect(patroni.inputs.create).toContain("export TARGET='/etc/patroni/config.yml'");
     const doc = yaml.load(patroni.inputs.stdin) as any;
     expect(doc.name).toBe("serverb");
-    const haproxy = byName("haproxy-file-haproxy-config")!;
+    const haproxy = byName("cluster-haproxy-haproxy-config")!;
     expect(haproxy.inputs.create).toContain("export VALIDATE='haproxy -c -q -f %s'");
     expect(haproxy.inputs.stdin).toContain("server serverc 192.168.11.152:6432 check");
   });
 
   it("reloads Patroni, PgBouncer and HAProxy on change but restarts etcd", async () => {
     const { byName } = await deploy(seed000);
-    expect(byName("servera-service-patroni")!.inputs.update).toContain("export ACTION='reload'");
-    expect(byName("servera-service-pgbouncer")!.inputs.update).toContain("export ACTION='reload'");
-    expect(byName("haproxy-service-haproxy")!.inputs.update).toContain("export ACTION='reload'");
-    expect(byName("servera-service-etcd")!.inputs.update).toContain("export ACTION='restart'");
+    expect(byName("cluster-servera-patroni-service")!.inputs.update).toContain("export ACTION='reload'");
+    expect(byName("cluster-servera-pgbouncer-service")!.inputs.update).toContain("export ACTION='reload'");
+    expect(byName("cluster-haproxy-haproxy-service")!.inputs.update).toContain("export ACTION='reload'");
+    expect(byName("cluster-servera-etcd-service")!.inputs.update).toContain("export ACTION='restart'");
   });
 
   it("exports a primary URI through HAProxy 5000", async () => {
@@ -165,21 +167,21 @@ describe("PostgresCluster, seed 000 topology", () => {
 describe("other seed topologies", () => {
   it("seed 001: etcd on its own host, PostgreSQL without PgBouncer, a client host", async () => {
     const { commands, byName } = await deploy(seed001);
-    expect(commands.filter((c) => c.name.endsWith("-service-etcd")).map((c) => c.name)).toEqual(["etcd-service-etcd"]);
+    expect(commands.filter((c) => c.name.endsWith("-etcd-service")).map((c) => c.name)).toEqual(["cluster-etcd-etcd-service"]);
     expect(commands.some((c) => c.name.includes("pgbouncer") && !c.name.includes("packages"))).toBe(false);
-    expect(byName("haproxy-file-haproxy-config")!.inputs.stdin).toContain("server pg01 192.168.11.121:5432 check");
-    expect(byName("pgclient-file-pg-service")!.inputs.stdin).toContain("host=192.168.11.150\nport=5000");
-    expect(byName("pgclient-file-pgpass")!.inputs.create).toContain("export MODE='0600'");
-    expect(byName("pgclient-packages")!.inputs.create).toContain("postgresql-17");
+    expect(byName("cluster-haproxy-haproxy-config")!.inputs.stdin).toContain("server pg01 192.168.11.121:5432 check");
+    expect(byName("cluster-pgclient-client-pg-service")!.inputs.stdin).toContain("host=192.168.11.150\nport=5000");
+    expect(byName("cluster-pgclient-client-pgpass")!.inputs.create).toContain("export MODE='0600'");
+    expect(byName("cluster-pgclient-packages")!.inputs.create).toContain("postgresql-17");
   });
 
   it("seed 002: the proxy host runs etcd and HAProxy", async () => {
     const { byName } = await deploy(seed002);
-    expect(byName("proxy-service-etcd")).toBeDefined();
-    expect(byName("proxy-service-haproxy")).toBeDefined();
-    const gate = byName("haproxy-gate-haproxy") ?? byName("proxy-gate-haproxy")!;
+    expect(byName("cluster-proxy-etcd-service")).toBeDefined();
+    expect(byName("cluster-proxy-haproxy-service")).toBeDefined();
+    const gate = byName("cluster-haproxy-haproxy-gate") ?? byName("cluster-proxy-haproxy-gate")!;
     expect(gate.inputs.create).toContain("export REPLICAS='1'");
-    const patroni = yaml.load(byName("pg1-file-patroni-config")!.inputs.stdin) as any;
+    const patroni = yaml.load(byName("cluster-pg1-patroni-config")!.inputs.stdin) as any;
     expect(patroni.etcd3.hosts).toEqual(["10.0.26.10:2379"]);
   });
 });

@@ -2,7 +2,7 @@
 // and what the renderers do differently per version.
 import { describe, expect, it } from "vitest";
 import { HostFacts, packagesFor, parseHostFacts, pgbouncerHasAuthDbname, resolveHostPlatform, upstreamVersion } from "../../src/platform/platform";
-import { renderPgbouncerIni } from "../../src/render/pgbouncerIni";
+import { renderPgbouncerIni } from "../../src/roles/pgbouncer/pgbouncerIni";
 import { Role } from "../../src/config/schema";
 
 const DB_ROLES: Role[] = ["etcd", "postgres", "pgbouncer"];

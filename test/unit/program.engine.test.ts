@@ -32,7 +32,7 @@ describe("the program through the engine", () => {
     expect(out).toMatch(/\+ (\d+) to create/);
     const planned = Number(out.match(/\+ (\d+) to create/)![1]);
     expect(planned).toBeGreaterThan(60);
-    for (const name of ["servera-file-patroni-config", "haproxy-gate-haproxy", "cluster-cluster-sql", "superuser-password"]) expect(out).toContain(name);
+    for (const name of ["cluster-servera-patroni-config", "cluster-haproxy-haproxy-gate", "cluster-roles-and-databases", "superuser-password"]) expect(out).toContain(name);
     expect(out).not.toContain("BEGIN OPENSSH PRIVATE KEY");
   });
 

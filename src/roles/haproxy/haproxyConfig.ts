@@ -3,7 +3,7 @@
 // AND its PgBouncer answers the PostgreSQL protocol: anchors that ask Patroni
 // alone keep sending sessions to a node whose PgBouncer is dead.
 // https://docs.haproxy.org/2.6/configuration.html#tcp-check%20connect
-import { ManagedFileContext, managedHeader } from "./managedHeader";
+import { ManagedFileContext, managedHeader } from "../../render/managedHeader";
 
 export const HAPROXY_CONFIG_PATH = "/etc/haproxy/haproxy.cfg";
 export const HAPROXY_STATS_USER = "admin";

@@ -2,7 +2,7 @@
 // function, application roles, databases. Idempotent, so every `pulumi up`
 // may re-run it when users, databases or passwords change.
 import { ClusterConfig } from "../config/schema";
-import { PGBOUNCER_AUTH_USER } from "./pgbouncerIni";
+import { PGBOUNCER_AUTH_USER } from "../roles/pgbouncer/pgbouncerIni";
 
 const literal = (s: string) => `'${s.replace(/'/g, "''")}'`;
 const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;

@@ -2,9 +2,9 @@
 // keys sorted so the same config always gives the same bytes.
 // https://patroni.readthedocs.io/en/latest/yaml_configuration.html
 import * as yaml from "js-yaml";
-import { ClusterConfig, HbaRule, HostConfig } from "../config/schema";
-import { DEFAULT_POSTGRES_PARAMETERS } from "../config/postgresParameters";
-import { ManagedFileContext, managedHeader } from "./managedHeader";
+import { ClusterConfig, HbaRule, HostConfig } from "../../config/schema";
+import { DEFAULT_POSTGRES_PARAMETERS } from "../../config/postgresParameters";
+import { ManagedFileContext, managedHeader } from "../../render/managedHeader";
 
 export const PATRONI_CONFIG_PATH = "/etc/patroni/config.yml";
 /**
@@ -18,7 +18,7 @@ export const REPLICATION_USER = "replicator";
 export const REWIND_USER = "rewind_user";
 export const SUPERUSER = "postgres";
 
-export interface ClusterPasswords {
+export interface PatroniPasswords {
   readonly superuser: string;
   readonly replication: string;
   readonly rewind: string;
@@ -33,7 +33,7 @@ export interface PatroniConfigInput {
   /** Addresses of the postgres hosts: only they may replicate. */
   readonly replicationAddresses: readonly string[];
   readonly etcdHosts: readonly string[];
-  readonly passwords: ClusterPasswords;
+  readonly passwords: PatroniPasswords;
 }
 
 export const dataDirectory = (cluster: ClusterConfig) => `/var/lib/postgresql/${cluster.postgresVersion}/${cluster.name}`;

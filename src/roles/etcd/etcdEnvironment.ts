@@ -1,6 +1,6 @@
 // /etc/default/etcd, read by Debian's etcd.service (EnvironmentFile=).
 // https://etcd.io/docs/v3.4/op-guide/configuration/
-import { ManagedFileContext, managedHeader } from "./managedHeader";
+import { ManagedFileContext, managedHeader } from "../../render/managedHeader";
 
 export const ETCD_ENVIRONMENT_PATH = "/etc/default/etcd";
 

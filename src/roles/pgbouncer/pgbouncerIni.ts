@@ -2,7 +2,7 @@
 // unix socket. Users are looked up with auth_query through a SECURITY DEFINER
 // function (created by the cluster SQL step), so new roles work without
 // touching this file. https://www.pgbouncer.org/config.html
-import { ManagedFileContext, managedHeader } from "./managedHeader";
+import { ManagedFileContext, managedHeader } from "../../render/managedHeader";
 
 export const PGBOUNCER_INI_PATH = "/etc/pgbouncer/pgbouncer.ini";
 export const PGBOUNCER_AUTH_USER = "pgbouncer";

@@ -1,7 +1,7 @@
 // The client host's ready-to-use connection files: pg_service.conf (services
 // "primary" and "replicas" through HAProxy) and a 0600 .pgpass for root.
 // https://www.postgresql.org/docs/15/libpq-pgservice.html
-import { ManagedFileContext, managedHeader } from "./managedHeader";
+import { ManagedFileContext, managedHeader } from "../../render/managedHeader";
 
 export const PG_SERVICE_PATH = "/etc/postgresql-common/pg_service.conf";
 export const ROOT_PGPASS_PATH = "/root/.pgpass";

@@ -8,9 +8,12 @@ import * as path from "path";
 import { HostConfig } from "../config/schema";
 import { ShellCommand, SshConnection } from "../providers/shellCommand";
 import { SshKeyPair } from "../providers/sshKeyPair";
-import { shellQuote } from "../render/stepScript";
+import { shellQuote } from "../steps/stepScript";
 
-export const LOCAL_SCRIPTS_DIR = path.resolve(__dirname, "..", "..", "scripts", "local");
+// Relative to the project directory, where Pulumi runs the provider: the
+// commands stay the same when the checkout moves (no update of every
+// machine), and a destroy runs the scripts of the checkout that runs it.
+export const LOCAL_SCRIPTS_DIR = "scripts/local";
 
 export interface LocalStandArgs {
   /** Namespaces netns, veth and state directories: several stands may coexist. */
@@ -33,10 +36,13 @@ export class LocalStand extends pulumi.ComponentResource {
   readonly machines: ShellCommand[];
   /** One line per machine to open a shell on it. */
   readonly shellCommands: Record<string, string>;
+  /** The controller's address on the bridge. */
+  readonly controllerAddress: string;
 
   constructor(name: string, args: LocalStandArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("pulumi-patroni:LocalStand", name, {}, opts);
+    super("pulumi-patroni:index:LocalStand", name, {}, { ...opts, aliases: [{ type: "pulumi-patroni:LocalStand" }] });
     const [bridgeIp, prefix] = args.bridgeAddress.split("/");
+    this.controllerAddress = bridgeIp;
     const aptProxy = `http://${bridgeIp}:${args.aptProxyPort}`;
     const key = new SshKeyPair(`${name}-ssh-key`, { comment: `pulumi-patroni-${args.stand}` }, { parent: this });
     this.privateKey = key.privateKey;
@@ -92,6 +98,6 @@ export class LocalStand extends pulumi.ComponentResource {
       this.shellCommands[h.name] = `${args.stand === "local" ? "" : `STACK=${args.stand} `}npm run --silent ssh -- ${h.name}`;
       return machine;
     });
-    this.registerOutputs({});
+    this.registerOutputs({ privateKey: this.privateKey, machines: this.machines.map((m) => m.id), shellCommands: this.shellCommands });
   }
 }

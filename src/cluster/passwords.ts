@@ -1,0 +1,10 @@
+// Every password of the cluster, resolved once (a secret Output) and handed
+// to the roles that render them into files or send them on stdin.
+import { PatroniPasswords } from "../roles/patroni/patroniConfig";
+
+export interface ClusterPasswords extends PatroniPasswords {
+  readonly pgbouncerAuth: string;
+  readonly haproxyStats: string;
+  /** One per cluster.users entry, by role name. */
+  readonly users: Readonly<Record<string, string>>;
+}

@@ -1,0 +1,80 @@
+// One etcd member: its settings, environment file, unit drop-in, service.
+// The cluster-wide health gate lives in cluster/clusterSteps.ts because it
+// needs every member.
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { HostConfig, StackConfig } from "../../config/schema";
+import { Topology } from "../../config/topology";
+import { ManagedFileContext } from "../../render/managedHeader";
+import { dropInPath, ETCD_DROP_IN, renderSystemdDropIn } from "../../render/systemdUnit";
+import { ShellCommand } from "../../providers/shellCommand";
+import { contentHash, HostSteps, StepHost } from "../../steps/hostSteps";
+import { ETCD_ENVIRONMENT_PATH, renderEtcdEnvironment } from "./etcdEnvironment";
+
+const port = z.number().int().min(1).max(65535);
+
+export const etcdSettingsSchema = z
+  .object({
+    clientPort: port.default(2379).describe("etcd client port."),
+    peerPort: port.default(2380).describe("etcd peer port."),
+    heartbeatIntervalMs: z.number().int().positive().default(1000).describe("etcd heartbeat interval."),
+    electionTimeoutMs: z.number().int().positive().default(5000).describe("etcd election timeout."),
+  })
+  .strict();
+
+/** Ports an etcd member opens, with the field that sets each. */
+export const etcdPorts = (c: StackConfig) => [
+  { port: c.etcd.clientPort, field: "etcd.clientPort" },
+  { port: c.etcd.peerPort, field: "etcd.peerPort" },
+];
+
+export function etcdProblems(c: StackConfig, topo: Topology): string[] {
+  const problems: string[] = [];
+  if (topo.etcdHosts.length === 0) problems.push(`hosts: no host has the etcd role; Patroni needs etcd as its DCS (1, 3 or 5 members)`);
+  else if (topo.etcdHosts.length % 2 === 0) {
+    problems.push(`hosts: ${topo.etcdHosts.length} hosts have the etcd role; etcd needs an odd number of members (1, 3, 5, 7) to keep a majority`);
+  }
+  if (c.etcd.electionTimeoutMs < 5 * c.etcd.heartbeatIntervalMs) {
+    problems.push(`etcd.electionTimeoutMs: must be at least 5 x heartbeatIntervalMs (${5 * c.etcd.heartbeatIntervalMs}), got ${c.etcd.electionTimeoutMs}`);
+  }
+  return problems;
+}
+
+export interface EtcdMemberArgs {
+  readonly config: StackConfig;
+  readonly topology: Topology;
+  readonly host: HostConfig & StepHost;
+  readonly managed: ManagedFileContext;
+  /** The host's packages step. */
+  readonly dependsOn: pulumi.Input<pulumi.Resource>[];
+}
+
+export class EtcdMember extends pulumi.ComponentResource {
+  /** The running member; the cluster's etcd gate waits for every one. */
+  readonly ready: ShellCommand;
+
+  constructor(name: string, args: EtcdMemberArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("pulumi-patroni:index:EtcdMember", name, {}, { ...opts, aliases: [{ type: "pulumi-patroni:EtcdMember" }] });
+    const { config, host } = args;
+    const steps = new HostSteps(this, name, host);
+    const env = renderEtcdEnvironment(args.managed, {
+      clusterName: config.cluster.name,
+      memberName: host.name,
+      address: host.address,
+      clientPort: config.etcd.clientPort,
+      peerPort: config.etcd.peerPort,
+      initialCluster: args.topology.etcdInitialCluster,
+      heartbeatIntervalMs: config.etcd.heartbeatIntervalMs,
+      electionTimeoutMs: config.etcd.electionTimeoutMs,
+    });
+    const dropIn = renderSystemdDropIn(args.managed, ETCD_DROP_IN);
+    const legacy = (step: string) => ({ legacyName: `${host.name}-${step}`, dependsOn: args.dependsOn });
+    const files = [
+      steps.file("env", { path: ETCD_ENVIRONMENT_PATH, content: env, removeOnDestroy: false }, legacy("file-etcd-env")),
+      steps.file("dropin", { path: dropInPath("etcd.service"), content: dropIn }, legacy("file-etcd-dropin")),
+    ];
+    // etcd cannot reload its flags: a changed environment needs a restart.
+    this.ready = steps.service("service", { unit: "etcd", onChange: "restart", triggers: [contentHash(env), contentHash(dropIn)] }, { legacyName: `${host.name}-service-etcd`, dependsOn: files });
+    this.registerOutputs({ ready: this.ready.id });
+  }
+}

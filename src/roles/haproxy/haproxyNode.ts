@@ -1,0 +1,109 @@
+// HAProxy: its settings, haproxy.cfg (checked with `haproxy -c` before it
+// replaces the old one; secret because it holds the stats password), unit
+// drop-in, service (a reload keeps established sessions), then a gate
+// waiting until one primary and the expected replicas are up.
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { ClusterPasswords } from "../../cluster/passwords";
+import { HostConfig, StackConfig } from "../../config/schema";
+import { hasRole, Topology } from "../../config/topology";
+import { ManagedFileContext } from "../../render/managedHeader";
+import { dropInPath, HAPROXY_DROP_IN, renderSystemdDropIn } from "../../render/systemdUnit";
+import { ShellCommand } from "../../providers/shellCommand";
+import { contentHash, HostSteps, StepHost } from "../../steps/hostSteps";
+import { HAPROXY_CONFIG_PATH, HaproxyConfigInput, renderHaproxyConfig } from "./haproxyConfig";
+
+const port = z.number().int().min(1).max(65535);
+const positiveInt = z.number().int().positive();
+
+export const haproxySettingsSchema = z
+  .object({
+    primaryPort: port.default(5000).describe("Read-write port: routes to the primary."),
+    replicaPort: port.default(5001).describe("Read-only port: routes to healthy replicas."),
+    statsPort: port.default(7000).describe("Stats web page (basic auth, user 'admin')."),
+    maxConn: positiveInt.default(1000).describe("Global maxconn."),
+    replicaMaxLag: z.string().regex(/^\d+(B|kB|MB|GB)$/, "must be a size like 10MB").default("10MB").describe("A replica lagging more than this leaves the replicas port."),
+    checkIntervalMs: positiveInt.default(2000).describe("Health check interval (inter)."),
+    fastCheckIntervalMs: positiveInt.default(1000).describe("Check interval while a server changes state (fastinter)."),
+    fall: positiveInt.default(3).describe("Failed checks before a server is marked down."),
+    rise: positiveInt.default(2).describe("Good checks before a server is marked up."),
+  })
+  .strict();
+
+export const haproxyPorts = (c: StackConfig) => [
+  { port: c.haproxy.primaryPort, field: "haproxy.primaryPort" },
+  { port: c.haproxy.replicaPort, field: "haproxy.replicaPort" },
+  { port: c.haproxy.statsPort, field: "haproxy.statsPort" },
+];
+
+export function haproxyProblems(_c: StackConfig, topo: Topology): string[] {
+  return topo.haproxyHosts.length === 0 ? [`hosts: no host has the haproxy role; clients reach the primary through HAProxy, list at least one`] : [];
+}
+
+export const primaryBackend = (c: StackConfig) => `${c.cluster.name}-primary`;
+export const replicaBackend = (c: StackConfig) => `${c.cluster.name}-replicas`;
+
+/** haproxy.cfg's input for one HAProxy host: every PostgreSQL host, through its PgBouncer when it has one. */
+export function haproxyConfigInput(c: StackConfig, topo: Topology, host: HostConfig, statsPassword: string): HaproxyConfigInput {
+  return {
+    clusterName: c.cluster.name,
+    listenAddress: host.address,
+    primaryPort: c.haproxy.primaryPort,
+    replicaPort: c.haproxy.replicaPort,
+    statsPort: c.haproxy.statsPort,
+    maxConn: c.haproxy.maxConn,
+    restApiPort: c.cluster.restApiPort,
+    replicaMaxLag: c.haproxy.replicaMaxLag,
+    checkIntervalMs: c.haproxy.checkIntervalMs,
+    fastCheckIntervalMs: c.haproxy.fastCheckIntervalMs,
+    fall: c.haproxy.fall,
+    rise: c.haproxy.rise,
+    servers: topo.postgresHosts.map((h) => ({ name: h.name, address: h.address, port: hasRole(h, "pgbouncer") ? c.pgbouncer.port : c.cluster.postgresPort })),
+    statsPassword,
+  };
+}
+
+export interface HaproxyNodeArgs {
+  readonly config: StackConfig;
+  readonly topology: Topology;
+  readonly host: HostConfig & StepHost;
+  readonly managed: ManagedFileContext;
+  readonly passwords: pulumi.Output<ClusterPasswords>;
+  readonly dependsOn: pulumi.Input<pulumi.Resource>[];
+}
+
+export class HaproxyNode extends pulumi.ComponentResource {
+  /** One primary and the expected replicas are up behind this HAProxy. */
+  readonly ready: ShellCommand;
+
+  constructor(name: string, args: HaproxyNodeArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("pulumi-patroni:index:HaproxyNode", name, {}, { ...opts, aliases: [{ type: "pulumi-patroni:HaproxyNode" }] });
+    const { config, topology, host } = args;
+    const steps = new HostSteps(this, name, host);
+    const cfg = args.passwords.apply((p) => renderHaproxyConfig(args.managed, haproxyConfigInput(config, topology, host, p.haproxyStats)));
+    const dropIn = renderSystemdDropIn(args.managed, HAPROXY_DROP_IN);
+    const legacy = (step: string, dependsOn: pulumi.Input<pulumi.Resource>[] = args.dependsOn) => ({ legacyName: `${host.name}-${step}`, dependsOn });
+    const files = [
+      steps.file(
+        "config",
+        { path: HAPROXY_CONFIG_PATH, content: pulumi.secret(cfg), mode: "0640", owner: "root", group: "haproxy", validate: "haproxy -c -q -f %s", removeOnDestroy: false },
+        legacy("file-haproxy-config"),
+      ),
+      steps.file("dropin", { path: dropInPath("haproxy.service"), content: dropIn }, legacy("file-haproxy-dropin")),
+    ];
+    const triggers = [contentHash(cfg), contentHash(dropIn)];
+    const service = steps.service("service", { unit: "haproxy", onChange: "reload", triggers }, legacy("service-haproxy", files));
+    const loadBalancedReplicas = topology.postgresHosts.filter((h) => !h.tags.noloadbalance).length - 1;
+    this.ready = steps.gate(
+      "gate",
+      {
+        what: "haproxy",
+        template: "wait-haproxy",
+        env: { PRIMARY_BACKEND: primaryBackend(config), REPLICA_BACKEND: replicaBackend(config), REPLICAS: Math.max(0, loadBalancedReplicas), TIMEOUT: 90 },
+        triggers,
+      },
+      legacy("gate-haproxy", [service]),
+    );
+    this.registerOutputs({ ready: this.ready.id });
+  }
+}

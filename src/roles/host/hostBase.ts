@@ -1,0 +1,70 @@
+// What every host gets before its roles: the SSH reachability gate, its
+// platform (release and package versions, read once apt has the configured
+// sources), then its roles' packages in one apt transaction (two roles
+// installing in parallel would fight over the dpkg lock). The install waits
+// for every host's platform to be accepted, so a refused host leaves every
+// host as it was.
+import * as pulumi from "@pulumi/pulumi";
+import { StackConfig } from "../../config/schema";
+import { HostFacts, packagesFor, parseHostFacts } from "../../platform/platform";
+import { ShellCommand } from "../../providers/shellCommand";
+import { HostSteps, StepHost } from "../../steps/hostSteps";
+import { renderStepScript } from "../../steps/stepScript";
+
+export interface HostBaseArgs {
+  readonly config: StackConfig;
+  readonly host: StepHost & { readonly roles: StackConfig["hosts"][number]["roles"] };
+  /** Resources that must exist first (the local machine). */
+  readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
+}
+
+export class HostBase extends pulumi.ComponentResource {
+  /** What the host reported: release and package versions. */
+  readonly facts: pulumi.Output<HostFacts>;
+  /** Every role step of this host depends on this (set by installPackages). */
+  ready!: ShellCommand;
+  private readonly steps: HostSteps;
+  private readonly platform: ShellCommand;
+  private readonly packages: string[];
+
+  constructor(name: string, args: HostBaseArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("pulumi-patroni:index:HostBase", name, {}, { ...opts, aliases: [{ type: "pulumi-patroni:HostBase" }] });
+    const { config, host } = args;
+    this.steps = new HostSteps(this, name, host);
+    this.packages = packagesFor(host.roles, config.cluster.postgresVersion);
+    const reachable = this.steps.command(
+      "reachable",
+      {
+        description: "reachable over SSH",
+        create: renderStepScript("reachable"),
+        // A freshly booted host may need a while before sshd answers.
+        connectAttempts: 40,
+      },
+      { legacyName: `${host.name}-reachable`, dependsOn: args.dependsOn },
+    );
+    const keyrings = Object.keys(config.cluster.aptKeyrings)
+      .sort()
+      .map((k) => `${k} ${Buffer.from(config.cluster.aptKeyrings[k]).toString("base64")}`);
+    this.platform = this.steps.command(
+      "platform",
+      {
+        description: "read the platform",
+        create: renderStepScript("platform", { PACKAGES: this.packages.join(" "), APT_SOURCES: config.cluster.aptSources.join("\n"), APT_KEYRINGS: keyrings.join("\n") }),
+        captureStdout: true,
+      },
+      { legacyName: `${host.name}-platform`, dependsOn: [reachable] },
+    );
+    this.facts = this.platform.stdout.apply(parseHostFacts);
+  }
+
+  /** Installs the packages once `accepted` resolves (every host's platform passed its check) and `after` is done. */
+  installPackages(accepted: pulumi.Input<string>, after: pulumi.Resource[] = []): ShellCommand {
+    this.ready = this.steps.command(
+      "packages",
+      { description: "install packages", create: renderStepScript("install-packages", { PACKAGES: this.packages.join(" ") }), triggers: [accepted] },
+      { legacyName: `${this.steps.host.name}-packages`, dependsOn: [this.platform, ...after] },
+    );
+    this.registerOutputs({ facts: this.facts, ready: this.ready.id });
+    return this.ready;
+  }
+}

@@ -1,0 +1,133 @@
+// The few kinds of step every role is made of: run a command, put a file,
+// link it, run a unit, wait until healthy. Every ShellCommand of the project
+// is made here, named from the component it belongs to
+// ("cluster-pg01-patroni-config"), with templates/steps/ scripts over the
+// host's SSH connection.
+import * as pulumi from "@pulumi/pulumi";
+import * as crypto from "crypto";
+import { ShellCommand, ShellCommandArgs, SshConnection } from "../providers/shellCommand";
+import { renderStepScript } from "./stepScript";
+
+/** Where steps run. */
+export interface StepHost {
+  /** Host name, for messages. */
+  readonly name: string;
+  readonly connection: pulumi.Input<SshConnection>;
+}
+
+export interface StepOptions {
+  readonly dependsOn?: pulumi.Input<pulumi.Input<pulumi.Resource>[]>;
+  /**
+   * The step's name before resources were named from their component: an
+   * alias, so stacks deployed then upgrade in place (nothing replaced).
+   */
+  readonly legacyName?: string;
+}
+
+export interface FileSpec {
+  readonly path: string;
+  readonly content: pulumi.Input<string>;
+  readonly mode?: string;
+  readonly owner?: string;
+  readonly group?: string;
+  /** Command validating the candidate file before it replaces the old one; %s is its path. */
+  readonly validate?: string;
+  /** Remove the file on destroy (default true). */
+  readonly removeOnDestroy?: boolean;
+}
+
+export interface ServiceSpec {
+  readonly unit: string;
+  /** What a config change does to the running unit. */
+  readonly onChange: "reload" | "restart";
+  /** Content hashes of the files the unit reads: a change runs onChange. */
+  readonly triggers: pulumi.Input<string>[];
+  /** Stop and disable the unit on destroy (default true). */
+  readonly stopOnDestroy?: boolean;
+}
+
+export interface GateSpec {
+  /** What the gate waits for, for messages. */
+  readonly what: string;
+  readonly template: string;
+  readonly env: Readonly<Record<string, string | number>>;
+  /** Re-run the gate whenever these change (the services it waits for). */
+  readonly triggers: pulumi.Input<unknown>[];
+  readonly stdin?: pulumi.Input<string>;
+}
+
+/** sha256 of the content: the trigger a service step shares with its files. */
+export const contentHash = (content: pulumi.Input<string>): pulumi.Output<string> =>
+  pulumi.output(content).apply((c) => crypto.createHash("sha256").update(c).digest("hex"));
+
+/** The steps of one component on one host; child names are `<component>-<step>`. */
+export class HostSteps {
+  constructor(
+    private readonly parent: pulumi.Resource,
+    private readonly component: string,
+    readonly host: StepHost,
+  ) {}
+
+  command(name: string, args: Omit<ShellCommandArgs, "connection" | "description"> & { description: string }, opts: StepOptions = {}): ShellCommand {
+    return new ShellCommand(
+      `${this.component}-${name}`,
+      { ...args, description: `${this.host.name}: ${args.description}`, connection: this.host.connection },
+      { parent: this.parent, dependsOn: opts.dependsOn, aliases: opts.legacyName ? [{ name: opts.legacyName }] : undefined },
+    );
+  }
+
+  file(name: string, spec: FileSpec, opts: StepOptions = {}): ShellCommand {
+    return this.command(
+      name,
+      {
+        description: `write ${spec.path}`,
+        create: renderStepScript("write-file", {
+          TARGET: spec.path,
+          MODE: spec.mode ?? "0644",
+          OWNER: spec.owner ?? "root",
+          GROUP: spec.group ?? "root",
+          ...(spec.validate ? { VALIDATE: spec.validate } : {}),
+        }),
+        delete: spec.removeOnDestroy === false ? undefined : renderStepScript("remove-file", { TARGET: spec.path }),
+        stdin: spec.content,
+      },
+      opts,
+    );
+  }
+
+  /** Symlinks to `target` at each of `links`, removed on destroy. */
+  links(name: string, target: string, links: readonly string[], opts: StepOptions = {}): ShellCommand {
+    return this.command(
+      name,
+      {
+        description: `link ${links.join(", ")}`,
+        create: renderStepScript("link-file", { TARGET: target, LINKS: links.join(" ") }),
+        delete: renderStepScript("remove-link", { LINKS: links.join(" ") }),
+      },
+      opts,
+    );
+  }
+
+  service(name: string, spec: ServiceSpec, opts: StepOptions = {}): ShellCommand {
+    return this.command(
+      name,
+      {
+        description: `run ${spec.unit}`,
+        create: renderStepScript("service", { UNIT: spec.unit, ACTION: "start" }),
+        update: renderStepScript("service", { UNIT: spec.unit, ACTION: spec.onChange }),
+        delete: spec.stopOnDestroy === false ? undefined : renderStepScript("stop-service", { UNIT: spec.unit }),
+        triggers: spec.triggers,
+      },
+      opts,
+    );
+  }
+
+  /** A health gate: waits until the service really works, fails the deploy with the reason otherwise. */
+  gate(name: string, spec: GateSpec, opts: StepOptions = {}): ShellCommand {
+    return this.command(
+      name,
+      { description: `wait for ${spec.what}`, create: renderStepScript(spec.template, spec.env), triggers: spec.triggers, stdin: spec.stdin },
+      opts,
+    );
+  }
+}
