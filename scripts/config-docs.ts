@@ -57,9 +57,12 @@ function rows(schema: z.ZodObject<z.ZodRawShape>, prefix: string): Row[] {
 
 export function renderConfigTable(): string {
   const lines = ["| key | type | default | description |", "|---|---|---|---|"];
-  for (const r of rows(stackConfigSchema, "")) lines.push(`| \`${r.key}\` | ${r.type} | ${r.default} | ${r.description.replace(/\|/g, "\\|")} |`);
+  for (const r of rows(stackConfigSchema, ""))
+    lines.push(`| \`${r.key}\` | ${r.type} | ${r.default} | ${r.description.replace(/\|/g, "\\|")} |`);
   for (const key of SECRET_KEYS) {
-    lines.push(`| \`${key}\` | secret string | ${key === "sshPrivateKey" ? "required for existing hosts" : "generated"} | Must be set with \`pulumi config set --secret\`. |`);
+    lines.push(
+      `| \`${key}\` | secret string | ${key === "sshPrivateKey" ? "required for existing hosts" : "generated"} | Must be set with \`pulumi config set --secret\`. |`,
+    );
   }
   return lines.join("\n");
 }
@@ -73,4 +76,3 @@ export function readmeWithTable(readme: string): string {
   if (start < 0 || end < 0) throw new Error("README.md lacks the config-table markers");
   return readme.slice(0, start + BEGIN.length) + "\n" + renderConfigTable() + "\n" + readme.slice(end);
 }
-

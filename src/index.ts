@@ -14,7 +14,8 @@ const stack = pulumi.getStack();
 const { config, secrets } = readStackConfig();
 
 /** A configured secret, or a password generated once and kept in the state. */
-const password = (key: keyof typeof secrets, name: string): pulumi.Output<string> => secrets[key] ?? new GeneratedPassword(name, { length: 32 }).result;
+const password = (key: keyof typeof secrets, name: string): pulumi.Output<string> =>
+  secrets[key] ?? new GeneratedPassword(name, { length: 32 }).result;
 
 // Every password, resolved once; the roles take what they need from it.
 const passwords: pulumi.Output<ClusterPasswords> = pulumi.secret(
@@ -25,7 +26,11 @@ const passwords: pulumi.Output<ClusterPasswords> = pulumi.secret(
     restApi: password("restApiPassword", "rest-api-password"),
     pgbouncerAuth: password("pgbouncerPassword", "pgbouncer-auth-password"),
     haproxyStats: password("haproxyStatsPassword", "haproxy-stats-password"),
-    users: pulumi.all(Object.fromEntries(config.cluster.users.map((u) => [u.name, new GeneratedPassword(`user-${u.name}-password`, { length: 32 }).result]))),
+    users: pulumi.all(
+      Object.fromEntries(
+        config.cluster.users.map((u) => [u.name, new GeneratedPassword(`user-${u.name}-password`, { length: 32 }).result]),
+      ),
+    ),
   }),
 );
 
@@ -37,12 +42,22 @@ if (config.hostSource === "local-machines") {
 } else {
   const privateKey = secrets.sshPrivateKey;
   if (!privateKey) {
-    throw new pulumi.RunError("sshPrivateKey: is required for hostSource existing; set it with: pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519");
+    throw new pulumi.RunError(
+      "sshPrivateKey: is required for hostSource existing; set it with: pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519",
+    );
   }
   connections = Object.fromEntries(
     config.hosts.map((h) => [
       h.name,
-      pulumi.secret(privateKey.apply((key) => ({ host: h.address, port: config.ssh.port, user: config.ssh.user, privateKey: key, hostKey: config.ssh.hostKeys[h.name] }))),
+      pulumi.secret(
+        privateKey.apply((key) => ({
+          host: h.address,
+          port: config.ssh.port,
+          user: config.ssh.user,
+          privateKey: key,
+          hostKey: config.ssh.hostKeys[h.name],
+        })),
+      ),
     ]),
   );
 }
@@ -53,8 +68,6 @@ const cluster = new PostgresCluster("cluster", {
   connections,
   passwords,
   dependsOn: localStand?.machines,
-  hostsShareCpu: localStand !== undefined,
-  controllerAddress: localStand?.controllerAddress,
 });
 
 export const primaryUri = cluster.primaryUri;
@@ -70,6 +83,8 @@ export const sshPrivateKey = pulumi.secret(localStand ? localStand.privateKey : 
 export const ssh = localStand ? { user: "root", port: 22 } : { user: config.ssh.user, port: config.ssh.port };
 // Public keys: not secret, although they travel inside the (secret) connections.
 export const hostKeys = pulumi.unsecret(
-  pulumi.all(Object.fromEntries(Object.entries(connections).map(([host, c]) => [host, pulumi.output(c).apply((conn) => conn.hostKey ?? "")]))),
+  pulumi.all(
+    Object.fromEntries(Object.entries(connections).map(([host, c]) => [host, pulumi.output(c).apply((conn) => conn.hostKey ?? "")])),
+  ),
 );
 export const shell = localStand?.shellCommands;

@@ -55,7 +55,10 @@ valid_cidr() {
 }
 
 # Only the stand subnet may ever be used (see REFERENCE: never send traffic to
-# addresses this project did not assign inside its own namespaces).
+# addresses this project did not assign inside its own namespaces). The
+# program passes its own rule (src/local/localStand.ts, LOCAL_SUBNET_PREFIX),
+# which validates every local setting at preview; this is the same check for
+# direct use of the scripts.
 PP_ALLOWED_PREFIX="${PULUMI_PATRONI_SUBNET_PREFIX:-10.213.}"
 check_stand_ip() {
   [[ $1 == "$PP_ALLOWED_PREFIX"* ]] || die "address $1 is outside the stand subnet (${PP_ALLOWED_PREFIX}0.0/16); refusing"

@@ -24,7 +24,11 @@ REVOKE ALL ON FUNCTION pgbouncer.get_auth(text) FROM PUBLIC;
 GRANT USAGE ON SCHEMA pgbouncer TO ${PGBOUNCER_AUTH_USER};
 GRANT EXECUTE ON FUNCTION pgbouncer.get_auth(text) TO ${PGBOUNCER_AUTH_USER};`;
 
-export function renderClusterSql(cluster: ClusterConfig, pgbouncerPassword: string, userPasswords: Readonly<Record<string, string>>): string {
+export function renderClusterSql(
+  cluster: ClusterConfig,
+  pgbouncerPassword: string,
+  userPasswords: Readonly<Record<string, string>>,
+): string {
   const parts: string[] = [ensureRole(PGBOUNCER_AUTH_USER, pgbouncerPassword, ["NOSUPERUSER"])];
   for (const user of cluster.users) {
     const password = userPasswords[user.name];

@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { HostConfig, StackConfig } from "../config/schema";
 import { Topology } from "../config/topology";
 import { ShellCommand, SshConnection } from "../providers/shellCommand";
-import { renderDynamicConfig } from "../roles/patroni/patroniConfig";
+import { renderDynamicConfig, SUPERUSER } from "../roles/patroni/patroniConfig";
 import { HostSteps } from "../steps/hostSteps";
 import { renderStepScript } from "../steps/stepScript";
 import { renderClusterSql } from "./clusterSql";
@@ -36,7 +36,12 @@ export class ClusterSteps {
     const t = this.topology;
     return this.onEtcdHost.gate(
       "etcd-gate",
-      { what: "etcd-cluster", template: "wait-etcd", env: { ENDPOINTS: t.etcdClientUrls.join(","), MEMBERS: t.etcdHosts.length, TIMEOUT: 120 }, triggers: [t.etcdInitialCluster] },
+      {
+        what: "etcd-cluster",
+        template: "wait-etcd",
+        env: { ENDPOINTS: t.etcdClientUrls.join(","), MEMBERS: t.etcdHosts.length, TIMEOUT: 120 },
+        triggers: [t.etcdInitialCluster],
+      },
       { legacyName: `${t.etcdHosts[0].name}-gate-etcd-cluster`, dependsOn: members },
     );
   }
@@ -80,7 +85,7 @@ export class ClusterSteps {
       "roles-and-databases",
       {
         description: "roles and databases on the primary",
-        create: renderStepScript("cluster-sql", { REST: this.restUrl, PGPORT: c.postgresPort }),
+        create: renderStepScript("cluster-sql", { REST: this.restUrl, PGPORT: c.postgresPort, SUPERUSER }),
         stdin: pulumi.secret(passwords.apply((p) => `${p.superuser}\n${renderClusterSql(c, p.pgbouncerAuth, p.users)}`)),
       },
       { legacyName: "cluster-cluster-sql", dependsOn: after },

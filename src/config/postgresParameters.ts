@@ -125,7 +125,8 @@ export function checkPostgresParameter(name: string, value: string | number | bo
       if (typeof value === "boolean" || (typeof value === "string" && BOOL_WORDS.has(value.toLowerCase()))) return undefined;
       return `must be a boolean (true/false or on/off), got ${JSON.stringify(value)}`;
     case "memory":
-      if ((typeof value === "number" && Number.isInteger(value) && value >= 0) || (typeof value === "string" && MEMORY.test(value))) return undefined;
+      if ((typeof value === "number" && Number.isInteger(value) && value >= 0) || (typeof value === "string" && MEMORY.test(value)))
+        return undefined;
       return `must be a size like 128MB or a number of blocks, got ${JSON.stringify(value)}`;
     case "duration":
       if ((typeof value === "number" && Number.isInteger(value)) || (typeof value === "string" && DURATION.test(value))) return undefined;

@@ -4,28 +4,15 @@
 // etcd, PgBouncer and HAProxy roles live with their role (src/roles/).
 import { z } from "zod";
 import { DEFAULT_POSTGRES_VERSION } from "../platform/platform";
+import { localMachinesSettingsSchema } from "../local/localStand";
 import { etcdSettingsSchema } from "../roles/etcd/etcdMember";
 import { haproxySettingsSchema } from "../roles/haproxy/haproxyNode";
 import { pgbouncerSettingsSchema } from "../roles/pgbouncer/pgbouncerNode";
 import { checkPostgresParameter } from "./postgresParameters";
+import { hostname, ipv4, ipv4Cidr, port, positiveInt } from "./primitives";
 
 export const ROLES = ["etcd", "postgres", "pgbouncer", "haproxy", "client"] as const;
 export type Role = (typeof ROLES)[number];
-
-const hostname = z
-  .string()
-  .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, "must be a lower-case hostname label: a-z, 0-9 and '-', 1 to 63 characters");
-
-const ipv4Octet = "(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)";
-const IPV4 = new RegExp(`^${ipv4Octet}(\\.${ipv4Octet}){3}$`);
-export const ipv4 = z.string().regex(IPV4, "must be an IPv4 address like 10.0.0.11");
-export const ipv4Cidr = z.string().refine((v) => {
-  const [addr, bits, ...rest] = v.split("/");
-  return rest.length === 0 && IPV4.test(addr) && bits !== undefined && /^\d{1,2}$/.test(bits) && Number(bits) <= 32;
-}, "must be an IPv4 CIDR like 10.0.0.0/24");
-
-const port = z.number().int().min(1).max(65535);
-const positiveInt = z.number().int().positive();
 
 export const hostSchema = z
   .object({
@@ -52,12 +39,7 @@ export const dcsSchema = z
     ttl: positiveInt.default(30).describe("Leader key TTL in seconds."),
     loopWait: positiveInt.default(10).describe("Seconds between Patroni HA loops."),
     retryTimeout: positiveInt.default(10).describe("Seconds before a DCS or PostgreSQL operation counts as failed."),
-    maximumLagOnFailover: z
-      .number()
-      .int()
-      .min(0)
-      .default(1048576)
-      .describe("Bytes a replica may lag and still be promoted."),
+    maximumLagOnFailover: z.number().int().min(0).default(1048576).describe("Bytes a replica may lag and still be promoted."),
     synchronousMode: z.boolean().default(false).describe("Patroni synchronous_mode: acknowledged commits survive failover."),
     synchronousModeStrict: z.boolean().default(false).describe("Refuse writes when no synchronous replica is available."),
     failsafeMode: z.boolean().default(true).describe("Keep the primary running while the DCS is down if all members answer."),
@@ -80,7 +62,11 @@ export const hbaRuleSchema = z
   .strict()
   .superRefine((rule, ctx) => {
     if (rule.type !== "local" && !rule.address) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["address"], message: `is required for type ${rule.type} (a CIDR like 10.0.0.0/24)` });
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ["address"],
+        message: `is required for type ${rule.type} (a CIDR like 10.0.0.0/24)`,
+      });
     }
     if (rule.type === "local" && rule.address) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["address"], message: "must be absent for type local" });
@@ -116,8 +102,14 @@ const parameterValue = z.union([z.string(), z.number(), z.boolean()]);
 const APT_INSECURE_OPTIONS = /\b(trusted|allow-insecure|allow-weak|allow-downgrade-to-insecure)=(yes|true|1)\b/i;
 const aptSourceLine = z
   .string()
-  .regex(/^deb (\[[^\]\n]*\] )?https?:\/\/[^\s]+ [^\s]+( [^\s]+)*$/, "must be one apt source line like 'deb [signed-by=/etc/apt/keyrings/pulumi-patroni-pgdg.asc] http://apt.postgresql.org/pub/repos/apt bookworm-pgdg main'")
-  .refine((line) => !APT_INSECURE_OPTIONS.test(line), "must not disable signature checks (trusted=yes, allow-insecure=yes, allow-weak=yes); sign it with a key from cluster.aptKeyrings");
+  .regex(
+    /^deb (\[[^\]\n]*\] )?https?:\/\/[^\s]+ [^\s]+( [^\s]+)*$/,
+    "must be one apt source line like 'deb [signed-by=/etc/apt/keyrings/pulumi-patroni-pgdg.asc] http://apt.postgresql.org/pub/repos/apt bookworm-pgdg main'",
+  )
+  .refine(
+    (line) => !APT_INSECURE_OPTIONS.test(line),
+    "must not disable signature checks (trusted=yes, allow-insecure=yes, allow-weak=yes); sign it with a key from cluster.aptKeyrings",
+  );
 
 export const clusterSchema = z
   .object({
@@ -139,10 +131,15 @@ export const clusterSchema = z
       .describe("Extra apt source lines, e.g. the PostgreSQL project's repository (signed-by one of aptKeyrings)."),
     aptKeyrings: z
       .record(
-        z.string().regex(/^[a-z0-9][a-z0-9-]{0,30}$/, "a keyring name is a-z, 0-9 and '-' (it becomes /etc/apt/keyrings/pulumi-patroni-NAME.asc)"),
         z
           .string()
-          .refine((k) => /^-----BEGIN PGP PUBLIC KEY BLOCK-----\n[\s\S]+\n-----END PGP PUBLIC KEY BLOCK-----\s*$/.test(k), "must be an ASCII-armored OpenPGP public key block"),
+          .regex(/^[a-z0-9][a-z0-9-]{0,30}$/, "a keyring name is a-z, 0-9 and '-' (it becomes /etc/apt/keyrings/pulumi-patroni-NAME.asc)"),
+        z
+          .string()
+          .refine(
+            (k) => /^-----BEGIN PGP PUBLIC KEY BLOCK-----\n[\s\S]+\n-----END PGP PUBLIC KEY BLOCK-----\s*$/.test(k),
+            "must be an ASCII-armored OpenPGP public key block",
+          ),
       )
       .default({})
       .describe("apt signing keys by name, written to /etc/apt/keyrings/pulumi-patroni-NAME.asc for aptSources' signed-by."),
@@ -175,17 +172,17 @@ export const sshSchema = z
       .describe("SSH user: root, or a user with passwordless sudo."),
     port: port.default(22).describe("SSH port."),
     hostKeys: z
-      .record(hostname, z.string().regex(/^(ssh-ed25519|ecdsa-sha2-nistp256|ssh-rsa) [A-Za-z0-9+/=]+$/, "must be an OpenSSH public host key line like 'ssh-ed25519 AAAA...'"))
+      .record(
+        hostname,
+        z
+          .string()
+          .regex(
+            /^(ssh-ed25519|ecdsa-sha2-nistp256|ssh-rsa) [A-Za-z0-9+/=]+$/,
+            "must be an OpenSSH public host key line like 'ssh-ed25519 AAAA...'",
+          ),
+      )
       .default({})
       .describe("Pinned host keys by host name; hosts without one are trusted on first use."),
-  })
-  .strict();
-
-export const localMachinesSchema = z
-  .object({
-    bridge: z.string().regex(/^[a-z][a-z0-9]{1,14}$/, "must be a Linux interface name (2 to 15 characters)").default("pgstand0").describe("Bridge joining the local machines."),
-    bridgeAddress: ipv4Cidr.default("10.213.0.1/24").describe("Controller address on the bridge, with the prefix length."),
-    aptProxyPort: port.default(3142).describe("apt-cacher-ng port on the bridge address."),
   })
   .strict();
 
@@ -195,7 +192,7 @@ export const stackConfigSchema = z
       .enum(["existing", "local-machines"])
       .default("existing")
       .describe("existing: hosts are servers you already have; local-machines: the stack creates them with systemd-nspawn."),
-    localMachines: localMachinesSchema.default({}).describe("The local stand (hostSource local-machines only)."),
+    localMachines: localMachinesSettingsSchema.default({}).describe("The local stand (hostSource local-machines only)."),
     cluster: clusterSchema.default({}).describe("The PostgreSQL cluster."),
     hosts: z.array(hostSchema).min(1, "list at least one host").describe("Hosts and their roles."),
     ssh: sshSchema.default({}).describe("How the controller reaches the hosts."),

@@ -25,7 +25,7 @@ export function readStackConfig(): { config: StackConfig; secrets: Partial<Recor
   }
   let config: StackConfig;
   try {
-    config = parseStackConfig(values, (key) => isConfigSecret(`${prefix}${key}`));
+    config = parseStackConfig(values, (key) => isConfigSecret(`${prefix}${key}`), pulumi.getStack());
   } catch (e) {
     if (e instanceof ConfigError) throw new pulumi.RunError(`${e.message}\n(see README.md, section Configuration)`);
     throw e;

@@ -12,6 +12,14 @@ export interface Topology {
   readonly etcdClientUrls: readonly string[];
   /** etcd --initial-cluster value: name=peerUrl,... */
   readonly etcdInitialCluster: string;
+  /**
+   * Addresses that may open sessions to PostgreSQL: every host's, and the
+   * controller's on a local stand (it sits on the hosts' bridge, so the fault
+   * harness and a DBA at the controller reach every node directly).
+   */
+  readonly sessionAddresses: readonly string[];
+  /** The hosts share the controller's CPU (local machines), so installs are staggered. */
+  readonly hostsShareCpu: boolean;
 }
 
 export const hasRole = (host: HostConfig, role: Role): boolean => host.roles.includes(role);
@@ -27,5 +35,10 @@ export function deriveTopology(config: StackConfig): Topology {
     clientHosts: by("client"),
     etcdClientUrls: etcdHosts.map((h) => `http://${h.address}:${config.etcd.clientPort}`),
     etcdInitialCluster: etcdHosts.map((h) => `${h.name}=http://${h.address}:${config.etcd.peerPort}`).join(","),
+    sessionAddresses: [
+      ...config.hosts.map((h) => h.address),
+      ...(config.hostSource === "local-machines" ? [config.localMachines.bridgeAddress.split("/")[0]] : []),
+    ],
+    hostsShareCpu: config.hostSource === "local-machines",
   };
 }

@@ -2,7 +2,7 @@
 // fields (quorum, timing, ports per host). Runs before any resource exists,
 // so bad input never changes a host.
 import { z } from "zod";
-import { DEBIAN_RELEASES, LOCAL_MACHINE_RELEASE } from "../platform/platform";
+import { localMachineProblems } from "../local/localStand";
 import { etcdPorts, etcdProblems } from "../roles/etcd/etcdMember";
 import { haproxyPorts, haproxyProblems } from "../roles/haproxy/haproxyNode";
 import { pgbouncerPorts, pgbouncerProblems } from "../roles/pgbouncer/pgbouncerNode";
@@ -69,7 +69,7 @@ function portsOf(role: Role, c: StackConfig): { port: number; field: string }[] 
   }
 }
 
-function crossFieldProblems(c: StackConfig): string[] {
+function crossFieldProblems(c: StackConfig, stack: string | undefined): string[] {
   const problems: string[] = [];
   const withRole = (role: Role) => c.hosts.filter((h) => h.roles.includes(role));
 
@@ -78,7 +78,8 @@ function crossFieldProblems(c: StackConfig): string[] {
     c.hosts.forEach((h, i) => {
       const k = key(h);
       const j = first.get(k);
-      if (j !== undefined) problems.push(`hosts[${i}].${what}: ${JSON.stringify(k)} is already used by hosts[${j}]; every host needs its own ${what}`);
+      if (j !== undefined)
+        problems.push(`hosts[${i}].${what}: ${JSON.stringify(k)} is already used by hosts[${j}]; every host needs its own ${what}`);
       else first.set(k, i);
     });
   };
@@ -95,7 +96,8 @@ function crossFieldProblems(c: StackConfig): string[] {
     for (const role of new Set(h.roles)) {
       for (const { port, field } of portsOf(role, c)) {
         const other = used.get(port);
-        if (other) problems.push(`hosts[${i}] (${h.name}): port ${port} is used twice, by ${other} and ${field}; give them different ports`);
+        if (other)
+          problems.push(`hosts[${i}] (${h.name}): port ${port} is used twice, by ${other} and ${field}; give them different ports`);
         else used.set(port, field);
       }
     }
@@ -119,7 +121,9 @@ function crossFieldProblems(c: StackConfig): string[] {
   c.cluster.aptSources.forEach((line, i) => {
     for (const [, keyring] of line.matchAll(/signed-by=\/etc\/apt\/keyrings\/pulumi-patroni-([a-z0-9-]+)\.asc/g)) {
       if (!(keyring in c.cluster.aptKeyrings)) {
-        problems.push(`cluster.aptSources[${i}]: signed-by names keyring ${keyring}, which cluster.aptKeyrings does not define; add cluster.aptKeyrings.${keyring} (the ASCII-armored key)`);
+        problems.push(
+          `cluster.aptSources[${i}]: signed-by names keyring ${keyring}, which cluster.aptKeyrings does not define; add cluster.aptKeyrings.${keyring} (the ASCII-armored key)`,
+        );
       }
     }
   });
@@ -131,32 +135,20 @@ function crossFieldProblems(c: StackConfig): string[] {
   });
   c.cluster.databases.forEach((db, i) => {
     if (!roleNames.has(db.owner)) problems.push(`cluster.databases[${i}].owner: ${db.owner} is neither postgres nor one of cluster.users`);
-    if (["postgres", "template0", "template1", "pgbouncer"].includes(db.name)) problems.push(`cluster.databases[${i}].name: ${db.name} is reserved`);
+    if (["postgres", "template0", "template1", "pgbouncer"].includes(db.name))
+      problems.push(`cluster.databases[${i}].name: ${db.name} is reserved`);
   });
-  if (c.hostSource === "local-machines") {
-    const shipped = DEBIAN_RELEASES[LOCAL_MACHINE_RELEASE];
-    if (c.cluster.postgresVersion !== shipped.postgres) {
-      problems.push(
-        `cluster.postgresVersion: the local machines run Debian ${shipped.version} (${LOCAL_MACHINE_RELEASE}), which ships PostgreSQL ${shipped.postgres} and reaches no other repository; set ${shipped.postgres}`,
-      );
-    }
-    const [bridgeIp, bits] = c.localMachines.bridgeAddress.split("/");
-    const prefix = bridgeIp.split(".").slice(0, 3).join(".");
-    if (bits !== "24") problems.push(`localMachines.bridgeAddress: the local stand uses a /24, got /${bits}`);
-    c.hosts.forEach((h, i) => {
-      if (!h.address.startsWith(`${prefix}.`)) problems.push(`hosts[${i}].address: ${h.address} is outside the local bridge network ${prefix}.0/24`);
-      if (h.address === bridgeIp) problems.push(`hosts[${i}].address: ${h.address} is the bridge's own address`);
-    });
-  }
+  if (c.hostSource === "local-machines") problems.push(...localMachineProblems(c, stack));
   return problems;
 }
 
 /**
  * Validates the raw stack configuration. `values` maps short keys (without
  * the project prefix) to parsed values; `isSecret` says whether a key was set
- * with --secret. Throws ConfigError listing every problem at once.
+ * with --secret; `stack` is the stack's name (a local stand is named after
+ * it). Throws ConfigError listing every problem at once.
  */
-export function parseStackConfig(values: Record<string, unknown>, isSecret: (key: string) => boolean): StackConfig {
+export function parseStackConfig(values: Record<string, unknown>, isSecret: (key: string) => boolean, stack?: string): StackConfig {
   const problems: string[] = [];
   for (const key of SECRET_KEYS) {
     if (values[key] !== undefined && !isSecret(key)) {
@@ -169,7 +161,7 @@ export function parseStackConfig(values: Record<string, unknown>, isSecret: (key
     problems.push(...parsed.error.issues.map(formatZodIssue));
     throw new ConfigError(problems);
   }
-  problems.push(...crossFieldProblems(parsed.data));
+  problems.push(...crossFieldProblems(parsed.data, stack));
   if (problems.length > 0) throw new ConfigError(problems);
   return parsed.data;
 }

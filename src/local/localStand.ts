@@ -5,7 +5,10 @@
 // The work is done by scripts/local/*.sh; this component only orders them.
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
-import { HostConfig } from "../config/schema";
+import { z } from "zod";
+import { ipv4Cidr, port } from "../config/primitives";
+import { HostConfig, StackConfig } from "../config/schema";
+import { DEBIAN_RELEASES, LOCAL_MACHINE_RELEASE } from "../platform/platform";
 import { ShellCommand, SshConnection } from "../providers/shellCommand";
 import { SshKeyPair } from "../providers/sshKeyPair";
 import { shellQuote } from "../steps/stepScript";
@@ -14,6 +17,59 @@ import { shellQuote } from "../steps/stepScript";
 // commands stay the same when the checkout moves (no update of every
 // machine), and a destroy runs the scripts of the checkout that runs it.
 export const LOCAL_SCRIPTS_DIR = "scripts/local";
+
+/**
+ * The only addresses a local stand may use (10.213.0.0/16): traffic must
+ * never leave the controller for an address it did not assign itself.
+ * scripts/local/lib.sh refuses anything else with the same rule.
+ */
+export const LOCAL_SUBNET_PREFIX = "10.213.";
+
+export const localMachinesSettingsSchema = z
+  .object({
+    bridge: z
+      .string()
+      .regex(/^[a-z][a-z0-9]{1,14}$/, "must be a Linux interface name: a-z then a-z0-9, 2 to 15 characters")
+      .default("pgstand0")
+      .describe("Bridge joining the local machines."),
+    bridgeAddress: ipv4Cidr
+      .default("10.213.0.1/24")
+      .describe("Controller address on the bridge, with the prefix length (a /24 inside 10.213.0.0/16)."),
+    aptProxyPort: port.default(3142).describe("apt-cacher-ng port on the bridge address."),
+  })
+  .strict();
+
+/** What scripts/local/*.sh would refuse in the middle of `pulumi up`, refused at preview instead. */
+export function localMachineProblems(c: StackConfig, stack: string | undefined): string[] {
+  const problems: string[] = [];
+  const shipped = DEBIAN_RELEASES[LOCAL_MACHINE_RELEASE];
+  if (c.cluster.postgresVersion !== shipped.postgres) {
+    problems.push(
+      `cluster.postgresVersion: the local machines run Debian ${shipped.version} (${LOCAL_MACHINE_RELEASE}), which ships PostgreSQL ${shipped.postgres} and reaches no other repository; set ${shipped.postgres}`,
+    );
+  }
+  if (stack !== undefined && !/^[a-z0-9][a-z0-9-]{0,19}$/.test(stack)) {
+    problems.push(
+      `stack ${JSON.stringify(stack)}: a local stand is named after its stack, which must be 1 to 20 characters a-z, 0-9 and '-'`,
+    );
+  }
+  const [bridgeIp, bits] = c.localMachines.bridgeAddress.split("/");
+  const prefix = bridgeIp.split(".").slice(0, 3).join(".");
+  if (bits !== "24") problems.push(`localMachines.bridgeAddress: the local stand uses a /24, got /${bits}`);
+  if (!bridgeIp.startsWith(LOCAL_SUBNET_PREFIX)) {
+    problems.push(
+      `localMachines.bridgeAddress: ${bridgeIp} is outside ${LOCAL_SUBNET_PREFIX}0.0/16, the only range a local stand may use; pick e.g. 10.213.5.1/24`,
+    );
+  }
+  c.hosts.forEach((h, i) => {
+    if (!h.address.startsWith(`${prefix}.`))
+      problems.push(`hosts[${i}].address: ${h.address} is outside the local bridge network ${prefix}.0/24`);
+    if (h.address === bridgeIp) problems.push(`hosts[${i}].address: ${h.address} is the bridge's own address`);
+    if (!/^[a-z][a-z0-9-]{0,30}$/.test(h.name))
+      problems.push(`hosts[${i}].name: a local machine's name is a-z then a-z0-9 and '-', at most 31 characters`);
+  });
+  return problems;
+}
 
 export interface LocalStandArgs {
   /** Namespaces netns, veth and state directories: several stands may coexist. */
@@ -25,7 +81,9 @@ export interface LocalStandArgs {
   readonly aptProxyPort: number;
 }
 
-const script = (name: string, ...args: string[]) => [path.join(LOCAL_SCRIPTS_DIR, name), ...args].map(shellQuote).join(" ");
+/** One scripts/local command, held to the stand's subnet rule (the same as localMachineProblems'). */
+const script = (name: string, ...args: string[]) =>
+  `PULUMI_PATRONI_SUBNET_PREFIX=${LOCAL_SUBNET_PREFIX} ` + [path.join(LOCAL_SCRIPTS_DIR, name), ...args].map(shellQuote).join(" ");
 
 export class LocalStand extends pulumi.ComponentResource {
   /** Private key authorized for root on every machine (secret). */
@@ -56,9 +114,16 @@ export class LocalStand extends pulumi.ComponentResource {
           script("apt-proxy.sh", "up", "--listen", bridgeIp, "--port", String(args.aptProxyPort)),
           script("rootfs.sh", "ensure") + " >/dev/null",
         ].join("\n"),
-        delete: [script("apt-proxy.sh", "down", "--listen", bridgeIp, "--port", String(args.aptProxyPort)), script("network.sh", "down", "--bridge", args.bridge, "--address", args.bridgeAddress)].join("\n"),
+        delete: [
+          script("apt-proxy.sh", "down", "--listen", bridgeIp, "--port", String(args.aptProxyPort)),
+          script("network.sh", "down", "--bridge", args.bridge, "--address", args.bridgeAddress),
+        ].join("\n"),
         // After a controller reboot the bridge and the proxy are gone: bring them back.
-        check: [script("network.sh", "status", "--bridge", args.bridge, "--address", args.bridgeAddress), script("apt-proxy.sh", "status", "--listen", bridgeIp, "--port", String(args.aptProxyPort))].join(" && ") + " >/dev/null",
+        check:
+          [
+            script("network.sh", "status", "--bridge", args.bridge, "--address", args.bridgeAddress),
+            script("apt-proxy.sh", "status", "--listen", bridgeIp, "--port", String(args.aptProxyPort)),
+          ].join(" && ") + " >/dev/null",
       },
       { parent: this },
     );
@@ -93,7 +158,14 @@ export class LocalStand extends pulumi.ComponentResource {
         { parent: this, dependsOn: [network] },
       );
       this.connections[h.name] = pulumi.secret(
-        pulumi.all([key.privateKey, machine.stdout]).apply(([privateKey, hostKey]) => ({ host: h.address, port: 22, user: "root", privateKey, hostKey: hostKey || undefined, disposable: true })),
+        pulumi.all([key.privateKey, machine.stdout]).apply(([privateKey, hostKey]) => ({
+          host: h.address,
+          port: 22,
+          user: "root",
+          privateKey,
+          hostKey: hostKey || undefined,
+          disposable: true,
+        })),
       );
       this.shellCommands[h.name] = `${args.stand === "local" ? "" : `STACK=${args.stand} `}npm run --silent ssh -- ${h.name}`;
       return machine;

@@ -6,10 +6,11 @@
 import { Role } from "../config/schema";
 
 /** What each Debian release we know ships (https://packages.debian.org). */
-export const DEBIAN_RELEASES: Readonly<Record<string, { readonly version: number; readonly postgres: number; readonly patroni: string }>> = {
-  bookworm: { version: 12, postgres: 15, patroni: "3.0.2" },
-  trixie: { version: 13, postgres: 17, patroni: "4.0.7" },
-};
+export const DEBIAN_RELEASES: Readonly<Record<string, { readonly version: number; readonly postgres: number; readonly patroni: string }>> =
+  {
+    bookworm: { version: 12, postgres: 15, patroni: "3.0.2" },
+    trixie: { version: 13, postgres: 17, patroni: "4.0.7" },
+  };
 
 /** The release the local stand's machines run (scripts/local/rootfs.sh builds it). */
 export const LOCAL_MACHINE_RELEASE = "trixie";
@@ -45,7 +46,14 @@ export function packagesFor(roles: readonly Role[], postgresVersion: number): st
         ["etcd-server", "etcd-client"].forEach((p) => pkgs.add(p));
         break;
       case "postgres":
-        [`postgresql-${postgresVersion}`, `postgresql-client-${postgresVersion}`, "patroni", "python3-etcd", "python3-psycopg2", "etcd-client"].forEach((p) => pkgs.add(p));
+        [
+          `postgresql-${postgresVersion}`,
+          `postgresql-client-${postgresVersion}`,
+          "patroni",
+          "python3-etcd",
+          "python3-psycopg2",
+          "etcd-client",
+        ].forEach((p) => pkgs.add(p));
         break;
       case "pgbouncer":
         pkgs.add("pgbouncer");
@@ -98,11 +106,13 @@ export function compareVersions(a: string, b: string): number {
   return 0;
 }
 
-export const atLeast = (version: string | undefined, minimum: string): boolean => version !== undefined && compareVersions(version, minimum) >= 0;
+export const atLeast = (version: string | undefined, minimum: string): boolean =>
+  version !== undefined && compareVersions(version, minimum) >= 0;
 
 export function parseHostFacts(stdout: string): HostFacts {
   const facts = JSON.parse(stdout) as HostFacts;
-  if (typeof facts.codename !== "string" || typeof facts.packages !== "object") throw new Error(`unexpected platform facts: ${stdout.slice(0, 200)}`);
+  if (typeof facts.codename !== "string" || typeof facts.packages !== "object")
+    throw new Error(`unexpected platform facts: ${stdout.slice(0, 200)}`);
   return facts;
 }
 
@@ -132,7 +142,9 @@ export function resolveHostPlatform(req: PlatformRequest, facts: HostFacts): { p
       const shipped = DEBIAN_RELEASES[facts.codename]?.postgres;
       problems.push(
         `${where}: PostgreSQL ${req.postgresVersion} (package ${pkg}) is not available` +
-          (shipped ? `; Debian ${facts.versionId} ships PostgreSQL ${shipped}: set cluster.postgresVersion: ${shipped}, or ${PGDG_HINT}` : `; ${PGDG_HINT}`),
+          (shipped
+            ? `; Debian ${facts.versionId} ships PostgreSQL ${shipped}: set cluster.postgresVersion: ${shipped}, or ${PGDG_HINT}`
+            : `; ${PGDG_HINT}`),
       );
     } else {
       problems.push(`${where}: package ${pkg} is not available from the configured apt sources`);

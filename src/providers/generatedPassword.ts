@@ -37,7 +37,10 @@ export function randomAlphanumeric(length: number): string {
 const generatedPasswordProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds: GeneratedPasswordInputs, news: GeneratedPasswordInputs) {
     const length = news.length ?? 32;
-    const failures = Number.isInteger(length) && length >= 16 && length <= 128 ? [] : [{ property: "length", reason: "must be an integer from 16 to 128" }];
+    const failures =
+      Number.isInteger(length) && length >= 16 && length <= 128
+        ? []
+        : [{ property: "length", reason: "must be an integer from 16 to 128" }];
     return { inputs: { ...news, length }, failures };
   },
   async diff(_id: string, olds: GeneratedPasswordInputs, news: GeneratedPasswordInputs) {
@@ -55,6 +58,13 @@ export class GeneratedPassword extends pulumi.dynamic.Resource {
   declare readonly result: pulumi.Output<string>;
 
   constructor(name: string, args: GeneratedPasswordArgs = {}, opts?: pulumi.CustomResourceOptions) {
-    super(generatedPasswordProvider, name, { ...args, result: undefined }, { ...opts, additionalSecretOutputs: ["result"] }, "patroni", "GeneratedPassword");
+    super(
+      generatedPasswordProvider,
+      name,
+      { ...args, result: undefined },
+      { ...opts, additionalSecretOutputs: ["result"] },
+      "patroni",
+      "GeneratedPassword",
+    );
   }
 }

@@ -16,7 +16,9 @@ import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 
 /** The fields of @pulumi/command's remote connection we use, resolved. */
-type CommandConnection = pulumi.Unwrap<Pick<command.types.input.remote.ConnectionArgs, "host" | "port" | "user" | "privateKey" | "hostKey">>;
+type CommandConnection = pulumi.Unwrap<
+  Pick<command.types.input.remote.ConnectionArgs, "host" | "port" | "user" | "privateKey" | "hostKey">
+>;
 /** The fields of @pulumi/command's remote.Command we share. */
 type CommandContract = Pick<command.remote.CommandArgs, "create" | "update" | "delete" | "stdin" | "triggers">;
 
@@ -114,7 +116,9 @@ export function redactSecrets(output: string, stdin: string | undefined): string
 
 export function failWith(s: ShellCommandState, phase: string, r: RunResult): never {
   const tail = redactSecrets(r.output.split("\n").slice(-40).join("\n"), s.stdin);
-  throw new Error(`${s.description}: ${phase} script failed on ${sshTarget(s.connection)} with exit code ${r.code}.\n--- last output ---\n${tail}`);
+  throw new Error(
+    `${s.description}: ${phase} script failed on ${sshTarget(s.connection)} with exit code ${r.code}.\n--- last output ---\n${tail}`,
+  );
 }
 
 function spawnOnce(argv: string[], stdin: string | undefined): Promise<RunResult> {
@@ -155,7 +159,11 @@ function sshMultiplexing(c: SshConnection): string[] {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const st = fs.lstatSync(dir);
   if (!st.isDirectory() || st.uid !== (process.getuid?.() ?? 0) || (st.mode & 0o077) !== 0) return [];
-  const id = crypto.createHash("sha256").update(JSON.stringify([c.user ?? "root", c.host, c.port ?? 22, c.hostKey ?? "", c.privateKey])).digest("hex").slice(0, 20);
+  const id = crypto
+    .createHash("sha256")
+    .update(JSON.stringify([c.user ?? "root", c.host, c.port ?? 22, c.hostKey ?? "", c.privateKey]))
+    .digest("hex")
+    .slice(0, 20);
   return ["-o", "ControlMaster=auto", "-o", `ControlPath=${path.join(dir, id)}`, "-o", "ControlPersist=30"];
 }
 
@@ -182,9 +190,27 @@ export async function runScript(s: ShellCommandState, script: string, stdin: str
     const quoted = `'${body.replace(/'/g, `'\\''`)}'`;
     const remote = `${user === "root" ? "" : "sudo -n "}bash -c ${quoted}`;
     const argv = [
-      "ssh", "-i", keyFile, "-p", String(port), "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
-      "-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=10", "-o", "ServerAliveCountMax=6", "-o", "LogLevel=ERROR",
-      ...hostCheck, ...sshMultiplexing(c), `${user}@${c.host}`, remote,
+      "ssh",
+      "-i",
+      keyFile,
+      "-p",
+      String(port),
+      "-o",
+      "BatchMode=yes",
+      "-o",
+      "IdentitiesOnly=yes",
+      "-o",
+      "ConnectTimeout=10",
+      "-o",
+      "ServerAliveInterval=10",
+      "-o",
+      "ServerAliveCountMax=6",
+      "-o",
+      "LogLevel=ERROR",
+      ...hostCheck,
+      ...sshMultiplexing(c),
+      `${user}@${c.host}`,
+      remote,
     ];
     let result: RunResult = { code: 255, output: "", stdout: "" };
     for (let i = 0; i < Math.max(1, attempts); i++) {
@@ -201,13 +227,15 @@ export async function runScript(s: ShellCommandState, script: string, stdin: str
 const shellCommandProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds: ShellCommandOutputs, news: ShellCommandState) {
     const failures = [];
-    if (typeof news.create !== "string" || news.create.length === 0) failures.push({ property: "create", reason: "a create script is required" });
+    if (typeof news.create !== "string" || news.create.length === 0)
+      failures.push({ property: "create", reason: "a create script is required" });
     return { inputs: news, failures };
   },
 
   async diff(_id: string, olds: ShellCommandOutputs, news: ShellCommandState) {
     const replaces = sshTarget(olds.connection) !== sshTarget(news.connection) ? ["connection"] : [];
-    let changes = fingerprintOf(news) !== olds.fingerprint || replaces.length > 0 || hostKeyOf(olds.connection) !== hostKeyOf(news.connection);
+    let changes =
+      fingerprintOf(news) !== olds.fingerprint || replaces.length > 0 || hostKeyOf(olds.connection) !== hostKeyOf(news.connection);
     // During preview an input may still be unknown; only probe a fully known host.
     // (Only our own fields: the serialized provider itself contains the marker.)
     const known = !JSON.stringify([news.connection ?? null, news.check]).includes(UNKNOWN);
@@ -219,7 +247,10 @@ const shellCommandProvider: pulumi.dynamic.ResourceProvider = {
     const result = await runScript(inputs, inputs.create, inputs.stdin, inputs.connectAttempts ?? DEFAULT_CONNECT_ATTEMPTS);
     if (result.code !== 0) failWith(inputs, "create", result);
     const crypto: typeof import("crypto") = require("crypto");
-    return { id: crypto.randomUUID(), outs: { ...inputs, fingerprint: fingerprintOf(inputs), stdout: inputs.captureStdout ? result.stdout.trim() : "" } };
+    return {
+      id: crypto.randomUUID(),
+      outs: { ...inputs, fingerprint: fingerprintOf(inputs), stdout: inputs.captureStdout ? result.stdout.trim() : "" },
+    };
   },
 
   async update(_id: string, _olds: ShellCommandOutputs, news: ShellCommandState) {
@@ -254,7 +285,8 @@ export class ShellCommand extends pulumi.dynamic.Resource {
         additionalSecretOutputs: ["connection", "stdin", "fingerprint"],
         deleteBeforeReplace: true,
       },
-      "patroni", "ShellCommand",
+      "patroni",
+      "ShellCommand",
     );
   }
 }

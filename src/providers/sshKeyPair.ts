@@ -33,6 +33,13 @@ export class SshKeyPair extends pulumi.dynamic.Resource {
   declare readonly privateKey: pulumi.Output<string>;
 
   constructor(name: string, args: { comment: pulumi.Input<string> }, opts?: pulumi.CustomResourceOptions) {
-    super(sshKeyPairProvider, name, { ...args, publicKey: undefined, privateKey: undefined }, { ...opts, additionalSecretOutputs: ["privateKey"] }, "patroni", "SshKeyPair");
+    super(
+      sshKeyPairProvider,
+      name,
+      { ...args, publicKey: undefined, privateKey: undefined },
+      { ...opts, additionalSecretOutputs: ["privateKey"] },
+      "patroni",
+      "SshKeyPair",
+    );
   }
 }

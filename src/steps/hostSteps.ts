@@ -68,7 +68,11 @@ export class HostSteps {
     readonly host: StepHost,
   ) {}
 
-  command(name: string, args: Omit<ShellCommandArgs, "connection" | "description"> & { description: string }, opts: StepOptions = {}): ShellCommand {
+  command(
+    name: string,
+    args: Omit<ShellCommandArgs, "connection" | "description"> & { description: string },
+    opts: StepOptions = {},
+  ): ShellCommand {
     return new ShellCommand(
       `${this.component}-${name}`,
       { ...args, description: `${this.host.name}: ${args.description}`, connection: this.host.connection },
@@ -126,7 +130,12 @@ export class HostSteps {
   gate(name: string, spec: GateSpec, opts: StepOptions = {}): ShellCommand {
     return this.command(
       name,
-      { description: `wait for ${spec.what}`, create: renderStepScript(spec.template, spec.env), triggers: spec.triggers, stdin: spec.stdin },
+      {
+        description: `wait for ${spec.what}`,
+        create: renderStepScript(spec.template, spec.env),
+        triggers: spec.triggers,
+        stdin: spec.stdin,
+      },
       opts,
     );
   }

@@ -76,9 +76,15 @@ describe("the cluster, checked the way the seeds check it", () => {
 
   it("a row written through 5000 is read back on every replica through its PgBouncer", () => {
     psql("client01", "service=primary", "create database seedcheck");
-    psql("client01", "service=primary dbname=seedcheck", "create table t(id int primary key, note text); insert into t values (1, 'written via haproxy 5000')");
+    psql(
+      "client01",
+      "service=primary dbname=seedcheck",
+      "create table t(id int primary key, note text); insert into t values (1, 'written via haproxy 5000')",
+    );
     const password = encodeURIComponent(new URL(outputs.primaryUri).password);
-    const leader = JSON.parse(ssh("pg01", "patronictl -c /etc/patroni/patroni.yml list -f json")).find((m: any) => m.Role === "Leader").Member;
+    const leader = JSON.parse(ssh("pg01", "patronictl -c /etc/patroni/patroni.yml list -f json")).find(
+      (m: any) => m.Role === "Leader",
+    ).Member;
     const replicas = ["pg01", "pg02", "pg03"].filter((h) => h !== leader);
     for (const replica of replicas) {
       const conn = `postgresql://postgres:${password}@${outputs.hosts[replica].address}:6432/seedcheck`;
@@ -95,14 +101,22 @@ describe("the cluster, checked the way the seeds check it", () => {
   });
 
   it("pg_replication_slots: one active physical slot per replica; pg_stat_replication streaming", () => {
-    const slots = psql("client01", "service=primary", "select slot_type || ':' || active from pg_replication_slots order by slot_name").split("\n");
+    const slots = psql(
+      "client01",
+      "service=primary",
+      "select slot_type || ':' || active from pg_replication_slots order by slot_name",
+    ).split("\n");
     expect(slots).toEqual(["physical:true", "physical:true"]);
     const states = psql("client01", "service=primary", "select state from pg_stat_replication").split("\n");
     expect(states).toEqual(["streaming", "streaming"]);
   });
 
   it("PgBouncer's admin console answers SHOW POOLS", () => {
-    const out = ssh("pg01", `PGPASSWORD="$(cat)" psql -X -At "host=127.0.0.1 port=6432 user=postgres dbname=pgbouncer" -c "SHOW POOLS"`, new URL(outputs.primaryUri).password);
+    const out = ssh(
+      "pg01",
+      `PGPASSWORD="$(cat)" psql -X -At "host=127.0.0.1 port=6432 user=postgres dbname=pgbouncer" -c "SHOW POOLS"`,
+      new URL(outputs.primaryUri).password,
+    );
     expect(out.length).toBeGreaterThan(0);
   });
 
@@ -124,7 +138,11 @@ describe("the cluster, checked the way the seeds check it", () => {
   it("the HAProxy stats page needs authentication", () => {
     const anonymous = ssh("client01", `curl -s -o /dev/null -w '%{http_code}' ${outputs.haproxyStatsUrl}`);
     expect(anonymous).toBe("401");
-    const authorized = ssh("client01", `curl -s -o /dev/null -w '%{http_code}' -K - ${outputs.haproxyStatsUrl}`, `user = "admin:${outputs.haproxyStatsPassword}"\n`);
+    const authorized = ssh(
+      "client01",
+      `curl -s -o /dev/null -w '%{http_code}' -K - ${outputs.haproxyStatsUrl}`,
+      `user = "admin:${outputs.haproxyStatsPassword}"\n`,
+    );
     expect(authorized).toBe("200");
   });
 });
@@ -144,14 +162,17 @@ describe("HAProxy health checks", () => {
   };
 
   it("a node whose PgBouncer is dead gets no traffic, and comes back when PgBouncer does", async () => {
-    const leader = JSON.parse(ssh("pg01", "patronictl -c /etc/patroni/patroni.yml list -f json")).find((m: any) => m.Role === "Leader").Member;
+    const leader = JSON.parse(ssh("pg01", "patronictl -c /etc/patroni/patroni.yml list -f json")).find(
+      (m: any) => m.Role === "Leader",
+    ).Member;
     const replica = ["pg01", "pg02", "pg03"].find((h) => h !== leader)!;
     ssh(replica, "systemctl stop pgbouncer");
     try {
       // Patroni still says "replica": only the PgBouncer probe can take it out.
       expect(await waitFor(replica, "e2e-replicas", "DOWN")).toEqual(["e2e-primary:DOWN", "e2e-replicas:DOWN"]);
       // Round robin over the replicas port never lands on it.
-      for (let i = 0; i < 6; i++) expect(psql("client01", "service=replicas", "select trim(pg_read_file('/etc/hostname'))")).not.toBe(replica);
+      for (let i = 0; i < 6; i++)
+        expect(psql("client01", "service=replicas", "select trim(pg_read_file('/etc/hostname'))")).not.toBe(replica);
     } finally {
       ssh(replica, "systemctl start pgbouncer");
     }
@@ -180,13 +201,17 @@ describe("secrets", () => {
 
 describe("idempotence", () => {
   it("a second pulumi up reports no changes and restarts nothing", async () => {
-    const before = ["pg01", "pg02", "pg03"].map((h) => [activeSince(h, "patroni"), activeSince(h, "pgbouncer"), activeSince(h, "etcd")].join(","));
+    const before = ["pg01", "pg02", "pg03"].map((h) =>
+      [activeSince(h, "patroni"), activeSince(h, "pgbouncer"), activeSince(h, "etcd")].join(","),
+    );
     const haproxyBefore = activeSince("haproxy01", "haproxy");
     const preview = await stand.run(["preview", "--expect-no-changes", "--diff"], true);
     expect(preview.code, preview.stdout + preview.stderr).toBe(0);
     const out = await up("no-change pulumi up");
     expect(out).not.toMatch(/\d+ (to update|updated|created|deleted|replaced)/);
-    const after = ["pg01", "pg02", "pg03"].map((h) => [activeSince(h, "patroni"), activeSince(h, "pgbouncer"), activeSince(h, "etcd")].join(","));
+    const after = ["pg01", "pg02", "pg03"].map((h) =>
+      [activeSince(h, "patroni"), activeSince(h, "pgbouncer"), activeSince(h, "etcd")].join(","),
+    );
     expect(after).toEqual(before);
     expect(activeSince("haproxy01", "haproxy")).toBe(haproxyBefore);
   });
@@ -231,7 +256,8 @@ describe("power loss of a machine", () => {
       try {
         const members = JSON.parse(ssh("pg01", "patronictl -c /etc/patroni/patroni.yml list -f json"));
         const states = psql("client01", "service=primary", "select count(*) from pg_stat_replication where state = 'streaming'");
-        ok = members.length === 3 && members.every((m: any) => m.State === (m.Role === "Leader" ? "running" : "streaming")) && states === "2";
+        ok =
+          members.length === 3 && members.every((m: any) => m.State === (m.Role === "Leader" ? "running" : "streaming")) && states === "2";
       } catch {
         /* still booting */
       }

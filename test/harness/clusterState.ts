@@ -28,7 +28,8 @@ export async function patroniCluster(restUrls: readonly string[], timeoutMs = 20
   return undefined;
 }
 
-export const leaderOf = (members: readonly PatroniMember[] | undefined): string | undefined => members?.find((m) => m.role === "leader")?.name;
+export const leaderOf = (members: readonly PatroniMember[] | undefined): string | undefined =>
+  members?.find((m) => m.role === "leader")?.name;
 
 export interface WholeSpec {
   readonly restUrls: readonly string[];
@@ -54,10 +55,12 @@ export async function notWholeBecause(spec: WholeSpec): Promise<string | undefin
   if (pending.length) return `pending restart: ${pending.map((m) => m.name).join(",")}`;
   if (spec.stats) {
     const up = await proxyPrimaries(spec.stats);
-    if (!up || up.length !== 1 || up[0] !== leaders[0].name) return `HAProxy primary backend up: ${up?.join(",") ?? "(stats not answering)"} (leader ${leaders[0].name})`;
+    if (!up || up.length !== 1 || up[0] !== leaders[0].name)
+      return `HAProxy primary backend up: ${up?.join(",") ?? "(stats not answering)"} (leader ${leaders[0].name})`;
     if (spec.replicaBackend !== undefined && spec.expectedReplicasUp !== undefined) {
       const replicas = await proxyPrimaries({ ...spec.stats, primaryBackend: spec.replicaBackend });
-      if ((replicas?.length ?? 0) !== spec.expectedReplicasUp) return `HAProxy replica backend up: ${replicas?.join(",") ?? "?"} (want ${spec.expectedReplicasUp})`;
+      if ((replicas?.length ?? 0) !== spec.expectedReplicasUp)
+        return `HAProxy replica backend up: ${replicas?.join(",") ?? "?"} (want ${spec.expectedReplicasUp})`;
     }
   }
   return undefined;
@@ -76,7 +79,12 @@ export async function waitWhole(spec: WholeSpec, timeoutMs: number): Promise<num
 }
 
 /** The ids each node holds, once every node holds as many as the primary (replicas catch up). */
-export async function readIdsEverywhere(nodes: readonly ProbeNode[], creds: Credentials, table: string, timeoutMs = 60_000): Promise<Record<string, number[]>> {
+export async function readIdsEverywhere(
+  nodes: readonly ProbeNode[],
+  creds: Credentials,
+  table: string,
+  timeoutMs = 60_000,
+): Promise<Record<string, number[]>> {
   const start = Date.now();
   let result: Record<string, number[]> = {};
   while (Date.now() - start < timeoutMs) {

@@ -73,11 +73,14 @@ export class PgConnection {
     if (queued) return queued instanceof Error ? Promise.reject(queued) : Promise.resolve(queued);
     if (this.closed) return Promise.reject(new ConnectionLost("connection closed"));
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== waiter);
-        this.destroy();
-        reject(new ConnectionLost("timed out waiting for the server"));
-      }, Math.max(1, deadline - Date.now()));
+      const timer = setTimeout(
+        () => {
+          this.waiters = this.waiters.filter((w) => w !== waiter);
+          this.destroy();
+          reject(new ConnectionLost("timed out waiting for the server"));
+        },
+        Math.max(1, deadline - Date.now()),
+      );
       const waiter = (m: Message | Error) => {
         clearTimeout(timer);
         if (m instanceof Error) reject(m);
@@ -98,10 +101,13 @@ export class PgConnection {
     const deadline = Date.now() + (o.timeoutMs ?? 3000);
     const socket = await new Promise<net.Socket>((resolve, reject) => {
       const s = net.connect({ host: o.host, port: o.port });
-      const timer = setTimeout(() => {
-        s.destroy();
-        reject(new ConnectionLost(`connect to ${o.host}:${o.port} timed out`));
-      }, Math.max(1, deadline - Date.now()));
+      const timer = setTimeout(
+        () => {
+          s.destroy();
+          reject(new ConnectionLost(`connect to ${o.host}:${o.port} timed out`));
+        },
+        Math.max(1, deadline - Date.now()),
+      );
       s.once("connect", () => {
         clearTimeout(timer);
         s.setNoDelay(true);

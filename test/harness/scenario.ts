@@ -3,7 +3,15 @@
 // then read every node and check the invariants.
 import { Stand } from "../helpers/stand";
 import { leaderOf, patroniCluster, readIdsEverywhere, waitWhole, WholeSpec } from "./clusterState";
-import { checkDurability, DurabilityReport, dualPrimaryRounds, dualProxyRounds, lostCount, ProbeRound, writeUnavailabilityMs } from "./invariants";
+import {
+  checkDurability,
+  DurabilityReport,
+  dualPrimaryRounds,
+  dualProxyRounds,
+  lostCount,
+  ProbeRound,
+  writeUnavailabilityMs,
+} from "./invariants";
 import { createWriteTable, Credentials, ProbeNode, Prober, ProxyStats, Writer } from "./traffic";
 
 export interface FaultContext {
@@ -49,7 +57,12 @@ export function standTargets(stand: Stand, clusterName: string) {
   const creds: Credentials = { user: "postgres", password: stand.superuserPassword, database: "postgres" };
   const pgHosts = stand.hostsWith("postgres");
   const nodes: ProbeNode[] = pgHosts.map((name) => ({ name, host: stand.address(name), port: 5432 }));
-  const stats: ProxyStats = { url: o.haproxyStatsUrl, user: o.haproxyStatsUser, password: o.haproxyStatsPassword, primaryBackend: `${clusterName}-primary` };
+  const stats: ProxyStats = {
+    url: o.haproxyStatsUrl,
+    user: o.haproxyStatsUser,
+    password: o.haproxyStatsPassword,
+    primaryBackend: `${clusterName}-primary`,
+  };
   const whole: WholeSpec = {
     restUrls: pgHosts.map((h) => `http://${stand.address(h)}:8008`),
     members: pgHosts,
@@ -107,6 +120,8 @@ export async function runFault(stand: Stand, clusterName: string, scenario: Faul
     wholeAfterMs,
     writes: writer.records.length,
   };
-  console.log(`[fault] ${scenario.name}: ${JSON.stringify({ ...report, durability: { ...durability, lost: Object.keys(durability.lost), phantom: Object.keys(durability.phantom) } })}`);
+  console.log(
+    `[fault] ${scenario.name}: ${JSON.stringify({ ...report, durability: { ...durability, lost: Object.keys(durability.lost), phantom: Object.keys(durability.phantom) } })}`,
+  );
   return report;
 }

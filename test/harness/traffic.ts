@@ -22,7 +22,10 @@ export interface Credentials {
 export async function createWriteTable(target: Target, creds: Credentials, table: string): Promise<void> {
   const c = await PgConnection.connect({ ...target, ...creds, timeoutMs: 10_000 });
   try {
-    await c.query(`CREATE TABLE IF NOT EXISTS ${table} (id bigint PRIMARY KEY, conn int NOT NULL, at timestamptz NOT NULL DEFAULT now())`, 30_000);
+    await c.query(
+      `CREATE TABLE IF NOT EXISTS ${table} (id bigint PRIMARY KEY, conn int NOT NULL, at timestamptz NOT NULL DEFAULT now())`,
+      30_000,
+    );
   } finally {
     await c.close();
   }
@@ -166,7 +169,10 @@ export class Prober {
   private async loop(): Promise<void> {
     while (this.running) {
       const at = Date.now();
-      const [answers, proxy] = await Promise.all([Promise.all(this.nodes.map((n) => this.ask(n))), this.stats ? proxyPrimaries(this.stats) : undefined]);
+      const [answers, proxy] = await Promise.all([
+        Promise.all(this.nodes.map((n) => this.ask(n))),
+        this.stats ? proxyPrimaries(this.stats) : undefined,
+      ]);
       this.rounds.push({
         at,
         writable: this.nodes.filter((_, i) => answers[i] === "writable").map((n) => n.name),

@@ -40,7 +40,13 @@ export function pulumi(args: string[], opts: CliOptions = {}): Promise<CliResult
       ? [path.join(REPO, "scripts", "pulumi.sh"), {}]
       : [
           pulumiBinary(),
-          { PULUMI_HOME: path.join(REPO, ".pulumi-home"), PULUMI_SKIP_UPDATE_CHECK: "true", PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true", PULUMI_NODEJS_TRANSPILE_ONLY: "true", PATH: `${path.dirname(pulumiBinary())}:${process.env.PATH}` },
+          {
+            PULUMI_HOME: path.join(REPO, ".pulumi-home"),
+            PULUMI_SKIP_UPDATE_CHECK: "true",
+            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+            PULUMI_NODEJS_TRANSPILE_ONLY: "true",
+            PATH: `${path.dirname(pulumiBinary())}:${process.env.PATH}`,
+          },
         ];
   return new Promise((resolve, reject) => {
     const child = childProcess.spawn(command, args, { cwd, env: { ...process.env, ...env, ...opts.env }, stdio: ["pipe", "pipe", "pipe"] });
@@ -56,7 +62,10 @@ export function pulumi(args: string[], opts: CliOptions = {}): Promise<CliResult
       if (out.code !== 0 && !opts.allowFailure) {
         // The diagnostics come before the outputs: show them, then the tail.
         const lines = (stdout + stderr).split("\n");
-        const errors = lines.filter((l) => /error|failed/i.test(l)).slice(0, 40).join("\n");
+        const errors = lines
+          .filter((l) => /error|failed/i.test(l))
+          .slice(0, 40)
+          .join("\n");
         const tail = lines.slice(-30).join("\n");
         reject(new Error(`pulumi ${args.join(" ")} exited ${out.code}:\n${errors}\n--- tail ---\n${tail}`));
       } else resolve(out);

@@ -47,10 +47,12 @@ export function lintCommand(command: string, ctx: LintContext): string[] {
     if (!ctx.stacks.includes(stack)) problems.push(`stack ${stack} has no Pulumi.${stack}.yaml`);
   }
   const host = /^npm run (?:--silent )?ssh -- ([a-z0-9-]+)/.exec(command);
-  if (npm?.[1] === "ssh" && (!host || !ctx.hosts.includes(host[1]))) problems.push(`host ${host?.[1] ?? "(none)"} is not a host of the local stack`);
+  if (npm?.[1] === "ssh" && (!host || !ctx.hosts.includes(host[1])))
+    problems.push(`host ${host?.[1] ?? "(none)"} is not a host of the local stack`);
   if (npm?.[1] === "power") {
     const m = /-- (\w+) ([a-z0-9-]+)/.exec(command);
-    if (!m || !["off", "kill", "on", "status"].includes(m[1]) || !ctx.hosts.includes(m[2])) problems.push("power needs off|kill|on|status and a host of the local stack");
+    if (!m || !["off", "kill", "on", "status"].includes(m[1]) || !ctx.hosts.includes(m[2]))
+      problems.push("power needs off|kill|on|status and a host of the local stack");
   }
   return problems;
 }

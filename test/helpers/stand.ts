@@ -76,9 +76,23 @@ export class Stand {
     const knownHosts = path.join(this.keyDir, `known_hosts-${host}`);
     fs.writeFileSync(knownHosts, this.machine("host-key", host, "--known-hosts") + "\n");
     return [
-      "-i", path.join(this.keyDir, "key"), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
-      "-o", "StrictHostKeyChecking=yes", "-o", `UserKnownHostsFile=${knownHosts}`, "-o", "GlobalKnownHostsFile=/dev/null",
-      "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10", `root@${this.address(host)}`,
+      "-i",
+      path.join(this.keyDir, "key"),
+      "-o",
+      "IdentitiesOnly=yes",
+      "-o",
+      "BatchMode=yes",
+      "-o",
+      "StrictHostKeyChecking=yes",
+      "-o",
+      `UserKnownHostsFile=${knownHosts}`,
+      "-o",
+      "GlobalKnownHostsFile=/dev/null",
+      "-o",
+      "LogLevel=ERROR",
+      "-o",
+      "ConnectTimeout=10",
+      `root@${this.address(host)}`,
     ];
   }
 
@@ -105,7 +119,9 @@ export class Stand {
 
   /** scripts/local/machine.sh for this stand's machines. */
   machine(...args: string[]): string {
-    return childProcess.execFileSync(path.join(REPO, "scripts", "local", "machine.sh"), [...args, "--stand", this.stack], { encoding: "utf8" }).trim();
+    return childProcess
+      .execFileSync(path.join(REPO, "scripts", "local", "machine.sh"), [...args, "--stand", this.stack], { encoding: "utf8" })
+      .trim();
   }
 
   cleanup(): void {

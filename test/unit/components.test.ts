@@ -29,7 +29,9 @@ export const DEBIAN_13_VERSIONS: Record<string, string> = {
 };
 function mockStdout(name: string, inputs: Record<string, any>): string {
   if (!name.endsWith("-platform")) return "";
-  const packages = String(inputs.create).match(/export PACKAGES='([^']*)'/)![1].split(" ");
+  const packages = String(inputs.create)
+    .match(/export PACKAGES='([^']*)'/)![1]
+    .split(" ");
   return JSON.stringify({
     id: "debian",
     versionId: "13",
@@ -42,7 +44,11 @@ beforeAll(() => {
   pulumi.runtime.setMocks(
     {
       newResource: (args) => {
-        registered.push({ type: args.type, name: args.name, inputs: { ...args.inputs, stdin: unwrap(args.inputs.stdin), rawStdin: args.inputs.stdin } });
+        registered.push({
+          type: args.type,
+          name: args.name,
+          inputs: { ...args.inputs, stdin: unwrap(args.inputs.stdin), rawStdin: args.inputs.stdin },
+        });
         return { id: `${args.name}-id`, state: { ...args.inputs, stdout: mockStdout(args.name, args.inputs), fingerprint: "f" } };
       },
       call: () => ({}),
@@ -67,7 +73,9 @@ async function deploy(raw: object) {
   registered = [];
   const { PostgresCluster } = await import("../../src/cluster/postgresCluster");
   const config = parseStackConfig(JSON.parse(JSON.stringify(raw)), () => false);
-  const connections = Object.fromEntries(config.hosts.map((h) => [h.name, pulumi.secret({ host: h.address, privateKey: "PRIVATE-KEY-MATERIAL" })]));
+  const connections = Object.fromEntries(
+    config.hosts.map((h) => [h.name, pulumi.secret({ host: h.address, privateKey: "PRIVATE-KEY-MATERIAL" })]),
+  );
   const passwords: pulumi.Output<ClusterPasswords> = pulumi.secret(pulumi.output<ClusterPasswords>(PASSWORDS));
   const cluster = new PostgresCluster("cluster", { config, stack: "test", connections, passwords });
   const uri = await new Promise<string>((resolve) => cluster.primaryUri.apply(resolve));
@@ -85,14 +93,22 @@ describe("PostgresCluster, seed 000 topology", () => {
       [
         "PostgresCluster cluster",
         ...["servera", "serverb", "serverc", "haproxy"].map((h) => `HostBase cluster-${h}`),
-        ...["servera", "serverb", "serverc"].flatMap((h) => [`EtcdMember cluster-${h}-etcd`, `PatroniNode cluster-${h}-patroni`, `PgbouncerNode cluster-${h}-pgbouncer`]),
+        ...["servera", "serverb", "serverc"].flatMap((h) => [
+          `EtcdMember cluster-${h}-etcd`,
+          `PatroniNode cluster-${h}-patroni`,
+          `PgbouncerNode cluster-${h}-pgbouncer`,
+        ]),
         "HaproxyNode cluster-haproxy-haproxy",
       ].sort(),
     );
     const names = commands.map((c) => c.name).sort();
     expect(names).toEqual(
       [
-        ...["servera", "serverb", "serverc", "haproxy"].flatMap((h) => [`cluster-${h}-reachable`, `cluster-${h}-platform`, `cluster-${h}-packages`]),
+        ...["servera", "serverb", "serverc", "haproxy"].flatMap((h) => [
+          `cluster-${h}-reachable`,
+          `cluster-${h}-platform`,
+          `cluster-${h}-packages`,
+        ]),
         ...["servera", "serverb", "serverc"].flatMap((h) => [
           `cluster-${h}-etcd-env`,
           `cluster-${h}-etcd-dropin`,
@@ -121,7 +137,11 @@ describe("PostgresCluster, seed 000 topology", () => {
 
   it("never puts a password or the private key in a script, only on stdin or in the connection", async () => {
     const { commands } = await deploy(seed000);
-    const secrets = [...Object.values(PASSWORDS).filter((v): v is string => typeof v === "string"), PASSWORDS.users.app, "PRIVATE-KEY-MATERIAL"];
+    const secrets = [
+      ...Object.values(PASSWORDS).filter((v): v is string => typeof v === "string"),
+      PASSWORDS.users.app,
+      "PRIVATE-KEY-MATERIAL",
+    ];
     for (const c of commands) {
       for (const field of ["create", "update", "delete", "check", "description"]) {
         const text = String(c.inputs[field] ?? "");
@@ -132,7 +152,12 @@ describe("PostgresCluster, seed 000 topology", () => {
     const patroni = commands.find((c) => c.name === "cluster-servera-patroni-config")!;
     expect(patroni.inputs.stdin).toContain(PASSWORDS.replication);
     // ...and stay secrets in the state.
-    for (const name of ["cluster-servera-patroni-config", "cluster-servera-pgbouncer-userlist", "cluster-haproxy-haproxy-config", "cluster-roles-and-databases"]) {
+    for (const name of [
+      "cluster-servera-patroni-config",
+      "cluster-servera-pgbouncer-userlist",
+      "cluster-haproxy-haproxy-config",
+      "cluster-roles-and-databases",
+    ]) {
       expect(isSecret(commands.find((c) => c.name === name)!.inputs.rawStdin), name).toBe(true);
     }
   });

@@ -1,7 +1,14 @@
 // Supported platforms: which hosts are accepted, which are refused and why,
 // and what the renderers do differently per version.
 import { describe, expect, it } from "vitest";
-import { HostFacts, packagesFor, parseHostFacts, pgbouncerHasAuthDbname, resolveHostPlatform, upstreamVersion } from "../../src/platform/platform";
+import {
+  HostFacts,
+  packagesFor,
+  parseHostFacts,
+  pgbouncerHasAuthDbname,
+  resolveHostPlatform,
+  upstreamVersion,
+} from "../../src/platform/platform";
 import { renderPgbouncerIni } from "../../src/roles/pgbouncer/pgbouncerIni";
 import { Role } from "../../src/config/schema";
 
@@ -16,8 +23,20 @@ function facts(codename: string, versionId: string, versions: Record<string, str
   };
 }
 
-const DEBIAN_13 = { patroni: "4.0.7-3~deb13u1", "postgresql-17": "17.12-0+deb13u1", pgbouncer: "1.24.1-1+deb13u2", "etcd-server": "3.5.16-4", haproxy: "3.0.11-1+deb13u4" };
-const DEBIAN_12 = { patroni: "3.0.2-1", "postgresql-15": "15.14-0+deb12u1", pgbouncer: "1.18.0-1", "etcd-server": "3.4.23-4+b6", haproxy: "2.6.12-1+deb12u2" };
+const DEBIAN_13 = {
+  patroni: "4.0.7-3~deb13u1",
+  "postgresql-17": "17.12-0+deb13u1",
+  pgbouncer: "1.24.1-1+deb13u2",
+  "etcd-server": "3.5.16-4",
+  haproxy: "3.0.11-1+deb13u4",
+};
+const DEBIAN_12 = {
+  patroni: "3.0.2-1",
+  "postgresql-15": "15.14-0+deb12u1",
+  pgbouncer: "1.18.0-1",
+  "etcd-server": "3.4.23-4+b6",
+  haproxy: "2.6.12-1+deb12u2",
+};
 // Debian 12 with the PostgreSQL project's repository (apt.postgresql.org): its Patroni, PostgreSQL and PgBouncer win.
 const DEBIAN_12_PGDG = { ...DEBIAN_12, patroni: "4.1.0-1.pgdg120+1", "postgresql-17": "17.7-1.pgdg120+1", pgbouncer: "1.25.0-1.pgdg120+1" };
 
@@ -25,7 +44,15 @@ describe("supported platforms", () => {
   it("Debian 13 is supported as is: Patroni 4.0.7, PostgreSQL 17, PgBouncer 1.24", () => {
     const r = resolveHostPlatform({ hostName: "pg01", roles: DB_ROLES, postgresVersion: 17 }, facts("trixie", "13", DEBIAN_13));
     expect(r.problems).toEqual([]);
-    expect(r.platform).toEqual({ codename: "trixie", debianVersion: 13, patroni: "4.0.7", postgres: "17.12", pgbouncer: "1.24.1", etcd: "3.5.16", haproxy: undefined });
+    expect(r.platform).toEqual({
+      codename: "trixie",
+      debianVersion: 13,
+      patroni: "4.0.7",
+      postgres: "17.12",
+      pgbouncer: "1.24.1",
+      etcd: "3.5.16",
+      haproxy: undefined,
+    });
   });
 
   it("Debian 12 with the PostgreSQL project's repository is supported", () => {
@@ -35,7 +62,10 @@ describe("supported platforms", () => {
   });
 
   it("refuses Debian 12's Patroni 3.0.2, naming the data-loss bug and the way out", () => {
-    const r = resolveHostPlatform({ hostName: "pg02", roles: DB_ROLES, postgresVersion: 15 }, facts("bookworm", "12", DEBIAN_12, DB_ROLES, 15));
+    const r = resolveHostPlatform(
+      { hostName: "pg02", roles: DB_ROLES, postgresVersion: 15 },
+      facts("bookworm", "12", DEBIAN_12, DB_ROLES, 15),
+    );
     expect(r.platform).toBeUndefined();
     expect(r.problems).toHaveLength(1);
     const [problem] = r.problems;
@@ -47,25 +77,45 @@ describe("supported platforms", () => {
   });
 
   it("refuses Patroni 3.x after the fix too: it cannot validate a changed patroni.yml on a running node", () => {
-    const r = resolveHostPlatform({ hostName: "pg01", roles: DB_ROLES, postgresVersion: 17 }, facts("trixie", "13", { ...DEBIAN_13, patroni: "3.3.2-1" }));
-    expect(r.problems.join()).toContain("Patroni 3.3.2 is refused: a changed patroni.yml can only be validated on a running node from Patroni 4.0.0");
+    const r = resolveHostPlatform(
+      { hostName: "pg01", roles: DB_ROLES, postgresVersion: 17 },
+      facts("trixie", "13", { ...DEBIAN_13, patroni: "3.3.2-1" }),
+    );
+    expect(r.problems.join()).toContain(
+      "Patroni 3.3.2 is refused: a changed patroni.yml can only be validated on a running node from Patroni 4.0.0",
+    );
   });
 
   it("a host without the postgres role is not refused for its Patroni", () => {
-    const r = resolveHostPlatform({ hostName: "haproxy01", roles: ["haproxy"], postgresVersion: 15 }, facts("bookworm", "12", DEBIAN_12, ["haproxy"], 15));
+    const r = resolveHostPlatform(
+      { hostName: "haproxy01", roles: ["haproxy"], postgresVersion: 15 },
+      facts("bookworm", "12", DEBIAN_12, ["haproxy"], 15),
+    );
     expect(r.problems).toEqual([]);
     expect(r.platform?.haproxy).toBe("2.6.12");
   });
 
   it("a PostgreSQL major the release does not ship is refused with what it ships", () => {
     const f = facts("trixie", "13", DEBIAN_13);
-    const missing = { ...f, packages: { ...f.packages, "postgresql-15": { installed: "", candidate: "" }, "postgresql-client-15": { installed: "", candidate: "" } } };
+    const missing = {
+      ...f,
+      packages: {
+        ...f.packages,
+        "postgresql-15": { installed: "", candidate: "" },
+        "postgresql-client-15": { installed: "", candidate: "" },
+      },
+    };
     const r = resolveHostPlatform({ hostName: "pg01", roles: DB_ROLES, postgresVersion: 15 }, missing);
-    expect(r.problems[0]).toContain("PostgreSQL 15 (package postgresql-15) is not available; Debian 13 ships PostgreSQL 17: set cluster.postgresVersion: 17");
+    expect(r.problems[0]).toContain(
+      "PostgreSQL 15 (package postgresql-15) is not available; Debian 13 ships PostgreSQL 17: set cluster.postgresVersion: 17",
+    );
   });
 
   it("only Debian is supported", () => {
-    const r = resolveHostPlatform({ hostName: "x", roles: ["haproxy"], postgresVersion: 17 }, { ...facts("jammy", "22.04", DEBIAN_13, ["haproxy"]), id: "ubuntu" });
+    const r = resolveHostPlatform(
+      { hostName: "x", roles: ["haproxy"], postgresVersion: 17 },
+      { ...facts("jammy", "22.04", DEBIAN_13, ["haproxy"]), id: "ubuntu" },
+    );
     expect(r.problems[0]).toContain("only Debian is supported");
   });
 
@@ -79,7 +129,9 @@ describe("supported platforms", () => {
   });
 
   it("reads the platform step's JSON and Debian version strings", () => {
-    const parsed = parseHostFacts('{"id":"debian","versionId":"13","codename":"trixie","packages":{"jq":{"installed":"1.7.1-6+deb13u4","candidate":"1.7.1-6+deb13u4"}}}');
+    const parsed = parseHostFacts(
+      '{"id":"debian","versionId":"13","codename":"trixie","packages":{"jq":{"installed":"1.7.1-6+deb13u4","candidate":"1.7.1-6+deb13u4"}}}',
+    );
     expect(parsed.packages.jq.installed).toBe("1.7.1-6+deb13u4");
     expect(upstreamVersion("1:4.0.7-3~deb13u1")).toBe("4.0.7");
     expect(() => parseHostFacts('{"id":"debian"}')).toThrow(/unexpected platform facts/);
@@ -88,7 +140,10 @@ describe("supported platforms", () => {
 
 describe("renderers per version", () => {
   const ini = (pgbouncer: string) => {
-    const platform = resolveHostPlatform({ hostName: "pg01", roles: DB_ROLES, postgresVersion: 17 }, facts("trixie", "13", { ...DEBIAN_13, pgbouncer })).platform!;
+    const platform = resolveHostPlatform(
+      { hostName: "pg01", roles: DB_ROLES, postgresVersion: 17 },
+      facts("trixie", "13", { ...DEBIAN_13, pgbouncer }),
+    ).platform!;
     return renderPgbouncerIni(
       { stack: "test" },
       {

@@ -17,7 +17,8 @@ afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 /** A stack of the scratch project with the given config (secrets set with --secret, from stdin). */
 async function stackWith(name: string, config: Record<string, unknown>, secrets: Record<string, string> = {}) {
   fs.writeFileSync(path.join(work, `Pulumi.${name}.yaml`), yaml.dump({ config }));
-  const run = (args: string[], allowFailure = false, input?: string) => pulumi([...args, "--stack", name, "--non-interactive"], { cwd: work, env, allowFailure, input });
+  const run = (args: string[], allowFailure = false, input?: string) =>
+    pulumi([...args, "--stack", name, "--non-interactive"], { cwd: work, env, allowFailure, input });
   await pulumi(["stack", "init", name, "--non-interactive"], { cwd: work, env });
   // `config set` reads the value from stdin when none is given: never on a command line.
   for (const [key, value] of Object.entries(secrets)) await run(["config", "set", "--secret", key], false, value);
@@ -32,14 +33,24 @@ describe("the program through the engine", () => {
     expect(out).toMatch(/\+ (\d+) to create/);
     const planned = Number(out.match(/\+ (\d+) to create/)![1]);
     expect(planned).toBeGreaterThan(60);
-    for (const name of ["cluster-servera-patroni-config", "cluster-haproxy-haproxy-gate", "cluster-roles-and-databases", "superuser-password"]) expect(out).toContain(name);
+    for (const name of [
+      "cluster-servera-patroni-config",
+      "cluster-haproxy-haproxy-gate",
+      "cluster-roles-and-databases",
+      "superuser-password",
+    ])
+      expect(out).toContain(name);
     expect(out).not.toContain("BEGIN OPENSSH PRIVATE KEY");
   });
 
   it("stops a broken configuration before any resource is created, naming the field", async () => {
     const dev = yaml.load(fs.readFileSync(path.join(REPO, "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, any> };
     const hosts = dev.config["pulumi-patroni:hosts"].map((h: any, i: number) => (i === 2 ? { ...h, roles: ["postgres"] } : h));
-    const run = await stackWith("broken", { ...dev.config, "pulumi-patroni:hosts": hosts, "pulumi-patroni:superuserPassword": "in-clear-text" });
+    const run = await stackWith("broken", {
+      ...dev.config,
+      "pulumi-patroni:hosts": hosts,
+      "pulumi-patroni:superuserPassword": "in-clear-text",
+    });
     const r = await run(["up", "--yes", "--skip-preview"], true);
     expect(r.code).not.toBe(0);
     const text = r.stdout + r.stderr;

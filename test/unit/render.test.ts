@@ -53,7 +53,11 @@ describe("patroni.yml", () => {
     expect(doc.restapi.authentication).toEqual({ username: "patroni", password: "RestPw4" });
     expect(doc.ctl.authentication.username).toBe("patroni");
     expect(doc.bootstrap.dcs).toMatchObject({ ttl: 30, loop_wait: 10, retry_timeout: 10, failsafe_mode: true });
-    expect(doc.bootstrap.dcs.postgresql.parameters).toMatchObject({ max_connections: 100, shared_buffers: "128MB", password_encryption: "scram-sha-256" });
+    expect(doc.bootstrap.dcs.postgresql.parameters).toMatchObject({
+      max_connections: 100,
+      shared_buffers: "128MB",
+      password_encryption: "scram-sha-256",
+    });
     expect(doc.tags).toEqual({ nofailover: false, noloadbalance: false, clonefrom: false, nosync: false });
   });
 
@@ -86,7 +90,13 @@ describe("patroni.yml", () => {
   });
 
   it("user pg_hba rules come after the cluster's own", () => {
-    const { input } = patroniFor({ ...seed000, cluster: { pgHba: [{ type: "hostssl", database: "app", user: "app", address: "10.9.0.0/16", method: "scram-sha-256" }] } }, 0);
+    const { input } = patroniFor(
+      {
+        ...seed000,
+        cluster: { pgHba: [{ type: "hostssl", database: "app", user: "app", address: "10.9.0.0/16", method: "scram-sha-256" }] },
+      },
+      0,
+    );
     const hba = renderPgHba(input);
     expect(hba[hba.length - 1]).toBe("hostssl app app 10.9.0.0/16 scram-sha-256");
   });
@@ -99,7 +109,10 @@ describe("patroni.yml", () => {
   });
 
   it("dynamic config carries the DCS-only settings", () => {
-    const c = parseStackConfig(JSON.parse(JSON.stringify({ ...seed000, cluster: { dcs: { synchronousMode: true }, parameters: { max_connections: 150 } } })), () => false);
+    const c = parseStackConfig(
+      JSON.parse(JSON.stringify({ ...seed000, cluster: { dcs: { synchronousMode: true }, parameters: { max_connections: 150 } } })),
+      () => false,
+    );
     const dcs = renderDynamicConfig(c.cluster) as any;
     expect(dcs.synchronous_mode).toBe(true);
     expect(dcs.postgresql.parameters.max_connections).toBe(150);
@@ -131,7 +144,9 @@ describe("etcd environment", () => {
         }),
     );
     expect(env.ETCD_NAME).toBe("serverb");
-    expect(env.ETCD_INITIAL_CLUSTER).toBe("servera=http://192.168.11.150:2380,serverb=http://192.168.11.151:2380,serverc=http://192.168.11.152:2380");
+    expect(env.ETCD_INITIAL_CLUSTER).toBe(
+      "servera=http://192.168.11.150:2380,serverb=http://192.168.11.151:2380,serverc=http://192.168.11.152:2380",
+    );
     expect(env.ETCD_LISTEN_CLIENT_URLS).toBe("http://192.168.11.151:2379,http://127.0.0.1:2379");
     expect(env.ETCD_DATA_DIR).toBe("/var/lib/etcd/patroni-cluster-otus");
     expect(env.ETCD_ELECTION_TIMEOUT).toBe("5000");
@@ -182,7 +197,10 @@ describe("haproxy.cfg", () => {
   it("a server whose PgBouncer does not answer the protocol is down", () => {
     // After the Patroni check, a second connect to the session port must get an answer to SSLRequest.
     const primary = text.slice(text.indexOf("listen demo-primary"), text.indexOf("listen demo-replicas"));
-    const checks = primary.split("\n").filter((l) => l.includes("tcp-check")).map((l) => l.trim());
+    const checks = primary
+      .split("\n")
+      .filter((l) => l.includes("tcp-check"))
+      .map((l) => l.trim());
     expect(checks).toEqual([
       "option tcp-check",
       "tcp-check connect port 8008",
@@ -255,7 +273,10 @@ describe("systemd drop-in", () => {
 
 describe("cluster SQL", () => {
   it("creates the auth_query function in template1, postgres and every database, idempotently", () => {
-    const c = parseStackConfig(JSON.parse(JSON.stringify({ ...seed000, cluster: { users: [{ name: "app" }], databases: [{ name: "appdb", owner: "app" }] } })), () => false);
+    const c = parseStackConfig(
+      JSON.parse(JSON.stringify({ ...seed000, cluster: { users: [{ name: "app" }], databases: [{ name: "appdb", owner: "app" }] } })),
+      () => false,
+    );
     const sql = renderClusterSql(c.cluster, "BouncerPw", { app: "AppPw" });
     expect(sql).toContain("ALTER ROLE \"pgbouncer\" WITH LOGIN NOSUPERUSER PASSWORD 'BouncerPw';");
     expect(sql).toContain("ALTER ROLE \"app\" WITH LOGIN PASSWORD 'AppPw';");
@@ -288,9 +309,26 @@ describe("client connection files", () => {
 describe("packages per host", () => {
   it("follow the roles and are sorted", () => {
     const c = parseStackConfig(JSON.parse(JSON.stringify(seed002)), () => false);
-    expect(packagesFor(c.hosts[0].roles, c.cluster.postgresVersion)).toEqual(["curl", "etcd-client", "etcd-server", "haproxy", "jq", "socat"]);
+    expect(packagesFor(c.hosts[0].roles, c.cluster.postgresVersion)).toEqual([
+      "curl",
+      "etcd-client",
+      "etcd-server",
+      "haproxy",
+      "jq",
+      "socat",
+    ]);
     expect(packagesFor(c.hosts[1].roles, c.cluster.postgresVersion)).toEqual(
-      ["curl", "etcd-client", "jq", "patroni", "pgbouncer", "postgresql-17", "postgresql-client-17", "python3-etcd", "python3-psycopg2"].sort(),
+      [
+        "curl",
+        "etcd-client",
+        "jq",
+        "patroni",
+        "pgbouncer",
+        "postgresql-17",
+        "postgresql-client-17",
+        "python3-etcd",
+        "python3-psycopg2",
+      ].sort(),
     );
   });
 });

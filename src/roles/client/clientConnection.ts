@@ -5,6 +5,9 @@ import { ManagedFileContext, managedHeader } from "../../render/managedHeader";
 
 export const PG_SERVICE_PATH = "/etc/postgresql-common/pg_service.conf";
 export const ROOT_PGPASS_PATH = "/root/.pgpass";
+/** The services of pg_service.conf: `psql service=primary` and `service=replicas`. */
+export const PRIMARY_SERVICE = "primary";
+export const REPLICAS_SERVICE = "replicas";
 
 export interface ClientEndpoint {
   readonly host: string;
@@ -14,16 +17,23 @@ export interface ClientEndpoint {
 
 export function renderPgService(ctx: ManagedFileContext, endpoint: ClientEndpoint, user: string, dbname = "postgres"): string {
   const service = (name: string, port: number, session: string) =>
-    [`[${name}]`, `host=${endpoint.host}`, `port=${port}`, `user=${user}`, `dbname=${dbname}`, `target_session_attrs=${session}`].join("\n");
+    [`[${name}]`, `host=${endpoint.host}`, `port=${port}`, `user=${user}`, `dbname=${dbname}`, `target_session_attrs=${session}`].join(
+      "\n",
+    );
   return (
     managedHeader(ctx) +
-    [service("primary", endpoint.primaryPort, "read-write"), service("replicas", endpoint.replicaPort, "any")].join("\n\n") +
+    [service(PRIMARY_SERVICE, endpoint.primaryPort, "read-write"), service(REPLICAS_SERVICE, endpoint.replicaPort, "any")].join("\n\n") +
     "\n"
   );
 }
 
 const escapePgpass = (s: string) => s.replace(/\\/g, "\\\\").replace(/:/g, "\\:");
 
-export function renderPgpass(ctx: ManagedFileContext, entries: readonly { host: string; port: number; user: string; password: string }[]): string {
-  return managedHeader(ctx) + entries.map((e) => `${e.host}:${e.port}:*:${escapePgpass(e.user)}:${escapePgpass(e.password)}`).join("\n") + "\n";
+export function renderPgpass(
+  ctx: ManagedFileContext,
+  entries: readonly { host: string; port: number; user: string; password: string }[],
+): string {
+  return (
+    managedHeader(ctx) + entries.map((e) => `${e.host}:${e.port}:*:${escapePgpass(e.user)}:${escapePgpass(e.password)}`).join("\n") + "\n"
+  );
 }

@@ -2,23 +2,13 @@
 // pg_service.conf with services "primary" and "replicas" through the first
 // HAProxy and a 0600 .pgpass for root, so `psql service=primary` just works.
 import * as pulumi from "@pulumi/pulumi";
-import { ClusterPasswords } from "../../cluster/passwords";
-import { HostConfig, StackConfig } from "../../config/schema";
-import { Topology } from "../../config/topology";
-import { ManagedFileContext } from "../../render/managedHeader";
 import { ShellCommand } from "../../providers/shellCommand";
-import { HostSteps, StepHost } from "../../steps/hostSteps";
+import { HostSteps } from "../../steps/hostSteps";
+import { RoleArgs } from "../roleArgs";
 import { SUPERUSER } from "../patroni/patroniConfig";
-import { PG_SERVICE_PATH, renderPgpass, renderPgService, ROOT_PGPASS_PATH } from "./clientConnection";
+import { PG_SERVICE_PATH, PRIMARY_SERVICE, renderPgpass, renderPgService, ROOT_PGPASS_PATH } from "./clientConnection";
 
-export interface ClientHostArgs {
-  readonly config: StackConfig;
-  readonly topology: Topology;
-  readonly host: HostConfig & StepHost;
-  readonly managed: ManagedFileContext;
-  readonly passwords: pulumi.Output<ClusterPasswords>;
-  readonly dependsOn: pulumi.Input<pulumi.Resource>[];
-}
+export type ClientHostArgs = RoleArgs;
 
 export class ClientHost extends pulumi.ComponentResource {
   /** service=primary reaches the primary. */
@@ -31,13 +21,22 @@ export class ClientHost extends pulumi.ComponentResource {
     const entry = args.topology.haproxyHosts[0];
     const ports = [config.haproxy.primaryPort, config.haproxy.replicaPort];
     const pgService = renderPgService(args.managed, { host: entry.address, primaryPort: ports[0], replicaPort: ports[1] }, SUPERUSER);
-    const pgpass = args.passwords.apply((p) => renderPgpass(args.managed, ports.map((port) => ({ host: entry.address, port, user: SUPERUSER, password: p.superuser }))));
+    const pgpass = args.passwords.apply((p) =>
+      renderPgpass(
+        args.managed,
+        ports.map((port) => ({ host: entry.address, port, user: SUPERUSER, password: p.superuser })),
+      ),
+    );
     const legacy = (step: string) => ({ legacyName: `${host.name}-${step}`, dependsOn: args.dependsOn });
     const files = [
       steps.file("pg-service", { path: PG_SERVICE_PATH, content: pgService }, legacy("file-pg-service")),
       steps.file("pgpass", { path: ROOT_PGPASS_PATH, content: pulumi.secret(pgpass), mode: "0600" }, legacy("file-pgpass")),
     ];
-    this.ready = steps.gate("gate", { what: "client", template: "wait-client", env: { TIMEOUT: 60 }, triggers: [pgService] }, { legacyName: `${host.name}-gate-client`, dependsOn: files });
+    this.ready = steps.gate(
+      "gate",
+      { what: "client", template: "wait-client", env: { SERVICE: PRIMARY_SERVICE, TIMEOUT: 60 }, triggers: [pgService] },
+      { legacyName: `${host.name}-gate-client`, dependsOn: files },
+    );
     this.registerOutputs({ ready: this.ready.id });
   }
 }

@@ -3,22 +3,21 @@
 // needs every member.
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { HostConfig, StackConfig } from "../../config/schema";
+import { port, positiveInt } from "../../config/primitives";
+import { StackConfig } from "../../config/schema";
 import { Topology } from "../../config/topology";
-import { ManagedFileContext } from "../../render/managedHeader";
 import { dropInPath, ETCD_DROP_IN, renderSystemdDropIn } from "../../render/systemdUnit";
 import { ShellCommand } from "../../providers/shellCommand";
-import { contentHash, HostSteps, StepHost } from "../../steps/hostSteps";
+import { contentHash, HostSteps } from "../../steps/hostSteps";
+import { RoleArgs } from "../roleArgs";
 import { ETCD_ENVIRONMENT_PATH, renderEtcdEnvironment } from "./etcdEnvironment";
-
-const port = z.number().int().min(1).max(65535);
 
 export const etcdSettingsSchema = z
   .object({
     clientPort: port.default(2379).describe("etcd client port."),
     peerPort: port.default(2380).describe("etcd peer port."),
-    heartbeatIntervalMs: z.number().int().positive().default(1000).describe("etcd heartbeat interval."),
-    electionTimeoutMs: z.number().int().positive().default(5000).describe("etcd election timeout."),
+    heartbeatIntervalMs: positiveInt.default(1000).describe("etcd heartbeat interval."),
+    electionTimeoutMs: positiveInt.default(5000).describe("etcd election timeout."),
   })
   .strict();
 
@@ -32,22 +31,19 @@ export function etcdProblems(c: StackConfig, topo: Topology): string[] {
   const problems: string[] = [];
   if (topo.etcdHosts.length === 0) problems.push(`hosts: no host has the etcd role; Patroni needs etcd as its DCS (1, 3 or 5 members)`);
   else if (topo.etcdHosts.length % 2 === 0) {
-    problems.push(`hosts: ${topo.etcdHosts.length} hosts have the etcd role; etcd needs an odd number of members (1, 3, 5, 7) to keep a majority`);
+    problems.push(
+      `hosts: ${topo.etcdHosts.length} hosts have the etcd role; etcd needs an odd number of members (1, 3, 5, 7) to keep a majority`,
+    );
   }
   if (c.etcd.electionTimeoutMs < 5 * c.etcd.heartbeatIntervalMs) {
-    problems.push(`etcd.electionTimeoutMs: must be at least 5 x heartbeatIntervalMs (${5 * c.etcd.heartbeatIntervalMs}), got ${c.etcd.electionTimeoutMs}`);
+    problems.push(
+      `etcd.electionTimeoutMs: must be at least 5 x heartbeatIntervalMs (${5 * c.etcd.heartbeatIntervalMs}), got ${c.etcd.electionTimeoutMs}`,
+    );
   }
   return problems;
 }
 
-export interface EtcdMemberArgs {
-  readonly config: StackConfig;
-  readonly topology: Topology;
-  readonly host: HostConfig & StepHost;
-  readonly managed: ManagedFileContext;
-  /** The host's packages step. */
-  readonly dependsOn: pulumi.Input<pulumi.Resource>[];
-}
+export type EtcdMemberArgs = RoleArgs;
 
 export class EtcdMember extends pulumi.ComponentResource {
   /** The running member; the cluster's etcd gate waits for every one. */
@@ -74,7 +70,11 @@ export class EtcdMember extends pulumi.ComponentResource {
       steps.file("dropin", { path: dropInPath("etcd.service"), content: dropIn }, legacy("file-etcd-dropin")),
     ];
     // etcd cannot reload its flags: a changed environment needs a restart.
-    this.ready = steps.service("service", { unit: "etcd", onChange: "restart", triggers: [contentHash(env), contentHash(dropIn)] }, { legacyName: `${host.name}-service-etcd`, dependsOn: files });
+    this.ready = steps.service(
+      "service",
+      { unit: "etcd", onChange: "restart", triggers: [contentHash(env), contentHash(dropIn)] },
+      { legacyName: `${host.name}-service-etcd`, dependsOn: files },
+    );
     this.registerOutputs({ ready: this.ready.id });
   }
 }

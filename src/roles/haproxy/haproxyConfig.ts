@@ -7,6 +7,8 @@ import { ManagedFileContext, managedHeader } from "../../render/managedHeader";
 
 export const HAPROXY_CONFIG_PATH = "/etc/haproxy/haproxy.cfg";
 export const HAPROXY_STATS_USER = "admin";
+/** The runtime API socket: the health gate reads the servers' states there. */
+export const HAPROXY_ADMIN_SOCKET = "/run/haproxy/admin.sock";
 
 export interface HaproxyBackendServer {
   readonly name: string;
@@ -65,7 +67,7 @@ export function renderHaproxyConfig(ctx: ManagedFileContext, input: HaproxyConfi
     "    user haproxy",
     "    group haproxy",
     "    daemon",
-    "    stats socket /run/haproxy/admin.sock mode 660 level admin",
+    `    stats socket ${HAPROXY_ADMIN_SOCKET} mode 660 level admin`,
   ].join("\n");
   const defaults = [
     "defaults",

@@ -4,17 +4,14 @@
 // waiting until one primary and the expected replicas are up.
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { ClusterPasswords } from "../../cluster/passwords";
+import { port, positiveInt } from "../../config/primitives";
 import { HostConfig, StackConfig } from "../../config/schema";
 import { hasRole, Topology } from "../../config/topology";
-import { ManagedFileContext } from "../../render/managedHeader";
 import { dropInPath, HAPROXY_DROP_IN, renderSystemdDropIn } from "../../render/systemdUnit";
 import { ShellCommand } from "../../providers/shellCommand";
-import { contentHash, HostSteps, StepHost } from "../../steps/hostSteps";
-import { HAPROXY_CONFIG_PATH, HaproxyConfigInput, renderHaproxyConfig } from "./haproxyConfig";
-
-const port = z.number().int().min(1).max(65535);
-const positiveInt = z.number().int().positive();
+import { contentHash, HostSteps } from "../../steps/hostSteps";
+import { RoleArgs } from "../roleArgs";
+import { HAPROXY_ADMIN_SOCKET, HAPROXY_CONFIG_PATH, HaproxyConfigInput, renderHaproxyConfig } from "./haproxyConfig";
 
 export const haproxySettingsSchema = z
   .object({
@@ -22,7 +19,11 @@ export const haproxySettingsSchema = z
     replicaPort: port.default(5001).describe("Read-only port: routes to healthy replicas."),
     statsPort: port.default(7000).describe("Stats web page (basic auth, user 'admin')."),
     maxConn: positiveInt.default(1000).describe("Global maxconn."),
-    replicaMaxLag: z.string().regex(/^\d+(B|kB|MB|GB)$/, "must be a size like 10MB").default("10MB").describe("A replica lagging more than this leaves the replicas port."),
+    replicaMaxLag: z
+      .string()
+      .regex(/^\d+(B|kB|MB|GB)$/, "must be a size like 10MB")
+      .default("10MB")
+      .describe("A replica lagging more than this leaves the replicas port."),
     checkIntervalMs: positiveInt.default(2000).describe("Health check interval (inter)."),
     fastCheckIntervalMs: positiveInt.default(1000).describe("Check interval while a server changes state (fastinter)."),
     fall: positiveInt.default(3).describe("Failed checks before a server is marked down."),
@@ -37,7 +38,9 @@ export const haproxyPorts = (c: StackConfig) => [
 ];
 
 export function haproxyProblems(_c: StackConfig, topo: Topology): string[] {
-  return topo.haproxyHosts.length === 0 ? [`hosts: no host has the haproxy role; clients reach the primary through HAProxy, list at least one`] : [];
+  return topo.haproxyHosts.length === 0
+    ? [`hosts: no host has the haproxy role; clients reach the primary through HAProxy, list at least one`]
+    : [];
 }
 
 export const primaryBackend = (c: StackConfig) => `${c.cluster.name}-primary`;
@@ -58,19 +61,16 @@ export function haproxyConfigInput(c: StackConfig, topo: Topology, host: HostCon
     fastCheckIntervalMs: c.haproxy.fastCheckIntervalMs,
     fall: c.haproxy.fall,
     rise: c.haproxy.rise,
-    servers: topo.postgresHosts.map((h) => ({ name: h.name, address: h.address, port: hasRole(h, "pgbouncer") ? c.pgbouncer.port : c.cluster.postgresPort })),
+    servers: topo.postgresHosts.map((h) => ({
+      name: h.name,
+      address: h.address,
+      port: hasRole(h, "pgbouncer") ? c.pgbouncer.port : c.cluster.postgresPort,
+    })),
     statsPassword,
   };
 }
 
-export interface HaproxyNodeArgs {
-  readonly config: StackConfig;
-  readonly topology: Topology;
-  readonly host: HostConfig & StepHost;
-  readonly managed: ManagedFileContext;
-  readonly passwords: pulumi.Output<ClusterPasswords>;
-  readonly dependsOn: pulumi.Input<pulumi.Resource>[];
-}
+export type HaproxyNodeArgs = RoleArgs;
 
 export class HaproxyNode extends pulumi.ComponentResource {
   /** One primary and the expected replicas are up behind this HAProxy. */
@@ -82,11 +82,22 @@ export class HaproxyNode extends pulumi.ComponentResource {
     const steps = new HostSteps(this, name, host);
     const cfg = args.passwords.apply((p) => renderHaproxyConfig(args.managed, haproxyConfigInput(config, topology, host, p.haproxyStats)));
     const dropIn = renderSystemdDropIn(args.managed, HAPROXY_DROP_IN);
-    const legacy = (step: string, dependsOn: pulumi.Input<pulumi.Resource>[] = args.dependsOn) => ({ legacyName: `${host.name}-${step}`, dependsOn });
+    const legacy = (step: string, dependsOn: pulumi.Input<pulumi.Resource>[] = args.dependsOn) => ({
+      legacyName: `${host.name}-${step}`,
+      dependsOn,
+    });
     const files = [
       steps.file(
         "config",
-        { path: HAPROXY_CONFIG_PATH, content: pulumi.secret(cfg), mode: "0640", owner: "root", group: "haproxy", validate: "haproxy -c -q -f %s", removeOnDestroy: false },
+        {
+          path: HAPROXY_CONFIG_PATH,
+          content: pulumi.secret(cfg),
+          mode: "0640",
+          owner: "root",
+          group: "haproxy",
+          validate: "haproxy -c -q -f %s",
+          removeOnDestroy: false,
+        },
         legacy("file-haproxy-config"),
       ),
       steps.file("dropin", { path: dropInPath("haproxy.service"), content: dropIn }, legacy("file-haproxy-dropin")),
@@ -99,7 +110,13 @@ export class HaproxyNode extends pulumi.ComponentResource {
       {
         what: "haproxy",
         template: "wait-haproxy",
-        env: { PRIMARY_BACKEND: primaryBackend(config), REPLICA_BACKEND: replicaBackend(config), REPLICAS: Math.max(0, loadBalancedReplicas), TIMEOUT: 90 },
+        env: {
+          PRIMARY_BACKEND: primaryBackend(config),
+          REPLICA_BACKEND: replicaBackend(config),
+          REPLICAS: Math.max(0, loadBalancedReplicas),
+          SOCKET: HAPROXY_ADMIN_SOCKET,
+          TIMEOUT: 90,
+        },
         triggers,
       },
       legacy("gate-haproxy", [service]),

@@ -6,7 +6,7 @@
 // host as it was.
 import * as pulumi from "@pulumi/pulumi";
 import { StackConfig } from "../../config/schema";
-import { HostFacts, packagesFor, parseHostFacts } from "../../platform/platform";
+import { HostFacts, HostPlatform, packagesFor, parseHostFacts, resolveHostPlatform } from "../../platform/platform";
 import { ShellCommand } from "../../providers/shellCommand";
 import { HostSteps, StepHost } from "../../steps/hostSteps";
 import { renderStepScript } from "../../steps/stepScript";
@@ -49,7 +49,11 @@ export class HostBase extends pulumi.ComponentResource {
       "platform",
       {
         description: "read the platform",
-        create: renderStepScript("platform", { PACKAGES: this.packages.join(" "), APT_SOURCES: config.cluster.aptSources.join("\n"), APT_KEYRINGS: keyrings.join("\n") }),
+        create: renderStepScript("platform", {
+          PACKAGES: this.packages.join(" "),
+          APT_SOURCES: config.cluster.aptSources.join("\n"),
+          APT_KEYRINGS: keyrings.join("\n"),
+        }),
         captureStdout: true,
       },
       { legacyName: `${host.name}-platform`, dependsOn: [reachable] },
@@ -61,10 +65,41 @@ export class HostBase extends pulumi.ComponentResource {
   installPackages(accepted: pulumi.Input<string>, after: pulumi.Resource[] = []): ShellCommand {
     this.ready = this.steps.command(
       "packages",
-      { description: "install packages", create: renderStepScript("install-packages", { PACKAGES: this.packages.join(" ") }), triggers: [accepted] },
+      {
+        description: "install packages",
+        create: renderStepScript("install-packages", { PACKAGES: this.packages.join(" ") }),
+        triggers: [accepted],
+      },
       { legacyName: `${this.steps.host.name}-packages`, dependsOn: [this.platform, ...after] },
     );
     this.registerOutputs({ facts: this.facts, ready: this.ready.id });
     return this.ready;
   }
+}
+
+/**
+ * Every host's platform, or an error naming each host that cannot run its
+ * roles. Package installs wait for this, so a refused host changes no host.
+ */
+export function acceptPlatforms(
+  config: StackConfig,
+  bases: ReadonlyMap<string, HostBase>,
+  parent: pulumi.Resource,
+): pulumi.Output<Record<string, HostPlatform>> {
+  return pulumi.all(Object.fromEntries([...bases].map(([h, base]) => [h, base.facts]))).apply((facts) => {
+    const accepted: Record<string, HostPlatform> = {};
+    const problems: string[] = [];
+    for (const h of config.hosts) {
+      const r = resolveHostPlatform({ hostName: h.name, roles: h.roles, postgresVersion: config.cluster.postgresVersion }, facts[h.name]);
+      problems.push(...r.problems);
+      if (r.platform) accepted[h.name] = r.platform;
+    }
+    if (problems.length > 0) {
+      throw new pulumi.ResourceError(
+        `no host was changed; these hosts cannot run their roles:\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+        parent,
+      );
+    }
+    return accepted;
+  });
 }

@@ -12,7 +12,11 @@ export const PATRONI_CONFIG_PATH = "/etc/patroni/config.yml";
  * /etc/patroni/patroni.yml list`) and patronictl's default config of root
  * and postgres (plain `patronictl list`, in any shell).
  */
-export const PATRONI_CONFIG_ALIASES = ["/etc/patroni/patroni.yml", "/root/.config/patroni/patronictl.yaml", "/var/lib/postgresql/.config/patroni/patronictl.yaml"];
+export const PATRONI_CONFIG_ALIASES = [
+  "/etc/patroni/patroni.yml",
+  "/root/.config/patroni/patronictl.yaml",
+  "/var/lib/postgresql/.config/patroni/patronictl.yaml",
+];
 export const REST_API_USER = "patroni";
 export const REPLICATION_USER = "replicator";
 export const REWIND_USER = "rewind_user";

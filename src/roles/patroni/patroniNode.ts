@@ -5,28 +5,14 @@
 // (--ignore-listen-port: Patroni holds its ports) and applied with a reload:
 // Patroni re-reads patroni.yml on SIGHUP and never restarts PostgreSQL by itself.
 import * as pulumi from "@pulumi/pulumi";
-import { ClusterPasswords } from "../../cluster/passwords";
-import { HostConfig, StackConfig } from "../../config/schema";
-import { Topology } from "../../config/topology";
 import { PATRONI_VALIDATE_COMMAND } from "../../platform/platform";
-import { ManagedFileContext } from "../../render/managedHeader";
 import { dropInPath, PATRONI_DROP_IN, renderSystemdDropIn } from "../../render/systemdUnit";
 import { ShellCommand } from "../../providers/shellCommand";
-import { contentHash, HostSteps, StepHost } from "../../steps/hostSteps";
+import { contentHash, HostSteps } from "../../steps/hostSteps";
+import { RoleArgs } from "../roleArgs";
 import { PATRONI_CONFIG_ALIASES, PATRONI_CONFIG_PATH, renderPatroniConfig } from "./patroniConfig";
 
-export interface PatroniNodeArgs {
-  readonly config: StackConfig;
-  readonly topology: Topology;
-  readonly host: HostConfig & StepHost;
-  readonly managed: ManagedFileContext;
-  /** Resolved once for the whole cluster (secret). */
-  readonly passwords: pulumi.Output<ClusterPasswords>;
-  /** Addresses that may open sessions besides the cluster's hosts (the controller of a local stand). */
-  readonly extraClientAddresses: readonly string[];
-  /** The host's packages step and the etcd health gate. */
-  readonly dependsOn: pulumi.Input<pulumi.Resource>[];
-}
+export type PatroniNodeArgs = RoleArgs;
 
 export class PatroniNode extends pulumi.ComponentResource {
   /** The running Patroni; the cluster's Patroni gate waits for every one. */
@@ -40,17 +26,27 @@ export class PatroniNode extends pulumi.ComponentResource {
       renderPatroniConfig(args.managed, {
         cluster: config.cluster,
         host,
-        clusterAddresses: [...config.hosts.map((h) => h.address), ...args.extraClientAddresses],
+        clusterAddresses: topology.sessionAddresses,
         replicationAddresses: topology.postgresHosts.map((h) => h.address),
         etcdHosts: topology.etcdHosts.map((h) => `${h.address}:${config.etcd.clientPort}`),
         passwords,
       }),
     );
     const dropIn = renderSystemdDropIn(args.managed, PATRONI_DROP_IN);
-    const legacy = (step: string, dependsOn: pulumi.Input<pulumi.Resource>[] = args.dependsOn) => ({ legacyName: `${host.name}-${step}`, dependsOn });
+    const legacy = (step: string, dependsOn: pulumi.Input<pulumi.Resource>[] = args.dependsOn) => ({
+      legacyName: `${host.name}-${step}`,
+      dependsOn,
+    });
     const file = steps.file(
       "config",
-      { path: PATRONI_CONFIG_PATH, content: pulumi.secret(patroniConfig), mode: "0600", owner: "postgres", group: "postgres", validate: PATRONI_VALIDATE_COMMAND },
+      {
+        path: PATRONI_CONFIG_PATH,
+        content: pulumi.secret(patroniConfig),
+        mode: "0600",
+        owner: "postgres",
+        group: "postgres",
+        validate: PATRONI_VALIDATE_COMMAND,
+      },
       legacy("file-patroni-config"),
     );
     const links = steps.links("config-links", PATRONI_CONFIG_PATH, PATRONI_CONFIG_ALIASES, legacy("patroni-config-alias", [file]));

@@ -4,24 +4,24 @@
 // PostgreSQL and the admin console answers.
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { ClusterPasswords } from "../../cluster/passwords";
 import { DEFAULT_POSTGRES_PARAMETERS } from "../../config/postgresParameters";
-import { HostConfig, StackConfig } from "../../config/schema";
-import { HostPlatform, pgbouncerHasAuthDbname } from "../../platform/platform";
-import { ManagedFileContext } from "../../render/managedHeader";
+import { port, positiveInt } from "../../config/primitives";
+import { StackConfig } from "../../config/schema";
+import { pgbouncerHasAuthDbname } from "../../platform/platform";
 import { dropInPath, PGBOUNCER_DROP_IN, renderSystemdDropIn } from "../../render/systemdUnit";
 import { ShellCommand } from "../../providers/shellCommand";
-import { contentHash, HostSteps, StepHost } from "../../steps/hostSteps";
+import { contentHash, HostSteps } from "../../steps/hostSteps";
+import { RoleArgs } from "../roleArgs";
 import { SUPERUSER } from "../patroni/patroniConfig";
 import { PGBOUNCER_AUTH_USER, PGBOUNCER_INI_PATH, renderPgbouncerIni } from "./pgbouncerIni";
 import { PGBOUNCER_USERLIST_PATH, renderPgbouncerUserlist } from "./pgbouncerUserlist";
 
 export const pgbouncerSettingsSchema = z
   .object({
-    port: z.number().int().min(1).max(65535).default(6432).describe("PgBouncer port on each postgres host that has the pgbouncer role."),
+    port: port.default(6432).describe("PgBouncer port on each postgres host that has the pgbouncer role."),
     poolMode: z.enum(["session", "transaction", "statement"]).default("session").describe("PgBouncer pool_mode."),
-    defaultPoolSize: z.number().int().positive().default(20).describe("Server connections per user/database pair."),
-    maxClientConn: z.number().int().positive().default(1000).describe("Client connections PgBouncer accepts."),
+    defaultPoolSize: positiveInt.default(20).describe("Server connections per user/database pair."),
+    maxClientConn: positiveInt.default(1000).describe("Client connections PgBouncer accepts."),
     authType: z.enum(["scram-sha-256", "md5"]).default("scram-sha-256").describe("Client authentication."),
   })
   .strict();
@@ -32,28 +32,26 @@ export function pgbouncerProblems(c: StackConfig): string[] {
   const problems: string[] = [];
   c.hosts.forEach((h, i) => {
     if (h.roles.includes("pgbouncer") && !h.roles.includes("postgres")) {
-      problems.push(`hosts[${i}].roles: pgbouncer needs postgres on the same host (PgBouncer talks to the local PostgreSQL over its unix socket); add postgres or remove pgbouncer`);
+      problems.push(
+        `hosts[${i}].roles: pgbouncer needs postgres on the same host (PgBouncer talks to the local PostgreSQL over its unix socket); add postgres or remove pgbouncer`,
+      );
     }
   });
   if (c.pgbouncer.defaultPoolSize > c.pgbouncer.maxClientConn) {
-    problems.push(`pgbouncer.defaultPoolSize: ${c.pgbouncer.defaultPoolSize} is larger than pgbouncer.maxClientConn ${c.pgbouncer.maxClientConn}`);
+    problems.push(
+      `pgbouncer.defaultPoolSize: ${c.pgbouncer.defaultPoolSize} is larger than pgbouncer.maxClientConn ${c.pgbouncer.maxClientConn}`,
+    );
   }
   const maxConnections = Number(c.cluster.parameters.max_connections ?? DEFAULT_POSTGRES_PARAMETERS.max_connections);
   if (c.pgbouncer.defaultPoolSize >= maxConnections) {
-    problems.push(`pgbouncer.defaultPoolSize: ${c.pgbouncer.defaultPoolSize} must be below cluster.parameters.max_connections (${maxConnections})`);
+    problems.push(
+      `pgbouncer.defaultPoolSize: ${c.pgbouncer.defaultPoolSize} must be below cluster.parameters.max_connections (${maxConnections})`,
+    );
   }
   return problems;
 }
 
-export interface PgbouncerNodeArgs {
-  readonly config: StackConfig;
-  readonly host: HostConfig & StepHost;
-  readonly platform: pulumi.Output<HostPlatform>;
-  readonly managed: ManagedFileContext;
-  readonly passwords: pulumi.Output<ClusterPasswords>;
-  /** The host's packages step and the step creating the auth_query function. */
-  readonly dependsOn: pulumi.Input<pulumi.Resource>[];
-}
+export type PgbouncerNodeArgs = RoleArgs;
 
 export class PgbouncerNode extends pulumi.ComponentResource {
   /** PgBouncer serves sessions and its admin console. */
@@ -76,13 +74,26 @@ export class PgbouncerNode extends pulumi.ComponentResource {
         adminUsers: [SUPERUSER],
       }),
     );
-    const userlist = args.passwords.apply((p) => renderPgbouncerUserlist(args.managed, { [PGBOUNCER_AUTH_USER]: p.pgbouncerAuth, [SUPERUSER]: p.superuser }));
+    const userlist = args.passwords.apply((p) =>
+      renderPgbouncerUserlist(args.managed, { [PGBOUNCER_AUTH_USER]: p.pgbouncerAuth, [SUPERUSER]: p.superuser }),
+    );
     const dropIn = renderSystemdDropIn(args.managed, PGBOUNCER_DROP_IN);
     const owner = { owner: "postgres", group: "postgres" };
-    const legacy = (step: string, dependsOn: pulumi.Input<pulumi.Resource>[] = args.dependsOn) => ({ legacyName: `${host.name}-${step}`, dependsOn });
+    const legacy = (step: string, dependsOn: pulumi.Input<pulumi.Resource>[] = args.dependsOn) => ({
+      legacyName: `${host.name}-${step}`,
+      dependsOn,
+    });
     const files = [
-      steps.file("ini", { path: PGBOUNCER_INI_PATH, content: ini, mode: "0640", ...owner, removeOnDestroy: false }, legacy("file-pgbouncer-ini")),
-      steps.file("userlist", { path: PGBOUNCER_USERLIST_PATH, content: pulumi.secret(userlist), mode: "0600", ...owner, removeOnDestroy: false }, legacy("file-pgbouncer-userlist")),
+      steps.file(
+        "ini",
+        { path: PGBOUNCER_INI_PATH, content: ini, mode: "0640", ...owner, removeOnDestroy: false },
+        legacy("file-pgbouncer-ini"),
+      ),
+      steps.file(
+        "userlist",
+        { path: PGBOUNCER_USERLIST_PATH, content: pulumi.secret(userlist), mode: "0600", ...owner, removeOnDestroy: false },
+        legacy("file-pgbouncer-userlist"),
+      ),
       steps.file("dropin", { path: dropInPath("pgbouncer.service"), content: dropIn }, legacy("file-pgbouncer-dropin")),
     ];
     const triggers = [contentHash(ini), contentHash(userlist), contentHash(dropIn)];
@@ -92,7 +103,7 @@ export class PgbouncerNode extends pulumi.ComponentResource {
       {
         what: "pgbouncer",
         template: "wait-pgbouncer",
-        env: { PORT: config.pgbouncer.port, TIMEOUT: 60 },
+        env: { PORT: config.pgbouncer.port, ADMIN_USER: SUPERUSER, TIMEOUT: 60 },
         triggers,
         stdin: pulumi.secret(args.passwords.apply((p) => `${p.superuser}\n`)),
       },
