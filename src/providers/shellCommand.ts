@@ -75,6 +75,7 @@ export interface ShellCommandState {
 
 interface ShellCommandOutputs extends ShellCommandState {
   fingerprint: string;
+  stdout?: string;
 }
 
 export type RunResult = { code: number; output: string; stdout: string };
@@ -102,6 +103,22 @@ function sshTarget(c?: SshConnection): string {
 // A new host key means a new machine at the same address: every step must run again.
 const hostKeyOf = (c?: SshConnection) => c?.hostKey ?? "";
 
+/** The step's scripts, stdin or triggers changed, or its host is a new machine. */
+function mustRun(olds: ShellCommandOutputs, news: ShellCommandState): boolean {
+  return fingerprintOf(news) !== olds.fingerprint || hostKeyOf(olds.connection) !== hostKeyOf(news.connection);
+}
+
+/** How the controller reaches the host (the key compared by hash, never stored in clear here). */
+function reachedAs(c?: SshConnection): unknown {
+  if (!c || typeof c !== "object") return c ?? null;
+  const crypto: typeof import("crypto") = require("crypto");
+  return [c.host, c.port ?? 22, c.user ?? "root", crypto.createHash("sha256").update(String(c.privateKey)).digest("hex")];
+}
+
+async function drifted(s: ShellCommandState): Promise<boolean> {
+  return (await runScript(s, s.check!, undefined, 1)).code !== 0;
+}
+
 /**
  * The error text reaches Pulumi's log. A validator may echo a rejected line
  * of the file it checked, so any password-like token of stdin (12+ chars,
@@ -121,10 +138,24 @@ export function failWith(s: ShellCommandState, phase: string, r: RunResult): nev
   );
 }
 
-function spawnOnce(argv: string[], stdin: string | undefined): Promise<RunResult> {
+/**
+ * The project directory (where Pulumi.yaml is): controller-side scripts run
+ * there, so their commands name scripts relative to it. Pulumi starts the
+ * provider in the program's directory (src/), below it.
+ */
+export function projectDirectory(from = process.cwd()): string {
+  const fs: typeof import("fs") = require("fs");
+  const path: typeof import("path") = require("path");
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, "Pulumi.yaml"))) return dir;
+    if (path.dirname(dir) === dir) return from;
+  }
+}
+
+function spawnOnce(argv: string[], stdin: string | undefined, cwd?: string): Promise<RunResult> {
   const childProcess: typeof import("child_process") = require("child_process");
   return new Promise((resolve) => {
-    const child = childProcess.spawn(argv[0], argv.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
+    const child = childProcess.spawn(argv[0], argv.slice(1), { stdio: ["pipe", "pipe", "pipe"], cwd });
     let output = "";
     let stdout = "";
     const keep = (chunk: Buffer) => {
@@ -169,7 +200,7 @@ function sshMultiplexing(c: SshConnection): string[] {
 
 export async function runScript(s: ShellCommandState, script: string, stdin: string | undefined, attempts: number): Promise<RunResult> {
   const body = `set -euo pipefail\n${script}`;
-  if (!s.connection) return spawnOnce(["bash", "-c", body], stdin);
+  if (!s.connection) return spawnOnce(["bash", "-c", body], stdin, projectDirectory());
   const fs: typeof import("fs") = require("fs");
   const os: typeof import("os") = require("os");
   const path: typeof import("path") = require("path");
@@ -224,7 +255,7 @@ export async function runScript(s: ShellCommandState, script: string, stdin: str
   }
 }
 
-const shellCommandProvider: pulumi.dynamic.ResourceProvider = {
+export const shellCommandProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds: ShellCommandOutputs, news: ShellCommandState) {
     const failures = [];
     if (typeof news.create !== "string" || news.create.length === 0)
@@ -232,15 +263,17 @@ const shellCommandProvider: pulumi.dynamic.ResourceProvider = {
     return { inputs: news, failures };
   },
 
+  // How a host is reached (address, port, user, key) is not part of a step's
+  // identity: a change updates the stored connection and runs nothing, so the
+  // next step (or delete) uses it. A new host key is a new machine: every
+  // step runs again.
   async diff(_id: string, olds: ShellCommandOutputs, news: ShellCommandState) {
-    const replaces = sshTarget(olds.connection) !== sshTarget(news.connection) ? ["connection"] : [];
-    let changes =
-      fingerprintOf(news) !== olds.fingerprint || replaces.length > 0 || hostKeyOf(olds.connection) !== hostKeyOf(news.connection);
+    let changes = mustRun(olds, news) || JSON.stringify(reachedAs(olds.connection)) !== JSON.stringify(reachedAs(news.connection));
     // During preview an input may still be unknown; only probe a fully known host.
     // (Only our own fields: the serialized provider itself contains the marker.)
     const known = !JSON.stringify([news.connection ?? null, news.check]).includes(UNKNOWN);
-    if (!changes && news.check && known) changes = (await runScript(news, news.check, undefined, 1)).code !== 0;
-    return { changes, replaces, deleteBeforeReplace: true };
+    if (!changes && news.check && known) changes = await drifted(news);
+    return { changes, replaces: [], deleteBeforeReplace: true };
   },
 
   async create(inputs: ShellCommandState) {
@@ -253,7 +286,10 @@ const shellCommandProvider: pulumi.dynamic.ResourceProvider = {
     };
   },
 
-  async update(_id: string, _olds: ShellCommandOutputs, news: ShellCommandState) {
+  async update(_id: string, olds: ShellCommandOutputs, news: ShellCommandState) {
+    if (!mustRun(olds, news) && !(news.check && (await drifted(news)))) {
+      return { outs: { ...news, fingerprint: olds.fingerprint, stdout: olds.stdout ?? "" } };
+    }
     const result = await runScript(news, news.update ?? news.create, news.stdin, news.connectAttempts ?? DEFAULT_CONNECT_ATTEMPTS);
     if (result.code !== 0) failWith(news, "update", result);
     return { outs: { ...news, fingerprint: fingerprintOf(news), stdout: news.captureStdout ? result.stdout.trim() : "" } };

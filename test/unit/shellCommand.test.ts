@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import * as fs from "fs";
 import * as os from "os";
-import { failWith, fingerprintOf, runScript } from "../../src/providers/shellCommand";
+import { failWith, fingerprintOf, projectDirectory, runScript, shellCommandProvider } from "../../src/providers/shellCommand";
 
 const base = { description: "test step", create: "true" };
 
@@ -57,5 +57,42 @@ describe("failure messages", () => {
       expect(String(e)).toContain("bad line: password: [secret]");
       expect(String(e)).not.toContain("Abc123def456ghi789");
     }
+  });
+});
+
+describe("controller-side scripts", () => {
+  it("run in the project directory, where their relative script paths resolve", async () => {
+    const r = await runScript(base, "pwd; test -x scripts/local/machine.sh", undefined, 1);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(projectDirectory());
+    expect(projectDirectory(`${projectDirectory()}/src/providers`)).toBe(projectDirectory());
+  });
+});
+
+describe("a changed connection", () => {
+  // Nothing listens on 127.0.0.1:1: any attempt to run over SSH fails with 255.
+  const conn = { host: "127.0.0.1", port: 1, user: "root", privateKey: "KEY-A", hostKey: "ssh-ed25519 AAAA" };
+  const state = { ...base, create: "echo hi", connection: conn, connectAttempts: 1 };
+  const olds = { ...state, fingerprint: fingerprintOf(state), stdout: "kept" };
+
+  it("is an in-place update, never a replacement", async () => {
+    const d = await shellCommandProvider.diff!("id", olds, { ...state, connection: { ...conn, port: 2222, user: "admin" } });
+    expect(d.changes).toBe(true);
+    expect(d.replaces).toEqual([]);
+    expect((await shellCommandProvider.diff!("id", olds, state)).changes).toBe(false);
+  });
+
+  it("updates the stored connection without running the step", async () => {
+    const news = { ...state, connection: { ...conn, port: 2222, privateKey: "KEY-B" } };
+    const r = await shellCommandProvider.update!("id", olds, news);
+    expect(r.outs.connection.port).toBe(2222);
+    expect(r.outs.stdout).toBe("kept");
+  });
+
+  it("runs the step again for a new host key (a new machine) or a changed script", async () => {
+    await expect(
+      shellCommandProvider.update!("id", olds, { ...state, connection: { ...conn, hostKey: "ssh-ed25519 BBBB" } }),
+    ).rejects.toThrow(/exit code 255/);
+    await expect(shellCommandProvider.update!("id", olds, { ...state, create: "echo changed" })).rejects.toThrow(/exit code 255/);
   });
 });

@@ -10,6 +10,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 old_rev=${1:?usage: test/upgrade/upgrade-proof.sh OLD_REV}
 work=$(mktemp -d /tmp/upgrade-proof.XXXXXX)
+key=$work/key
 old=$work/old
 state=$work/state
 mkdir -p "$state"
@@ -32,7 +33,7 @@ say "deploying the e2e stack with $(git -C "$repo" log --oneline -1 "$old_rev")"
   { tail -40 "$work/old-up.log" >&2; exit 1; }
 
 # Every unit's last start, on every host, before the upgrade.
-key=$work/key
+
 (umask 077; cd "$repo" && scripts/pulumi.sh stack output --stack e2e --show-secrets sshPrivateKey >"$key")
 starts() {
   local h addr
