@@ -14,9 +14,9 @@ host=$1; shift
 dir=$(mktemp -d); chmod 700 "$dir"; trap 'rm -rf "$dir"' EXIT
 (umask 077; "$repo/scripts/pulumi.sh" stack output --stack "$stack" --json --show-secrets > "$dir/outputs.json")
 # Address, port, user, host key and private key of HOST, from the outputs.
-(umask 077; node - "$host" "$dir" <<'JS' < "$dir/outputs.json"
+read -r -d '' pick <<'JS' || true
 const fs = require("fs");
-const [host, dir] = process.argv.slice(2);
+const [host, dir] = process.argv.slice(1);
 const o = JSON.parse(fs.readFileSync(0, "utf8"));
 const h = (o.hosts || {})[host];
 if (!h) { console.error(`no host ${host} in the stack's outputs; hosts: ${Object.keys(o.hosts || {}).join(", ")}`); process.exit(2); }
@@ -27,7 +27,7 @@ fs.writeFileSync(`${dir}/key`, o.sshPrivateKey.endsWith("\n") ? o.sshPrivateKey 
 fs.writeFileSync(`${dir}/known_hosts`, `${ssh.port === 22 ? h.address : `[${h.address}]:${ssh.port}`} ${key}\n`);
 fs.writeFileSync(`${dir}/target`, `${ssh.user}@${h.address}\n${ssh.port}\n`);
 JS
-)
+(umask 077; node -e "$pick" "$host" "$dir" < "$dir/outputs.json")
 { read -r target; read -r port; } < "$dir/target"
 opts=(-i "$dir/key" -p "$port" -o IdentitiesOnly=yes -o StrictHostKeyChecking=yes -o "UserKnownHostsFile=$dir/known_hosts" -o GlobalKnownHostsFile=/dev/null -o LogLevel=ERROR)
 if (($# == 0)); then
