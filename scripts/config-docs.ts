@@ -3,6 +3,7 @@
 // rewrites the table; test/unit/configDocs.test.ts fails when it is stale.
 import { z } from "zod";
 import { stackConfigSchema } from "../src/config/schema";
+import { ruleOf } from "../src/config/fieldClasses";
 import { SECRET_KEYS } from "../src/config/validate";
 
 interface Row {
@@ -56,13 +57,20 @@ function rows(schema: z.ZodObject<z.ZodRawShape>, prefix: string): Row[] {
 }
 
 export function renderConfigTable(): string {
-  const lines = ["| key | type | default | description |", "|---|---|---|---|"];
-  for (const r of rows(stackConfigSchema, ""))
-    lines.push(`| \`${r.key}\` | ${r.type} | ${r.default} | ${r.description.replace(/\|/g, "\\|")} |`);
+  const lines = ["| key | type | default | description | on a running stack |", "|---|---|---|---|---|"];
+  const onRunning = (key: string, type: string) => {
+    if (type === "object") return "";
+    const rule = ruleOf(key);
+    if (!rule) throw new Error(`${key} has no class in src/config/fieldClasses.ts`);
+    return `**${rule.cls}**: ${rule.how}`;
+  };
+  const cell = (text: string) => text.replace(/\|/g, "\\|");
+  for (const r of rows(stackConfigSchema, "")) {
+    lines.push(`| \`${r.key}\` | ${r.type} | ${r.default} | ${cell(r.description)} | ${cell(onRunning(r.key, r.type))} |`);
+  }
   for (const key of SECRET_KEYS) {
-    lines.push(
-      `| \`${key}\` | secret string | ${key === "sshPrivateKey" ? "required for existing hosts" : "generated"} | Must be set with \`pulumi config set --secret\`. |`,
-    );
+    const secret = key === "sshPrivateKey" ? "required for existing hosts" : "generated";
+    lines.push(`| \`${key}\` | secret string | ${secret} | Must be set with \`pulumi config set --secret\`. | ${cell(onRunning(key, "secret"))} |`);
   }
   return lines.join("\n");
 }

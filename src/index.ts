@@ -4,18 +4,24 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterPasswords } from "./cluster/passwords";
 import { PostgresCluster } from "./cluster/postgresCluster";
+import { identityValues, ruleOf } from "./config/fieldClasses";
 import { readStackConfig } from "./config/stackConfig";
 import { LocalStand } from "./local/localStand";
 import { GeneratedPassword } from "./providers/generatedPassword";
 import { SshConnection } from "./providers/shellCommand";
+import { StackIdentity } from "./providers/stackIdentity";
 import { HAPROXY_STATS_USER } from "./roles/haproxy/haproxyConfig";
 
 const stack = pulumi.getStack();
 const { config, secrets } = readStackConfig();
 
 /** A configured secret, or a password generated once and kept in the state. */
-const password = (key: keyof typeof secrets, name: string): pulumi.Output<string> =>
-  secrets[key] ?? new GeneratedPassword(name, { length: 32 }).result;
+const generated = (name: string, rotationKey: string): pulumi.Output<string> => {
+  // passwordRotation: a raised generation is a new password (GeneratedPassword's keepers).
+  const generation = config.passwordRotation[rotationKey] ?? 0;
+  return new GeneratedPassword(name, { length: 32, keepers: generation > 0 ? { generation: String(generation) } : undefined }).result;
+};
+const password = (key: keyof typeof secrets, name: string): pulumi.Output<string> => secrets[key] ?? generated(name, key);
 
 // Every password, resolved once; the roles take what they need from it.
 const passwords: pulumi.Output<ClusterPasswords> = pulumi.secret(
@@ -27,17 +33,23 @@ const passwords: pulumi.Output<ClusterPasswords> = pulumi.secret(
     pgbouncerAuth: password("pgbouncerPassword", "pgbouncer-auth-password"),
     haproxyStats: password("haproxyStatsPassword", "haproxy-stats-password"),
     users: pulumi.all(
-      Object.fromEntries(
-        config.cluster.users.map((u) => [u.name, new GeneratedPassword(`user-${u.name}-password`, { length: 32 }).result]),
-      ),
+      Object.fromEntries(config.cluster.users.map((u) => [u.name, generated(`user-${u.name}-password`, `user:${u.name}`)])),
     ),
   }),
 );
 
+// The fields a deployed stack cannot change; every host step waits for this
+// check, so a changed one fails the preview before anything runs.
+const fields = identityValues(config);
+const identity = new StackIdentity("stack-identity", {
+  fields,
+  advice: Object.fromEntries(Object.keys(fields).map((k) => [k, ruleOf(k.replace(/^hosts\[[^\]]+\]/, "hosts[]"))?.how ?? ""])),
+});
+
 let connections: Record<string, pulumi.Input<SshConnection>>;
 let localStand: LocalStand | undefined;
 if (config.hostSource === "local-machines") {
-  localStand = new LocalStand("stand", { stand: stack, hosts: config.hosts, ...config.localMachines });
+  localStand = new LocalStand("stand", { stand: stack, hosts: config.hosts, ...config.localMachines }, { dependsOn: [identity] });
   connections = localStand.connections;
 } else {
   const privateKey = secrets.sshPrivateKey;
@@ -67,7 +79,7 @@ const cluster = new PostgresCluster("cluster", {
   stack,
   connections,
   passwords,
-  dependsOn: localStand?.machines,
+  dependsOn: [identity, ...(localStand?.machines ?? [])],
 });
 
 export const primaryUri = cluster.primaryUri;
@@ -77,6 +89,21 @@ export const haproxyStatsUser = HAPROXY_STATS_USER;
 export const haproxyStatsPassword = pulumi.secret(passwords.haproxyStats);
 export const etcdEndpoints = cluster.etcdEndpoints;
 export const hosts = cluster.hostRoles;
+export const pendingRestart = cluster.pendingRestart;
+/** A libpq URI per application user, through HAProxy's primary port, to its first database (secret). */
+export const userUris = pulumi.secret(
+  passwords.apply((p) => {
+    return Object.fromEntries(
+      config.cluster.users.map((u) => {
+        const db = config.cluster.databases.find((d) => d.owner === u.name)?.name ?? "postgres";
+        return [
+          u.name,
+          `postgresql://${u.name}:${encodeURIComponent(p.users[u.name])}@${cluster.entryAddress}:${config.haproxy.primaryPort}/${db}`,
+        ];
+      }),
+    );
+  }),
+);
 /** The key the hosts accept (the local stand's own, or the configured one); `npm run ssh` uses it. */
 export const sshPrivateKey = pulumi.secret(localStand ? localStand.privateKey : secrets.sshPrivateKey!);
 /** How the controller reaches the hosts, and the host key it expects of each (`npm run ssh` pins them). */

@@ -1,16 +1,19 @@
 // SQL run on the primary after bootstrap: PgBouncer's auth_query user and
 // function, application roles, databases. Idempotent, so every `pulumi up`
-// may re-run it when users, databases or passwords change.
+// may re-run it when users, databases or passwords change. Passwords are set
+// as SCRAM verifiers computed here: no statement text, and so no server log,
+// ever holds a password.
 import { ClusterConfig } from "../config/schema";
 import { PGBOUNCER_AUTH_USER } from "../roles/pgbouncer/pgbouncerIni";
+import { stableScramVerifier } from "../secrets/scram";
 
 const literal = (s: string) => `'${s.replace(/'/g, "''")}'`;
 const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
 
-function ensureRole(name: string, password: string, options: readonly string[]): string {
+function ensureRole(cluster: ClusterConfig, name: string, password: string, options: readonly string[]): string {
   return [
     `SELECT format('CREATE ROLE %I', ${literal(name)}) WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = ${literal(name)})\\gexec`,
-    `ALTER ROLE ${ident(name)} WITH ${[...new Set(["LOGIN", ...options])].join(" ")} PASSWORD ${literal(password)};`,
+    `ALTER ROLE ${ident(name)} WITH ${[...new Set(["LOGIN", ...options])].join(" ")} PASSWORD ${literal(stableScramVerifier(name, password, cluster.name))};`,
   ].join("\n");
 }
 
@@ -29,11 +32,11 @@ export function renderClusterSql(
   pgbouncerPassword: string,
   userPasswords: Readonly<Record<string, string>>,
 ): string {
-  const parts: string[] = [ensureRole(PGBOUNCER_AUTH_USER, pgbouncerPassword, ["NOSUPERUSER"])];
+  const parts: string[] = [ensureRole(cluster, PGBOUNCER_AUTH_USER, pgbouncerPassword, ["NOSUPERUSER"])];
   for (const user of cluster.users) {
     const password = userPasswords[user.name];
     if (password === undefined) throw new Error(`no password for cluster.users ${user.name}`);
-    parts.push(ensureRole(user.name, password, user.options));
+    parts.push(ensureRole(cluster, user.name, password, user.options));
   }
   parts.push("\\connect template1", AUTH_FUNCTION, "\\connect postgres", AUTH_FUNCTION);
   for (const db of cluster.databases) {

@@ -6,11 +6,24 @@ import * as pulumi from "@pulumi/pulumi";
 import { HostConfig, StackConfig } from "../config/schema";
 import { Topology } from "../config/topology";
 import { ShellCommand, SshConnection } from "../providers/shellCommand";
-import { renderDynamicConfig, SUPERUSER } from "../roles/patroni/patroniConfig";
+import { RollingRestart } from "../providers/rollingRestart";
+import {
+  POSTGRES_SOCKET_DIR,
+  renderDynamicConfig,
+  REPLICATION_USER,
+  REST_API_USER,
+  REWIND_USER,
+  SUPERUSER,
+} from "../roles/patroni/patroniConfig";
+import { ETCD_DROP_IN } from "../render/systemdUnit";
+import { stableScramVerifier } from "../secrets/scram";
 import { HostSteps } from "../steps/hostSteps";
 import { renderStepScript } from "../steps/stepScript";
 import { renderClusterSql } from "./clusterSql";
 import { ClusterPasswords } from "./passwords";
+
+/** A curl config line (`curl -K`) with basic-auth credentials: they travel on stdin, never on a command line. */
+export const curlUser = (user: string, password: string) => `user = "${`${user}:${password}`.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
 
 export class ClusterSteps {
   private readonly onEtcdHost: HostSteps;
@@ -18,11 +31,11 @@ export class ClusterSteps {
   private readonly restUrl: string;
 
   constructor(
-    parent: pulumi.Resource,
-    name: string,
+    private readonly parent: pulumi.Resource,
+    private readonly name: string,
     private readonly config: StackConfig,
     private readonly topology: Topology,
-    connectionOf: (h: HostConfig) => pulumi.Input<SshConnection>,
+    private readonly connectionOf: (h: HostConfig) => pulumi.Input<SshConnection>,
   ) {
     const etcdHost = topology.etcdHosts[0];
     const postgresHost = topology.postgresHosts[0];
@@ -46,6 +59,67 @@ export class ClusterSteps {
     );
   }
 
+  /**
+   * The passwords of Patroni's own roles set on the primary (as SCRAM
+   * verifiers) before patroni.yml changes anywhere: a rotation never leaves a
+   * member unable to log in. One step per PostgreSQL host; the primary's acts.
+   */
+  internalRoles(passwords: pulumi.Output<ClusterPasswords>, readyOf: (h: HostConfig) => pulumi.Resource): ShellCommand[] {
+    const c = this.config.cluster;
+    const verifiers = pulumi.secret(
+      passwords.apply((p) =>
+        [
+          [SUPERUSER, p.superuser],
+          [REPLICATION_USER, p.replication],
+          [REWIND_USER, p.rewind],
+        ]
+          .map(([role, password]) => `${role} ${stableScramVerifier(role, password, c.name)}\n`)
+          .join(""),
+      ),
+    );
+    return this.topology.postgresHosts.map((h) =>
+      new HostSteps(this.parent, `${this.name}-${h.name}`, { name: h.name, connection: this.connectionOf(h) }).command(
+        "internal-roles",
+        {
+          description: "passwords of Patroni's roles on the primary",
+          create: renderStepScript("internal-roles", { PGPORT: c.postgresPort, SOCKET_DIR: POSTGRES_SOCKET_DIR }),
+          stdin: verifiers,
+        },
+        { dependsOn: [readyOf(h)] },
+      ),
+    );
+  }
+
+  /**
+   * Changed etcd settings (timings, the unit drop-in) applied one member at a
+   * time, each step waiting for the previous one and for every member to be
+   * healthy. Nothing to do on the first deploy.
+   */
+  etcdRollingRestart(after: pulumi.Resource[]): ShellCommand[] {
+    const t = this.topology;
+    const e = this.config.etcd;
+    const settings = JSON.stringify({
+      heartbeatIntervalMs: e.heartbeatIntervalMs,
+      electionTimeoutMs: e.electionTimeoutMs,
+      dropIn: ETCD_DROP_IN,
+    });
+    let previous = after;
+    return t.etcdHosts.map((h) => {
+      const step = new HostSteps(this.parent, `${this.name}-${h.name}`, { name: h.name, connection: this.connectionOf(h) }).command(
+        "etcd-restart",
+        {
+          description: "restart the etcd member for changed settings",
+          create: "echo 'etcd started with these settings'",
+          update: renderStepScript("etcd-restart", { ENDPOINTS: t.etcdClientUrls.join(","), MEMBERS: t.etcdHosts.length, TIMEOUT: 120 }),
+          triggers: [settings],
+        },
+        { dependsOn: previous },
+      );
+      previous = [step];
+      return step;
+    });
+  }
+
   /** One leader, every replica streaming on its timeline. */
   patroniHealthy(nodes: pulumi.Resource[]): ShellCommand {
     const t = this.topology;
@@ -62,19 +136,41 @@ export class ClusterSteps {
   }
 
   /**
-   * The DCS configuration the stack wants, then a rolling restart of members
-   * that need one. A no-op on the first deploy (bootstrap.dcs wrote it).
+   * The DCS configuration the stack wants (readable in `pulumi preview
+   * --diff`: it is the step's trigger), parameters the stack dropped removed.
+   * A no-op on the first deploy (bootstrap.dcs wrote it).
    */
-  dynamicConfiguration(after: pulumi.Resource[]): ShellCommand {
+  dynamicConfiguration(passwords: pulumi.Output<ClusterPasswords>, after: pulumi.Resource[]): ShellCommand {
     const c = this.config.cluster;
+    const wanted = renderDynamicConfig(c);
     return this.onPostgresHost.command(
       "dynamic-config",
       {
         description: "apply Patroni dynamic configuration",
-        create: renderStepScript("apply-dynamic-config", { CLUSTER: c.name, LOOP_WAIT: c.dcs.loopWait, TIMEOUT: 300 }),
-        stdin: JSON.stringify(renderDynamicConfig(c)),
+        create: renderStepScript("apply-dynamic-config", { REST: this.restUrl, LOOP_WAIT: c.dcs.loopWait }),
+        triggers: [wanted],
+        stdin: pulumi.secret(passwords.apply((p) => `${curlUser(REST_API_USER, p.restApi)}\n${JSON.stringify(wanted)}`)),
       },
       { dependsOn: after },
+    );
+  }
+
+  /** Members pending a restart, restarted one at a time (or reported, with restartPolicy manual). */
+  rollingRestart(after: pulumi.Resource[]): RollingRestart {
+    const t = this.topology;
+    return new RollingRestart(
+      `${this.name}-rolling-restart`,
+      {
+        hosts: pulumi.output(t.postgresHosts.map((h) => ({ name: h.name, connection: this.connectionOf(h) }))) as pulumi.Output<
+          { name: string; connection: SshConnection }[]
+        >,
+        clusterName: this.config.cluster.name,
+        restUrls: t.postgresHosts.map((h) => `http://${h.address}:${this.config.cluster.restApiPort}`),
+        policy: this.config.cluster.restartPolicy,
+        triggers: [renderDynamicConfig(this.config.cluster)],
+        timeoutSeconds: 900,
+      },
+      { parent: this.parent, dependsOn: after },
     );
   }
 

@@ -8,3 +8,15 @@ export interface ClusterPasswords extends PatroniPasswords {
   /** One per cluster.users entry, by role name. */
   readonly users: Readonly<Record<string, string>>;
 }
+
+/** The passwords as they are shown in a preview: masked. */
+export const MASKED = "[secret]";
+export const MASKED_PASSWORDS: ClusterPasswords = {
+  superuser: MASKED,
+  replication: MASKED,
+  rewind: MASKED,
+  restApi: MASKED,
+  pgbouncerAuth: MASKED,
+  haproxyStats: MASKED,
+  users: {},
+};

@@ -10,7 +10,7 @@ import { SshConnection } from "../providers/shellCommand";
 import { ClientHost } from "../roles/client/clientHost";
 import { EtcdMember } from "../roles/etcd/etcdMember";
 import { HaproxyNode } from "../roles/haproxy/haproxyNode";
-import { acceptPlatforms, HostBase } from "../roles/host/hostBase";
+import { HostBase, installPackages } from "../roles/host/hostBase";
 import { SUPERUSER } from "../roles/patroni/patroniConfig";
 import { PatroniNode } from "../roles/patroni/patroniNode";
 import { PgbouncerNode } from "../roles/pgbouncer/pgbouncerNode";
@@ -35,8 +35,12 @@ export class PostgresCluster extends pulumi.ComponentResource {
   readonly primaryUri: pulumi.Output<string>;
   readonly replicasUri: pulumi.Output<string>;
   readonly haproxyStatsUrl: string;
+  /** The first HAProxy's address: where clients connect. */
+  readonly entryAddress: string;
   readonly etcdEndpoints: string[];
   readonly hostRoles: Record<string, { address: string; roles: string[] }>;
+  /** Members still pending a restart (restartPolicy manual leaves them to the DBA). */
+  readonly pendingRestart: pulumi.Output<string[]>;
 
   constructor(name: string, args: PostgresClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pulumi-patroni:index:PostgresCluster", name, {}, { ...opts, aliases: [{ type: "pulumi-patroni:PostgresCluster" }] });
@@ -51,12 +55,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
     const bases = new Map(
       config.hosts.map((h) => [h.name, new HostBase(`${name}-${h.name}`, { config, host: host(h), dependsOn: args.dependsOn }, child)]),
     );
-    const platforms = acceptPlatforms(config, bases, this);
-    const accepted = platforms.apply(() => "every host's platform accepted");
-    const isDatabaseHost = (h: HostConfig) => hasRole(h, "postgres") || hasRole(h, "etcd");
-    const databasePackages = config.hosts.filter(isDatabaseHost).map((h) => bases.get(h.name)!.installPackages(accepted));
-    for (const h of config.hosts.filter((h) => !isDatabaseHost(h)))
-      bases.get(h.name)!.installPackages(accepted, topology.hostsShareCpu ? databasePackages : []);
+    const platforms = installPackages(config, topology, bases, this);
     /** Name, arguments and options of host h's `role` component, which waits for the host's packages and `after`. */
     const on = (h: HostConfig, role: string, after: pulumi.Resource[] = []): [string, RoleArgs, pulumi.ComponentResourceOptions] => {
       const platform = platforms.apply((p) => p[h.name]);
@@ -71,27 +70,24 @@ export class PostgresCluster extends pulumi.ComponentResource {
     // 2. etcd members, then every one of them healthy.
     const etcd = topology.etcdHosts.map((h) => new EtcdMember(...on(h, "etcd")));
     const etcdHealthy = steps.etcdHealthy(etcd.map((m) => m.ready));
+    const etcdSettled = steps.etcdRollingRestart([etcdHealthy]);
 
     // 3. Patroni nodes, then one leader and every replica streaming; then the DCS configuration.
-    const patroni = topology.postgresHosts.map((h) => new PatroniNode(...on(h, "patroni", [etcdHealthy])));
-    const dynamicConfig = steps.dynamicConfiguration([steps.patroniHealthy(patroni.map((p) => p.ready))]);
+    const roles = steps.internalRoles(passwords, (h) => bases.get(h.name)!.ready);
+    const patroni = topology.postgresHosts.map((h) => new PatroniNode(...on(h, "patroni", [...etcdSettled, ...roles])));
+    const dynamicConfig = steps.dynamicConfiguration(passwords, [steps.patroniHealthy(patroni.map((p) => p.ready))]);
+    const restarts = steps.rollingRestart([dynamicConfig]);
 
     // 4. Roles, databases and PgBouncer's auth function on the primary; then PgBouncer.
-    const sql = steps.rolesAndDatabases(passwords, [dynamicConfig]);
+    const sql = steps.rolesAndDatabases(passwords, [restarts]);
     const pgbouncers = topology.postgresHosts
       .filter((h) => hasRole(h, "pgbouncer"))
       .map((h) => new PgbouncerNode(...on(h, "pgbouncer", [sql])));
 
     // 5. HAProxy in front of them, then the client hosts through the first HAProxy.
     const haproxies = topology.haproxyHosts.map((h) => new HaproxyNode(...on(h, "haproxy", [...pgbouncers.map((b) => b.ready), sql])));
-    for (const h of topology.clientHosts)
-      new ClientHost(
-        ...on(
-          h,
-          "client",
-          haproxies.map((x) => x.ready),
-        ),
-      );
+    const haproxiesReady = haproxies.map((x) => x.ready);
+    for (const h of topology.clientHosts) new ClientHost(...on(h, "client", haproxiesReady));
 
     const entry = topology.haproxyHosts[0];
     const uri = (port: number) =>
@@ -100,15 +96,12 @@ export class PostgresCluster extends pulumi.ComponentResource {
       );
     this.primaryUri = uri(config.haproxy.primaryPort);
     this.replicasUri = uri(config.haproxy.replicaPort);
+    this.entryAddress = entry.address;
     this.haproxyStatsUrl = `http://${entry.address}:${config.haproxy.statsPort}/`;
     this.etcdEndpoints = [...topology.etcdClientUrls];
+    this.pendingRestart = restarts.pending;
     this.hostRoles = Object.fromEntries(config.hosts.map((h) => [h.name, { address: h.address, roles: [...h.roles] }]));
-    this.registerOutputs({
-      primaryUri: this.primaryUri,
-      replicasUri: this.replicasUri,
-      haproxyStatsUrl: this.haproxyStatsUrl,
-      etcdEndpoints: this.etcdEndpoints,
-      hosts: this.hostRoles,
-    });
+    const { primaryUri, replicasUri, haproxyStatsUrl, etcdEndpoints, pendingRestart } = this;
+    this.registerOutputs({ primaryUri, replicasUri, haproxyStatsUrl, etcdEndpoints, pendingRestart, hosts: this.hostRoles });
   }
 }

@@ -17,7 +17,14 @@ export type Role = (typeof ROLES)[number];
 export const hostSchema = z
   .object({
     name: hostname.describe("Hostname; also the Patroni member name and the etcd member name."),
-    address: ipv4.describe("Address the other hosts and the controller reach this host at."),
+    address: ipv4.describe("Address the other hosts reach this host at (and the controller, unless sshAddress is set)."),
+    sshAddress: ipv4.optional().describe("Address the controller reaches this host at over SSH, when it differs from address."),
+    adoptExisting: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Take over a host that already runs a PostgreSQL cluster or etcd this stack did not create (they are stopped, never deleted).",
+      ),
     roles: z
       .array(z.enum(ROLES))
       .min(1, "a host needs at least one role")
@@ -145,6 +152,12 @@ export const clusterSchema = z
       .describe("apt signing keys by name, written to /etc/apt/keyrings/pulumi-patroni-NAME.asc for aptSources' signed-by."),
     postgresPort: port.default(5432).describe("PostgreSQL port on each postgres host."),
     restApiPort: port.default(8008).describe("Patroni REST API port."),
+    restartPolicy: z
+      .enum(["rolling", "manual"])
+      .default("rolling")
+      .describe(
+        "rolling: a parameter change that needs a restart restarts the members one at a time (replicas, then a switchover); manual: they are only reported (output pendingRestart).",
+      ),
     dcs: dcsSchema.default({}).describe("Patroni dynamic configuration kept in etcd."),
     parameters: z
       .record(z.string().regex(/^[a-z_][a-z0-9_.]*$/, "a parameter name is lower-case letters, digits, '_' and '.'"), parameterValue)
@@ -196,6 +209,12 @@ export const stackConfigSchema = z
     cluster: clusterSchema.default({}).describe("The PostgreSQL cluster."),
     hosts: z.array(hostSchema).min(1, "list at least one host").describe("Hosts and their roles."),
     ssh: sshSchema.default({}).describe("How the controller reaches the hosts."),
+    passwordRotation: z
+      .record(z.string(), z.number().int().min(0))
+      .default({})
+      .describe(
+        "Generation of each generated password (superuserPassword, ..., or user:NAME for cluster.users); raising one generates a new password and rotates it everywhere.",
+      ),
     etcd: etcdSettingsSchema.default({}).describe("etcd (the DCS)."),
     pgbouncer: pgbouncerSettingsSchema.default({}).describe("PgBouncer in front of each PostgreSQL."),
     haproxy: haproxySettingsSchema.default({}).describe("HAProxy routing clients to the primary and replicas."),

@@ -127,6 +127,11 @@ function crossFieldProblems(c: StackConfig, stack: string | undefined): string[]
       }
     }
   });
+  const rotatable = new Set([...SECRET_KEYS.filter((k) => k !== "sshPrivateKey"), ...c.cluster.users.map((u) => `user:${u.name}`)]);
+  for (const key of Object.keys(c.passwordRotation)) {
+    if (!rotatable.has(key))
+      problems.push(`passwordRotation.${key}: not a generated password; expected one of ${[...rotatable].join(", ")}`);
+  }
   const roleNames = new Set(["postgres", ...c.cluster.users.map((u) => u.name)]);
   c.cluster.users.forEach((u, i) => {
     if (["postgres", "replicator", "rewind_user", "pgbouncer"].includes(u.name)) {

@@ -125,7 +125,7 @@ export class LocalStand extends pulumi.ComponentResource {
             script("apt-proxy.sh", "status", "--listen", bridgeIp, "--port", String(args.aptProxyPort)),
           ].join(" && ") + " >/dev/null",
       },
-      { parent: this },
+      { parent: this, dependsOn: opts?.dependsOn },
     );
 
     this.connections = {};

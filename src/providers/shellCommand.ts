@@ -58,6 +58,11 @@ export interface ShellCommandArgs extends CommandContract {
   readonly connectAttempts?: pulumi.Input<number>;
   /** Keep the script's stdout as the `stdout` output (never for output that may hold a secret). */
   readonly captureStdout?: boolean;
+  /**
+   * What a secret stdin holds with its secrets masked (a rendered file), kept
+   * in clear so `pulumi preview --diff` shows what will change.
+   */
+  readonly shown?: pulumi.Input<string>;
 }
 
 export interface ShellCommandState {

@@ -26,6 +26,16 @@ export function scramVerifier(password: string, salt: Buffer = crypto.randomByte
   return `SCRAM-SHA-256$${iterations}:${salt.toString("base64")}$${storedKey.toString("base64")}:${serverKey.toString("base64")}`;
 }
 
+/**
+ * A verifier that stays the same for the same role and password (its salt is
+ * derived from them and `context`), so an unchanged password never re-runs
+ * the step that sets it, and a changed one always does.
+ */
+export function stableScramVerifier(role: string, password: string, context: string): string {
+  const salt = crypto.createHmac("sha256", password).update(`pulumi-patroni:${context}:${role}`).digest().subarray(0, 16);
+  return scramVerifier(password, salt);
+}
+
 /** Whether `verifier` is the SCRAM verifier of `password` (same salt and iterations). */
 export function verifierMatches(verifier: string, password: string): boolean {
   const m = /^SCRAM-SHA-256\$(\d+):([^$]+)\$([^:]+):(.+)$/.exec(verifier);
@@ -35,15 +45,19 @@ export function verifierMatches(verifier: string, password: string): boolean {
 
 /** The client side of one SCRAM-SHA-256 exchange, without channel binding. */
 export class ScramClient {
-  private readonly nonce = crypto.randomBytes(18).toString("base64");
   private clientFirstBare = "";
   private expectedServerSignature = "";
 
-  constructor(private readonly password: string) {}
+  constructor(
+    private readonly password: string,
+    /** Random unless given (the RFC's test vector pins it). */
+    private readonly nonce = crypto.randomBytes(18).toString("base64"),
+    private readonly user = "",
+  ) {}
 
   /** client-first-message. */
   first(): string {
-    this.clientFirstBare = `n=,r=${this.nonce}`;
+    this.clientFirstBare = `n=${this.user},r=${this.nonce}`;
     return `n,,${this.clientFirstBare}`;
   }
 

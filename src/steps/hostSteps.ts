@@ -34,12 +34,18 @@ export interface FileSpec {
   readonly validate?: string;
   /** Remove the file on destroy (default true). */
   readonly removeOnDestroy?: boolean;
+  /** For a secret file: its text with the secrets masked, shown by `pulumi preview --diff`. */
+  readonly shown?: string;
 }
 
 export interface ServiceSpec {
   readonly unit: string;
-  /** What a config change does to the running unit. */
-  readonly onChange: "reload" | "restart";
+  /**
+   * What a config change does to the running unit: reload, restart, or start
+   * (leave a running unit alone: another step restarts it, e.g. etcd's members
+   * one at a time).
+   */
+  readonly onChange: "reload" | "restart" | "start";
   /** Content hashes of the files the unit reads: a change runs onChange. */
   readonly triggers: pulumi.Input<string>[];
   /** Stop and disable the unit on destroy (default true). */
@@ -94,6 +100,7 @@ export class HostSteps {
         }),
         delete: spec.removeOnDestroy === false ? undefined : renderStepScript("remove-file", { TARGET: spec.path }),
         stdin: spec.content,
+        shown: spec.shown,
       },
       opts,
     );

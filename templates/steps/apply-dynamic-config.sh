@@ -1,39 +1,24 @@
-# Day-2: bring Patroni's dynamic configuration (kept in etcd) to what the
-# stack says, then restart, one member at a time, the members whose
-# PostgreSQL reports pending_restart: replicas first, the leader last
-# (Patroni never restarts by itself). stdin: the wanted config as JSON.
-# Env: CLUSTER, TIMEOUT.
-export PATRONICTL_CONFIG_FILE=/etc/patroni/config.yml
+# Day-2: make Patroni's dynamic configuration (kept in etcd) what the stack
+# says. The stack owns postgresql.parameters: a parameter it no longer sets
+# is removed (PATCH /config with null). Restarts that a change needs are the
+# rolling-restart step's job. stdin: first line a curl config line with the
+# REST API credentials, then the wanted configuration as JSON.
+# Env: REST (a member's REST API), LOOP_WAIT.
+IFS= read -r auth
 wanted=$(cat)
-# edit-config --apply merges like PATCH /config and says "Not changed" when equal
-# (always so on the first deploy: bootstrap.dcs already holds this config).
-result=$(printf '%s\n' "$wanted" | patronictl edit-config --apply - --force "$CLUSTER" 2>&1) || { echo "$result" >&2; exit 1; }
-if printf '%s' "$result" | grep -q "Not changed"; then
+current=$(curl -fsS --max-time 5 "$REST/config")
+# Keys the stack sets with another value, and parameters the stack dropped.
+changes=$(jq -rn --argjson cur "$current" --argjson want "$wanted" '
+  ([$want | paths(scalars) as $p | select(($cur | getpath($p)) != ($want | getpath($p))) | $p | join(".")]
+   + [($cur.postgresql.parameters // {}) | keys[] | select(. as $k | $want.postgresql.parameters | has($k) | not) | "postgresql.parameters.\(.) (removed)"])
+  | join(", ")')
+if [ -z "$changes" ]; then
   echo "dynamic configuration already as wanted"
   exit 0
 fi
-sleep_until_applied() {
-  # Members pick up a DCS change on their next HA loop.
-  local deadline=$(( $(date +%s) + 60 ))
-  until [ "$(patronictl list -f json "$CLUSTER" | jq '[.[] | select(.State != "running" and .State != "streaming")] | length')" = 0 ]; do
-    [ "$(date +%s)" -ge "$deadline" ] && { echo "members not running after a config change" >&2; return 1; }
-    sleep 2
-  done
-}
-sleep_until_applied
-sleep "${LOOP_WAIT:-10}"
-pending() { patronictl list -f json "$CLUSTER" | jq -r --arg role "$1" '.[] | select(."Pending restart" == "*" and ((.Role == "Leader") == ($role == "leader"))) | .Member'; }
-restarted=""
-for role in replica leader; do
-  for member in $(pending "$role"); do
-    echo "restarting $member ($role): a changed parameter needs a restart"
-    patronictl restart --pending --force "$CLUSTER" "$member" >/dev/null
-    deadline=$(( $(date +%s) + ${TIMEOUT:-300} ))
-    until patronictl list -f json "$CLUSTER" | jq -e --arg m "$member" '.[] | select(.Member == $m and (.State == "running" or .State == "streaming") and (."Pending restart" // "") != "*")' >/dev/null; do
-      [ "$(date +%s)" -ge "$deadline" ] && { echo "$member did not come back after restart" >&2; exit 1; }
-      sleep 2
-    done
-    restarted="$restarted $member"
-  done
-done
-echo "dynamic configuration applied; restarted:${restarted:- none}"
+patch=$(jq -cn --argjson cur "$current" --argjson want "$wanted" '
+  $want | .postgresql.parameters += (($cur.postgresql.parameters // {}) | with_entries(select(.key as $k | $want.postgresql.parameters | has($k) | not) | .value = null))')
+printf '%s\n' "$patch" | curl -fsS --max-time 10 -K <(printf '%s\n' "$auth") -X PATCH -H 'Content-Type: application/json' --data-binary @- "$REST/config" >/dev/null
+# Every member applies the new configuration on its next HA loop.
+sleep $((LOOP_WAIT + 2))
+echo "dynamic configuration changed: $changes"

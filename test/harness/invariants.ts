@@ -15,6 +15,7 @@ export interface WriteRecord {
 export interface ProbeRound {
   readonly at: number;
   readonly writable: readonly string[];
+  /** Nodes that did not answer in time (frozen, cut off): they may still take writes. */
   readonly unreachable: readonly string[];
   /** HAProxy servers UP in the primary backend; undefined when the stats page did not answer. */
   readonly proxyPrimaries?: readonly string[];
@@ -61,8 +62,18 @@ export const lostCount = (r: DurabilityReport): number => new Set(Object.values(
 /** Rounds in which two or more nodes answered as writable primaries (split brain at the database). */
 export const dualPrimaryRounds = (rounds: readonly ProbeRound[]): ProbeRound[] => rounds.filter((r) => r.writable.length >= 2);
 
-/** Rounds in which HAProxy's primary port had two or more servers up (split brain at the proxy). */
-export const dualProxyRounds = (rounds: readonly ProbeRound[]): ProbeRound[] => rounds.filter((r) => (r.proxyPrimaries?.length ?? 0) >= 2);
+/**
+ * Rounds in which HAProxy's primary port would send writes to two nodes that
+ * may take them: two servers up there, each a writable primary or not
+ * answering (a frozen primary takes writes again when it thaws). A server
+ * still marked up for a moment after it refused connections or became a
+ * replica is stale, not a second primary: see staleProxyRounds.
+ */
+export const dualProxyRounds = (rounds: readonly ProbeRound[]): ProbeRound[] =>
+  rounds.filter((r) => (r.proxyPrimaries ?? []).filter((s) => r.writable.includes(s) || r.unreachable.includes(s)).length >= 2);
+
+/** Rounds in which HAProxy's primary backend had two servers up at all (its checks lag a role change). */
+export const staleProxyRounds = (rounds: readonly ProbeRound[]): ProbeRound[] => rounds.filter((r) => (r.proxyPrimaries?.length ?? 0) >= 2);
 
 /**
  * The longest stretch without an acknowledged write after `from`: from the

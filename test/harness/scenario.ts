@@ -8,6 +8,7 @@ import {
   DurabilityReport,
   dualPrimaryRounds,
   dualProxyRounds,
+  staleProxyRounds,
   lostCount,
   ProbeRound,
   writeUnavailabilityMs,
@@ -44,6 +45,8 @@ export interface FaultReport {
   /** Probe rounds with two writable primaries at the database, and at HAProxy's primary port. */
   readonly dualPrimaryRounds: number;
   readonly dualProxyRounds: number;
+  /** Rounds with two servers up in HAProxy's primary backend at all (stale checks after a role change). */
+  readonly staleProxyRounds: number;
   readonly firstDualPrimary?: ProbeRound;
   /** From heal to whole (ms). */
   readonly wholeAfterMs: number;
@@ -116,6 +119,7 @@ export async function runFault(stand: Stand, clusterName: string, scenario: Faul
     durability,
     dualPrimaryRounds: dual.length,
     dualProxyRounds: dualProxyRounds(prober.rounds).length,
+    staleProxyRounds: staleProxyRounds(prober.rounds).length,
     firstDualPrimary: dual[0],
     wholeAfterMs,
     writes: writer.records.length,
@@ -123,5 +127,52 @@ export async function runFault(stand: Stand, clusterName: string, scenario: Faul
   console.log(
     `[fault] ${scenario.name}: ${JSON.stringify({ ...report, durability: { ...durability, lost: Object.keys(durability.lost), phantom: Object.keys(durability.phantom) } })}`,
   );
+  return report;
+}
+
+export interface TrafficReport {
+  readonly acknowledged: number;
+  readonly lostAcknowledged: number;
+  /** Longest stretch without an acknowledged write while `action` ran (ms). */
+  readonly writePauseMs: number;
+  readonly dualProxyRounds: number;
+  readonly staleProxyRounds: number;
+}
+
+/** Runs `action` while a client writes through HAProxy's primary port; then checks every acknowledged write is on every node. */
+export async function withTraffic(
+  stand: Stand,
+  clusterName: string,
+  label: string,
+  action: () => Promise<unknown>,
+): Promise<TrafficReport> {
+  const t = standTargets(stand, clusterName);
+  const table = `traffic_${label.replace(/[^a-z0-9]+/gi, "_").toLowerCase()}_${Date.now()}`;
+  await createWriteTable(t.primary, t.creds, table);
+  const writer = new Writer(t.primary, t.creds, table);
+  const prober = new Prober(t.nodes, t.creds, t.stats);
+  writer.start();
+  prober.start();
+  await new Promise((r) => setTimeout(r, 1000));
+  const from = Date.now();
+  try {
+    await action();
+    await new Promise((r) => setTimeout(r, 1500));
+  } finally {
+    await writer.stop();
+    await prober.stop();
+  }
+  // The action may have rotated the superuser's password: read with the current one.
+  await stand.refreshOutputs();
+  const now = standTargets(stand, clusterName);
+  const durability = checkDurability(writer.records, await readIdsEverywhere(now.nodes, now.creds, table));
+  const report: TrafficReport = {
+    acknowledged: durability.acknowledged,
+    lostAcknowledged: lostCount(durability),
+    writePauseMs: writeUnavailabilityMs(writer.records, from),
+    dualProxyRounds: dualProxyRounds(prober.rounds).length,
+    staleProxyRounds: staleProxyRounds(prober.rounds).length,
+  };
+  console.log(`[traffic] ${label}: ${JSON.stringify(report)}`);
   return report;
 }

@@ -148,8 +148,12 @@ export class Prober {
     for (const c of this.conns.values()) c.destroy();
   }
 
-  /** "writable", "read-only" or "unreachable", on a kept connection. */
-  private async ask(node: ProbeNode): Promise<"writable" | "read-only" | "unreachable"> {
+  /**
+   * "writable", "read-only", "down" (refused, or PostgreSQL said it is
+   * starting or stopping: it takes no writes) or "unreachable" (no answer in
+   * time: it may take writes later), on a kept connection.
+   */
+  private async ask(node: ProbeNode): Promise<"writable" | "read-only" | "down" | "unreachable"> {
     try {
       let c = this.conns.get(node.name);
       if (!c || c.isClosed) {
@@ -159,10 +163,11 @@ export class Prober {
       // transaction_read_only is on in recovery and after a demotion request.
       const [[inRecovery, readOnly]] = await c.query("SELECT pg_is_in_recovery(), current_setting('transaction_read_only')", 800);
       return inRecovery === "f" && readOnly === "off" ? "writable" : "read-only";
-    } catch {
+    } catch (e) {
       this.conns.get(node.name)?.destroy();
       this.conns.delete(node.name);
-      return "unreachable";
+      const message = String(e);
+      return /ECONNREFUSED|57P0[1-3]|connection closed|ECONNRESET/.test(message) ? "down" : "unreachable";
     }
   }
 

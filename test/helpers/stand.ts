@@ -5,6 +5,7 @@ import * as childProcess from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import * as yaml from "js-yaml";
 import { CliResult, pulumi, REPO } from "./pulumiCli";
 
 export interface StandOutputs {
@@ -31,8 +32,32 @@ export class Stand {
     readonly env: Record<string, string>,
   ) {}
 
+  /** The stack's configuration as the tests changed it (a copy of Pulumi.<stack>.yaml), once they do. */
+  private configFile?: string;
+
   run(args: string[], allowFailure = false): Promise<CliResult> {
-    return pulumi([...args, "--stack", this.stack, "--non-interactive"], { env: this.env, allowFailure });
+    const withConfig =
+      this.configFile && ["up", "preview", "refresh", "destroy"].includes(args[0]) ? ["--config-file", this.configFile] : [];
+    return pulumi([...args, ...withConfig, "--stack", this.stack, "--non-interactive"], { env: this.env, allowFailure });
+  }
+
+  /** The stack's config (the `config` map of Pulumi.<stack>.yaml, or the tests' current copy). */
+  config(): Record<string, any> {
+    const file = this.configFile ?? path.join(REPO, `Pulumi.${this.stack}.yaml`);
+    return (yaml.load(fs.readFileSync(file, "utf8")) as { config: Record<string, any> }).config;
+  }
+
+  /**
+   * Changes the stack's configuration for every later up and preview, as an
+   * edit of Pulumi.<stack>.yaml would, without touching the committed file.
+   */
+  editConfig(edit: (config: Record<string, any>) => void): void {
+    const doc = yaml.load(fs.readFileSync(path.join(REPO, `Pulumi.${this.stack}.yaml`), "utf8")) as { config: Record<string, any> };
+    doc.config = JSON.parse(JSON.stringify(this.config()));
+    edit(doc.config);
+    if (!this.keyDir) this.keyDir = fs.mkdtempSync(path.join(os.tmpdir(), "e2e-key-"));
+    this.configFile = path.join(this.keyDir, `Pulumi.${this.stack}.yaml`);
+    fs.writeFileSync(this.configFile, yaml.dump(doc));
   }
 
   async select(): Promise<void> {

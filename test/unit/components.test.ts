@@ -110,6 +110,7 @@ describe("PostgresCluster, seed 000 topology", () => {
           `cluster-${h}-packages`,
         ]),
         ...["servera", "serverb", "serverc"].flatMap((h) => [
+          `cluster-${h}-internal-roles`,
           `cluster-${h}-etcd-env`,
           `cluster-${h}-etcd-dropin`,
           `cluster-${h}-etcd-service`,

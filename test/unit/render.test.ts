@@ -16,6 +16,7 @@ import { renderSystemdDropIn, PATRONI_DROP_IN } from "../../src/render/systemdUn
 import { renderClusterSql } from "../../src/cluster/clusterSql";
 import { renderPgpass, renderPgService } from "../../src/roles/client/clientConnection";
 import { renderStepScript } from "../../src/steps/stepScript";
+import { verifierMatches } from "../../src/secrets/scram";
 import { seed000, seed001, seed002 } from "../fixtures/topologies";
 
 const ctx = { stack: "test" };
@@ -278,8 +279,13 @@ describe("cluster SQL", () => {
       () => false,
     );
     const sql = renderClusterSql(c.cluster, "BouncerPw", { app: "AppPw" });
-    expect(sql).toContain("ALTER ROLE \"pgbouncer\" WITH LOGIN NOSUPERUSER PASSWORD 'BouncerPw';");
-    expect(sql).toContain("ALTER ROLE \"app\" WITH LOGIN PASSWORD 'AppPw';");
+    // Passwords only as SCRAM verifiers, never in clear, stable for the same password.
+    expect(sql).not.toContain("BouncerPw");
+    expect(sql).not.toContain("AppPw");
+    const verifier = /ALTER ROLE "app" WITH LOGIN PASSWORD '(SCRAM-SHA-256\$4096:[^']+)';/.exec(sql)![1];
+    expect(verifierMatches(verifier, "AppPw")).toBe(true);
+    expect(sql).toMatch(/ALTER ROLE "pgbouncer" WITH LOGIN NOSUPERUSER PASSWORD 'SCRAM-SHA-256\$/);
+    expect(renderClusterSql(c.cluster, "BouncerPw", { app: "AppPw" })).toBe(sql);
     expect(sql).toContain("WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'appdb')\\gexec");
     const connects = sql.split("\n").filter((l) => l.startsWith("\\connect"));
     expect(connects).toEqual(["\\connect template1", "\\connect postgres", "\\connect postgres", "\\connect appdb"]);

@@ -69,10 +69,12 @@ export class EtcdMember extends pulumi.ComponentResource {
       steps.file("env", { path: ETCD_ENVIRONMENT_PATH, content: env, removeOnDestroy: false }, legacy("file-etcd-env")),
       steps.file("dropin", { path: dropInPath("etcd.service"), content: dropIn }, legacy("file-etcd-dropin")),
     ];
-    // etcd cannot reload its flags: a changed environment needs a restart.
+    // etcd cannot reload its flags, and restarting every member at once loses
+    // quorum: a changed setting is applied by the cluster's rolling etcd
+    // restart (cluster/clusterSteps.ts), one member at a time.
     this.ready = steps.service(
       "service",
-      { unit: "etcd", onChange: "restart", triggers: [contentHash(env), contentHash(dropIn)] },
+      { unit: "etcd", onChange: "start", triggers: [contentHash(env), contentHash(dropIn)] },
       { legacyName: `${host.name}-service-etcd`, dependsOn: files },
     );
     this.registerOutputs({ ready: this.ready.id });

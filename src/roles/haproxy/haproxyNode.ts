@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { port, positiveInt } from "../../config/primitives";
 import { HostConfig, StackConfig } from "../../config/schema";
+import { MASKED } from "../../cluster/passwords";
 import { hasRole, Topology } from "../../config/topology";
 import { dropInPath, HAPROXY_DROP_IN, renderSystemdDropIn } from "../../render/systemdUnit";
 import { ShellCommand } from "../../providers/shellCommand";
@@ -92,6 +93,7 @@ export class HaproxyNode extends pulumi.ComponentResource {
         {
           path: HAPROXY_CONFIG_PATH,
           content: pulumi.secret(cfg),
+          shown: renderHaproxyConfig(args.managed, haproxyConfigInput(config, topology, host, MASKED)),
           mode: "0640",
           owner: "root",
           group: "haproxy",

@@ -5,7 +5,8 @@
 // for every host's platform to be accepted, so a refused host leaves every
 // host as it was.
 import * as pulumi from "@pulumi/pulumi";
-import { StackConfig } from "../../config/schema";
+import { HostConfig, StackConfig } from "../../config/schema";
+import { hasRole, Topology } from "../../config/topology";
 import { HostFacts, HostPlatform, packagesFor, parseHostFacts, resolveHostPlatform } from "../../platform/platform";
 import { ShellCommand } from "../../providers/shellCommand";
 import { HostSteps, StepHost } from "../../steps/hostSteps";
@@ -102,4 +103,25 @@ export function acceptPlatforms(
     }
     return accepted;
   });
+}
+
+/**
+ * Packages on every host once every platform is accepted: the database hosts
+ * first when the hosts share the controller's CPU (local machines), the
+ * others while the database bootstraps. Returns the accepted platforms.
+ */
+export function installPackages(
+  config: StackConfig,
+  topology: Topology,
+  bases: ReadonlyMap<string, HostBase>,
+  parent: pulumi.Resource,
+): pulumi.Output<Record<string, HostPlatform>> {
+  const platforms = acceptPlatforms(config, bases, parent);
+  const accepted = platforms.apply(() => "every host's platform accepted");
+  const isDatabaseHost = (h: HostConfig) => hasRole(h, "postgres") || hasRole(h, "etcd");
+  const databasePackages = config.hosts.filter(isDatabaseHost).map((h) => bases.get(h.name)!.installPackages(accepted));
+  for (const h of config.hosts.filter((h) => !isDatabaseHost(h))) {
+    bases.get(h.name)!.installPackages(accepted, topology.hostsShareCpu ? databasePackages : []);
+  }
+  return platforms;
 }

@@ -21,6 +21,8 @@ export const REST_API_USER = "patroni";
 export const REPLICATION_USER = "replicator";
 export const REWIND_USER = "rewind_user";
 export const SUPERUSER = "postgres";
+/** Where PostgreSQL's unix socket lives; PgBouncer and the local steps connect there (peer authentication). */
+export const POSTGRES_SOCKET_DIR = "/var/run/postgresql";
 
 export interface PatroniPasswords {
   readonly superuser: string;
@@ -113,7 +115,10 @@ export function renderPatroniConfig(ctx: ManagedFileContext, input: PatroniConfi
         replication: { username: REPLICATION_USER, password: passwords.replication },
         rewind: { username: REWIND_USER, password: passwords.rewind },
       },
-      parameters: { unix_socket_directories: "/var/run/postgresql" },
+      parameters: { unix_socket_directories: POSTGRES_SOCKET_DIR },
+      // Patroni's own sessions use the socket and peer authentication, so a
+      // rotated superuser password never locks Patroni out of its PostgreSQL.
+      use_unix_socket: true,
       pg_hba: renderPgHba(input),
       create_replica_methods: ["basebackup"],
       basebackup: [{ checkpoint: "fast" }],

@@ -10,7 +10,8 @@ import { dropInPath, PATRONI_DROP_IN, renderSystemdDropIn } from "../../render/s
 import { ShellCommand } from "../../providers/shellCommand";
 import { contentHash, HostSteps } from "../../steps/hostSteps";
 import { RoleArgs } from "../roleArgs";
-import { PATRONI_CONFIG_ALIASES, PATRONI_CONFIG_PATH, renderPatroniConfig } from "./patroniConfig";
+import { MASKED_PASSWORDS } from "../../cluster/passwords";
+import { PATRONI_CONFIG_ALIASES, PATRONI_CONFIG_PATH, PatroniPasswords, renderPatroniConfig } from "./patroniConfig";
 
 export type PatroniNodeArgs = RoleArgs;
 
@@ -22,7 +23,7 @@ export class PatroniNode extends pulumi.ComponentResource {
     super("pulumi-patroni:index:PatroniNode", name, {}, { ...opts, aliases: [{ type: "pulumi-patroni:PatroniNode" }] });
     const { config, topology, host } = args;
     const steps = new HostSteps(this, name, host);
-    const patroniConfig = args.passwords.apply((passwords) =>
+    const render = (passwords: PatroniPasswords) =>
       renderPatroniConfig(args.managed, {
         cluster: config.cluster,
         host,
@@ -30,8 +31,8 @@ export class PatroniNode extends pulumi.ComponentResource {
         replicationAddresses: topology.postgresHosts.map((h) => h.address),
         etcdHosts: topology.etcdHosts.map((h) => `${h.address}:${config.etcd.clientPort}`),
         passwords,
-      }),
-    );
+      });
+    const patroniConfig = args.passwords.apply(render);
     const dropIn = renderSystemdDropIn(args.managed, PATRONI_DROP_IN);
     const legacy = (step: string, dependsOn: pulumi.Input<pulumi.Resource>[] = args.dependsOn) => ({
       legacyName: `${host.name}-${step}`,
@@ -46,6 +47,7 @@ export class PatroniNode extends pulumi.ComponentResource {
         owner: "postgres",
         group: "postgres",
         validate: PATRONI_VALIDATE_COMMAND,
+        shown: render(MASKED_PASSWORDS),
       },
       legacy("file-patroni-config"),
     );

@@ -38,6 +38,9 @@ export function renderPgbouncerIni(ctx: ManagedFileContext, p: PgbouncerIniInput
     ["default_pool_size", p.defaultPoolSize],
     ["max_client_conn", p.maxClientConn],
     ["server_reset_query", "DISCARD ALL"],
+    // After a failed server login PgBouncer waits this long before the next
+    // (default 15 s): a PostgreSQL restart of half a second paused writes 15 s.
+    ["server_login_retry", "0.5"],
     ["ignore_startup_parameters", "extra_float_digits,options"],
     ["logfile", "/var/log/postgresql/pgbouncer.log"],
     ["pidfile", "/var/run/postgresql/pgbouncer.pid"],

@@ -1,12 +1,16 @@
 // End to end on real machines: `pulumi up` of the e2e stack creates five
 // systemd-nspawn machines and the cluster on them over SSH; the tests then
-// check what a DBA would check (seeds' runbooks), idempotence, a machine's
-// power loss and recovery, secrets, and that destroy leaves nothing behind.
+// check what a DBA would check (seeds' runbooks), idempotence, day-2 changes
+// of the configuration (day2.ts), faults, a machine's power loss and
+// recovery, secrets, and that destroy leaves nothing behind. A stand left by
+// an earlier run is destroyed first; this run's is destroyed at the end, pass
+// or fail.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as childProcess from "child_process";
 import * as fs from "fs";
 import { Stand } from "../helpers/stand";
 import { runFault } from "../harness/scenario";
+import { day2Tests } from "./day2";
 
 const STACK = "e2e";
 const stand = new Stand(STACK, { PULUMI_CONFIG_PASSPHRASE: "e2e-stand-passphrase" });
@@ -19,13 +23,18 @@ function activeSince(host: string, unit: string): string {
   return ssh(host, `systemctl show -p ActiveEnterTimestampMonotonic --value ${unit}`);
 }
 
+let destroyed = false;
+
 beforeAll(async () => {
   await stand.select();
+  const leftover = await stand.run(["destroy", "--yes", "--skip-preview"], true);
+  if (leftover.code !== 0) throw new Error(`could not destroy a leftover e2e stand:\n${leftover.stdout}${leftover.stderr}`);
   await up("pulumi up (fresh machines to healthy cluster)");
   outputs = stand.outputs;
 });
 
-afterAll(() => {
+afterAll(async () => {
+  if (!destroyed) await stand.run(["destroy", "--yes", "--skip-preview"], true);
   stand.cleanup();
   console.log(`[e2e] timings: ${JSON.stringify(stand.timings)}`);
 });
@@ -217,6 +226,8 @@ describe("idempotence", () => {
   });
 });
 
+day2Tests(stand, STACK);
+
 describe("the seeds' fault: Patroni on the leader frozen longer than ttl", () => {
   // Debian 12's Patroni 3.0.2 lost acknowledged writes here (its resumed
   // leader overwrote the new leader's key). With no watchdog in a container
@@ -270,6 +281,7 @@ describe("power loss of a machine", () => {
 describe("destroy", () => {
   it("pulumi destroy removes every machine, namespace, veth, bridge and process", async () => {
     await stand.run(["destroy", "--yes", "--skip-preview"]);
+    destroyed = true;
     expect(childProcess.execSync("ip netns list", { encoding: "utf8" })).not.toMatch(new RegExp(`${STACK}`));
     expect(childProcess.execSync("ip -o link show", { encoding: "utf8" })).not.toContain("pgstande2e");
     const nspawn = childProcess.spawnSync("pgrep", ["-f", `systemd-nspawn.*${STACK}`], { encoding: "utf8" });

@@ -1,0 +1,50 @@
+// StackIdentity: the fields a deployed stack cannot change (cluster.name,
+// postgresVersion, ports members find each other at, a host's address...),
+// recorded in the state at the first deploy. Every host step waits for it, so
+// a changed identity field fails the preview (the provider's check) before
+// anything runs, naming the field and what to do instead.
+import * as pulumi from "@pulumi/pulumi";
+
+export interface IdentityInputs {
+  /** Field path -> value (src/config/fieldClasses.ts identityValues). */
+  fields: Record<string, unknown>;
+  /** Field path -> what to do instead of changing it. */
+  advice: Record<string, string>;
+}
+
+/** Why `news` may not replace `olds`, one line per changed field (empty when nothing changed). */
+export function identityChanges(olds: Partial<IdentityInputs> | undefined, news: IdentityInputs): string[] {
+  const before = olds?.fields ?? {};
+  const problems: string[] = [];
+  for (const [key, value] of Object.entries(news.fields)) {
+    if (!(key in before) || JSON.stringify(before[key]) === JSON.stringify(value)) continue;
+    problems.push(
+      `${key}: changed from ${JSON.stringify(before[key])} to ${JSON.stringify(value)} on a deployed stack, which cannot be done in place; ` +
+        `${news.advice[key] ?? "keep the old value"}. Nothing on the hosts was changed.`,
+    );
+  }
+  return problems;
+}
+
+const stackIdentityProvider: pulumi.dynamic.ResourceProvider = {
+  async check(olds: IdentityInputs, news: IdentityInputs) {
+    return { inputs: news, failures: identityChanges(olds, news).map((reason) => ({ property: "", reason })) };
+  },
+  async diff(_id: string, olds: IdentityInputs, news: IdentityInputs) {
+    // Only additions (a new host, a field new to the guard) reach here.
+    return { changes: JSON.stringify(olds.fields) !== JSON.stringify(news.fields) };
+  },
+  async create(inputs: IdentityInputs) {
+    const crypto: typeof import("crypto") = require("crypto");
+    return { id: crypto.randomUUID(), outs: inputs };
+  },
+  async update(_id: string, _olds: IdentityInputs, news: IdentityInputs) {
+    return { outs: news };
+  },
+};
+
+export class StackIdentity extends pulumi.dynamic.Resource {
+  constructor(name: string, args: IdentityInputs, opts?: pulumi.CustomResourceOptions) {
+    super(stackIdentityProvider, name, args, opts, "patroni", "StackIdentity");
+  }
+}

@@ -1,0 +1,76 @@
+// Every config field has a class (what a change does to a running stack),
+// and an identity field changed on a deployed stack is refused.
+import { describe, expect, it } from "vitest";
+import { FIELD_CLASSES, identityValues, ruleOf } from "../../src/config/fieldClasses";
+import { parseStackConfig } from "../../src/config/validate";
+import { identityChanges } from "../../src/providers/stackIdentity";
+import { renderConfigTable } from "../../scripts/config-docs";
+import { seed000 } from "../fixtures/topologies";
+
+const parse = (raw: object) => parseStackConfig(JSON.parse(JSON.stringify(raw)), () => false);
+const guardOf = (raw: object) => {
+  const fields = identityValues(parse(raw));
+  return { fields, advice: Object.fromEntries(Object.keys(fields).map((k) => [k, ruleOf(k.replace(/^hosts\[[^\]]+\]/, "hosts[]"))!.how])) };
+};
+
+describe("field classes", () => {
+  it("every field of the configuration table has one (the table generator refuses a field without)", () => {
+    const table = renderConfigTable();
+    const rows = table.split("\n").slice(2);
+    expect(rows.length).toBeGreaterThan(60);
+    for (const row of rows) {
+      const [, key, type, , , cls] = row.split(/(?<!\\)\|/).map((c) => c.trim());
+      if (type === "object") continue;
+      expect(cls, key).toMatch(/^\*\*(live|rolling|identity|membership)\*\*: ./);
+    }
+  });
+
+  it("a nested field takes its nearest classified parent's rule", () => {
+    expect(ruleOf("cluster.pgHba[].user")).toBe(FIELD_CLASSES["cluster.pgHba"]);
+    expect(ruleOf("cluster.dcs.ttl")?.cls).toBe("live");
+    expect(ruleOf("no.such.field")).toBeUndefined();
+  });
+
+  it("cluster.name, postgresVersion, the ports members meet at and a host's address are identity", () => {
+    const fields = identityValues(parse(seed000));
+    expect(Object.keys(fields)).toEqual(
+      expect.arrayContaining([
+        "cluster.name",
+        "cluster.postgresVersion",
+        "cluster.postgresPort",
+        "etcd.clientPort",
+        "hosts[servera].address",
+      ]),
+    );
+    expect(fields["cluster.name"]).toBe("patroni-cluster-otus");
+  });
+});
+
+describe("the identity guard", () => {
+  const before = guardOf(seed000);
+
+  it("refuses a renamed cluster, naming the field and what to do instead", () => {
+    const problems = identityChanges(before, guardOf({ ...seed000, cluster: { name: "renamed" } }));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain('cluster.name: changed from "patroni-cluster-otus" to "renamed" on a deployed stack');
+    expect(problems[0]).toContain("create a new stack");
+    expect(problems[0]).toContain("Nothing on the hosts was changed");
+  });
+
+  it("refuses a new address for an existing host, but not a host added or removed", () => {
+    const moved = { ...seed000, hosts: seed000.hosts.map((h, i) => (i === 1 ? { ...h, address: "192.168.11.199" } : h)) };
+    expect(identityChanges(before, guardOf(moved)).join()).toContain("hosts[serverb].address");
+    const fewer = {
+      ...seed000,
+      hosts: seed000.hosts.filter((h) => h.name !== "haproxy").concat([{ ...seed000.hosts[3], name: "lb2", address: "192.168.11.160" }]),
+    };
+    expect(identityChanges(before, guardOf(fewer))).toEqual([]);
+  });
+
+  it("accepts live changes and a first deploy", () => {
+    expect(
+      identityChanges(before, guardOf({ ...seed000, cluster: { name: "patroni-cluster-otus", parameters: { work_mem: "8MB" } } })),
+    ).toEqual([]);
+    expect(identityChanges(undefined, before)).toEqual([]);
+  });
+});
