@@ -70,7 +70,9 @@ export function renderConfigTable(): string {
   }
   for (const key of SECRET_KEYS) {
     const secret = key === "sshPrivateKey" ? "required for existing hosts" : "generated";
-    lines.push(`| \`${key}\` | secret string | ${secret} | Must be set with \`pulumi config set --secret\`. | ${cell(onRunning(key, "secret"))} |`);
+    lines.push(
+      `| \`${key}\` | secret string | ${secret} | Must be set with \`pulumi config set --secret\`. | ${cell(onRunning(key, "secret"))} |`,
+    );
   }
   return lines.join("\n");
 }
