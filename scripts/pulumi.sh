@@ -7,8 +7,10 @@
 #   - plugins and credentials in <repo>/.pulumi-home (git-ignored), never ~/.pulumi;
 #   - no update checks and no plugin downloads (the machine is offline; a
 #     missing plugin must fail loudly instead of trying the network);
-#   - for the throwaway `local` stack only, a documented default passphrase
-#     (the stack holds test-stand secrets, not production ones). Any other
+#   - state and plugins readable by their owner only (umask 077);
+#   - for the `local` stack only, a passphrase generated once per controller
+#     and kept in a 0600 file (~/.config/pulumi-patroni/local.passphrase), and
+#     its stack file Pulumi.local.yaml made from stacks/local.yaml. Any other
 #     stack needs PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE.
 set -euo pipefail
 
@@ -22,8 +24,14 @@ export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 # ts-node's type check of the program costs ~15-60 s per run on 2 cores;
 # `npm run typecheck` (part of `npm test`) checks the same code once.
 export PULUMI_NODEJS_TRANSPILE_ONLY=${PULUMI_NODEJS_TRANSPILE_ONLY:-true}
+# State holds the stacks' encrypted secrets and the outputs: owner only.
+umask 077
 mkdir -p "$PULUMI_HOME"
-[[ $PULUMI_BACKEND_URL == file://$repo/.pulumi-state ]] && mkdir -p "$repo/.pulumi-state"
+chmod 700 "$PULUMI_HOME"
+if [[ $PULUMI_BACKEND_URL == file://$repo/.pulumi-state ]]; then
+  mkdir -p "$repo/.pulumi-state"
+  chmod -R go-rwx "$repo/.pulumi-state"
+fi
 
 # Which stack is targeted: --stack/-s, the name in `stack init|select|rm NAME`,
 # else the currently selected stack.
@@ -41,8 +49,29 @@ fi
 if [[ -z $stack ]]; then
   stack=$(cd "$repo" && pulumi stack --show-name 2>/dev/null || true)
 fi
-if [[ ${stack##*/} == local && -z ${PULUMI_CONFIG_PASSPHRASE:-} && -z ${PULUMI_CONFIG_PASSPHRASE_FILE:-} ]]; then
-  export PULUMI_CONFIG_PASSPHRASE=local-stand-passphrase
+if [[ ${stack##*/} == local ]]; then
+  # Stands made before this file existed were encrypted with a constant
+  # passphrase and a committed salt: they keep both, so they still open.
+  legacy_passphrase=local-stand-passphrase
+  legacy_salt='v1:Rl2dXEx48gI=:v1:7Kq4+hFY26SZX7E3:a8X0Pj/VNLegPMg9UTa3LcW6cQlBQw=='
+  legacy_state=$repo/.pulumi-state/.pulumi/stacks/pulumi-patroni/local.json
+  if [[ -z ${PULUMI_CONFIG_PASSPHRASE:-} && -z ${PULUMI_CONFIG_PASSPHRASE_FILE:-} ]]; then
+    passphrase_file=${PULUMI_PATRONI_HOME:-$HOME/.config/pulumi-patroni}/local.passphrase
+    if [[ ! -s $passphrase_file ]]; then
+      mkdir -p "$(dirname "$passphrase_file")"
+      if [[ -f $legacy_state && ! -f $repo/Pulumi.local.yaml ]] || grep -qsF "$legacy_salt" "$repo/Pulumi.local.yaml"; then
+        printf '%s' "$legacy_passphrase" >"$passphrase_file"
+      else
+        head -c 32 /dev/urandom | base64 | tr -d '\n' >"$passphrase_file"
+      fi
+      chmod 600 "$passphrase_file"
+    fi
+    export PULUMI_CONFIG_PASSPHRASE_FILE=$passphrase_file
+  fi
+  if [[ ! -f $repo/Pulumi.local.yaml ]]; then
+    cp "$repo/stacks/local.yaml" "$repo/Pulumi.local.yaml"
+    [[ -f $legacy_state ]] && printf 'encryptionsalt: %s\n' "$legacy_salt" >>"$repo/Pulumi.local.yaml"
+  fi
 fi
 
 cd "$repo"

@@ -6,8 +6,10 @@ import { ClusterPasswords } from "./cluster/passwords";
 import { PostgresCluster } from "./cluster/postgresCluster";
 import { identityValues, ruleOf } from "./config/fieldClasses";
 import { readStackConfig } from "./config/stackConfig";
+import { SecretKey, secretProblems } from "./config/validate";
 import { LocalStand } from "./local/localStand";
 import { GeneratedPassword } from "./providers/generatedPassword";
+import { HostKey } from "./providers/hostKey";
 import { SshConnection } from "./providers/shellCommand";
 import { StackIdentity } from "./providers/stackIdentity";
 import { HAPROXY_STATS_USER } from "./roles/haproxy/haproxyConfig";
@@ -41,8 +43,17 @@ const passwords: pulumi.Output<ClusterPasswords> = pulumi.secret(
 // The fields a deployed stack cannot change; every host step waits for this
 // check, so a changed one fails the preview before anything runs.
 const fields = identityValues(config);
+// Configured secrets checked for what would break their files; the guard waits for it, so does every step.
+const secretsChecked = pulumi
+  .all(Object.entries(secrets).map(([key, value]) => value!.apply((v) => secretProblems(key as SecretKey, v))))
+  .apply((lists) => {
+    const problems = lists.flat();
+    if (problems.length > 0) throw new pulumi.RunError(`invalid stack configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    return "configured secrets checked";
+  });
 const identity = new StackIdentity("stack-identity", {
   fields,
+  checks: pulumi.unsecret(secretsChecked),
   advice: Object.fromEntries(Object.keys(fields).map((k) => [k, ruleOf(k.replace(/^hosts\[[^\]]+\]/, "hosts[]"))?.how ?? ""])),
 });
 
@@ -59,18 +70,19 @@ if (config.hostSource === "local-machines") {
     );
   }
   connections = Object.fromEntries(
-    config.hosts.map((h) => [
-      h.name,
-      pulumi.secret(
-        privateKey.apply((key) => ({
-          host: h.address,
-          port: config.ssh.port,
-          user: config.ssh.user,
-          privateKey: key,
-          hostKey: config.ssh.hostKeys[h.name],
-        })),
-      ),
-    ]),
+    config.hosts.map((h) => {
+      const address = h.sshAddress ?? h.address;
+      // Trust on first use, unless ssh.hostKeys pins the key.
+      const hostKey = new HostKey(
+        `host-key-${h.name}`,
+        { hostName: h.name, address, port: config.ssh.port, pinned: config.ssh.hostKeys[h.name] },
+        { dependsOn: [identity] },
+      );
+      const connection = pulumi
+        .all([privateKey, hostKey.key])
+        .apply(([key, known]) => ({ host: address, port: config.ssh.port, user: config.ssh.user, privateKey: key, hostKey: known }));
+      return [h.name, pulumi.secret(connection)];
+    }),
   );
 }
 

@@ -5,6 +5,11 @@
 # progress and errors go to stderr. Nothing here ever prints key material
 # other than public keys.
 
+# The machines' root filesystems are made here: their files need the usual
+# modes, whatever umask the caller runs with (scripts/pulumi.sh runs Pulumi
+# with 077 so the state stays private).
+umask 022
+
 # Callers (a Pulumi local command) may pass a thin PATH; these tools live in sbin.
 export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH}"
 

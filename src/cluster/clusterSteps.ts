@@ -20,7 +20,7 @@ import { stableScramVerifier } from "../secrets/scram";
 import { HostSteps } from "../steps/hostSteps";
 import { renderStepScript } from "../steps/stepScript";
 import { renderClusterSql } from "./clusterSql";
-import { ClusterPasswords } from "./passwords";
+import { ClusterPasswords, secretValues } from "./passwords";
 
 /** A curl config line (`curl -K`) with basic-auth credentials: they travel on stdin, never on a command line. */
 export const curlUser = (user: string, password: string) => `user = "${`${user}:${password}`.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
@@ -84,6 +84,7 @@ export class ClusterSteps {
           description: "passwords of Patroni's roles on the primary",
           create: renderStepScript("internal-roles", { PGPORT: c.postgresPort, SOCKET_DIR: POSTGRES_SOCKET_DIR }),
           stdin: verifiers,
+          mask: pulumi.all([passwords.apply(secretValues), verifiers]).apply(([values, v]) => [...values, ...v.split(/\s+/)]),
         },
         { dependsOn: [readyOf(h)] },
       ),
@@ -128,7 +129,8 @@ export class ClusterSteps {
       {
         what: "patroni-cluster",
         template: "wait-patroni",
-        env: { REST: this.restUrl, MEMBERS: t.postgresHosts.length, TIMEOUT: 300 },
+        // A replica a few WAL records behind a busy primary is healthy.
+        env: { REST: this.restUrl, MEMBERS: t.postgresHosts.length, MAX_LAG_BYTES: 16 * 1024 * 1024, TIMEOUT: 300 },
         triggers: [JSON.stringify(renderDynamicConfig(this.config.cluster)), ...t.postgresHosts.map((h) => h.name)],
       },
       { legacyName: `${t.postgresHosts[0].name}-gate-patroni-cluster`, dependsOn: nodes },
@@ -150,6 +152,7 @@ export class ClusterSteps {
         create: renderStepScript("apply-dynamic-config", { REST: this.restUrl, LOOP_WAIT: c.dcs.loopWait }),
         triggers: [wanted],
         stdin: pulumi.secret(passwords.apply((p) => `${curlUser(REST_API_USER, p.restApi)}\n${JSON.stringify(wanted)}`)),
+        mask: passwords.apply(secretValues),
       },
       { dependsOn: after },
     );
@@ -183,6 +186,7 @@ export class ClusterSteps {
         description: "roles and databases on the primary",
         create: renderStepScript("cluster-sql", { REST: this.restUrl, PGPORT: c.postgresPort, SUPERUSER }),
         stdin: pulumi.secret(passwords.apply((p) => `${p.superuser}\n${renderClusterSql(c, p.pgbouncerAuth, p.users)}`)),
+        mask: passwords.apply(secretValues),
       },
       { legacyName: "cluster-cluster-sql", dependsOn: after },
     );

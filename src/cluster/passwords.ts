@@ -20,3 +20,14 @@ export const MASKED_PASSWORDS: ClusterPasswords = {
   haproxyStats: MASKED,
   users: {},
 };
+
+/** Every password value, for masking a step's output (ShellCommand's mask). */
+export const secretValues = (p: ClusterPasswords): string[] => [
+  p.superuser,
+  p.replication,
+  p.rewind,
+  p.restApi,
+  p.pgbouncerAuth,
+  p.haproxyStats,
+  ...Object.values(p.users),
+];

@@ -53,7 +53,10 @@ export class PostgresCluster extends pulumi.ComponentResource {
     // 1. Every host: reachable and its platform read; once every platform is accepted, packages
     // (database hosts first when the hosts share the controller's CPU).
     const bases = new Map(
-      config.hosts.map((h) => [h.name, new HostBase(`${name}-${h.name}`, { config, host: host(h), dependsOn: args.dependsOn }, child)]),
+      config.hosts.map((h) => [
+        h.name,
+        new HostBase(`${name}-${h.name}`, { config, host: host(h), stack: args.stack, dependsOn: args.dependsOn }, child),
+      ]),
     );
     const platforms = installPackages(config, topology, bases, this);
     /** Name, arguments and options of host h's `role` component, which waits for the host's packages and `after`. */

@@ -99,11 +99,17 @@ const MEMORY = /^\d+\s*(B|kB|MB|GB|TB)?$/;
 const DURATION = /^-?\d+\s*(us|ms|s|min|h|d)?$/;
 const BOOL_WORDS = new Set(["on", "off", "true", "false", "yes", "no", "1", "0"]);
 
+/** A line break or other control character (it would end a line of a config file). */
+export const hasControlCharacter = (s: string): boolean => [...s].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f);
+
 /** Returns why `value` is not valid for `name`, or undefined when it is. */
 export function checkPostgresParameter(name: string, value: string | number | boolean): string | undefined {
   if (PATRONI_OWNED_PARAMETERS.has(name)) {
     return `is managed by Patroni and cannot be set here (remove it)`;
   }
+  // A value ends up in postgresql.conf: no line breaks or control characters.
+  if (typeof value === "string" && hasControlCharacter(value))
+    return `must not contain line breaks or control characters, got ${JSON.stringify(value)}`;
   const spec = KNOWN_PARAMETERS[name];
   if (!spec) return undefined;
   switch (spec.kind) {

@@ -55,11 +55,26 @@ export const dcsSchema = z
   })
   .strict();
 
+/**
+ * A pg_hba name list: keywords or lower-case identifiers, comma separated,
+ * nothing else. Anything more (spaces, a newline) would become extra pg_hba
+ * columns or lines, `trust` included.
+ */
+const hbaNames = (what: string, keywords: readonly string[]) =>
+  z
+    .string()
+    .regex(
+      /^\+?[a-z_][a-z0-9_]{0,62}(,\+?[a-z_][a-z0-9_]{0,62})*$/,
+      `must be ${keywords.join(", ")} or ${what} names (a-z, 0-9, _), comma separated, with no spaces`,
+    );
+
 export const hbaRuleSchema = z
   .object({
     type: z.enum(["local", "host", "hostssl", "hostnossl"]).default("host").describe("Connection type."),
-    database: z.string().min(1).default("all").describe("Database name(s)."),
-    user: z.string().min(1).default("all").describe("Role name(s)."),
+    database: hbaNames("database", ["all", "sameuser", "samerole", "replication"])
+      .default("all")
+      .describe("Database name(s), comma separated."),
+    user: hbaNames("user", ["all"]).default("all").describe("Role name(s), comma separated; +role for its members."),
     address: ipv4Cidr.optional().describe("Client CIDR (not for type local)."),
     method: z
       .enum(["scram-sha-256", "md5", "reject", "peer", "cert"])
@@ -77,6 +92,17 @@ export const hbaRuleSchema = z
     }
     if (rule.type === "local" && rule.address) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["address"], message: "must be absent for type local" });
+    }
+    // Pairs PostgreSQL refuses to load (the whole pg_hba.conf would be rejected).
+    if (rule.method === "peer" && rule.type !== "local") {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ["method"],
+        message: `peer works only for type local, not ${rule.type}; use scram-sha-256`,
+      });
+    }
+    if (rule.method === "cert" && rule.type !== "hostssl") {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["method"], message: `cert needs type hostssl, not ${rule.type}` });
     }
   });
 export type HbaRule = z.infer<typeof hbaRuleSchema>;
@@ -170,6 +196,10 @@ export const clusterSchema = z
       })
       .describe("PostgreSQL parameters (added to the defaults; kept in the DCS)."),
     pgHba: z.array(hbaRuleSchema).default([]).describe("Extra pg_hba rules, placed after the cluster's own rules."),
+    adminNetworks: z
+      .array(ipv4Cidr)
+      .default([])
+      .describe("Networks a DBA works from: besides the cluster's hosts, only they reach the superuser and PgBouncer's admin console."),
     users: z.array(userSchema).default([]).describe("Application roles created on the primary."),
     databases: z.array(databaseSchema).default([]).describe("Databases created on the primary."),
   })
@@ -195,7 +225,9 @@ export const sshSchema = z
           ),
       )
       .default({})
-      .describe("Pinned host keys by host name; hosts without one are trusted on first use."),
+      .describe(
+        "Pinned host keys by host name. A host without one is trusted on first use: its key is recorded in the state, and a different key later fails every step until it is pinned here.",
+      ),
   })
   .strict();
 

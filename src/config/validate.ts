@@ -6,6 +6,7 @@ import { localMachineProblems } from "../local/localStand";
 import { etcdPorts, etcdProblems } from "../roles/etcd/etcdMember";
 import { haproxyPorts, haproxyProblems } from "../roles/haproxy/haproxyNode";
 import { pgbouncerPorts, pgbouncerProblems } from "../roles/pgbouncer/pgbouncerNode";
+import { hasControlCharacter } from "./postgresParameters";
 import { Role, StackConfig, stackConfigSchema } from "./schema";
 import { deriveTopology } from "./topology";
 
@@ -132,6 +133,19 @@ function crossFieldProblems(c: StackConfig, stack: string | undefined): string[]
     if (!rotatable.has(key))
       problems.push(`passwordRotation.${key}: not a generated password; expected one of ${[...rotatable].join(", ")}`);
   }
+  const duplicates = (names: string[], field: string) =>
+    names.forEach((n, i) => {
+      const j = names.indexOf(n);
+      if (j !== i) problems.push(`${field}[${i}].name: ${n} is already cluster.${field.split(".")[1]}[${j}]; every name once`);
+    });
+  duplicates(
+    c.cluster.users.map((u) => u.name),
+    "cluster.users",
+  );
+  duplicates(
+    c.cluster.databases.map((d) => d.name),
+    "cluster.databases",
+  );
   const roleNames = new Set(["postgres", ...c.cluster.users.map((u) => u.name)]);
   c.cluster.users.forEach((u, i) => {
     if (["postgres", "replicator", "rewind_user", "pgbouncer"].includes(u.name)) {
@@ -169,4 +183,23 @@ export function parseStackConfig(values: Record<string, unknown>, isSecret: (key
   problems.push(...crossFieldProblems(parsed.data, stack));
   if (problems.length > 0) throw new ConfigError(problems);
   return parsed.data;
+}
+
+/**
+ * What is wrong with a configured secret's value, for the file it goes into
+ * (checked before anything runs; the value itself is never echoed).
+ */
+export function secretProblems(key: SecretKey, value: string): string[] {
+  if (key === "sshPrivateKey")
+    return /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(value) ? [] : [`${key}: is not a private key in PEM/OpenSSH format`];
+  const problems: string[] = [];
+  if (value.length < 12) problems.push(`${key}: is shorter than 12 characters; use a long random password`);
+  if (hasControlCharacter(value)) problems.push(`${key}: contains a line break or control character, which breaks the files it goes into`);
+  // haproxy.cfg: `stats auth admin:PASSWORD` ends at a space and `#` starts a comment.
+  if (key === "haproxyStatsPassword" && /[\s#"'\\]/.test(value)) {
+    problems.push(
+      `${key}: contains a space, #, quote or backslash, which haproxy.cfg would cut or misread; use letters, digits and -_.+=@%`,
+    );
+  }
+  return problems;
 }

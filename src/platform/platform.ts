@@ -76,6 +76,8 @@ export interface HostFacts {
   readonly versionId: string;
   readonly codename: string;
   readonly packages: Readonly<Record<string, { readonly installed: string; readonly candidate: string }>>;
+  /** What runs there that this stack did not create (a PostgreSQL cluster, an etcd, another stack's Patroni). */
+  readonly foreign?: readonly string[];
 }
 
 /** The versions a host runs (or will run once installed): the renderers' input. */
@@ -120,6 +122,8 @@ export interface PlatformRequest {
   readonly hostName: string;
   readonly roles: readonly Role[];
   readonly postgresVersion: number;
+  /** hosts[].adoptExisting: the host's config allows taking over what already runs there. */
+  readonly adoptExisting?: boolean;
 }
 
 /**
@@ -131,6 +135,13 @@ export function resolveHostPlatform(req: PlatformRequest, facts: HostFacts): { p
   const problems: string[] = [];
   const where = `hosts ${req.hostName} (${facts.id} ${facts.versionId || "?"} ${facts.codename || "?"})`;
   if (facts.id !== "debian") problems.push(`${where}: only Debian is supported (12 with the PostgreSQL project's repository, or 13)`);
+  const takesOver = req.roles.some((r) => r === "postgres" || r === "etcd");
+  for (const running of takesOver && !req.adoptExisting ? (facts.foreign ?? []) : []) {
+    problems.push(
+      `${where}: already runs ${running}, which this stack did not create; deploying would stop it. ` +
+        `Move it away, or set hosts[].adoptExisting: true for ${req.hostName} to have it stopped (its data is kept, never deleted)`,
+    );
+  }
   const version = (pkg: string): string | undefined => {
     const p = facts.packages[pkg];
     const v = p?.installed || p?.candidate;

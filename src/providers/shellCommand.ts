@@ -58,6 +58,10 @@ export interface ShellCommandArgs extends CommandContract {
   readonly connectAttempts?: pulumi.Input<number>;
   /** Keep the script's stdout as the `stdout` output (never for output that may hold a secret). */
   readonly captureStdout?: boolean;
+  /** Wall-clock bound of one run of a script (default 600 s); then it fails with its last output. */
+  readonly timeoutSeconds?: number;
+  /** The secrets the step receives (on stdin): masked, exactly, in any output shown. */
+  readonly mask?: pulumi.Input<pulumi.Input<string>[]>;
   /**
    * What a secret stdin holds with its secrets masked (a rendered file), kept
    * in clear so `pulumi preview --diff` shows what will change.
@@ -76,6 +80,8 @@ export interface ShellCommandState {
   check?: string;
   connectAttempts?: number;
   captureStdout?: boolean;
+  timeoutSeconds?: number;
+  mask?: string[];
 }
 
 interface ShellCommandOutputs extends ShellCommandState {
@@ -86,6 +92,8 @@ interface ShellCommandOutputs extends ShellCommandState {
 export type RunResult = { code: number; output: string; stdout: string };
 
 const DEFAULT_CONNECT_ATTEMPTS = 10;
+/** A step that runs longer fails with its last output (override per step with timeoutSeconds). */
+const DEFAULT_TIMEOUT_SECONDS = 600;
 
 // The engine's placeholder for a value not known yet (preview).
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
@@ -125,19 +133,30 @@ async function drifted(s: ShellCommandState): Promise<boolean> {
 }
 
 /**
- * The error text reaches Pulumi's log. A validator may echo a rejected line
- * of the file it checked, so any password-like token of stdin (12+ chars,
- * letters and digits) is masked before the output is shown.
+ * The error text reaches Pulumi's log, and a validator may echo a rejected
+ * line of the file it checked: every secret the step received (`mask`) is
+ * masked, as given and in the encodings the files use, longest first.
  */
-export function redactSecrets(output: string, stdin: string | undefined): string {
-  const tokens = new Set((stdin ?? "").split(/[\s"'`:=,;@/\\]+/).filter((t) => t.length >= 12 && /[A-Za-z]/.test(t) && /\d/.test(t)));
+export function redactSecrets(output: string, secrets: readonly string[] | undefined): string {
+  const forms = new Set<string>();
+  for (const secret of secrets ?? []) {
+    if (!secret) continue;
+    for (const form of [
+      secret,
+      encodeURIComponent(secret),
+      JSON.stringify(secret).slice(1, -1),
+      secret.replace(/"/g, '""'),
+      secret.replace(/([\\:])/g, "\\$1"),
+    ])
+      forms.add(form);
+  }
   let text = output;
-  for (const token of tokens) text = text.split(token).join("[secret]");
+  for (const form of [...forms].sort((a, b) => b.length - a.length)) text = text.split(form).join("[secret]");
   return text;
 }
 
 export function failWith(s: ShellCommandState, phase: string, r: RunResult): never {
-  const tail = redactSecrets(r.output.split("\n").slice(-40).join("\n"), s.stdin);
+  const tail = redactSecrets(r.output.split("\n").slice(-40).join("\n"), s.mask);
   throw new Error(
     `${s.description}: ${phase} script failed on ${sshTarget(s.connection)} with exit code ${r.code}.\n--- last output ---\n${tail}`,
   );
@@ -157,10 +176,25 @@ export function projectDirectory(from = process.cwd()): string {
   }
 }
 
-function spawnOnce(argv: string[], stdin: string | undefined, cwd?: string): Promise<RunResult> {
+/** Runs argv; after `timeoutSeconds` it is killed and the result is exit code 124 with the output so far. */
+function spawnOnce(argv: string[], stdin: string | undefined, timeoutSeconds: number, cwd?: string): Promise<RunResult> {
   const childProcess: typeof import("child_process") = require("child_process");
   return new Promise((resolve) => {
-    const child = childProcess.spawn(argv[0], argv.slice(1), { stdio: ["pipe", "pipe", "pipe"], cwd });
+    const child = childProcess.spawn(argv[0], argv.slice(1), { stdio: ["pipe", "pipe", "pipe"], cwd, detached: true });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      // The whole process group: bash and whatever it started.
+      const kill = (signal: NodeJS.Signals) => {
+        try {
+          process.kill(-child.pid!, signal);
+        } catch {
+          /* already gone */
+        }
+      };
+      kill("SIGTERM");
+      setTimeout(() => kill("SIGKILL"), 5000).unref();
+    }, timeoutSeconds * 1000);
     let output = "";
     let stdout = "";
     const keep = (chunk: Buffer) => {
@@ -172,8 +206,15 @@ function spawnOnce(argv: string[], stdin: string | undefined, cwd?: string): Pro
       if (stdout.length < 64 * 1024) stdout += chunk.toString();
     });
     child.stderr.on("data", keep);
-    child.on("error", (e: Error) => resolve({ code: 127, output: output + String(e), stdout }));
-    child.on("close", (code: number | null) => resolve({ code: code ?? 128, output, stdout }));
+    child.on("error", (e: Error) => {
+      clearTimeout(timer);
+      resolve({ code: 127, output: output + String(e), stdout });
+    });
+    child.on("close", (code: number | null) => {
+      clearTimeout(timer);
+      if (timedOut) resolve({ code: 124, output: `${output}\n[timed out after ${timeoutSeconds} s]`, stdout });
+      else resolve({ code: code ?? 128, output, stdout });
+    });
     child.stdin.on("error", () => undefined);
     child.stdin.end(stdin ?? "");
   });
@@ -205,7 +246,8 @@ function sshMultiplexing(c: SshConnection): string[] {
 
 export async function runScript(s: ShellCommandState, script: string, stdin: string | undefined, attempts: number): Promise<RunResult> {
   const body = `set -euo pipefail\n${script}`;
-  if (!s.connection) return spawnOnce(["bash", "-c", body], stdin, projectDirectory());
+  const timeout = s.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
+  if (!s.connection) return spawnOnce(["bash", "-c", body], stdin, timeout, projectDirectory());
   const fs: typeof import("fs") = require("fs");
   const os: typeof import("os") = require("os");
   const path: typeof import("path") = require("path");
@@ -224,7 +266,8 @@ export async function runScript(s: ShellCommandState, script: string, stdin: str
     }
     const user = c.user ?? "root";
     const quoted = `'${body.replace(/'/g, `'\\''`)}'`;
-    const remote = `${user === "root" ? "" : "sudo -n "}bash -c ${quoted}`;
+    // The host stops the script at the deadline too (the controller gives it 15 s more to say so).
+    const remote = `${user === "root" ? "" : "sudo -n "}timeout --kill-after=5 ${timeout} bash -c ${quoted}`;
     const argv = [
       "ssh",
       "-i",
@@ -251,7 +294,7 @@ export async function runScript(s: ShellCommandState, script: string, stdin: str
     let result: RunResult = { code: 255, output: "", stdout: "" };
     for (let i = 0; i < Math.max(1, attempts); i++) {
       if (i > 0) await new Promise((r) => setTimeout(r, 3000));
-      result = await spawnOnce(argv, stdin);
+      result = await spawnOnce(argv, stdin, timeout + 15);
       if (result.code !== 255) break; // 255: ssh itself failed (host not reachable yet)
     }
     return result;
@@ -323,7 +366,7 @@ export class ShellCommand extends pulumi.dynamic.Resource {
         ...opts,
         // The connection carries the private key and stdin may carry passwords;
         // the fingerprint hashes stdin. All stay encrypted in the state.
-        additionalSecretOutputs: ["connection", "stdin", "fingerprint"],
+        additionalSecretOutputs: ["connection", "stdin", "fingerprint", "mask"],
         deleteBeforeReplace: true,
       },
       "patroni",

@@ -10,6 +10,8 @@ export interface IdentityInputs {
   fields: Record<string, unknown>;
   /** Field path -> what to do instead of changing it. */
   advice: Record<string, string>;
+  /** Resolves only once the configured secrets passed their checks. */
+  checks?: string;
 }
 
 /** Why `news` may not replace `olds`, one line per changed field (empty when nothing changed). */
@@ -44,7 +46,11 @@ const stackIdentityProvider: pulumi.dynamic.ResourceProvider = {
 };
 
 export class StackIdentity extends pulumi.dynamic.Resource {
-  constructor(name: string, args: IdentityInputs, opts?: pulumi.CustomResourceOptions) {
+  constructor(
+    name: string,
+    args: pulumi.Inputs & { fields: Record<string, unknown>; advice: Record<string, string>; checks?: pulumi.Input<string> },
+    opts?: pulumi.CustomResourceOptions,
+  ) {
     super(stackIdentityProvider, name, args, opts, "patroni", "StackIdentity");
   }
 }

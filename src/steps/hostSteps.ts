@@ -36,6 +36,8 @@ export interface FileSpec {
   readonly removeOnDestroy?: boolean;
   /** For a secret file: its text with the secrets masked, shown by `pulumi preview --diff`. */
   readonly shown?: string;
+  /** The secrets the content holds, masked in any output shown. */
+  readonly mask?: pulumi.Input<string[]>;
 }
 
 export interface ServiceSpec {
@@ -60,6 +62,8 @@ export interface GateSpec {
   /** Re-run the gate whenever these change (the services it waits for). */
   readonly triggers: pulumi.Input<unknown>[];
   readonly stdin?: pulumi.Input<string>;
+  /** The secrets stdin holds, masked in any output shown. */
+  readonly mask?: pulumi.Input<string[]>;
 }
 
 /** sha256 of the content: the trigger a service step shares with its files. */
@@ -101,6 +105,7 @@ export class HostSteps {
         delete: spec.removeOnDestroy === false ? undefined : renderStepScript("remove-file", { TARGET: spec.path }),
         stdin: spec.content,
         shown: spec.shown,
+        mask: spec.mask,
       },
       opts,
     );

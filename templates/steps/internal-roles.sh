@@ -4,7 +4,7 @@
 # Runs on every PostgreSQL host: only the one whose PostgreSQL is a primary
 # acts; where none runs yet (the first deploy) there is nothing to do.
 # stdin: lines "ROLE SCRAM-VERIFIER". Env: PGPORT, SOCKET_DIR.
-psql_local() { runuser -u postgres -- psql -X -At -v ON_ERROR_STOP=1 -h "$SOCKET_DIR" -p "$PGPORT" -d postgres "$@"; }
+psql_local() { PGCONNECT_TIMEOUT=10 runuser -u postgres -- psql -X -At -v ON_ERROR_STOP=1 -h "$SOCKET_DIR" -p "$PGPORT" -d postgres "$@"; }
 if ! in_recovery=$(psql_local -c 'select pg_is_in_recovery()' 2>/dev/null); then
   echo "no PostgreSQL running here yet: nothing to rotate"
   exit 0

@@ -3,8 +3,12 @@
 # version once apt has read the configured sources. Prints one JSON line; the
 # program (src/platform/platform.ts) decides whether the host can run its
 # roles, and no host installs a package until every host passed.
+# It also names what already runs here that this stack did not create (a
+# PostgreSQL cluster, an etcd, another stack's Patroni): the program refuses
+# to take such a host over unless its config says so.
 # Env: PACKAGES (space separated), APT_SOURCES (newline separated, may be
-# empty), APT_KEYRINGS (lines "NAME BASE64-OF-ARMORED-KEY", may be empty).
+# empty), APT_KEYRINGS (lines "NAME BASE64-OF-ARMORED-KEY", may be empty),
+# STACK (this stack's name).
 export DEBIAN_FRONTEND=noninteractive
 . /etc/os-release
 
@@ -41,7 +45,21 @@ until apt-get -o DPkg::Lock::Timeout=60 update -q >/tmp/pulumi-patroni-apt-updat
   sleep 5
 done
 
-json_escape() { printf '%s' "$1" | sed 's/[^A-Za-z0-9.:+~_ -]//g'; }
+foreign=()
+if command -v pg_lsclusters >/dev/null; then
+  while read -r version name port status _; do
+    [ "$status" = online ] && foreign+=("PostgreSQL cluster $version/$name (online, port $port)")
+  done < <(pg_lsclusters -h 2>/dev/null || true)
+fi
+managed_by_us() { grep -q "Managed by pulumi-patroni (stack ${STACK:-?})" "$1" 2>/dev/null; }
+if systemctl is-active --quiet etcd 2>/dev/null && ! managed_by_us /etc/default/etcd; then
+  foreign+=("etcd (running, /etc/default/etcd not written by this stack)")
+fi
+if [ -f /etc/patroni/config.yml ] && ! managed_by_us /etc/patroni/config.yml; then
+  foreign+=("Patroni (/etc/patroni/config.yml not written by this stack)")
+fi
+
+json_escape() { printf '%s' "$1" | sed 's/[^A-Za-z0-9.:+~_ ,/()-]//g'; }
 candidates=$(apt-cache policy $PACKAGES 2>/dev/null | awk '/^[^ ]/ {pkg=$1; sub(":$", "", pkg)} /^  Candidate:/ {print pkg, $2}' || true)
 printf '{"id":"%s","versionId":"%s","codename":"%s","packages":{' "$(json_escape "${ID:-}")" "$(json_escape "${VERSION_ID:-}")" "$(json_escape "${VERSION_CODENAME:-}")"
 sep=""
@@ -51,4 +69,10 @@ for pkg in $PACKAGES; do
   printf '%s"%s":{"installed":"%s","candidate":"%s"}' "$sep" "$pkg" "$(json_escape "$installed")" "$(json_escape "$candidate")"
   sep=","
 done
-printf '}}\n'
+printf '},"foreign":['
+sep=""
+for f in "${foreign[@]}"; do
+  printf '%s"%s"' "$sep" "$(json_escape "$f")"
+  sep=","
+done
+printf ']}\n'

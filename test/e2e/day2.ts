@@ -114,7 +114,7 @@ export function day2Tests(stand: Stand, clusterName: string): void {
         () => "accepted",
         (e) => String(e),
       );
-      expect(refused).toMatch(/28P01|password authentication failed/);
+      expect(refused).toMatch(/28P01|08P01|password authentication failed|SASL authentication failed/);
       await expectNoChanges();
     });
 

@@ -44,7 +44,7 @@ export function lintCommand(command: string, ctx: LintContext): string[] {
   if (!npm) problems.push("is not an `npm run` command");
   else if (!ctx.scripts.includes(npm[1])) problems.push(`npm script ${npm[1]} does not exist (package.json has ${ctx.scripts.join(", ")})`);
   for (const [, stack] of command.matchAll(/--stack[ =]([\w-]+)/g)) {
-    if (!ctx.stacks.includes(stack)) problems.push(`stack ${stack} has no Pulumi.${stack}.yaml`);
+    if (!ctx.stacks.includes(stack)) problems.push(`stack ${stack} has no stack file (Pulumi.${stack}.yaml or stacks/${stack}.yaml)`);
   }
   const host = /^npm run (?:--silent )?ssh -- ([a-z0-9-]+)/.exec(command);
   if (npm?.[1] === "ssh" && (!host || !ctx.hosts.includes(host[1])))

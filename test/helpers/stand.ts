@@ -128,6 +128,28 @@ export class Stand {
     return r.stdout.trim();
   }
 
+  /** ssh without checking the host key: only to put a machine's own key back after a test replaced it. */
+  sshUnpinned(host: string, command: string): void {
+    const args = [
+      "-i",
+      path.join(this.keyDir, "key"),
+      "-o",
+      "IdentitiesOnly=yes",
+      "-o",
+      "BatchMode=yes",
+      "-o",
+      "StrictHostKeyChecking=no",
+      "-o",
+      "UserKnownHostsFile=/dev/null",
+      "-o",
+      "LogLevel=ERROR",
+      `root@${this.address(host)}`,
+      command,
+    ];
+    const r = childProcess.spawnSync("ssh", args, { encoding: "utf8", timeout: 60_000 });
+    if (r.status !== 0) throw new Error(`ssh ${host} '${command}' exited ${r.status}: ${r.stdout}${r.stderr}`);
+  }
+
   /** Like ssh, without blocking the event loop (the harness's writer keeps running meanwhile). */
   sshAsync(host: string, command: string, timeoutMs = 300_000): Promise<string> {
     return new Promise((resolve, reject) => {

@@ -13,6 +13,14 @@ interface Registered {
   inputs: Record<string, any>;
 }
 let registered: Registered[] = [];
+const dependsOn = new Map<string, pulumi.Input<pulumi.Input<pulumi.Resource>[]> | pulumi.Input<pulumi.Resource> | undefined>();
+/** Names of the resources `name` waits for. */
+async function waitsFor(name: string): Promise<string[]> {
+  const value = <T>(o: pulumi.Output<T>) => new Promise<T>((resolve) => o.apply(resolve));
+  const raw = await value(pulumi.output(dependsOn.get(name) as any));
+  const list = (Array.isArray(raw) ? raw : raw ? [raw] : []) as pulumi.Resource[];
+  return Promise.all(list.map(async (r) => (await value(r.urn)).split("::").pop()!));
+}
 
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 const isSecret = (v: any) => typeof v === "object" && v !== null && v[SECRET_SIG] === "1b47061264138c4ac30d75fd1eb44270";
@@ -77,7 +85,20 @@ async function deploy(raw: object) {
     config.hosts.map((h) => [h.name, pulumi.secret({ host: h.address, privateKey: "PRIVATE-KEY-MATERIAL" })]),
   );
   const passwords: pulumi.Output<ClusterPasswords> = pulumi.secret(pulumi.output<ClusterPasswords>(PASSWORDS));
-  const cluster = new PostgresCluster("cluster", { config, stack: "test", connections, passwords });
+  dependsOn.clear();
+  const cluster = new PostgresCluster(
+    "cluster",
+    { config, stack: "test", connections, passwords },
+    {
+      // Record what every step waits for (mocks do not see dependencies).
+      transformations: [
+        (a) => {
+          dependsOn.set(a.name, a.opts.dependsOn);
+          return undefined;
+        },
+      ],
+    },
+  );
   const uri = await new Promise<string>((resolve) => cluster.primaryUri.apply(resolve));
   // Let every registration settle.
   await new Promise((r) => setTimeout(r, 200));
@@ -111,6 +132,8 @@ describe("PostgresCluster, seed 000 topology", () => {
         ]),
         ...["servera", "serverb", "serverc"].flatMap((h) => [
           `cluster-${h}-internal-roles`,
+          `cluster-${h}-etcd-restart`,
+          `cluster-${h}-patroni-pgpass-cleanup`,
           `cluster-${h}-etcd-env`,
           `cluster-${h}-etcd-dropin`,
           `cluster-${h}-etcd-service`,
@@ -120,6 +143,7 @@ describe("PostgresCluster, seed 000 topology", () => {
           `cluster-${h}-patroni-service`,
           `cluster-${h}-pgbouncer-ini`,
           `cluster-${h}-pgbouncer-userlist`,
+          `cluster-${h}-pgbouncer-hba`,
           `cluster-${h}-pgbouncer-dropin`,
           `cluster-${h}-pgbouncer-service`,
           `cluster-${h}-pgbouncer-gate`,
@@ -176,12 +200,37 @@ describe("PostgresCluster, seed 000 topology", () => {
     expect(haproxy.inputs.stdin).toContain("server serverc 192.168.11.152:6432 check");
   });
 
-  it("reloads Patroni, PgBouncer and HAProxy on change but restarts etcd", async () => {
+  it("reloads Patroni, PgBouncer and HAProxy on change; etcd members restart one at a time, each after the previous", async () => {
     const { byName } = await deploy(seed000);
     expect(byName("cluster-servera-patroni-service")!.inputs.update).toContain("export ACTION='reload'");
     expect(byName("cluster-servera-pgbouncer-service")!.inputs.update).toContain("export ACTION='reload'");
     expect(byName("cluster-haproxy-haproxy-service")!.inputs.update).toContain("export ACTION='reload'");
-    expect(byName("cluster-servera-etcd-service")!.inputs.update).toContain("export ACTION='restart'");
+    // A changed etcd setting never restarts every member at once: the unit is only kept running...
+    expect(byName("cluster-servera-etcd-service")!.inputs.update).toContain("export ACTION='start'");
+    // ...and each member's restart step waits for the previous member's.
+    expect(byName("cluster-servera-etcd-restart")!.inputs.update).toContain("systemctl restart etcd");
+    expect(await waitsFor("cluster-serverb-etcd-restart")).toEqual(["cluster-servera-etcd-restart"]);
+    expect(await waitsFor("cluster-serverc-etcd-restart")).toEqual(["cluster-serverb-etcd-restart"]);
+  });
+
+  it("a rotated password reaches the primary before any patroni.yml: every config waits for every internal-roles step", async () => {
+    await deploy(seed000);
+    for (const h of ["servera", "serverb", "serverc"]) {
+      const waits = await waitsFor(`cluster-${h}-patroni-config`);
+      for (const other of ["servera", "serverb", "serverc"]) expect(waits, h).toContain(`cluster-${other}-internal-roles`);
+    }
+  });
+
+  it("destroy removes every file that holds a secret", async () => {
+    const { byName } = await deploy(seed000);
+    for (const name of [
+      "cluster-servera-patroni-config",
+      "cluster-servera-pgbouncer-userlist",
+      "cluster-haproxy-haproxy-config",
+      "cluster-servera-patroni-pgpass-cleanup",
+    ]) {
+      expect(byName(name)!.inputs.delete, name).toMatch(/# step: remove-file/);
+    }
   });
 
   it("exports a primary URI through HAProxy 5000", async () => {

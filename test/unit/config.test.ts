@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseStackConfig } from "../../src/config/validate";
+import { ConfigError, parseStackConfig, secretProblems } from "../../src/config/validate";
 import { seed000, seed001, seed002, seed002Three } from "../fixtures/topologies";
 import * as yaml from "js-yaml";
 import * as fs from "fs";
@@ -38,7 +38,7 @@ describe("valid configurations", () => {
     expect(c.hostSource).toBe("existing");
   });
 
-  it.each(["Pulumi.local.yaml", "Pulumi.dev.yaml"])("the committed %s is valid", (file) => {
+  it.each(["stacks/local.yaml", "Pulumi.dev.yaml", "Pulumi.e2e.yaml"])("the committed %s is valid", (file) => {
     const doc = yaml.load(fs.readFileSync(path.join(__dirname, "..", "..", file), "utf8")) as { config: Record<string, unknown> };
     const values = Object.fromEntries(Object.entries(doc.config).map(([k, v]) => [k.replace(/^pulumi-patroni:/, ""), v]));
     expect(problemsOf(values)).toEqual([]);
@@ -177,6 +177,49 @@ const invalid: [string, Record<string, unknown>, string[]][] = [
   ],
   ["replica lag bound malformed", { ...seed000, haproxy: { replicaMaxLag: "10 megs" } }, ["haproxy.replicaMaxLag", "size like 10MB"]],
   [
+    "pg_hba user with a newline and a trust line",
+    {
+      ...seed000,
+      cluster: { pgHba: [{ type: "host", database: "all", user: "app\nhost all all 0.0.0.0/0 trust", address: "10.0.0.0/8" }] },
+    },
+    ["cluster.pgHba[0].user", "comma separated, with no spaces"],
+  ],
+  [
+    "pg_hba database with spaces",
+    { ...seed000, cluster: { pgHba: [{ database: "app all", address: "10.0.0.0/8" }] } },
+    ["cluster.pgHba[0].database", "all, sameuser, samerole, replication or database names"],
+  ],
+  [
+    "pg_hba peer over TCP",
+    { ...seed000, cluster: { pgHba: [{ type: "host", address: "10.0.0.0/8", method: "peer" }] } },
+    ["cluster.pgHba[0].method", "peer works only for type local"],
+  ],
+  [
+    "pg_hba cert without TLS",
+    { ...seed000, cluster: { pgHba: [{ type: "host", address: "10.0.0.0/8", method: "cert" }] } },
+    ["cluster.pgHba[0].method", "cert needs type hostssl"],
+  ],
+  [
+    "parameter value with a line break",
+    { ...seed000, cluster: { parameters: { application_name: "x\nfsync = off" } } },
+    ["cluster.parameters.application_name", "line breaks"],
+  ],
+  [
+    "a user listed twice",
+    { ...seed000, cluster: { users: [{ name: "app" }, { name: "app" }] } },
+    ["cluster.users[1].name: app is already cluster.users[0]"],
+  ],
+  [
+    "a database listed twice",
+    { ...seed000, cluster: { databases: [{ name: "app" }, { name: "app" }] } },
+    ["cluster.databases[1].name: app is already cluster.databases[0]"],
+  ],
+  [
+    "rotation of a password that is not generated",
+    { ...seed000, passwordRotation: { sshPrivateKey: 1 } },
+    ["passwordRotation.sshPrivateKey: not a generated password"],
+  ],
+  [
     "apt source that disables signature checks",
     { ...seed000, cluster: { aptSources: ["deb [trusted=yes] http://mirror.example/debian trixie main"] } },
     ["cluster.aptSources[0]", "must not disable signature checks", "aptKeyrings"],
@@ -262,5 +305,16 @@ describe("local stand names", () => {
   it("a stack name the machine scripts refuse is refused at preview", () => {
     expect(() => parseStackConfig(clone(local), noSecrets, "My_Stand")).toThrow(/stack "My_Stand": a local stand is named after its stack/);
     expect(() => parseStackConfig(clone(local), noSecrets, "local")).not.toThrow();
+  });
+});
+
+describe("configured secrets", () => {
+  it("are refused when they would break the files they go into, without echoing them", () => {
+    expect(secretProblems("haproxyStatsPassword", "abc#defghijklmn").join()).toContain("a space, #, quote or backslash");
+    expect(secretProblems("superuserPassword", "line\nbreak-password").join()).toContain("line break");
+    expect(secretProblems("superuserPassword", "short").join()).toContain("shorter than 12");
+    expect(secretProblems("superuserPassword", "OnlyLettersIsFineHere")).toEqual([]);
+    expect(secretProblems("haproxyStatsPassword", "abc#defghijklmn").join()).not.toContain("abc#def");
+    expect(secretProblems("sshPrivateKey", "not a key").join()).toContain("not a private key");
   });
 });

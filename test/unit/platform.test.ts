@@ -111,6 +111,17 @@ describe("supported platforms", () => {
     );
   });
 
+  it("a host running a PostgreSQL cluster or etcd this stack did not create is refused, unless adoptExisting", () => {
+    const busy = { ...facts("trixie", "13", DEBIAN_13), foreign: ["PostgreSQL cluster 15/main (online, port 5432)"] };
+    const refused = resolveHostPlatform({ hostName: "pg01", roles: DB_ROLES, postgresVersion: 17 }, busy);
+    expect(refused.problems[0]).toContain("already runs PostgreSQL cluster 15/main (online, port 5432), which this stack did not create");
+    expect(refused.problems[0]).toContain("hosts[].adoptExisting: true for pg01");
+    expect(resolveHostPlatform({ hostName: "pg01", roles: DB_ROLES, postgresVersion: 17, adoptExisting: true }, busy).problems).toEqual([]);
+    // An HAProxy host takes nothing over.
+    const busyLb = { ...facts("trixie", "13", DEBIAN_13, ["haproxy"]), foreign: busy.foreign };
+    expect(resolveHostPlatform({ hostName: "lb", roles: ["haproxy"], postgresVersion: 17 }, busyLb).problems).toEqual([]);
+  });
+
   it("only Debian is supported", () => {
     const r = resolveHostPlatform(
       { hostName: "x", roles: ["haproxy"], postgresVersion: 17 },

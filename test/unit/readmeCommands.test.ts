@@ -10,10 +10,14 @@ import { extractStandHints, extractTryCommands, lintCommand, runProblem, TRY_MAR
 const REPO = path.resolve(__dirname, "..", "..");
 const readme = fs.readFileSync(path.join(REPO, "README.md"), "utf8");
 const pkg = JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8")) as { scripts: Record<string, string> };
-const local = yaml.load(fs.readFileSync(path.join(REPO, "Pulumi.local.yaml"), "utf8")) as { config: Record<string, { name: string }[]> };
+const local = yaml.load(fs.readFileSync(path.join(REPO, "stacks", "local.yaml"), "utf8")) as { config: Record<string, { name: string }[]> };
 const ctx = {
   scripts: Object.keys(pkg.scripts),
-  stacks: fs.readdirSync(REPO).flatMap((f) => /^Pulumi\.([\w-]+)\.yaml$/.exec(f)?.[1] ?? []),
+  // Committed stacks, and the local stack scripts/pulumi.sh makes from stacks/local.yaml.
+  stacks: [
+    ...fs.readdirSync(REPO).flatMap((f) => /^Pulumi\.([\w-]+)\.yaml$/.exec(f)?.[1] ?? []),
+    ...fs.readdirSync(path.join(REPO, "stacks")).map((f) => f.replace(/\.yaml$/, "")),
+  ],
   hosts: local.config["pulumi-patroni:hosts"].map((h) => h.name),
 };
 const standUp = fs.readFileSync(path.join(REPO, "scripts", "stand-up.sh"), "utf8");
@@ -47,7 +51,7 @@ describe("the README's commands", () => {
     const first = extractTryCommands(broken)[0];
     expect(lintCommand(first, ctx).join()).toContain("does not parse");
     expect(lintCommand("npm run --silent shh -- pg01 true", ctx).join()).toContain("npm script shh does not exist");
-    expect(lintCommand("npm run pulumi -- stack output --stack lokal", ctx).join()).toContain("stack lokal has no Pulumi.lokal.yaml");
+    expect(lintCommand("npm run pulumi -- stack output --stack lokal", ctx).join()).toContain("stack lokal has no stack file");
     expect(lintCommand("npm run --silent ssh -- pg09 true", ctx).join()).toContain("host pg09 is not a host of the local stack");
     expect(lintCommand("npm run --silent power -- unplug pg01", ctx).join()).toContain("power needs");
     expect(() => extractTryCommands(readme.replace(TRY_MARKER, ""))).toThrow(/no <!-- readme-commands:try --> marker/);

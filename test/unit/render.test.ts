@@ -12,6 +12,7 @@ import { renderEtcdEnvironment } from "../../src/roles/etcd/etcdEnvironment";
 import { renderHaproxyConfig, HaproxyConfigInput } from "../../src/roles/haproxy/haproxyConfig";
 import { renderPgbouncerIni } from "../../src/roles/pgbouncer/pgbouncerIni";
 import { renderPgbouncerUserlist } from "../../src/roles/pgbouncer/pgbouncerUserlist";
+import { renderPgbouncerHba } from "../../src/roles/pgbouncer/pgbouncerHba";
 import { renderSystemdDropIn, PATRONI_DROP_IN } from "../../src/render/systemdUnit";
 import { renderClusterSql } from "../../src/cluster/clusterSql";
 import { renderPgpass, renderPgService } from "../../src/roles/client/clientConnection";
@@ -174,6 +175,7 @@ function haproxyInput(overrides: Partial<HaproxyConfigInput> = {}): HaproxyConfi
       { name: "pg03", address: "10.213.0.13", port: 5432 },
     ],
     statsPassword: "StatsPw",
+    allowedSources: ["10.213.0.0/24", "192.168.5.0/24"],
     ...overrides,
   };
 }
@@ -211,6 +213,12 @@ describe("haproxy.cfg", () => {
       "tcp-check send-binary 0000000804d2162f",
       "tcp-check expect rbinary ^(4[Ee]|53)",
     ]);
+  });
+
+  it("admits only the allowed client networks on every port", () => {
+    const rejects = text.split("\n").filter((l) => l.includes("tcp-request connection reject"));
+    expect(rejects).toHaveLength(3);
+    for (const r of rejects) expect(r.trim()).toBe("tcp-request connection reject unless { src 127.0.0.1 10.213.0.0/24 192.168.5.0/24 }");
   });
 
   it("stats page on 7000 with authentication", () => {
@@ -251,7 +259,8 @@ describe("pgbouncer", () => {
     );
     expect(settings["*"]).toBe("host=/var/run/postgresql port=5432");
     expect(settings.listen_addr).toBe("10.0.0.11,127.0.0.1");
-    expect(settings.auth_type).toBe("scram-sha-256");
+    expect(settings.auth_type).toBe("hba");
+    expect(settings.auth_hba_file).toBe("/etc/pgbouncer/pgbouncer_hba.conf");
     expect(settings.auth_query).toBe("SELECT username, password FROM pgbouncer.get_auth($1)");
     expect(settings.admin_users).toBe("postgres");
     expect(settings.pool_mode).toBe("transaction");
@@ -351,5 +360,35 @@ describe("step scripts", () => {
       const result = childProcess.spawnSync("bash", ["-n", path.join(dir, file)], { encoding: "utf8" });
       expect(result.status, `${file}: ${result.stderr}`).toBe(0);
     }
+  });
+});
+
+describe("pgbouncer_hba.conf", () => {
+  const text = renderPgbouncerHba(ctx, {
+    authType: "scram-sha-256",
+    superuser: "postgres",
+    clusterAddresses: ["10.0.0.11", "10.0.0.31"],
+    adminNetworks: ["192.168.7.0/24"],
+  });
+  const lines = text.split("\n").filter((l) => l && !l.startsWith("#"));
+
+  it("lets the admin console in only locally and from admin networks", () => {
+    expect(lines.filter((l) => l.startsWith("host pgbouncer "))).toEqual([
+      "host pgbouncer all 127.0.0.1/32 scram-sha-256",
+      "host pgbouncer all 192.168.7.0/24 scram-sha-256",
+      "host pgbouncer all 0.0.0.0/0 reject",
+    ]);
+  });
+
+  it("lets the superuser in only from the cluster's hosts and admin networks; everyone else with a password", () => {
+    expect(lines.filter((l) => l.startsWith("host all postgres "))).toEqual([
+      "host all postgres 127.0.0.1/32 scram-sha-256",
+      "host all postgres 10.0.0.11/32 scram-sha-256",
+      "host all postgres 10.0.0.31/32 scram-sha-256",
+      "host all postgres 192.168.7.0/24 scram-sha-256",
+      "host all postgres 0.0.0.0/0 reject",
+    ]);
+    expect(lines[lines.length - 1]).toBe("host all all 0.0.0.0/0 scram-sha-256");
+    expect(text).not.toMatch(/\btrust\b/);
   });
 });

@@ -3,7 +3,14 @@
 import { describe, expect, it } from "vitest";
 import * as fs from "fs";
 import * as os from "os";
-import { failWith, fingerprintOf, projectDirectory, runScript, shellCommandProvider } from "../../src/providers/shellCommand";
+import {
+  failWith,
+  fingerprintOf,
+  projectDirectory,
+  redactSecrets,
+  runScript,
+  shellCommandProvider,
+} from "../../src/providers/shellCommand";
 
 const base = { description: "test step", create: "true" };
 
@@ -46,17 +53,29 @@ describe("fingerprintOf", () => {
 });
 
 describe("failure messages", () => {
-  it("name the step, host and exit code, and mask passwords that came on stdin", async () => {
-    const stdin = "password: Abc123def456ghi789\nport: 5432\n";
-    const r = await runScript({ ...base, stdin }, 'echo "bad line: $(head -1)"; exit 3', stdin, 1);
+  it("name the step, host and exit code, and mask exactly the secrets the step received", async () => {
+    // No digit: a pattern for "password-like" tokens missed this one.
+    const password = "OnlyLettersNoDigitsHere";
+    const stdin = `password: ${password}\nport: 5432\n`;
+    const s = { ...base, stdin, mask: [password] };
+    const r = await runScript(s, 'echo "bad line: $(head -1)"; echo "encoded: OnlyLettersNoDigitsHere"; exit 3', stdin, 1);
     expect(r.code).toBe(3);
-    expect(() => failWith({ ...base, stdin }, "create", r)).toThrow(/test step: create script failed on the controller with exit code 3/);
-    try {
-      failWith({ ...base, stdin }, "create", r);
-    } catch (e) {
-      expect(String(e)).toContain("bad line: password: [secret]");
-      expect(String(e)).not.toContain("Abc123def456ghi789");
-    }
+    expect(() => failWith(s, "create", r)).toThrow(/test step: create script failed on the controller with exit code 3/);
+    const message = (() => {
+      try {
+        failWith(s, "create", r);
+      } catch (e) {
+        return String(e);
+      }
+    })();
+    expect(message).toContain("bad line: password: [secret]");
+    expect(message).not.toContain(password);
+  });
+
+  it("mask the encodings secrets take in files and URIs", () => {
+    expect(redactSecrets("uri postgresql://u:a%2Fb%40c@h and pgpass h:1:*:u:a\\:b", ["a/b@c", "a:b"])).toBe(
+      "uri postgresql://u:[secret]@h and pgpass h:1:*:u:[secret]",
+    );
   });
 });
 
@@ -94,5 +113,17 @@ describe("a changed connection", () => {
       shellCommandProvider.update!("id", olds, { ...state, connection: { ...conn, hostKey: "ssh-ed25519 BBBB" } }),
     ).rejects.toThrow(/exit code 255/);
     await expect(shellCommandProvider.update!("id", olds, { ...state, create: "echo changed" })).rejects.toThrow(/exit code 255/);
+  });
+});
+
+describe("bounded steps", () => {
+  it("a script that outlives its timeout is stopped and fails with its last output", async () => {
+    const started = Date.now();
+    const r = await runScript({ ...base, timeoutSeconds: 1 }, "echo working; sleep 30; echo never", undefined, 1);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(r.code).toBe(124);
+    expect(r.output).toContain("working");
+    expect(r.output).toContain("[timed out after 1 s]");
+    expect(r.output).not.toContain("never");
   });
 });

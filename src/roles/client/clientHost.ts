@@ -3,6 +3,7 @@
 // HAProxy and a 0600 .pgpass for root, so `psql service=primary` just works.
 import * as pulumi from "@pulumi/pulumi";
 import { ShellCommand } from "../../providers/shellCommand";
+import { secretValues } from "../../cluster/passwords";
 import { HostSteps } from "../../steps/hostSteps";
 import { RoleArgs } from "../roleArgs";
 import { SUPERUSER } from "../patroni/patroniConfig";
@@ -30,7 +31,11 @@ export class ClientHost extends pulumi.ComponentResource {
     const legacy = (step: string) => ({ legacyName: `${host.name}-${step}`, dependsOn: args.dependsOn });
     const files = [
       steps.file("pg-service", { path: PG_SERVICE_PATH, content: pgService }, legacy("file-pg-service")),
-      steps.file("pgpass", { path: ROOT_PGPASS_PATH, content: pulumi.secret(pgpass), mode: "0600" }, legacy("file-pgpass")),
+      steps.file(
+        "pgpass",
+        { path: ROOT_PGPASS_PATH, content: pulumi.secret(pgpass), mode: "0600", mask: args.passwords.apply(secretValues) },
+        legacy("file-pgpass"),
+      ),
     ];
     this.ready = steps.gate(
       "gate",

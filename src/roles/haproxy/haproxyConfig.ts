@@ -32,6 +32,8 @@ export interface HaproxyConfigInput {
   readonly rise: number;
   readonly servers: readonly HaproxyBackendServer[];
   readonly statsPassword: string;
+  /** Client networks (CIDR) admitted on every port; others are refused at connect. */
+  readonly allowedSources: readonly string[];
 }
 
 // PostgreSQL SSLRequest (length 8, code 80877103): PgBouncer and PostgreSQL
@@ -43,6 +45,7 @@ function backend(name: string, port: number, patroniPath: string, input: Haproxy
     `listen ${name}`,
     `bind ${input.listenAddress}:${port}`,
     `bind 127.0.0.1:${port}`,
+    `tcp-request connection reject unless { src 127.0.0.1 ${input.allowedSources.join(" ")} }`,
     "balance roundrobin",
     `default-server inter ${input.checkIntervalMs}ms fastinter ${input.fastCheckIntervalMs}ms fall ${input.fall} rise ${input.rise} on-marked-down shutdown-sessions`,
     "option tcp-check",
@@ -84,6 +87,9 @@ export function renderHaproxyConfig(ctx: ManagedFileContext, input: HaproxyConfi
     "listen stats",
     "    mode http",
     `    bind ${input.listenAddress}:${input.statsPort}`,
+    `    tcp-request connection reject unless { src 127.0.0.1 ${input.allowedSources.join(" ")} }`,
+    // The fault harness polls this page several times a second: not worth a log line each.
+    "    http-request set-log-level silent",
     "    stats enable",
     "    stats uri /",
     "    stats refresh 5s",

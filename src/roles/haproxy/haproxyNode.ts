@@ -4,9 +4,9 @@
 // waiting until one primary and the expected replicas are up.
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { port, positiveInt } from "../../config/primitives";
+import { ipv4Cidr, port, positiveInt } from "../../config/primitives";
 import { HostConfig, StackConfig } from "../../config/schema";
-import { MASKED } from "../../cluster/passwords";
+import { MASKED, secretValues } from "../../cluster/passwords";
 import { hasRole, Topology } from "../../config/topology";
 import { dropInPath, HAPROXY_DROP_IN, renderSystemdDropIn } from "../../render/systemdUnit";
 import { ShellCommand } from "../../providers/shellCommand";
@@ -29,6 +29,12 @@ export const haproxySettingsSchema = z
     fastCheckIntervalMs: positiveInt.default(1000).describe("Check interval while a server changes state (fastinter)."),
     fall: positiveInt.default(3).describe("Failed checks before a server is marked down."),
     rise: positiveInt.default(2).describe("Good checks before a server is marked up."),
+    clientNetworks: z
+      .array(ipv4Cidr)
+      .default([])
+      .describe(
+        "Networks of the applications allowed on the primary and replica ports, besides the cluster's hosts and cluster.adminNetworks.",
+      ),
   })
   .strict();
 
@@ -49,6 +55,8 @@ export const replicaBackend = (c: StackConfig) => `${c.cluster.name}-replicas`;
 
 /** haproxy.cfg's input for one HAProxy host: every PostgreSQL host, through its PgBouncer when it has one. */
 export function haproxyConfigInput(c: StackConfig, topo: Topology, host: HostConfig, statsPassword: string): HaproxyConfigInput {
+  // PgBouncer behind HAProxy sees HAProxy's address, not the client's: who may
+  // connect at all is decided here.
   return {
     clusterName: c.cluster.name,
     listenAddress: host.address,
@@ -68,6 +76,7 @@ export function haproxyConfigInput(c: StackConfig, topo: Topology, host: HostCon
       port: hasRole(h, "pgbouncer") ? c.pgbouncer.port : c.cluster.postgresPort,
     })),
     statsPassword,
+    allowedSources: [...new Set([...topo.sessionAddresses.map((a) => `${a}/32`), ...c.cluster.adminNetworks, ...c.haproxy.clientNetworks])],
   };
 }
 
@@ -94,11 +103,11 @@ export class HaproxyNode extends pulumi.ComponentResource {
           path: HAPROXY_CONFIG_PATH,
           content: pulumi.secret(cfg),
           shown: renderHaproxyConfig(args.managed, haproxyConfigInput(config, topology, host, MASKED)),
+          mask: args.passwords.apply(secretValues),
           mode: "0640",
           owner: "root",
           group: "haproxy",
           validate: "haproxy -c -q -f %s",
-          removeOnDestroy: false,
         },
         legacy("file-haproxy-config"),
       ),

@@ -15,6 +15,8 @@ import { renderStepScript } from "../../steps/stepScript";
 export interface HostBaseArgs {
   readonly config: StackConfig;
   readonly host: StepHost & { readonly roles: StackConfig["hosts"][number]["roles"] };
+  /** The stack's name: what it finds on the host written by it is its own. */
+  readonly stack: string;
   /** Resources that must exist first (the local machine). */
   readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
@@ -51,6 +53,7 @@ export class HostBase extends pulumi.ComponentResource {
       {
         description: "read the platform",
         create: renderStepScript("platform", {
+          STACK: args.stack,
           PACKAGES: this.packages.join(" "),
           APT_SOURCES: config.cluster.aptSources.join("\n"),
           APT_KEYRINGS: keyrings.join("\n"),
@@ -91,7 +94,10 @@ export function acceptPlatforms(
     const accepted: Record<string, HostPlatform> = {};
     const problems: string[] = [];
     for (const h of config.hosts) {
-      const r = resolveHostPlatform({ hostName: h.name, roles: h.roles, postgresVersion: config.cluster.postgresVersion }, facts[h.name]);
+      const r = resolveHostPlatform(
+        { hostName: h.name, roles: h.roles, postgresVersion: config.cluster.postgresVersion, adoptExisting: h.adoptExisting },
+        facts[h.name],
+      );
       problems.push(...r.problems);
       if (r.platform) accepted[h.name] = r.platform;
     }

@@ -7,6 +7,8 @@ import { DEFAULT_POSTGRES_PARAMETERS } from "../../config/postgresParameters";
 import { ManagedFileContext, managedHeader } from "../../render/managedHeader";
 
 export const PATRONI_CONFIG_PATH = "/etc/patroni/config.yml";
+/** The .pgpass Patroni writes for its replication and rewind connections. */
+export const PATRONI_PGPASS_PATH = "/var/lib/postgresql/.pgpass_patroni";
 /**
  * Symlinks to PATRONI_CONFIG_PATH: the seeds' path (`patronictl -c
  * /etc/patroni/patroni.yml list`) and patronictl's default config of root
@@ -109,7 +111,7 @@ export function renderPatroniConfig(ctx: ManagedFileContext, input: PatroniConfi
       connect_address: `${host.address}:${cluster.postgresPort}`,
       data_dir: dataDirectory(cluster),
       bin_dir: binDirectory(cluster),
-      pgpass: "/var/lib/postgresql/.pgpass_patroni",
+      pgpass: PATRONI_PGPASS_PATH,
       authentication: {
         superuser: { username: SUPERUSER, password: passwords.superuser },
         replication: { username: REPLICATION_USER, password: passwords.replication },

@@ -10,8 +10,9 @@ import { dropInPath, PATRONI_DROP_IN, renderSystemdDropIn } from "../../render/s
 import { ShellCommand } from "../../providers/shellCommand";
 import { contentHash, HostSteps } from "../../steps/hostSteps";
 import { RoleArgs } from "../roleArgs";
-import { MASKED_PASSWORDS } from "../../cluster/passwords";
-import { PATRONI_CONFIG_ALIASES, PATRONI_CONFIG_PATH, PatroniPasswords, renderPatroniConfig } from "./patroniConfig";
+import { MASKED_PASSWORDS, secretValues } from "../../cluster/passwords";
+import { PATRONI_CONFIG_ALIASES, PATRONI_CONFIG_PATH, PATRONI_PGPASS_PATH, PatroniPasswords, renderPatroniConfig } from "./patroniConfig";
+import { renderStepScript } from "../../steps/stepScript";
 
 export type PatroniNodeArgs = RoleArgs;
 
@@ -48,15 +49,26 @@ export class PatroniNode extends pulumi.ComponentResource {
         group: "postgres",
         validate: PATRONI_VALIDATE_COMMAND,
         shown: render(MASKED_PASSWORDS),
+        mask: args.passwords.apply(secretValues),
       },
       legacy("file-patroni-config"),
     );
     const links = steps.links("config-links", PATRONI_CONFIG_PATH, PATRONI_CONFIG_ALIASES, legacy("patroni-config-alias", [file]));
     const unit = steps.file("dropin", { path: dropInPath("patroni.service"), content: dropIn }, legacy("file-patroni-dropin"));
+    // Patroni writes its own .pgpass (replication, rewind): it goes with the stack.
+    const pgpass = steps.command(
+      "pgpass-cleanup",
+      {
+        description: `remove ${PATRONI_PGPASS_PATH} on destroy`,
+        create: "true",
+        delete: renderStepScript("remove-file", { TARGET: PATRONI_PGPASS_PATH }),
+      },
+      { dependsOn: args.dependsOn },
+    );
     this.ready = steps.service(
       "service",
       { unit: "patroni", onChange: "reload", triggers: [contentHash(patroniConfig), contentHash(dropIn)] },
-      legacy("service-patroni", [file, links, unit]),
+      legacy("service-patroni", [file, links, unit, pgpass]),
     );
     this.registerOutputs({ ready: this.ready.id });
   }

@@ -3,6 +3,7 @@
 // function (created by the cluster SQL step), so new roles work without
 // touching this file. https://www.pgbouncer.org/config.html
 import { ManagedFileContext, managedHeader } from "../../render/managedHeader";
+import { PGBOUNCER_HBA_PATH } from "./pgbouncerHba";
 
 export const PGBOUNCER_INI_PATH = "/etc/pgbouncer/pgbouncer.ini";
 export const PGBOUNCER_AUTH_USER = "pgbouncer";
@@ -27,7 +28,9 @@ export function renderPgbouncerIni(ctx: ManagedFileContext, p: PgbouncerIniInput
     ["listen_addr", `${p.listenAddress},127.0.0.1`],
     ["listen_port", p.port],
     ["unix_socket_dir", "/var/run/postgresql"],
-    ["auth_type", p.authType],
+    // Each login is checked against pgbouncer_hba.conf, with its line's method (p.authType).
+    ["auth_type", "hba"],
+    ["auth_hba_file", PGBOUNCER_HBA_PATH],
     ["auth_file", "/etc/pgbouncer/userlist.txt"],
     ["auth_user", PGBOUNCER_AUTH_USER],
     ["auth_query", `SELECT username, password FROM ${PGBOUNCER_AUTH_FUNCTION}($1)`],

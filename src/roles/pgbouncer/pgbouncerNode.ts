@@ -5,6 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { DEFAULT_POSTGRES_PARAMETERS } from "../../config/postgresParameters";
+import { secretValues } from "../../cluster/passwords";
 import { port, positiveInt } from "../../config/primitives";
 import { StackConfig } from "../../config/schema";
 import { pgbouncerHasAuthDbname } from "../../platform/platform";
@@ -15,6 +16,7 @@ import { RoleArgs } from "../roleArgs";
 import { SUPERUSER } from "../patroni/patroniConfig";
 import { PGBOUNCER_AUTH_USER, PGBOUNCER_INI_PATH, renderPgbouncerIni } from "./pgbouncerIni";
 import { PGBOUNCER_USERLIST_PATH, renderPgbouncerUserlist } from "./pgbouncerUserlist";
+import { PGBOUNCER_HBA_PATH, renderPgbouncerHba } from "./pgbouncerHba";
 
 export const pgbouncerSettingsSchema = z
   .object({
@@ -74,6 +76,12 @@ export class PgbouncerNode extends pulumi.ComponentResource {
         adminUsers: [SUPERUSER],
       }),
     );
+    const hba = renderPgbouncerHba(args.managed, {
+      authType: config.pgbouncer.authType,
+      superuser: SUPERUSER,
+      clusterAddresses: args.topology.sessionAddresses,
+      adminNetworks: config.cluster.adminNetworks,
+    });
     const userlist = args.passwords.apply((p) =>
       renderPgbouncerUserlist(args.managed, { [PGBOUNCER_AUTH_USER]: p.pgbouncerAuth, [SUPERUSER]: p.superuser }),
     );
@@ -91,12 +99,19 @@ export class PgbouncerNode extends pulumi.ComponentResource {
       ),
       steps.file(
         "userlist",
-        { path: PGBOUNCER_USERLIST_PATH, content: pulumi.secret(userlist), mode: "0600", ...owner, removeOnDestroy: false },
+        {
+          path: PGBOUNCER_USERLIST_PATH,
+          content: pulumi.secret(userlist),
+          mode: "0600",
+          ...owner,
+          mask: args.passwords.apply(secretValues),
+        },
         legacy("file-pgbouncer-userlist"),
       ),
       steps.file("dropin", { path: dropInPath("pgbouncer.service"), content: dropIn }, legacy("file-pgbouncer-dropin")),
     ];
-    const triggers = [contentHash(ini), contentHash(userlist), contentHash(dropIn)];
+    files.push(steps.file("hba", { path: PGBOUNCER_HBA_PATH, content: hba, mode: "0640", ...owner }, { dependsOn: args.dependsOn }));
+    const triggers = [contentHash(ini), contentHash(userlist), contentHash(dropIn), contentHash(hba)];
     const service = steps.service("service", { unit: "pgbouncer", onChange: "reload", triggers }, legacy("service-pgbouncer", files));
     this.ready = steps.gate(
       "gate",
@@ -106,6 +121,7 @@ export class PgbouncerNode extends pulumi.ComponentResource {
         env: { PORT: config.pgbouncer.port, ADMIN_USER: SUPERUSER, TIMEOUT: 60 },
         triggers,
         stdin: pulumi.secret(args.passwords.apply((p) => `${p.superuser}\n`)),
+        mask: args.passwords.apply(secretValues),
       },
       legacy("gate-pgbouncer", [service]),
     );
