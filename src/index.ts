@@ -54,6 +54,9 @@ const secretsChecked = pulumi
 const identity = new StackIdentity("stack-identity", {
   fields,
   checks: pulumi.unsecret(secretsChecked),
+  members: Object.fromEntries(
+    (["etcd", "postgres"] as const).map((role) => [role, config.hosts.filter((h) => h.roles.includes(role)).map((h) => h.name)]),
+  ),
   advice: Object.fromEntries(Object.keys(fields).map((k) => [k, ruleOf(k.replace(/^hosts\[[^\]]+\]/, "hosts[]"))?.how ?? ""])),
 });
 

@@ -121,6 +121,21 @@ export class ClusterSteps {
     });
   }
 
+  /** A leader whose host leaves the stack hands over to a member that stays, first (while HAProxy still routes to both). */
+  leaderHandover(nodes: pulumi.Resource[]): ShellCommand {
+    const t = this.topology;
+    const names = t.postgresHosts.map((h) => h.name).join(" ");
+    return this.onPostgresHost.command(
+      "leader-handover",
+      {
+        description: "switchover away from a leader that leaves",
+        create: renderStepScript("leader-handover", { CLUSTER: this.config.cluster.name, MEMBER_NAMES: names, TIMEOUT: 120 }),
+        triggers: [names],
+      },
+      { dependsOn: nodes },
+    );
+  }
+
   /** One leader, every replica streaming on its timeline. */
   patroniHealthy(nodes: pulumi.Resource[]): ShellCommand {
     const t = this.topology;
@@ -130,7 +145,12 @@ export class ClusterSteps {
         what: "patroni-cluster",
         template: "wait-patroni",
         // A replica a few WAL records behind a busy primary is healthy.
-        env: { REST: this.restUrl, MEMBERS: t.postgresHosts.length, MAX_LAG_BYTES: 16 * 1024 * 1024, TIMEOUT: 300 },
+        env: {
+          REST: this.restUrl,
+          MEMBER_NAMES: t.postgresHosts.map((h) => h.name).join(" "),
+          MAX_LAG_BYTES: 16 * 1024 * 1024,
+          TIMEOUT: 300,
+        },
         triggers: [JSON.stringify(renderDynamicConfig(this.config.cluster)), ...t.postgresHosts.map((h) => h.name)],
       },
       { legacyName: `${t.postgresHosts[0].name}-gate-patroni-cluster`, dependsOn: nodes },

@@ -47,7 +47,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
     const { config, passwords } = args;
     const topology = deriveTopology(config);
     const child = { parent: this };
-    const host = (h: HostConfig) => ({ ...h, connection: args.connections[h.name] });
+    const host = (h: HostConfig) => ({ ...h, connection: args.connections[h.name], owner: `${args.stack}/${h.name}` });
     const steps = new ClusterSteps(this, name, config, topology, (h) => args.connections[h.name]);
 
     // 1. Every host: reachable and its platform read; once every platform is accepted, packages
@@ -71,14 +71,23 @@ export class PostgresCluster extends pulumi.ComponentResource {
     };
 
     // 2. etcd members, then every one of them healthy.
-    const etcd = topology.etcdHosts.map((h) => new EtcdMember(...on(h, "etcd")));
+    const etcd: EtcdMember[] = [];
+    for (const h of topology.etcdHosts) etcd.push(new EtcdMember(...on(h, "etcd", etcd.length ? [etcd[etcd.length - 1].ready] : [])));
     const etcdHealthy = steps.etcdHealthy(etcd.map((m) => m.ready));
     const etcdSettled = steps.etcdRollingRestart([etcdHealthy]);
 
     // 3. Patroni nodes, then one leader and every replica streaming; then the DCS configuration.
     const roles = steps.internalRoles(passwords, (h) => bases.get(h.name)!.ready);
-    const patroni = topology.postgresHosts.map((h) => new PatroniNode(...on(h, "patroni", [...etcdSettled, ...roles])));
-    const dynamicConfig = steps.dynamicConfiguration(passwords, [steps.patroniHealthy(patroni.map((p) => p.ready))]);
+    // Every member's patroni.yml is written before any Patroni starts or reloads (see PatroniNode.allConfigs).
+    let allConfigs!: (configs: pulumi.Resource[]) => void;
+    const configsWritten = new Promise<pulumi.Resource[]>((resolve) => (allConfigs = resolve));
+    const patroni = topology.postgresHosts.map((h) => {
+      const [n, a, o] = on(h, "patroni", [...etcdSettled, ...roles]);
+      return new PatroniNode(n, { ...a, allConfigs: configsWritten }, o);
+    });
+    allConfigs(patroni.map((p) => p.config));
+    const handover = steps.leaderHandover(patroni.map((p) => p.ready));
+    const dynamicConfig = steps.dynamicConfiguration(passwords, [steps.patroniHealthy([handover])]);
     const restarts = steps.rollingRestart([dynamicConfig]);
 
     // 4. Roles, databases and PgBouncer's auth function on the primary; then PgBouncer.

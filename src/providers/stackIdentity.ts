@@ -12,6 +12,8 @@ export interface IdentityInputs {
   advice: Record<string, string>;
   /** Resolves only once the configured secrets passed their checks. */
   checks?: string;
+  /** Members by role (etcd, postgres): a change must keep at least one of each. */
+  members?: Record<string, string[]>;
 }
 
 /** Why `news` may not replace `olds`, one line per changed field (empty when nothing changed). */
@@ -25,6 +27,16 @@ export function identityChanges(olds: Partial<IdentityInputs> | undefined, news:
         `${news.advice[key] ?? "keep the old value"}. Nothing on the hosts was changed.`,
     );
   }
+  for (const [role, now] of Object.entries(news.members ?? {})) {
+    const before = olds?.members?.[role] ?? [];
+    if (before.length > 0 && !now.some((m) => before.includes(m))) {
+      problems.push(
+        `hosts: this change removes every ${role} member at once (${before.join(", ")}) while adding ${now.join(", ") || "none"}; ` +
+          `${role === "etcd" ? "the DCS and with it the cluster's state would be lost" : "no running PostgreSQL would remain to copy the data from"}. ` +
+          `Keep at least one of them and change the rest in a later pulumi up. Nothing on the hosts was changed.`,
+      );
+    }
+  }
   return problems;
 }
 
@@ -34,7 +46,7 @@ const stackIdentityProvider: pulumi.dynamic.ResourceProvider = {
   },
   async diff(_id: string, olds: IdentityInputs, news: IdentityInputs) {
     // Only additions (a new host, a field new to the guard) reach here.
-    return { changes: JSON.stringify(olds.fields) !== JSON.stringify(news.fields) };
+    return { changes: JSON.stringify([olds.fields, olds.members]) !== JSON.stringify([news.fields, news.members]) };
   },
   async create(inputs: IdentityInputs) {
     const crypto: typeof import("crypto") = require("crypto");
@@ -48,7 +60,12 @@ const stackIdentityProvider: pulumi.dynamic.ResourceProvider = {
 export class StackIdentity extends pulumi.dynamic.Resource {
   constructor(
     name: string,
-    args: pulumi.Inputs & { fields: Record<string, unknown>; advice: Record<string, string>; checks?: pulumi.Input<string> },
+    args: pulumi.Inputs & {
+      fields: Record<string, unknown>;
+      advice: Record<string, string>;
+      checks?: pulumi.Input<string>;
+      members?: Record<string, string[]>;
+    },
     opts?: pulumi.CustomResourceOptions,
   ) {
     super(stackIdentityProvider, name, args, opts, "patroni", "StackIdentity");

@@ -13,6 +13,11 @@ export interface StepHost {
   /** Host name, for messages. */
   readonly name: string;
   readonly connection: pulumi.Input<SshConnection>;
+  /**
+   * "stack/host name": delete steps leave the host alone when it now belongs
+   * to another name (a host renamed on the same machine).
+   */
+  readonly owner?: string;
 }
 
 export interface StepOptions {
@@ -52,6 +57,12 @@ export interface ServiceSpec {
   readonly triggers: pulumi.Input<string>[];
   /** Stop and disable the unit on destroy (default true). */
   readonly stopOnDestroy?: boolean;
+  /** Instead of stopping the unit: how this member leaves its cluster (e.g. a switchover first). */
+  readonly delete?: string;
+  /** Instead of the service template's start: how the unit starts on create (e.g. joining a cluster). */
+  readonly create?: string;
+  /** Instead of onChange: what a change does. */
+  readonly update?: string;
 }
 
 export interface GateSpec {
@@ -78,6 +89,11 @@ export class HostSteps {
     readonly host: StepHost,
   ) {}
 
+  /** The OWNER variable of delete scripts. */
+  get ownerEnv(): Record<string, string> {
+    return this.host.owner ? { OWNER: this.host.owner } : {};
+  }
+
   command(
     name: string,
     args: Omit<ShellCommandArgs, "connection" | "description"> & { description: string },
@@ -102,7 +118,7 @@ export class HostSteps {
           GROUP: spec.group ?? "root",
           ...(spec.validate ? { VALIDATE: spec.validate } : {}),
         }),
-        delete: spec.removeOnDestroy === false ? undefined : renderStepScript("remove-file", { TARGET: spec.path }),
+        delete: spec.removeOnDestroy === false ? undefined : renderStepScript("remove-file", { TARGET: spec.path, ...this.ownerEnv }),
         stdin: spec.content,
         shown: spec.shown,
         mask: spec.mask,
@@ -118,7 +134,7 @@ export class HostSteps {
       {
         description: `link ${links.join(", ")}`,
         create: renderStepScript("link-file", { TARGET: target, LINKS: links.join(" ") }),
-        delete: renderStepScript("remove-link", { LINKS: links.join(" ") }),
+        delete: renderStepScript("remove-link", { LINKS: links.join(" "), ...this.ownerEnv }),
       },
       opts,
     );
@@ -129,9 +145,11 @@ export class HostSteps {
       name,
       {
         description: `run ${spec.unit}`,
-        create: renderStepScript("service", { UNIT: spec.unit, ACTION: "start" }),
-        update: renderStepScript("service", { UNIT: spec.unit, ACTION: spec.onChange }),
-        delete: spec.stopOnDestroy === false ? undefined : renderStepScript("stop-service", { UNIT: spec.unit }),
+        create: spec.create ?? renderStepScript("service", { UNIT: spec.unit, ACTION: "start" }),
+        update: spec.update ?? renderStepScript("service", { UNIT: spec.unit, ACTION: spec.onChange }),
+        delete:
+          spec.delete ??
+          (spec.stopOnDestroy === false ? undefined : renderStepScript("stop-service", { UNIT: spec.unit, ...this.ownerEnv })),
         triggers: spec.triggers,
       },
       opts,

@@ -9,7 +9,7 @@ export const TEMPLATES_DIR = path.resolve(__dirname, "..", "..", "templates", "s
 const LIB_DIR = path.resolve(__dirname, "..", "..", "templates", "lib");
 
 /** Helper file -> the function whose use pulls it in. */
-const HELPERS: Readonly<Record<string, RegExp>> = { "wait.sh": /\bwait_until\b/ };
+const HELPERS: Readonly<Record<string, RegExp>> = { "wait.sh": /\bwait_until\b/, "owner.sh": /\bowned_here\b/ };
 
 export const shellQuote = (value: string): string => `'${value.replace(/'/g, `'\\''`)}'`;
 

@@ -8,9 +8,13 @@
 # to take such a host over unless its config says so.
 # Env: PACKAGES (space separated), APT_SOURCES (newline separated, may be
 # empty), APT_KEYRINGS (lines "NAME BASE64-OF-ARMORED-KEY", may be empty),
-# STACK (this stack's name).
+# STACK (this stack's name), OWNER ("stack/host name").
 export DEBIAN_FRONTEND=noninteractive
 . /etc/os-release
+
+# Whose host this is (the delete steps of a renamed host's old name check it).
+mkdir -p /etc/pulumi-patroni
+printf '%s\n' "$OWNER" > /etc/pulumi-patroni/owner
 
 # Our apt sources and their keys; sources we no longer list are removed.
 mkdir -p /etc/apt/keyrings

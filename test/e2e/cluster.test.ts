@@ -12,6 +12,7 @@ import { Stand } from "../helpers/stand";
 import { runFault, standTargets } from "../harness/scenario";
 import { waitWhole } from "../harness/clusterState";
 import { day2Tests } from "./day2";
+import { scaleTests } from "./scale";
 import { hostTrustTests, noPasswordInLogsTests, passwordsInState } from "./hardening";
 
 const STACK = "e2e";
@@ -276,6 +277,8 @@ describe("power loss of a machine", () => {
     expect(psql("client01", "service=primary", "select count(*) from pg_stat_replication where state = 'streaming'")).toBe("2");
   });
 });
+
+scaleTests(stand, STACK);
 
 describe("passwords seen after the day-2 changes", () => {
   it("are recorded for the log search", async () => {

@@ -96,7 +96,11 @@ export async function passwordsInState(stand: Stand): Promise<string[]> {
   const state = JSON.parse((await stand.run(["stack", "export", "--show-secrets"])).stdout);
   const found: string[] = [];
   for (const r of state.deployment.resources ?? []) {
-    if (String(r.type).endsWith(":GeneratedPassword") && typeof r.outputs?.result === "string") found.push(r.outputs.result);
+    if (!String(r.type).endsWith(":GeneratedPassword")) continue;
+    // With --show-secrets a secret is {<sig>: ..., plaintext: "<JSON>"}.
+    const v = r.outputs?.result;
+    const value = typeof v === "string" ? v : typeof v?.plaintext === "string" ? JSON.parse(v.plaintext) : undefined;
+    if (typeof value === "string") found.push(value);
   }
   return found;
 }

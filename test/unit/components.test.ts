@@ -150,6 +150,7 @@ describe("PostgresCluster, seed 000 topology", () => {
         ]),
         "cluster-etcd-gate",
         "cluster-patroni-gate",
+        "cluster-leader-handover",
         "cluster-dynamic-config",
         "cluster-roles-and-databases",
         "cluster-haproxy-haproxy-config",
@@ -206,7 +207,10 @@ describe("PostgresCluster, seed 000 topology", () => {
     expect(byName("cluster-servera-pgbouncer-service")!.inputs.update).toContain("export ACTION='reload'");
     expect(byName("cluster-haproxy-haproxy-service")!.inputs.update).toContain("export ACTION='reload'");
     // A changed etcd setting never restarts every member at once: the unit is only kept running...
-    expect(byName("cluster-servera-etcd-service")!.inputs.update).toContain("export ACTION='start'");
+    expect(byName("cluster-servera-etcd-service")!.inputs.update).toContain("export ACTION='ensure'");
+    // ...members start (or join) one after the other, and leave through the etcd API.
+    expect(byName("cluster-servera-etcd-service")!.inputs.delete).toContain("export ACTION='leave'");
+    expect(await waitsFor("cluster-serverb-etcd-env")).toContain("cluster-servera-etcd-service");
     // ...and each member's restart step waits for the previous member's.
     expect(byName("cluster-servera-etcd-restart")!.inputs.update).toContain("systemctl restart etcd");
     expect(await waitsFor("cluster-serverb-etcd-restart")).toEqual(["cluster-servera-etcd-restart"]);

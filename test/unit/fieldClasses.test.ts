@@ -74,3 +74,22 @@ describe("the identity guard", () => {
     expect(identityChanges(undefined, before)).toEqual([]);
   });
 });
+
+describe("membership changes", () => {
+  const members = (etcd: string[], postgres: string[]) => ({ fields: {}, advice: {}, members: { etcd, postgres } });
+  it("refuses a change that removes every etcd member or every PostgreSQL host at once", () => {
+    expect(identityChanges(members(["a", "b", "c"], ["a", "b", "c"]), members(["d", "e", "f"], ["a", "b", "c"])).join()).toContain(
+      "removes every etcd member at once (a, b, c)",
+    );
+    expect(identityChanges(members(["a"], ["a", "b"]), members(["a"], ["c"])).join()).toContain("removes every postgres member at once");
+  });
+
+  it("accepts growing, shrinking and replacing members step by step", () => {
+    expect(identityChanges(members(["a", "b", "c"], ["a", "b", "c"]), members(["a", "b", "c", "d", "e"], ["a", "b", "c", "d"]))).toEqual(
+      [],
+    );
+    expect(identityChanges(members(["a", "b", "c", "d", "e"], ["a", "b", "c", "d"]), members(["a", "b", "c"], ["b", "c", "d"]))).toEqual(
+      [],
+    );
+  });
+});

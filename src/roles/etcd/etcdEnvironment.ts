@@ -3,6 +3,8 @@
 import { ManagedFileContext, managedHeader } from "../../render/managedHeader";
 
 export const ETCD_ENVIRONMENT_PATH = "/etc/default/etcd";
+/** What a member that joined a running cluster starts with besides (written by templates/steps/etcd-member.sh). */
+export const ETCD_JOIN_ENVIRONMENT_PATH = "/etc/default/etcd-join";
 
 export interface EtcdEnvironmentInput {
   readonly clusterName: string;
@@ -29,7 +31,8 @@ export function renderEtcdEnvironment(ctx: ManagedFileContext, e: EtcdEnvironmen
     ["ETCD_ADVERTISE_CLIENT_URLS", `http://${e.address}:${e.clientPort}`],
     ["ETCD_INITIAL_CLUSTER", e.initialCluster],
     ["ETCD_INITIAL_CLUSTER_TOKEN", e.clusterName],
-    // Only read when the data dir is empty; a restarted member rejoins from its data.
+    // Only read when the data dir is empty, by a member of the first deploy; a
+    // member added later joins with ETCD_JOIN_ENVIRONMENT_PATH (state existing).
     ["ETCD_INITIAL_CLUSTER_STATE", "new"],
     ["ETCD_HEARTBEAT_INTERVAL", String(e.heartbeatIntervalMs)],
     ["ETCD_ELECTION_TIMEOUT", String(e.electionTimeoutMs)],

@@ -10,7 +10,8 @@ import { dropInPath, ETCD_DROP_IN, renderSystemdDropIn } from "../../render/syst
 import { ShellCommand } from "../../providers/shellCommand";
 import { contentHash, HostSteps } from "../../steps/hostSteps";
 import { RoleArgs } from "../roleArgs";
-import { ETCD_ENVIRONMENT_PATH, renderEtcdEnvironment } from "./etcdEnvironment";
+import { renderStepScript } from "../../steps/stepScript";
+import { ETCD_ENVIRONMENT_PATH, ETCD_JOIN_ENVIRONMENT_PATH, etcdDataDirectory, renderEtcdEnvironment } from "./etcdEnvironment";
 
 export const etcdSettingsSchema = z
   .object({
@@ -72,9 +73,30 @@ export class EtcdMember extends pulumi.ComponentResource {
     // etcd cannot reload its flags, and restarting every member at once loses
     // quorum: a changed setting is applied by the cluster's rolling etcd
     // restart (cluster/clusterSteps.ts), one member at a time.
+    // Members start (or join, or leave) one at a time: each waits for the previous one's step.
+    const member = (action: string) =>
+      renderStepScript("etcd-member", {
+        ACTION: action,
+        NAME: host.name,
+        PEER_URL: `http://${host.address}:${config.etcd.peerPort}`,
+        CLIENT_URL: `http://${host.address}:${config.etcd.clientPort}`,
+        ENDPOINTS: args.topology.etcdClientUrls.join(","),
+        DATA_DIR: etcdDataDirectory(config.cluster.name),
+        JOIN_ENV: ETCD_JOIN_ENVIRONMENT_PATH,
+        JOIN_DROP_IN: dropInPath("etcd.service", "pulumi-patroni-join"),
+        TIMEOUT: 120,
+        ...steps.ownerEnv,
+      });
     this.ready = steps.service(
       "service",
-      { unit: "etcd", onChange: "start", triggers: [contentHash(env), contentHash(dropIn)] },
+      {
+        unit: "etcd",
+        onChange: "start",
+        triggers: [contentHash(env), contentHash(dropIn)],
+        create: member("start"),
+        update: member("ensure"),
+        delete: member("leave"),
+      },
       { legacyName: `${host.name}-service-etcd`, dependsOn: files },
     );
     this.registerOutputs({ ready: this.ready.id });

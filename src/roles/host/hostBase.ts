@@ -54,6 +54,7 @@ export class HostBase extends pulumi.ComponentResource {
         description: "read the platform",
         create: renderStepScript("platform", {
           STACK: args.stack,
+          OWNER: `${args.stack}/${host.name}`,
           PACKAGES: this.packages.join(" "),
           APT_SOURCES: config.cluster.aptSources.join("\n"),
           APT_KEYRINGS: keyrings.join("\n"),

@@ -14,11 +14,20 @@ import { MASKED_PASSWORDS, secretValues } from "../../cluster/passwords";
 import { PATRONI_CONFIG_ALIASES, PATRONI_CONFIG_PATH, PATRONI_PGPASS_PATH, PatroniPasswords, renderPatroniConfig } from "./patroniConfig";
 import { renderStepScript } from "../../steps/stepScript";
 
-export type PatroniNodeArgs = RoleArgs;
+export interface PatroniNodeArgs extends RoleArgs {
+  /**
+   * Every member's patroni.yml step: Patroni starts (or reloads) only once
+   * all are written, so an existing primary already admits a member being
+   * added (pg_hba) when that member asks it for a base backup.
+   */
+  readonly allConfigs: pulumi.Input<pulumi.Resource[]>;
+}
 
 export class PatroniNode extends pulumi.ComponentResource {
   /** The running Patroni; the cluster's Patroni gate waits for every one. */
   readonly ready: ShellCommand;
+  /** This member's patroni.yml step. */
+  readonly config: ShellCommand;
 
   constructor(name: string, args: PatroniNodeArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pulumi-patroni:index:PatroniNode", name, {}, { ...opts, aliases: [{ type: "pulumi-patroni:PatroniNode" }] });
@@ -61,14 +70,23 @@ export class PatroniNode extends pulumi.ComponentResource {
       {
         description: `remove ${PATRONI_PGPASS_PATH} on destroy`,
         create: "true",
-        delete: renderStepScript("remove-file", { TARGET: PATRONI_PGPASS_PATH }),
+        delete: renderStepScript("remove-file", { TARGET: PATRONI_PGPASS_PATH, ...steps.ownerEnv }),
       },
       { dependsOn: args.dependsOn },
     );
+    this.config = file;
+    const leave = renderStepScript("patroni-leave", {
+      CLUSTER: config.cluster.name,
+      NAME: host.name,
+      ETCD_ENDPOINTS: topology.etcdClientUrls.join(","),
+      LOOP_WAIT: config.cluster.dcs.loopWait,
+      ...steps.ownerEnv,
+    });
+    const startAfter = pulumi.output(args.allConfigs).apply((all) => [...all, links, unit, pgpass]);
     this.ready = steps.service(
       "service",
-      { unit: "patroni", onChange: "reload", triggers: [contentHash(patroniConfig), contentHash(dropIn)] },
-      legacy("service-patroni", [file, links, unit, pgpass]),
+      { unit: "patroni", onChange: "reload", triggers: [contentHash(patroniConfig), contentHash(dropIn)], delete: leave },
+      { legacyName: `${host.name}-service-patroni`, dependsOn: startAfter },
     );
     this.registerOutputs({ ready: this.ready.id });
   }

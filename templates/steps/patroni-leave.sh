@@ -1,0 +1,39 @@
+# A PostgreSQL member leaves the cluster (its host was removed from the
+# stack; HAProxy no longer routes to it): a switchover first if it still
+# leads, then Patroni (and PostgreSQL) stopped, its member key deleted from
+# the DCS and its replication slot dropped everywhere. The data directory is
+# kept. On a destroy of the whole cluster there is no one to hand over to.
+# Env: CLUSTER, NAME, ETCD_ENDPOINTS, LOOP_WAIT, OWNER.
+if ! owned_here; then echo "$(hostname) now belongs to $(cat /etc/pulumi-patroni/owner): patroni left running"; exit 0; fi
+list=$(patronictl list -f json "$CLUSTER" 2>/dev/null || echo '[]')
+others=$(printf '%s' "$list" | jq -r --arg me "$NAME" '[.[] | select(.Member != $me and (.State == "running" or .State == "streaming"))] | length')
+if [ "$others" -gt 0 ] && [ "$(printf '%s' "$list" | jq -r '.[] | select(.Role == "Leader") | .Member')" = "$NAME" ]; then
+  candidate=$(printf '%s' "$list" | jq -r --arg me "$NAME" '[.[] | select(.Member != $me and .State == "streaming")] | .[0].Member // empty')
+  if [ -n "$candidate" ]; then
+    patronictl switchover --leader "$NAME" --candidate "$candidate" --force "$CLUSTER" >/dev/null || true
+    sleep 5
+  fi
+fi
+systemctl disable --now patroni 2>/dev/null || true
+if [ "$others" -eq 0 ]; then echo "patroni stopped (no other member)"; exit 0; fi
+ETCDCTL_API=3 etcdctl --endpoints="$ETCD_ENDPOINTS" --command-timeout=5s del "/service/$CLUSTER/members/$NAME" >/dev/null || true
+# Patroni keeps an absent member's slot for member_slots_ttl (30 min): let
+# this one go now, then restore the default.
+eval "$(python3 -c '
+import shlex, yaml
+c = yaml.safe_load(open("/etc/patroni/config.yml"))
+a = c["restapi"]["authentication"]
+print("auth=" + shlex.quote("user = \"%s:%s\"" % (a["username"], a["password"])))
+print("superuser_password=" + shlex.quote(c["postgresql"]["authentication"]["superuser"]["password"]))
+')"
+leader=$(patronictl list -f json "$CLUSTER" | jq -r '.[] | select(.Role == "Leader") | .Host')
+api=http://$leader:$(python3 -c 'import yaml; print(yaml.safe_load(open("/etc/patroni/config.yml"))["restapi"]["listen"].rsplit(":", 1)[1])')
+pgport=$(python3 -c 'import yaml; print(yaml.safe_load(open("/etc/patroni/config.yml"))["postgresql"]["listen"].rsplit(":", 1)[1])')
+slot=$(printf '%s' "$NAME" | tr 'A-Z' 'a-z' | sed 's/[^a-z0-9_]/_/g')
+patch() { printf '%s' "$1" | curl -fsS --max-time 10 -K <(printf '%s\n' "$auth") -X PATCH -H 'Content-Type: application/json' --data-binary @- "$api/config" >/dev/null; }
+patch '{"member_slots_ttl": 0}'
+slot_gone() { [ "$(PGPASSWORD=$superuser_password psql -X -At "host=$leader port=$pgport user=postgres dbname=postgres connect_timeout=5" -c "select count(*) from pg_replication_slots where slot_name = '$slot'")" = 0 ]; }
+gone=0
+wait_until $((LOOP_WAIT * 3 + 10)) "replication slot $slot dropped on $leader" slot_gone && gone=1 || true
+patch '{"member_slots_ttl": null}'
+[ "$gone" = 1 ] && echo "$NAME left the cluster: stopped, member key deleted, slot $slot dropped" || echo "$NAME stopped; its slot $slot is dropped by Patroni within member_slots_ttl"

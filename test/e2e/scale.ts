@@ -1,0 +1,109 @@
+// Scale as a config diff on the running e2e stand: etcd grows from 3 to 5
+// members and back, a fourth PostgreSQL host joins and leaves, and the host
+// that leads leaves; a client writes through HAProxy 5000 the whole time.
+import { describe, expect, it } from "vitest";
+import { Stand } from "../helpers/stand";
+import { leaderOf, patroniCluster, waitWhole } from "../harness/clusterState";
+import { proxyPrimaries } from "../harness/traffic";
+import { standTargets, withTraffic } from "../harness/scenario";
+
+type Host = { name: string; address: string; roles: string[] };
+
+export function scaleTests(stand: Stand, clusterName: string): void {
+  const hostsKey = "pulumi-patroni:hosts";
+  const addHosts = (...hosts: Host[]) => stand.editConfig((c) => (c[hostsKey] = [...c[hostsKey], ...hosts]));
+  const removeHosts = (...names: string[]) =>
+    stand.editConfig((c) => (c[hostsKey] = c[hostsKey].filter((h: Host) => !names.includes(h.name))));
+  const members = () => JSON.parse(stand.ssh("pg02", "patronictl list -f json")) as { Member: string; Role: string; State: string }[];
+  const slots = () =>
+    stand.psql(
+      "client01",
+      "service=primary",
+      "select coalesce(string_agg(slot_name, ',' order by slot_name), '') from pg_replication_slots",
+    );
+  const replicaServers = async () =>
+    (await proxyPrimaries({ ...standTargets(stand, clusterName).stats, primaryBackend: `${clusterName}-replicas` })) ?? [];
+
+  async function scaleUp(label: string, edit: () => void) {
+    edit();
+    const report = await withTraffic(stand, clusterName, label, () => stand.up(label));
+    expect(report.lostAcknowledged, label).toBe(0);
+    expect(report.dualProxyRounds, label).toBe(0);
+    const preview = await stand.run(["preview", "--expect-no-changes"], true);
+    expect(preview.code, preview.stdout + preview.stderr).toBe(0);
+    return report;
+  }
+
+  describe("scale: hosts added and removed by editing the stack", () => {
+    it("etcd grows from 3 to 5 members and back to 3: a leader at every sample, Patroni never loses its leader", async () => {
+      const samples: { etcdLeader: boolean; patroniLeader: boolean }[] = [];
+      let sampling = true;
+      const endpoints = () => stand.hostsWith("etcd").map((h) => `http://${stand.address(h)}:2379`);
+      const sampler = (async () => {
+        while (sampling) {
+          const statuses = await Promise.all(
+            endpoints().map((u) =>
+              fetch(`${u}/v3/maintenance/status`, { method: "POST", body: "{}", signal: AbortSignal.timeout(1000) })
+                .then((r) => r.json() as Promise<{ leader?: string }>)
+                .catch(() => ({}) as { leader?: string }),
+            ),
+          );
+          const restUrls = stand.hostsWith("postgres").map((h) => `http://${stand.address(h)}:8008`);
+          samples.push({
+            etcdLeader: statuses.some((s) => s.leader && s.leader !== "0"),
+            patroniLeader: !!leaderOf(await patroniCluster(restUrls)),
+          });
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      })();
+      try {
+        await scaleUp("etcd 3 -> 5 (etcd04, etcd05)", () =>
+          addHosts(
+            { name: "etcd04", address: "10.213.1.24", roles: ["etcd"] },
+            { name: "etcd05", address: "10.213.1.25", roles: ["etcd"] },
+          ),
+        );
+        expect(stand.ssh("pg01", "ETCDCTL_API=3 etcdctl --endpoints=http://10.213.1.11:2379 member list | grep -c started")).toBe("5");
+        expect(stand.ssh("pg01", "grep -c 10.213.1.25:2379 /etc/patroni/config.yml")).toBe("1");
+        await scaleUp("etcd 5 -> 3", () => removeHosts("etcd04", "etcd05"));
+        expect(stand.ssh("pg01", "ETCDCTL_API=3 etcdctl --endpoints=http://10.213.1.11:2379 member list | grep -c started")).toBe("3");
+      } finally {
+        sampling = false;
+        await sampler;
+      }
+      expect(samples.length).toBeGreaterThan(20);
+      expect(samples.filter((s) => !s.etcdLeader)).toEqual([]);
+      expect(samples.filter((s) => !s.patroniLeader)).toEqual([]);
+    });
+
+    it("a fourth PostgreSQL host joins as a streaming replica that HAProxy routes to, then leaves: its slot and server gone", async () => {
+      const started = Date.now();
+      await scaleUp("pg04 added", () => addHosts({ name: "pg04", address: "10.213.1.14", roles: ["postgres", "pgbouncer"] }));
+      console.log(`[e2e] time to add one replica (deploy of the host to streaming): ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      expect(members().filter((m) => m.Role === "Replica" && m.State === "streaming")).toHaveLength(3);
+      expect(await replicaServers()).toContain("pg04");
+      expect(slots()).toContain("pg04");
+
+      await scaleUp("pg04 removed", () => removeHosts("pg04"));
+      expect(members().map((m) => m.Member)).not.toContain("pg04");
+      expect(members()).toHaveLength(3);
+      expect(await replicaServers()).not.toContain("pg04");
+      expect(stand.ssh("haproxy01", "grep -c pg04 /etc/haproxy/haproxy.cfg || true")).toBe("0");
+      expect(slots()).not.toContain("pg04");
+    });
+
+    it("the host that leads leaves: a switchover first, no acknowledged write lost, writes paused under 5 s", async () => {
+      await scaleUp("pg04 added again", () => addHosts({ name: "pg04", address: "10.213.1.14", roles: ["postgres", "pgbouncer"] }));
+      const leader = members().find((m) => m.Role === "Leader")!.Member;
+      stand.ssh("pg02", `patronictl switchover --leader ${leader} --candidate pg04 --force`);
+      await waitWhole({ ...standTargets(stand, clusterName).whole }, 120_000);
+      expect(members().find((m) => m.Role === "Leader")!.Member).toBe("pg04");
+      const report = await scaleUp("pg04 (the leader) removed", () => removeHosts("pg04"));
+      expect(report.writePauseMs).toBeLessThan(5000);
+      const after = members();
+      expect(after.map((m) => m.Member).sort()).toEqual(["pg01", "pg02", "pg03"]);
+      expect(after.filter((m) => m.Role === "Leader")).toHaveLength(1);
+      expect(slots()).not.toContain("pg04");
+    });
+  });
+}
