@@ -33,7 +33,9 @@ case "$ACTION" in
       echo "etcd member $NAME started from its data"
     elif cluster_answers && [ -z "$(my_member_id "$others")" ]; then
       # The cluster runs without us: join it, one member at a time (the steps are chained).
-      added=$(ctl "$others" member add "$NAME" --peer-urls="$PEER_URL")
+      # etcd refuses a new member until the last one added has been up a few seconds ("unhealthy cluster").
+      add_member() { ctl "$others" member add "$NAME" --peer-urls="$PEER_URL" 2>&1; }
+      added=$(WAIT_INTERVAL=3 wait_until "${TIMEOUT:-120}" "etcd accepting $NAME as a new member" add_member)
       initial=$(printf '%s\n' "$added" | sed -n 's/^ETCD_INITIAL_CLUSTER="\(.*\)"$/\1/p')
       [ -n "$initial" ] || { echo "member add did not say the initial cluster: $added" >&2; exit 1; }
       printf '# Managed by pulumi-patroni: this member joined a running cluster.\nETCD_INITIAL_CLUSTER="%s"\nETCD_INITIAL_CLUSTER_STATE="existing"\n' "$initial" > "$JOIN_ENV"

@@ -3,7 +3,9 @@
 # both. A no-op when the leader is one of the configured members.
 # Env: CLUSTER, MEMBER_NAMES (space separated), TIMEOUT.
 members() { patronictl list -f json "$CLUSTER"; }
-leader=$(members | jq -r '.[] | select(.Role == "Leader") | .Member')
+leader_now() { members | jq -er '.[] | select(.Role == "Leader" and .State == "running") | .Member'; }
+# On the first deploy the members have only just started: wait for a leader.
+leader=$(wait_until "${TIMEOUT:-120}" "a running leader" leader_now)
 case " $MEMBER_NAMES " in
   *" $leader "*) echo "leader $leader stays in the cluster"; exit 0 ;;
 esac
