@@ -26,14 +26,17 @@ a = c["restapi"]["authentication"]
 print("auth=" + shlex.quote("user = \"%s:%s\"" % (a["username"], a["password"])))
 print("superuser_password=" + shlex.quote(c["postgresql"]["authentication"]["superuser"]["password"]))
 ')"
-leader=$(patronictl list -f json "$CLUSTER" | jq -r '.[] | select(.Role == "Leader") | .Host')
+# On a destroy of the whole cluster every member leaves at once: with no
+# leader left there is no slot to drop and no DCS config to edit.
+leader=$(patronictl list -f json "$CLUSTER" 2>/dev/null | jq -r '.[] | select(.Role == "Leader") | .Host' 2>/dev/null || true)
+if [ -z "$leader" ]; then echo "patroni stopped; no leader left (the cluster is being removed), nothing else to clean"; exit 0; fi
 api=http://$leader:$(python3 -c 'import yaml; print(yaml.safe_load(open("/etc/patroni/config.yml"))["restapi"]["listen"].rsplit(":", 1)[1])')
 pgport=$(python3 -c 'import yaml; print(yaml.safe_load(open("/etc/patroni/config.yml"))["postgresql"]["listen"].rsplit(":", 1)[1])')
 slot=$(printf '%s' "$NAME" | tr 'A-Z' 'a-z' | sed 's/[^a-z0-9_]/_/g')
 patch() { printf '%s' "$1" | curl -fsS --max-time 10 -K <(printf '%s\n' "$auth") -X PATCH -H 'Content-Type: application/json' --data-binary @- "$api/config" >/dev/null; }
-patch '{"member_slots_ttl": 0}'
+if ! patch '{"member_slots_ttl": 0}'; then echo "patroni stopped; the leader's REST API did not take member_slots_ttl, the slot $slot goes within member_slots_ttl"; exit 0; fi
 slot_gone() { [ "$(PGPASSWORD=$superuser_password psql -X -At "host=$leader port=$pgport user=postgres dbname=postgres connect_timeout=5" -c "select count(*) from pg_replication_slots where slot_name = '$slot'")" = 0 ]; }
 gone=0
 wait_until $((LOOP_WAIT * 3 + 10)) "replication slot $slot dropped on $leader" slot_gone && gone=1 || true
-patch '{"member_slots_ttl": null}'
+patch '{"member_slots_ttl": null}' || echo "warning: could not restore member_slots_ttl to its default on $leader; check patronictl show-config" >&2
 [ "$gone" = 1 ] && echo "$NAME left the cluster: stopped, member key deleted, slot $slot dropped" || echo "$NAME stopped; its slot $slot is dropped by Patroni within member_slots_ttl"

@@ -77,8 +77,8 @@ export function hostTrustTests(stand: Stand): void {
           { hostName: "client01", roles: ["postgres"], postgresVersion: 17, adoptExisting: false },
           facts,
         );
-        expect(refused.problems.join()).toContain(
-          "client01 (debian 13 trixie) already runs PostgreSQL cluster 17/legacy (online, port 5433)",
+        expect(refused.problems.join()).toMatch(
+          /client01 \(debian 13 trixie\): already runs PostgreSQL cluster 17\/legacy \(online, port \d+\), which this stack did not create/,
         );
         expect(refused.problems.join()).toContain("adoptExisting: true");
         expect(
