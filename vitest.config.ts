@@ -1,8 +1,9 @@
 import { defineConfig } from "vitest/config";
 
-// Two projects: `unit` (pure logic and the component graph with mocks, plus a
-// tiny real program through the engine) and `e2e` (real local stands). The
-// e2e files run one after the other: each brings up a stand of machines that
+// Three projects: `unit` (pure logic and the component graph with mocks, plus
+// a tiny real program through the engine), `e2e` (real local stands, part of
+// npm test) and `faults` (npm run faults: every fault scenario on its own
+// stand). The stand files run one after the other: each brings up a stand of machines that
 // share the controller's 2 cores, and their timings are reported.
 export default defineConfig({
   test: {
@@ -12,6 +13,16 @@ export default defineConfig({
         test: {
           name: "e2e",
           include: ["test/e2e/**/*.test.ts"],
+          testTimeout: 1_800_000,
+          hookTimeout: 1_800_000,
+          pool: "forks",
+          poolOptions: { forks: { singleFork: true } },
+        },
+      },
+      {
+        test: {
+          name: "faults",
+          include: ["test/faults/**/*.test.ts"],
           testTimeout: 1_800_000,
           hookTimeout: 1_800_000,
           pool: "forks",

@@ -41,13 +41,15 @@ function rows(schema: z.ZodObject<z.ZodRawShape>, prefix: string): Row[] {
   const out: Row[] = [];
   for (const [key, field] of Object.entries(schema.shape)) {
     const { inner, def, description } = unwrap(field as z.ZodTypeAny);
+    const optional = (field as z.ZodTypeAny).isOptional();
     const name = prefix ? `${prefix}.${key}` : key;
     const element = inner instanceof z.ZodArray ? unwrap(inner.element).inner : undefined;
     const isObject = inner instanceof z.ZodObject;
     out.push({
       key: name,
       type: typeName(inner),
-      default: isObject || def === undefined ? (def === undefined && !isObject ? "required" : "") : `\`${JSON.stringify(def)}\``,
+      default:
+        isObject || def === undefined ? (def === undefined && !isObject && !optional ? "required" : "") : `\`${JSON.stringify(def)}\``,
       description: description ?? "",
     });
     if (isObject) out.push(...rows(inner as z.ZodObject<z.ZodRawShape>, name));

@@ -4,16 +4,18 @@
 #   npm run --silent power -- kill pg01    abrupt power loss (SIGKILL of the machine's init)
 #   npm run --silent power -- on   pg01    boot it again (same disk)
 #   npm run --silent power -- status pg01
+#   npm run --silent power -- link-down pg01   network cable out (link-up: back in)
 # Env: STACK (default local). `pulumi up` also powers on any stopped machine.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-[[ $# -eq 2 ]] || { sed -n '2,8p' "$0" >&2; exit 2; }
+[[ $# -eq 2 ]] || { sed -n '2,9p' "$0" >&2; exit 2; }
 action=$1 host=$2
 case $action in
   off) verb=poweroff ;;
   kill) verb=kill ;;
   on) verb=start ;;
   status) verb=status ;;
-  *) echo "unknown action $action: use off, kill, on or status" >&2; exit 2 ;;
+  link-down | link-up) verb=$action ;;
+  *) echo "unknown action $action: use off, kill, on, status, link-down or link-up" >&2; exit 2 ;;
 esac
 exec "$repo/scripts/local/machine.sh" "$verb" "$host" --stand "${STACK:-local}"

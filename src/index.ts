@@ -122,7 +122,14 @@ export const userUris = pulumi.secret(
 /** The key the hosts accept (the local stand's own, or the configured one); `npm run ssh` uses it. */
 export const sshPrivateKey = pulumi.secret(localStand ? localStand.privateKey : secrets.sshPrivateKey!);
 /** How the controller reaches the hosts, and the host key it expects of each (`npm run ssh` pins them). */
-export const ssh = localStand ? { user: "root", port: 22 } : { user: config.ssh.user, port: config.ssh.port };
+export const ssh = localStand
+  ? { user: "root", port: 22 }
+  : {
+      user: config.ssh.user,
+      port: config.ssh.port,
+      // Only hosts reached on another address than the cluster's (hosts[].sshAddress).
+      addresses: Object.fromEntries(config.hosts.filter((h) => h.sshAddress).map((h) => [h.name, h.sshAddress!])),
+    };
 // Public keys: not secret, although they travel inside the (secret) connections.
 export const hostKeys = pulumi.unsecret(
   pulumi.all(

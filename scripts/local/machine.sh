@@ -11,6 +11,7 @@
 #   machine.sh wait-ready NAME [--timeout 60] [--identity KEY]   -> prints "running" or "degraded"
 #   machine.sh poweroff NAME [--timeout 60]        -> clean shutdown (SIGRTMIN+4 to its init)
 #   machine.sh kill NAME                           -> power loss (wire cut, SIGKILL of its init)
+#   machine.sh link-down NAME | link-up NAME       -> network cable out / back in (host end of its veth)
 #   machine.sh destroy NAME                        -> removes the machine and everything it used
 #   machine.sh host-key NAME [--known-hosts]       -> its ssh host public key (to pin)
 #   machine.sh list                                -> "NAME STATUS ADDRESS" per machine of the stand
@@ -23,7 +24,7 @@ set -euo pipefail
 HERE="$(dirname "$(readlink -f "$0")")"
 . "$HERE/lib.sh"
 
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 # ---------------------------------------------------------------- arguments
 cmd=${1:-}; [[ -n $cmd && $cmd != -h && $cmd != --help ]] || usage; shift
@@ -443,6 +444,12 @@ case $cmd in
   kill) load_env || die "machine $name (stand $stand) does not exist"
         with_lock "$lock" stop_locked kill ;;
   destroy) with_lock "$lock" destroy_locked ;;
+  link-down | link-up)
+    # The machine keeps its address and routes and only loses carrier, as a
+    # server whose cable is pulled (or whose switch port dies) does.
+    load_env || die "machine $name (stand $stand) does not exist"
+    ip link set dev "$VETH" "${cmd#link-}"
+    echo "${cmd#link-}" ;;
   host-key)
     [[ -f $sd/ssh_host_ed25519_key.pub ]] || die "machine $name (stand $stand) does not exist"
     if ((known_hosts)); then cat "$sd/known_hosts"; else cat "$sd/ssh_host_ed25519_key.pub"; fi ;;

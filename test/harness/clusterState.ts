@@ -53,6 +53,21 @@ export async function notWholeBecause(spec: WholeSpec): Promise<string | undefin
   if (behind.length) return `not streaming on timeline ${tl}: ${behind.map((m) => `${m.name}=${m.state}/tl${m.timeline}`).join(" ")}`;
   const pending = members.filter((m) => m.pending_restart);
   if (pending.length) return `pending restart: ${pending.map((m) => m.name).join(",")}`;
+  // The DCS can still show a member that just lost power as it was: ask each
+  // member itself, and the leader's PostgreSQL which replicas stream from it.
+  for (const [i, name] of spec.members.entries()) {
+    const self = await memberSelf(spec.restUrls[i]);
+    if (!self) return `${name}'s REST API does not answer`;
+    if (name === leaders[0].name) {
+      if (!["primary", "master"].includes(self.role ?? "") || self.state !== "running")
+        return `${name} itself says ${self.role}/${self.state}`;
+      const streaming = (self.replication ?? []).filter((r) => r.state === "streaming").map((r) => r.application_name);
+      const absent = spec.members.filter((n) => n !== name && !streaming.includes(n));
+      if (absent.length) return `not streaming from ${name} (pg_stat_replication): ${absent.join(",")}`;
+    } else if (self.role !== "replica" || (self.replication_state !== undefined && self.replication_state !== "streaming")) {
+      return `${name} itself says ${self.role}/${self.replication_state ?? self.state}`;
+    }
+  }
   if (spec.stats) {
     const up = await proxyPrimaries(spec.stats);
     if (!up || up.length !== 1 || up[0] !== leaders[0].name)
@@ -64,6 +79,24 @@ export async function notWholeBecause(spec: WholeSpec): Promise<string | undefin
     }
   }
   return undefined;
+}
+
+interface MemberSelf {
+  readonly role?: string;
+  readonly state?: string;
+  readonly replication_state?: string;
+  readonly replication?: readonly { readonly application_name: string; readonly state: string }[];
+}
+
+/** GET /patroni of one member: what it says of itself (and, on the leader, pg_stat_replication). */
+async function memberSelf(restUrl: string): Promise<MemberSelf | undefined> {
+  try {
+    const r = await fetch(`${restUrl}/patroni`, { signal: AbortSignal.timeout(2000) });
+    // 503 is how a replica or a stopped node answers: the body still says what it is.
+    return (await r.json()) as MemberSelf;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Waits until the cluster is whole; returns the milliseconds it took, or throws with the last reason. */

@@ -1,0 +1,84 @@
+// npm run ctl -- [--stack STACK] COMMAND: Patroni operations on a deployed
+// stack from the controller, with no login to a host. The cluster is read
+// from Patroni's REST API on the first PostgreSQL host that answers; the
+// command is checked against it (src/ops/ctl.ts), run there with patronictl
+// (its config on the host holds the REST API credentials), and waited for.
+import { CtlError, ClusterView, parseClusterView, parseCtlArgs, planCtl, waitDone } from "../src/ops/ctl";
+import { readStackOutputs, shellQuote, StackAccess } from "../src/ops/stackAccess";
+import { PATRONI_CONFIG_PATH } from "../src/roles/patroni/patroniConfig";
+
+// Read on the host: the scope and Patroni's view of the cluster (no credentials needed for GET /cluster).
+const VIEW_SCRIPT = `set -e
+read_config() { python3 -c "import sys, yaml; c = yaml.safe_load(open('${PATRONI_CONFIG_PATH}')); print(eval(sys.argv[1]))" "$1"; }
+read_config 'c["scope"]'
+curl -fsS --max-time 5 "http://$(read_config 'c["restapi"]["connect_address"]')/cluster"`;
+
+const sudo = (access: StackAccess) => ((access.outputs.ssh?.user ?? "root") === "root" ? "" : "sudo -n ");
+
+function readView(access: StackAccess, host: string): ClusterView {
+  const r = access.runScript(host, `${sudo(access)}bash -c ${shellQuote(VIEW_SCRIPT)}`, 30_000);
+  if (r.code !== 0) throw new Error(`${host}: ${(r.stderr || r.stdout).trim() || `exit ${r.code}`}`);
+  const [scope, ...json] = r.stdout.split("\n");
+  return parseClusterView(scope.trim(), json.join("\n"));
+}
+
+/** The first PostgreSQL host whose Patroni answers, and the cluster as it sees it. */
+function findCluster(access: StackAccess): { host: string; view: ClusterView } {
+  const errors: string[] = [];
+  for (const host of access.hostsWith("postgres")) {
+    try {
+      return { host, view: readView(access, host) };
+    } catch (e) {
+      errors.push((e as Error).message);
+    }
+  }
+  throw new CtlError(`no PostgreSQL host's Patroni answered:\n  ${errors.join("\n  ")}`);
+}
+
+async function main(): Promise<number> {
+  const { stack, command } = parseCtlArgs(process.argv.slice(2), process.env.STACK ?? "local");
+  const access = new StackAccess(readStackOutputs(stack));
+  try {
+    let { host, view } = findCluster(access);
+    const plan = planCtl(command, view);
+    if (plan.summary) console.log(plan.summary);
+    if (plan.argv.length === 0) return 0;
+    const started = Date.now();
+    const r = access.run(host, [...(sudo(access) ? ["sudo", "-n"] : []), "patronictl", ...plan.argv], 600_000);
+    process.stdout.write(r.stdout);
+    process.stderr.write(r.stderr);
+    if (r.code !== 0) {
+      console.error(`patronictl ${plan.argv[0]} failed on ${host} (exit ${r.code})`);
+      return 1;
+    }
+    if (!plan.wait) return 0;
+    const deadline = started + 180_000;
+    for (;;) {
+      try {
+        ({ host, view } = findCluster(access));
+        if (waitDone(plan.wait, view)) break;
+      } catch {
+        // Patroni restarting or electing: ask again.
+      }
+      if (Date.now() > deadline) {
+        console.error(`not done after 180 s: ${JSON.stringify(view.members.map((m) => [m.name, m.role, m.state]))}`);
+        return 1;
+      }
+      await new Promise((res) => setTimeout(res, 500));
+    }
+    console.log(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    const list = access.run(host, [...(sudo(access) ? ["sudo", "-n"] : []), "patronictl", "list", view.scope]);
+    process.stdout.write(list.stdout);
+    return 0;
+  } finally {
+    access.close();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    console.error(e instanceof CtlError ? e.message : `ctl: ${(e as Error).message}`);
+    process.exit(e instanceof CtlError ? 2 : 1);
+  },
+);

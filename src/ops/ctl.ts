@@ -1,0 +1,230 @@
+// `npm run ctl`: operations on a deployed cluster from the controller. This
+// file is the pure part: the arguments, and the checks a DBA would make
+// before running patronictl (unknown member, no healthy candidate, a paused
+// cluster), against the cluster as Patroni's REST API reports it. The
+// patronictl command it returns runs on a PostgreSQL host over SSH
+// (scripts/ctl.ts).
+
+export interface ClusterMember {
+  readonly name: string;
+  readonly role: string;
+  readonly state: string;
+  readonly host?: string;
+  readonly timeline?: number;
+  readonly lag?: number | string;
+  readonly pending_restart?: boolean;
+  readonly tags?: { readonly nofailover?: boolean; readonly [tag: string]: unknown };
+}
+
+/** Patroni's GET /cluster, with the cluster's scope. */
+export interface ClusterView {
+  readonly scope: string;
+  readonly members: readonly ClusterMember[];
+  readonly paused: boolean;
+}
+
+export type CtlCommand =
+  | { readonly kind: "list" }
+  | { readonly kind: "history" }
+  | { readonly kind: "switchover"; readonly to?: string }
+  | { readonly kind: "failover"; readonly to: string }
+  | { readonly kind: "restart"; readonly member: string }
+  | { readonly kind: "reinit"; readonly member: string }
+  | { readonly kind: "pause" }
+  | { readonly kind: "resume" };
+
+/** What a command is done waiting for, checked on the cluster view after patronictl returns. */
+export type CtlWait =
+  | { readonly kind: "leader"; readonly member: string }
+  | { readonly kind: "member-up"; readonly member: string; readonly streaming: boolean };
+
+export interface CtlPlan {
+  /** patronictl's arguments; empty when there is nothing to do. */
+  readonly argv: readonly string[];
+  /** One line for the DBA: what is about to happen (or why nothing does). */
+  readonly summary: string;
+  readonly wait?: CtlWait;
+}
+
+export class CtlError extends Error {}
+
+export const CTL_USAGE = `usage: npm run ctl -- [--stack STACK] COMMAND
+  list                     members, roles, states, lag (patronictl list)
+  history                  timeline history (patronictl history)
+  switchover [--to MEMBER] planned: the leader hands over to MEMBER (default: a healthy replica)
+  failover --to MEMBER     MEMBER is promoted whatever the leader's state
+  restart MEMBER           restart MEMBER's PostgreSQL (a pending restart, say)
+  reinit MEMBER            rebuild replica MEMBER from the leader (new base backup)
+  pause                    maintenance mode: Patroni stops acting on failures
+  resume                   leave maintenance mode
+STACK defaults to local (or $STACK).`;
+
+/** `[--stack S] command [args]` → the stack and the command; throws CtlError with the usage. */
+export function parseCtlArgs(argv: readonly string[], defaultStack: string): { stack: string; command: CtlCommand } {
+  const args = [...argv];
+  let stack = defaultStack;
+  let to: string | undefined;
+  const positional: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const value = (): string => {
+      const v = args[++i];
+      if (!v || v.startsWith("-")) throw new CtlError(`${a} needs a value\n${CTL_USAGE}`);
+      return v;
+    };
+    if (a === "--stack" || a === "-s") stack = value();
+    else if (a.startsWith("--stack=")) stack = a.slice("--stack=".length);
+    else if (a === "--to" || a === "--candidate") to = value();
+    else if (a.startsWith("--to=")) to = a.slice("--to=".length);
+    else if (a === "-h" || a === "--help") throw new CtlError(CTL_USAGE);
+    else if (a.startsWith("-")) throw new CtlError(`unknown option ${a}\n${CTL_USAGE}`);
+    else positional.push(a);
+  }
+  const [kind, member, ...extra] = positional;
+  const none = (k: CtlCommand["kind"]) => {
+    if (member !== undefined || to !== undefined) throw new CtlError(`${k} takes no arguments\n${CTL_USAGE}`);
+  };
+  const one = (k: string): string => {
+    if (!member || extra.length > 0 || to !== undefined) throw new CtlError(`${k} needs exactly one MEMBER\n${CTL_USAGE}`);
+    return member;
+  };
+  switch (kind) {
+    case "list":
+    case "history":
+    case "pause":
+    case "resume":
+      none(kind);
+      return { stack, command: { kind } };
+    case "switchover":
+      if (member !== undefined) throw new CtlError(`switchover names its target with --to MEMBER\n${CTL_USAGE}`);
+      return { stack, command: { kind, to } };
+    case "failover":
+      if (!to || member !== undefined) throw new CtlError(`failover needs --to MEMBER (the member to promote)\n${CTL_USAGE}`);
+      return { stack, command: { kind, to } };
+    case "restart":
+    case "reinit":
+      return { stack, command: { kind, member: one(kind) } };
+    case undefined:
+      throw new CtlError(CTL_USAGE);
+    default:
+      throw new CtlError(`unknown command ${kind}\n${CTL_USAGE}`);
+  }
+}
+
+const LEADER_ROLES = new Set(["leader", "master", "primary", "standby_leader"]);
+
+export const isLeader = (m: ClusterMember): boolean => LEADER_ROLES.has(m.role);
+export const leaderOf = (view: ClusterView): ClusterMember | undefined => view.members.find(isLeader);
+
+/** A replica Patroni would promote: streaming (or running, as older Patroni reports it) and not tagged nofailover. */
+function whyNotCandidate(m: ClusterMember): string | undefined {
+  if (isLeader(m)) return `${m.name} is the leader`;
+  if (m.tags?.nofailover) return `${m.name} is tagged nofailover`;
+  if (m.state !== "streaming" && m.state !== "running") return `${m.name} is ${m.state}`;
+  return undefined;
+}
+
+function member(view: ClusterView, name: string): ClusterMember {
+  const m = view.members.find((x) => x.name === name);
+  if (!m)
+    throw new CtlError(`no member ${name} in cluster ${view.scope}; members: ${view.members.map((x) => x.name).join(", ") || "none"}`);
+  return m;
+}
+
+/** The patronictl command for `command` on the cluster as it is, or a CtlError saying why not. */
+export function planCtl(command: CtlCommand, view: ClusterView): CtlPlan {
+  const scope = view.scope;
+  const leader = leaderOf(view);
+  switch (command.kind) {
+    case "list":
+      return { argv: ["list", scope], summary: "" };
+    case "history":
+      return { argv: ["history", scope], summary: "" };
+    case "pause":
+      if (view.paused) return { argv: [], summary: `cluster ${scope} is already paused (maintenance mode)` };
+      return { argv: ["pause", scope, "--wait"], summary: `pausing ${scope}: Patroni stops acting on failures until resume` };
+    case "resume":
+      if (!view.paused) return { argv: [], summary: `cluster ${scope} is not paused` };
+      return { argv: ["resume", scope, "--wait"], summary: `resuming ${scope}` };
+    case "switchover": {
+      if (!leader) {
+        throw new CtlError(
+          `cluster ${scope} has no leader to switch over from; promote a member with: npm run ctl -- failover --to MEMBER`,
+        );
+      }
+      if (view.paused && !command.to) {
+        throw new CtlError(
+          `cluster ${scope} is paused (maintenance mode): Patroni switches over only to a named member; name one with --to MEMBER, or resume first (npm run ctl -- resume)`,
+        );
+      }
+      let target: ClusterMember;
+      if (command.to) {
+        target = member(view, command.to);
+        const why = whyNotCandidate(target);
+        if (why) throw new CtlError(`cannot switch over to ${target.name}: ${why}`);
+      } else {
+        const candidates = view.members.filter((m) => !whyNotCandidate(m));
+        if (candidates.length === 0) {
+          const reasons = view.members.filter((m) => !isLeader(m)).map((m) => whyNotCandidate(m));
+          throw new CtlError(
+            `no healthy candidate to switch over to in ${scope}: ${reasons.join("; ") || "the leader is the only member"}`,
+          );
+        }
+        // The least lagging replica, as Patroni itself would prefer.
+        target = [...candidates].sort((a, b) => lagBytes(a) - lagBytes(b))[0];
+      }
+      return {
+        argv: ["switchover", scope, "--leader", leader.name, "--candidate", target.name, "--force"],
+        summary: `switchover of ${scope}: ${leader.name} → ${target.name}`,
+        wait: { kind: "leader", member: target.name },
+      };
+    }
+    case "failover": {
+      const target = member(view, command.to);
+      const why = whyNotCandidate(target);
+      if (why) throw new CtlError(`cannot fail over to ${target.name}: ${why}`);
+      return {
+        argv: ["failover", scope, "--candidate", target.name, "--force"],
+        summary: `failover of ${scope} to ${target.name}${leader ? ` (leader now: ${leader.name}, ${leader.state})` : " (no leader now)"}`,
+        wait: { kind: "leader", member: target.name },
+      };
+    }
+    case "restart": {
+      const m = member(view, command.member);
+      return {
+        argv: ["restart", scope, m.name, "--force"],
+        summary: `restarting PostgreSQL on ${m.name} (${m.role})`,
+        wait: { kind: "member-up", member: m.name, streaming: !isLeader(m) },
+      };
+    }
+    case "reinit": {
+      const m = member(view, command.member);
+      if (isLeader(m)) throw new CtlError(`${m.name} is the leader of ${scope}: only a replica can be rebuilt; switch over first`);
+      if (!leader) throw new CtlError(`cluster ${scope} has no leader to rebuild ${m.name} from`);
+      return {
+        argv: ["reinit", scope, m.name, "--force", "--wait"],
+        summary: `rebuilding ${m.name} from ${leader.name} (its data directory is replaced by a new base backup)`,
+        wait: { kind: "member-up", member: m.name, streaming: true },
+      };
+    }
+  }
+}
+
+function lagBytes(m: ClusterMember): number {
+  return typeof m.lag === "number" ? m.lag : Number.MAX_SAFE_INTEGER;
+}
+
+/** Whether `wait` holds on `view`. */
+export function waitDone(wait: CtlWait, view: ClusterView): boolean {
+  const m = view.members.find((x) => x.name === wait.member);
+  if (!m) return false;
+  if (wait.kind === "leader") return isLeader(m) && m.state === "running";
+  if (m.pending_restart) return false;
+  return wait.streaming ? m.state === "streaming" : m.state === "running";
+}
+
+/** Patroni's GET /cluster JSON (and the scope) as a ClusterView. */
+export function parseClusterView(scope: string, json: string): ClusterView {
+  const raw = JSON.parse(json) as { members?: ClusterMember[]; pause?: boolean };
+  return { scope, members: raw.members ?? [], paused: raw.pause === true };
+}

@@ -1,0 +1,63 @@
+// npm run faults: every fault of test/faults/scenarios.ts on its own stand,
+// with a client writing through HAProxy 5000 and a prober asking every node
+// whether it is a writable primary the whole time; first with asynchronous
+// replication (the default), then the faults that move the leader again with
+// synchronous_mode on (a day-2 change of the same stand). Each fault must
+// keep the invariants (expectFaultInvariants); the figures go to
+// bench/results/faults-<date>.{json,md}.
+import { afterAll, beforeAll, describe, it } from "vitest";
+import * as os from "os";
+import { Stand } from "../helpers/stand";
+import { runFault } from "../harness/scenario";
+import { expectFaultInvariants, FAULTS, FaultRow, writeFaultReport } from "./scenarios";
+
+const STACK = "faults";
+const stand = new Stand(STACK, { PULUMI_CONFIG_PASSPHRASE: "faults-stand-passphrase" });
+const rows: FaultRow[] = [];
+
+beforeAll(async () => {
+  await stand.select();
+  const leftover = await stand.run(["destroy", "--yes", "--skip-preview"], true);
+  if (leftover.code !== 0) throw new Error(`could not destroy a leftover faults stand:\n${leftover.stdout}${leftover.stderr}`);
+  await stand.up("pulumi up (fresh machines to healthy cluster)");
+});
+
+afterAll(async () => {
+  if (rows.length > 0) {
+    const file = writeFaultReport(rows, {
+      date: new Date().toISOString(),
+      machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB`,
+      dcs: "ttl 30, loop_wait 10, retry_timeout 10",
+      command: "npm run faults",
+    });
+    console.log(`[faults] report: ${file}`);
+  }
+  await stand.run(["destroy", "--yes", "--skip-preview"], true);
+  stand.cleanup();
+});
+
+function suite(profile: string, names: string[]) {
+  describe(`faults, ${profile}`, () => {
+    for (const name of names) {
+      const fault = FAULTS[name];
+      it(`${name}: ${fault.what}`, async () => {
+        const report = await runFault(stand, STACK, fault);
+        rows.push({ ...report, profile, what: fault.what });
+        expectFaultInvariants(fault, report);
+      });
+    }
+  });
+}
+
+suite("asynchronous replication", Object.keys(FAULTS));
+
+describe("synchronous_mode on, as a day-2 change", () => {
+  it("pulumi up applies it live", async () => {
+    stand.editConfig((c) => {
+      c["pulumi-patroni:cluster"].dcs.synchronousMode = true;
+    });
+    await stand.up("synchronousMode: true");
+  });
+});
+
+suite("synchronous_mode", ["switchover-ctl", "kill9-postgres-leader", "power-loss-leader", "link-down-leader"]);
