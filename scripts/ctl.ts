@@ -53,10 +53,18 @@ async function main(): Promise<number> {
     }
     if (!plan.wait) return 0;
     const deadline = started + 180_000;
+    let announced = false;
     for (;;) {
       try {
         ({ host, view } = findCluster(access));
         if (waitDone(plan.wait, view)) break;
+        const wait = plan.wait;
+        if (wait.kind === "leader" && !announced && waitDone({ ...wait, replicas: [] }, view)) {
+          console.log(
+            `${wait.member} leads after ${((Date.now() - started) / 1000).toFixed(1)} s; waiting for ${wait.replicas.join(", ")} to stream from it`,
+          );
+          announced = true;
+        }
       } catch {
         // Patroni restarting or electing: ask again.
       }

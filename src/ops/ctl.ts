@@ -35,7 +35,8 @@ export type CtlCommand =
 
 /** What a command is done waiting for, checked on the cluster view after patronictl returns. */
 export type CtlWait =
-  | { readonly kind: "leader"; readonly member: string }
+  /** `member` leads, and `replicas` (the members that streamed before) stream from it on its timeline. */
+  | { readonly kind: "leader"; readonly member: string; readonly replicas: readonly string[] }
   | { readonly kind: "member-up"; readonly member: string; readonly streaming: boolean };
 
 export interface CtlPlan {
@@ -176,7 +177,7 @@ export function planCtl(command: CtlCommand, view: ClusterView): CtlPlan {
       return {
         argv: ["switchover", scope, "--leader", leader.name, "--candidate", target.name, "--force"],
         summary: `switchover of ${scope}: ${leader.name} → ${target.name}`,
-        wait: { kind: "leader", member: target.name },
+        wait: { kind: "leader", member: target.name, replicas: streamingExcept(view, target.name) },
       };
     }
     case "failover": {
@@ -186,7 +187,7 @@ export function planCtl(command: CtlCommand, view: ClusterView): CtlPlan {
       return {
         argv: ["failover", scope, "--candidate", target.name, "--force"],
         summary: `failover of ${scope} to ${target.name}${leader ? ` (leader now: ${leader.name}, ${leader.state})` : " (no leader now)"}`,
-        wait: { kind: "leader", member: target.name },
+        wait: { kind: "leader", member: target.name, replicas: streamingExcept(view, target.name) },
       };
     }
     case "restart": {
@@ -210,6 +211,13 @@ export function planCtl(command: CtlCommand, view: ClusterView): CtlPlan {
   }
 }
 
+/** Members healthy now (the leader and streaming replicas) other than `except`: they must stream again afterwards. */
+function streamingExcept(view: ClusterView, except: string): string[] {
+  return view.members
+    .filter((m) => m.name !== except && (isLeader(m) ? m.state === "running" : m.state === "streaming"))
+    .map((m) => m.name);
+}
+
 function lagBytes(m: ClusterMember): number {
   return typeof m.lag === "number" ? m.lag : Number.MAX_SAFE_INTEGER;
 }
@@ -218,7 +226,10 @@ function lagBytes(m: ClusterMember): number {
 export function waitDone(wait: CtlWait, view: ClusterView): boolean {
   const m = view.members.find((x) => x.name === wait.member);
   if (!m) return false;
-  if (wait.kind === "leader") return isLeader(m) && m.state === "running";
+  if (wait.kind === "leader") {
+    if (!isLeader(m) || m.state !== "running") return false;
+    return wait.replicas.every((r) => view.members.some((x) => x.name === r && x.state === "streaming" && x.timeline === m.timeline));
+  }
   if (m.pending_restart) return false;
   return wait.streaming ? m.state === "streaming" : m.state === "running";
 }

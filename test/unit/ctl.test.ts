@@ -47,7 +47,7 @@ describe("ctl checks against the cluster", () => {
     expect(plan(["switchover"], lagging).argv).toEqual(["switchover", "main", "--leader", "pg01", "--candidate", "pg03", "--force"]);
     const named = plan(["switchover", "--to", "pg02"], healthy);
     expect(named.argv).toContain("pg02");
-    expect(named.wait).toEqual({ kind: "leader", member: "pg02" });
+    expect(named.wait).toEqual({ kind: "leader", member: "pg02", replicas: ["pg01", "pg03"] });
   });
 
   it("an unknown member names the members there are", () => {
@@ -91,10 +91,16 @@ describe("ctl checks against the cluster", () => {
   it("waits until the new leader runs, or the restarted member is back without a pending restart", () => {
     const after = parseClusterView(
       "main",
-      JSON.stringify({ members: [m("pg01", "replica", "streaming"), m("pg02", "leader", "running")], pause: false }),
+      JSON.stringify({
+        members: [m("pg01", "replica", "streaming", { timeline: 2 }), m("pg02", "leader", "running", { timeline: 2 })],
+        pause: false,
+      }),
     );
-    expect(waitDone({ kind: "leader", member: "pg02" }, after)).toBe(true);
-    expect(waitDone({ kind: "leader", member: "pg01" }, after)).toBe(false);
+    expect(waitDone({ kind: "leader", member: "pg02", replicas: ["pg01"] }, after)).toBe(true);
+    expect(waitDone({ kind: "leader", member: "pg01", replicas: [] }, after)).toBe(false);
+    // The old leader still rejoining (not yet streaming on the new timeline): not done.
+    const rejoining = view([m("pg01", "replica", "stopped"), m("pg02", "leader", "running", { timeline: 2 })]);
+    expect(waitDone({ kind: "leader", member: "pg02", replicas: ["pg01"] }, rejoining)).toBe(false);
     expect(waitDone({ kind: "member-up", member: "pg01", streaming: true }, after)).toBe(true);
     const pending = view([m("pg01", "replica", "streaming", { pending_restart: true })]);
     expect(waitDone({ kind: "member-up", member: "pg01", streaming: true }, pending)).toBe(false);
