@@ -2,7 +2,8 @@
 // with a client writing through HAProxy 5000 and a prober asking every node
 // whether it is a writable primary the whole time; first with asynchronous
 // replication (the default), then the faults that move the leader again with
-// synchronous_mode on (a day-2 change of the same stand). Each fault must
+// synchronous_mode on (a day-2 change of the same stand), then the unplanned
+// failovers again with shorter DCS timings. Each fault must
 // keep the invariants (expectFaultInvariants); the figures go to
 // bench/results/faults-<date>.{json,md}.
 import { afterAll, beforeAll, describe, it } from "vitest";
@@ -27,7 +28,7 @@ afterAll(async () => {
     const file = writeFaultReport(rows, {
       date: new Date().toISOString(),
       machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB`,
-      dcs: "ttl 30, loop_wait 10, retry_timeout 10",
+      dcs: "ttl 30, loop_wait 10, retry_timeout 10 unless the profile says otherwise",
       command: "npm run faults",
     });
     console.log(`[faults] report: ${file}`);
@@ -61,3 +62,14 @@ describe("synchronous_mode on, as a day-2 change", () => {
 });
 
 suite("synchronous_mode", ["switchover-ctl", "kill9-postgres-leader", "power-loss-leader", "link-down-leader"]);
+
+describe("shorter DCS timings (ttl 20, loop_wait 5, retry_timeout 5), synchronous_mode still on", () => {
+  it("pulumi up applies them live", async () => {
+    stand.editConfig((c) => {
+      Object.assign(c["pulumi-patroni:cluster"].dcs, { ttl: 20, loopWait: 5, retryTimeout: 5 });
+    });
+    await stand.up("ttl 20, loop_wait 5, retry_timeout 5");
+  });
+});
+
+suite("synchronous_mode, ttl 20 / loop_wait 5 / retry_timeout 5", ["power-loss-leader", "link-down-leader"]);

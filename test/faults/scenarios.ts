@@ -66,7 +66,7 @@ export const FAULTS: Record<string, FaultCase> = {
     inject: async (ctx) => {
       ctx.stand.ssh(ctx.leader, `kill -9 ${postmasterPid(ctx)}`);
     },
-    holdMs: 0,
+    holdMs: 3000,
     heal: async () => {},
     wholeWithinMs: 90_000,
   },
@@ -76,7 +76,7 @@ export const FAULTS: Record<string, FaultCase> = {
     inject: async (ctx) => {
       ctx.stand.ssh(ctx.leader, 'kill -9 "$(systemctl show -p MainPID --value patroni)"');
     },
-    holdMs: 0,
+    holdMs: 3000,
     heal: async () => {},
     wholeWithinMs: 90_000,
   },
@@ -179,7 +179,7 @@ export const FAULTS: Record<string, FaultCase> = {
     inject: async (ctx) => {
       for (const h of ctx.stand.hostsWith("haproxy")) ctx.stand.ssh(h, "systemctl restart haproxy");
     },
-    holdMs: 0,
+    holdMs: 3000,
     heal: async () => {},
     wholeWithinMs: 60_000,
     leaderChanges: false,
@@ -190,7 +190,7 @@ export const FAULTS: Record<string, FaultCase> = {
     inject: async (ctx) => {
       ctx.stand.ssh(ctx.leader, 'kill -9 "$(systemctl show -p MainPID --value pgbouncer)"');
     },
-    holdMs: 0,
+    holdMs: 3000,
     heal: async () => {},
     wholeWithinMs: 60_000,
     leaderChanges: false,

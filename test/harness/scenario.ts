@@ -48,7 +48,7 @@ export interface FaultReport {
   /** Rounds with two servers up in HAProxy's primary backend at all (stale checks after a role change). */
   readonly staleProxyRounds: number;
   readonly firstDualPrimary?: ProbeRound;
-  /** From heal to whole (ms). */
+  /** From heal to whole (ms): every member healthy, HAProxy routing to them, and a write acknowledged through it. */
   readonly wholeAfterMs: number;
   readonly writes: number;
 }
@@ -100,6 +100,13 @@ export async function runFault(stand: Stand, clusterName: string, scenario: Faul
     await scenario.heal(ctx);
     const healedAt = Date.now();
     await waitWhole(t.whole, scenario.wholeWithinMs);
+    // Whole means clients write again: HAProxy may not have noticed the fault yet when the members look whole.
+    const resumed = () => writer.records.some((w) => w.status === "ack" && w.sentAt > healedAt);
+    while (!resumed()) {
+      if (Date.now() - healedAt > scenario.wholeWithinMs)
+        throw new Error(`${scenario.name}: no write acknowledged through HAProxy since the heal`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
     wholeAfterMs = Date.now() - healedAt;
     // Keep writing a little on the healed cluster.
     await new Promise((r) => setTimeout(r, 2000));
