@@ -1,9 +1,9 @@
 // npm run bench: what the provisioner and the client path cost, measured in
 // one run on the bench stand (Pulumi.bench.yaml), printed as it goes and
 // written to bench/results/bench-<date>.{json,md}:
-//   1. a fresh deploy (warm apt cache) and the floor it is made of: the
-//      steps it cannot overlap, timed inside that deploy (Pulumi's event log),
-//      and one replica's base backup alone (patronictl reinit);
+//   1. a fresh deploy (warm apt cache) and the floor it is made of, each
+//      part timed alone on the idle stand: a database host's package
+//      installation, initdb and a first start, one replica's base backup;
 //   2. no-change up, a reload-only change, a rolling-restart change, adding
 //      and removing a replica;
 //   3. fresh deploys with 5 and 7 PostgreSQL nodes (skipped with --quick);
@@ -30,28 +30,9 @@ const record = (section: string, what: string, value: number, unit: string, note
   console.log(`[bench] ${section} | ${what}: ${value.toFixed(unit === "s" ? 1 : 2)} ${unit}${note ? ` (${note})` : ""}`);
 };
 
-/** Seconds each resource took in an up, from Pulumi's event log (pre-event to outputs). */
-function stepSeconds(eventLog: string): Record<string, number> {
-  const start: Record<string, number> = {};
-  const took: Record<string, number> = {};
-  for (const line of fs.readFileSync(eventLog, "utf8").split("\n")) {
-    if (!line.trim()) continue;
-    const e = JSON.parse(line);
-    const urn: string | undefined = e.resourcePreEvent?.metadata?.urn ?? e.resOutputsEvent?.metadata?.urn;
-    if (!urn) continue;
-    const name = urn.split("::").pop()!;
-    if (e.resourcePreEvent) start[name] = e.timestamp;
-    else if (start[name] !== undefined) took[name] = e.timestamp - start[name];
-  }
-  return took;
-}
-
-async function timedUp(label: string): Promise<{ seconds: number; steps: Record<string, number> }> {
-  const log = path.join(os.tmpdir(), `bench-events-${Date.now()}.jsonl`);
-  await stand.up(label, ["--event-log", log]);
-  const steps = stepSeconds(log);
-  fs.rmSync(log, { force: true });
-  return { seconds: stand.timings[label], steps };
+async function timedUp(label: string): Promise<number> {
+  await stand.up(label);
+  return stand.timings[label];
 }
 
 const pgHosts = (n: number) =>
@@ -77,13 +58,8 @@ async function destroy(): Promise<number> {
 }
 
 async function deploySection(): Promise<void> {
-  const { seconds, steps } = await timedUp("fresh deploy, 3 PostgreSQL nodes");
+  const seconds = await timedUp("fresh deploy, 3 PostgreSQL nodes");
   record("deploy", "fresh local machines to a healthy cluster (warm apt cache), 3 PostgreSQL nodes", seconds, "s");
-  const longest = Object.entries(steps)
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, 8)
-    .map(([n, t]) => `${n} ${t} s`);
-  console.log(`[bench] where the deploy went (longest steps, overlapping): ${longest.join(", ")}`);
   // The floor, each part alone on the otherwise idle stand. The HAProxy host
   // has none of the database packages: install them there as a database host would.
   const t0 = Date.now();
