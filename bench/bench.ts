@@ -177,11 +177,25 @@ async function footprintSection(): Promise<void> {
   const state = (await stand.run(["stack", "export"])).stdout;
   const resources = (JSON.parse(state).deployment?.resources ?? []).length;
   record("footprint", `state size (${resources} resources)`, state.length / 1e6, "MB");
-  const memory = (host: string, unit: string) => Number(stand.ssh(host, `systemctl show -p MemoryCurrent --value ${unit}`)) / 2 ** 20;
-  record("footprint", "Patroni + its PostgreSQL on a database host (cgroup memory)", memory("pg01", "patroni"), "MiB");
-  record("footprint", "etcd on a database host", memory("pg01", "etcd"), "MiB");
-  record("footprint", "PgBouncer on a database host", memory("pg01", "pgbouncer"), "MiB");
-  record("footprint", "HAProxy", memory("haproxy01", "haproxy"), "MiB");
+  // Proportional set size (shared memory split between the processes that
+  // map it), summed over a service's processes: the machines have no memory
+  // accounting per unit.
+  const pss = (host: string, match: string) =>
+    Number(
+      stand.ssh(
+        host,
+        `for p in $(pgrep ${match}); do awk '/^Pss:/ {print $2}' /proc/$p/smaps_rollup 2>/dev/null; done | awk '{s += $1} END {print s + 0}'`,
+      ),
+    ) / 1024;
+  record(
+    "footprint",
+    "PostgreSQL, Patroni and PgBouncer on a database host (PSS of the postgres user's processes)",
+    pss("pg01", "-u postgres"),
+    "MiB",
+  );
+  record("footprint", "etcd on a database host (PSS)", pss("pg01", "-x etcd"), "MiB");
+  record("footprint", "PgBouncer on a database host (PSS)", pss("pg01", "-x pgbouncer"), "MiB");
+  record("footprint", "HAProxy (PSS)", pss("haproxy01", "-x haproxy"), "MiB");
 }
 
 async function scaleSection(): Promise<void> {
@@ -196,7 +210,7 @@ async function scaleSection(): Promise<void> {
 function writeResults(): string {
   const dir = path.join(REPO, "bench", "results");
   fs.mkdirSync(dir, { recursive: true });
-  const stamp = new Date().toISOString().slice(0, 10);
+  const stamp = new Date().toISOString().slice(0, 10) + (quick ? "-quick" : "");
   const meta = {
     date: new Date().toISOString(),
     machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB`,
