@@ -244,7 +244,7 @@ async function main(): Promise<void> {
     if (!quick) await scaleSection();
   } finally {
     console.log(`[bench] results: ${writeResults()}`);
-    record("deploy", "pulumi destroy", await destroy(), "s");
+    record("deploy", "pulumi destroy of the last stand deployed", await destroy(), "s");
     writeResults();
     stand.cleanup();
   }

@@ -6,7 +6,9 @@
 #   unit: config validation, renderers, component graph (mocks), real
 #         programs through the engine;
 #   e2e:  real local stands: machines, cluster, the checks a DBA would make,
-#         the README's commands, day-2 changes, faults, idempotence, destroy.
+#         the README's commands, npm run ctl, day-2 changes, scale,
+#         idempotence, destroy;
+#   faults: every fault scenario on its own stand (also `npm run faults`).
 # Ends with a line "N passed, N failed"; a suite that fails outside a test
 # (its setup, say) counts as failed, never as "0 failed". Extra arguments go
 # to vitest.
@@ -21,7 +23,7 @@ npx tsc --noEmit
 results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT
 status=0
-for project in unit e2e; do
+for project in unit e2e faults; do
   echo "=== $project tests ==="
   code=0
   npx vitest run --project "$project" --reporter=default --reporter=json --outputFile="$results/$project.json" "$@" || code=$?

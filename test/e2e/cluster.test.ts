@@ -9,13 +9,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as childProcess from "child_process";
 import * as fs from "fs";
 import { Stand } from "../helpers/stand";
-import { runFault, standTargets } from "../harness/scenario";
+import { standTargets } from "../harness/scenario";
 import { waitWhole } from "../harness/clusterState";
 import { day2Tests } from "./day2";
 import { scaleTests } from "./scale";
 import { hostTrustTests, noPasswordInLogsTests, passwordsInState } from "./hardening";
 import { operationsTests } from "./operations";
-import { expectFaultInvariants, FAULTS } from "../faults/scenarios";
 
 const STACK = "e2e";
 const stand = new Stand(STACK, { PULUMI_CONFIG_PASSPHRASE: "e2e-stand-passphrase" });
@@ -240,20 +239,6 @@ hostTrustTests(stand);
 day2Tests(stand, STACK);
 
 operationsTests(stand, STACK);
-
-// A representative few of the fault suite (npm run faults runs them all):
-// Debian 12's Patroni 3.0.2 lost acknowledged writes in the first one (its
-// resumed leader overwrote the new leader's key). With no watchdog in a
-// container a frozen leader's PostgreSQL stays writable until Patroni
-// resumes, so the invariant clients depend on is checked at HAProxy.
-describe("faults, with a client writing through HAProxy 5000 and every node probed", () => {
-  for (const name of ["sigstop-patroni-leader", "switchover-ctl", "kill9-postgres-leader", "power-loss-leader"]) {
-    const fault = FAULTS[name];
-    it(`${name}: ${fault.what}`, async () => {
-      expectFaultInvariants(fault, await runFault(stand, STACK, fault));
-    });
-  }
-});
 
 describe("power loss of a machine", () => {
   it("the next pulumi up starts a machine that lost power, and it rejoins the cluster", async () => {
