@@ -4,7 +4,7 @@
 #   npm run --silent power -- kill pg01    abrupt power loss (SIGKILL of the machine's init)
 #   npm run --silent power -- on   pg01    boot it again (same disk)
 #   npm run --silent power -- status pg01
-#   npm run --silent power -- link-down pg01   network cable out (link-up: back in)
+#   npm run --silent power -- link-down pg01   its network link down (link-up: up again)
 # Env: STACK (default local). `pulumi up` also powers on any stopped machine.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -11,7 +11,7 @@
 #   machine.sh wait-ready NAME [--timeout 60] [--identity KEY]   -> prints "running" or "degraded"
 #   machine.sh poweroff NAME [--timeout 60]        -> clean shutdown (SIGRTMIN+4 to its init)
 #   machine.sh kill NAME                           -> power loss (wire cut, SIGKILL of its init)
-#   machine.sh link-down NAME | link-up NAME       -> network cable out / back in (host end of its veth)
+#   machine.sh link-down NAME | link-up NAME       -> its network link down / up (eth0 inside its namespace)
 #   machine.sh destroy NAME                        -> removes the machine and everything it used
 #   machine.sh host-key NAME [--known-hosts]       -> its ssh host public key (to pin)
 #   machine.sh list                                -> "NAME STATUS ADDRESS" per machine of the stand
@@ -445,10 +445,12 @@ case $cmd in
         with_lock "$lock" stop_locked kill ;;
   destroy) with_lock "$lock" destroy_locked ;;
   link-down | link-up)
-    # The machine keeps its address and routes and only loses carrier, as a
-    # server whose cable is pulled (or whose switch port dies) does.
+    # The machine's own interface, inside its namespace, as `ip link set eth0
+    # down` on a VM: its peers see it go silent. Up again: the kernel brings
+    # back the subnet's route; the default route is put back too.
     load_env || die "machine $name (stand $stand) does not exist"
-    ip link set dev "$VETH" "${cmd#link-}"
+    ip -n "$NETNS" link set dev eth0 "${cmd#link-}"
+    if [[ $cmd == link-up ]]; then ip -n "$NETNS" route replace default via "$GATEWAY"; fi
     echo "${cmd#link-}" ;;
   host-key)
     [[ -f $sd/ssh_host_ed25519_key.pub ]] || die "machine $name (stand $stand) does not exist"

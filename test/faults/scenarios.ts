@@ -136,20 +136,21 @@ export const FAULTS: Record<string, FaultCase> = {
   },
   "power-loss-leader": {
     name: "power-loss-leader",
-    what: "the leader's machine loses power for 45 s, then boots: a replica takes over, the old leader rejoins by pg_rewind (seed 005)",
+    what: "the leader's machine loses power for 45 s, then pulumi up boots it: a replica takes over, the old leader rejoins by pg_rewind (seed 005)",
     inject: async (ctx) => {
       ctx.stand.machine("kill", ctx.leader);
     },
     holdMs: 45_000,
     heal: async (ctx) => {
-      ctx.stand.machine("start", ctx.leader);
+      // As the README says to: pulumi up powers stopped machines on again and converges.
+      await ctx.stand.up(`pulumi up after ${ctx.leader} lost power`);
     },
     wholeWithinMs: 180_000,
     leaderChanges: true,
   },
   "link-down-leader": {
     name: "link-down-leader",
-    what: "the leader's network link down for 45 s, then up: it demotes itself, a replica takes over (seed 005)",
+    what: "the leader's network link down (eth0 in its namespace) for 45 s, then up: it demotes itself, a replica takes over (seed 005)",
     inject: async (ctx) => {
       ctx.stand.machine("link-down", ctx.leader);
     },
@@ -181,6 +182,20 @@ export const FAULTS: Record<string, FaultCase> = {
     },
     holdMs: 3000,
     heal: async () => {},
+    wholeWithinMs: 60_000,
+    leaderChanges: false,
+  },
+  "sigstop-pgbouncer-leader": {
+    name: "sigstop-pgbouncer-leader",
+    what: "PgBouncer on the leader frozen (SIGSTOP) for 20 s, then SIGCONT: HAProxy's probe takes the node out, nothing fails over",
+    inject: async (ctx) => {
+      frozen = ctx.stand.ssh(ctx.leader, "systemctl show -p MainPID --value pgbouncer");
+      ctx.stand.ssh(ctx.leader, `kill -STOP ${frozen}`);
+    },
+    holdMs: 20_000,
+    heal: async (ctx) => {
+      ctx.stand.ssh(ctx.leader, `kill -CONT ${frozen}`);
+    },
     wholeWithinMs: 60_000,
     leaderChanges: false,
   },
