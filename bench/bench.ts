@@ -11,6 +11,7 @@
 //      session: straight to the primary, to its PgBouncer, and through
 //      HAProxy 5000 and PgBouncer;
 //   5. memory of each service and the size of the state.
+import * as childProcess from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -57,9 +58,35 @@ async function destroy(): Promise<number> {
   return (Date.now() - t0) / 1000;
 }
 
+/** Samples the controller's memory (RSS of every pulumi and node process but this one) while `action` runs; returns the peak in MiB. */
+async function peakControllerMemory(action: () => Promise<unknown>): Promise<number> {
+  let peak = 0;
+  const sample = () => {
+    const ps = childProcess.execFileSync("ps", ["-eo", "pid=,rss=,comm="], { encoding: "utf8" });
+    let kb = 0;
+    for (const line of ps.split("\n")) {
+      const [pid, rss, comm] = line.trim().split(/\s+/);
+      if (!comm || Number(pid) === process.pid) continue;
+      if (/^(pulumi|node)/.test(comm)) kb += Number(rss);
+    }
+    peak = Math.max(peak, kb);
+  };
+  const timer = setInterval(sample, 500);
+  try {
+    await action();
+  } finally {
+    clearInterval(timer);
+  }
+  return peak / 1024;
+}
+
 async function deploySection(): Promise<void> {
-  const seconds = await timedUp("fresh deploy, 3 PostgreSQL nodes");
+  let seconds = 0;
+  const peak = await peakControllerMemory(async () => {
+    seconds = await timedUp("fresh deploy, 3 PostgreSQL nodes");
+  });
   record("deploy", "fresh local machines to a healthy cluster (warm apt cache), 3 PostgreSQL nodes", seconds, "s");
+  record("footprint", "controller memory during that pulumi up (peak RSS of the pulumi and node processes)", peak, "MiB");
   // The floor, each part alone on the otherwise idle stand. The HAProxy host
   // has none of the database packages: install them there as a database host would.
   const t0 = Date.now();
@@ -177,6 +204,19 @@ async function footprintSection(): Promise<void> {
   const state = (await stand.run(["stack", "export"])).stdout;
   const resources = (JSON.parse(state).deployment?.resources ?? []).length;
   record("footprint", `state size (${resources} resources)`, state.length / 1e6, "MB");
+  record("footprint", "state size per host", state.length / 1e6 / Object.keys(stand.outputs.hosts).length, "MB");
+  // Each dynamic resource stores its serialized provider: how much of the state that is.
+  const providers = (JSON.parse(state).deployment?.resources ?? []).reduce(
+    (sum: number, r: { inputs?: { __provider?: string }; outputs?: { __provider?: string } }) =>
+      sum + (r.inputs?.__provider?.length ?? 0) + (r.outputs?.__provider?.length ?? 0),
+    0,
+  );
+  record(
+    "footprint",
+    "share of the state that is serialized dynamic providers (inputs and outputs)",
+    (100 * providers) / state.length,
+    "%",
+  );
   // Proportional set size (shared memory split between the processes that
   // map it), summed over a service's processes: the machines have no memory
   // accounting per unit.

@@ -15,6 +15,9 @@ curl -fsS --max-time 5 "http://$(read_config 'c["restapi"]["connect_address"]')/
 
 const sudo = (access: StackAccess) => ((access.outputs.ssh?.user ?? "root") === "root" ? "" : "sudo -n ");
 
+/** patronictl with the node's own config (its REST API credentials), named explicitly: sudo may keep the login user's HOME. */
+const patronictl = (access: StackAccess) => [...(sudo(access) ? ["sudo", "-n"] : []), "patronictl", "-c", PATRONI_CONFIG_PATH];
+
 function readView(access: StackAccess, host: string): ClusterView {
   const r = access.runScript(host, `${sudo(access)}bash -c ${shellQuote(VIEW_SCRIPT)}`, 30_000);
   if (r.code !== 0) throw new Error(`${host}: ${(r.stderr || r.stdout).trim() || `exit ${r.code}`}`);
@@ -44,7 +47,7 @@ async function main(): Promise<number> {
     if (plan.summary) console.log(plan.summary);
     if (plan.argv.length === 0) return 0;
     const started = Date.now();
-    const r = access.run(host, [...(sudo(access) ? ["sudo", "-n"] : []), "patronictl", ...plan.argv], 600_000);
+    const r = access.run(host, [...patronictl(access), ...plan.argv], 600_000);
     process.stdout.write(r.stdout);
     process.stderr.write(r.stderr);
     if (r.code !== 0) {
@@ -75,7 +78,7 @@ async function main(): Promise<number> {
       await new Promise((res) => setTimeout(res, 500));
     }
     console.log(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    const list = access.run(host, [...(sudo(access) ? ["sudo", "-n"] : []), "patronictl", "list", view.scope]);
+    const list = access.run(host, [...patronictl(access), "list", view.scope]);
     process.stdout.write(list.stdout);
     return 0;
   } finally {

@@ -111,7 +111,11 @@ net_teardown() {
     [[ -z $pids ]] || die "netns $NETNS still has processes ($(echo $pids)) although $name is not running; investigate"
     ip netns del "$NETNS"
   fi
-  ! ip link show dev "$VETH" >/dev/null 2>&1 || ip link del dev "$VETH"
+  # Deleting the netns removes the veth pair in the background: the host end
+  # may vanish between the check and the delete. Gone either way is fine.
+  if ip link show dev "$VETH" >/dev/null 2>&1; then
+    ip link del dev "$VETH" 2>/dev/null || ! ip link show dev "$VETH" >/dev/null 2>&1 || die "cannot delete $VETH"
+  fi
 }
 
 net_setup() {

@@ -38,6 +38,8 @@ export interface WholeSpec {
   /** Replicas HAProxy must route to (members without noloadbalance, minus the leader). */
   readonly replicaBackend?: string;
   readonly expectedReplicasUp?: number;
+  /** A login through HAProxy's primary port, as a client with target_session_attrs=read-write checks it. */
+  readonly primaryLogin?: { readonly host: string; readonly port: number; readonly creds: Credentials };
 }
 
 /** Why the cluster is not whole yet, or undefined when it is. */
@@ -76,6 +78,20 @@ export async function notWholeBecause(spec: WholeSpec): Promise<string | undefin
       const replicas = await proxyPrimaries({ ...spec.stats, primaryBackend: spec.replicaBackend });
       if ((replicas?.length ?? 0) !== spec.expectedReplicasUp)
         return `HAProxy replica backend up: ${replicas?.join(",") ?? "?"} (want ${spec.expectedReplicasUp})`;
+    }
+  }
+  if (spec.primaryLogin) {
+    const { host, port, creds } = spec.primaryLogin;
+    let c: PgConnection | undefined;
+    try {
+      c = await PgConnection.connect({ host, port, ...creds, timeoutMs: 3000 });
+      // PgBouncer may show clients the parameters it cached under the old role (its issue 859).
+      if (c.parameters.in_hot_standby === "on" || c.parameters.default_transaction_read_only === "on")
+        return `a login through ${host}:${port} reports in_hot_standby=${c.parameters.in_hot_standby} default_transaction_read_only=${c.parameters.default_transaction_read_only} (libpq's read-write check would refuse it)`;
+    } catch (e) {
+      return `no login through ${host}:${port}: ${(e as Error).message}`;
+    } finally {
+      await c?.close();
     }
   }
   return undefined;

@@ -38,6 +38,8 @@ export class PgConnection {
   private waiters: ((m: Message | Error) => void)[] = [];
   private queue: (Message | Error)[] = [];
   private closed = false;
+  /** The server parameters reported at login (ParameterStatus): what libpq's target_session_attrs reads. */
+  readonly parameters: Record<string, string> = {};
 
   private constructor(private readonly socket: net.Socket) {
     socket.on("data", (chunk: Buffer) => {
@@ -138,6 +140,11 @@ export class PgConnection {
       const m = await this.next(deadline);
       if (m.type === "E") throw new PgError(errorFields(m.body), true);
       if (m.type === "Z") return;
+      if (m.type === "S") {
+        const [name, value] = m.body.toString("utf8").split("\0");
+        this.parameters[name] = value;
+        continue;
+      }
       if (m.type !== "R") continue;
       const code = m.body.readUInt32BE(0);
       if (code === 0) continue;

@@ -72,6 +72,7 @@ export function standTargets(stand: Stand, clusterName: string) {
     stats,
     replicaBackend: `${clusterName}-replicas`,
     expectedReplicasUp: pgHosts.length - 1,
+    primaryLogin: { host: haproxy.hostname, port: Number(haproxy.port), creds },
   };
   return { primary: { host: haproxy.hostname, port: Number(haproxy.port) }, creds, nodes, stats, whole };
 }

@@ -134,6 +134,7 @@ describe("PostgresCluster, seed 000 topology", () => {
           `cluster-${h}-internal-roles`,
           `cluster-${h}-etcd-restart`,
           `cluster-${h}-patroni-pgpass-cleanup`,
+          `cluster-${h}-patroni-role-change-hook`,
           `cluster-${h}-etcd-env`,
           `cluster-${h}-etcd-dropin`,
           `cluster-${h}-etcd-service`,
@@ -232,6 +233,7 @@ describe("PostgresCluster, seed 000 topology", () => {
       "cluster-servera-pgbouncer-userlist",
       "cluster-haproxy-haproxy-config",
       "cluster-servera-patroni-pgpass-cleanup",
+      "cluster-servera-patroni-role-change-hook",
     ]) {
       expect(byName(name)!.inputs.delete, name).toMatch(/# step: remove-file/);
     }

@@ -19,6 +19,8 @@ export const PATRONI_CONFIG_ALIASES = [
   "/root/.config/patroni/patronictl.yaml",
   "/var/lib/postgresql/.config/patroni/patronictl.yaml",
 ];
+/** Patroni's on_role_change callback (renderRoleChangeHook). */
+export const PATRONI_ROLE_CHANGE_HOOK = "/etc/patroni/on-role-change";
 export const REST_API_USER = "patroni";
 export const REPLICATION_USER = "replicator";
 export const REWIND_USER = "rewind_user";
@@ -118,6 +120,7 @@ export function renderPatroniConfig(ctx: ManagedFileContext, input: PatroniConfi
         rewind: { username: REWIND_USER, password: passwords.rewind },
       },
       parameters: { unix_socket_directories: POSTGRES_SOCKET_DIR },
+      callbacks: { on_role_change: PATRONI_ROLE_CHANGE_HOOK },
       // Patroni's own sessions use the socket and peer authentication, so a
       // rotated superuser password never locks Patroni out of its PostgreSQL.
       use_unix_socket: true,
@@ -134,4 +137,29 @@ export function renderPatroniConfig(ctx: ManagedFileContext, input: PatroniConfi
     log: { level: "INFO" },
   };
   return managedHeader(ctx) + yaml.dump(document, { sortKeys: true, lineWidth: -1, noRefs: true });
+}
+
+/**
+ * The on_role_change callback (Patroni runs it as postgres with the action,
+ * the new role and the scope). PgBouncer caches the server parameters of a
+ * pool's first connection, in_hot_standby among them, and hands them to
+ * every later client: after a promotion, libpq's target_session_attrs=read-write
+ * would still see a standby and refuse the new primary ("session is
+ * read-only", PgBouncer issue 859). RECONNECT on the admin console drops
+ * that cache and the pooled server connections as they are released.
+ */
+export function renderRoleChangeHook(ctx: ManagedFileContext, socketDir = POSTGRES_SOCKET_DIR): string {
+  return [
+    "#!/bin/sh",
+    managedHeader(ctx).trimEnd(),
+    "# Patroni's on_role_change callback: PgBouncer forgets what it cached under the old role.",
+    "ini=/etc/pgbouncer/pgbouncer.ini",
+    '[ -r "$ini" ] || exit 0',
+    `port=$(sed -n 's/^listen_port = //p' "$ini")`,
+    '[ -n "$port" ] || exit 0',
+    `psql -X -q -h ${socketDir} -p "$port" -U postgres -d pgbouncer -c RECONNECT >/dev/null 2>&1 \\`,
+    '  || logger -t patroni-on-role-change "PgBouncer RECONNECT failed after $1 to $2"',
+    "exit 0",
+    "",
+  ].join("\n");
 }

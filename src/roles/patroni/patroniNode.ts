@@ -11,7 +11,15 @@ import { ShellCommand } from "../../providers/shellCommand";
 import { contentHash, HostSteps } from "../../steps/hostSteps";
 import { RoleArgs } from "../roleArgs";
 import { MASKED_PASSWORDS, secretValues } from "../../cluster/passwords";
-import { PATRONI_CONFIG_ALIASES, PATRONI_CONFIG_PATH, PATRONI_PGPASS_PATH, PatroniPasswords, renderPatroniConfig } from "./patroniConfig";
+import {
+  PATRONI_CONFIG_ALIASES,
+  PATRONI_CONFIG_PATH,
+  PATRONI_PGPASS_PATH,
+  PATRONI_ROLE_CHANGE_HOOK,
+  PatroniPasswords,
+  renderPatroniConfig,
+  renderRoleChangeHook,
+} from "./patroniConfig";
 import { renderStepScript } from "../../steps/stepScript";
 
 export interface PatroniNodeArgs extends RoleArgs {
@@ -48,6 +56,12 @@ export class PatroniNode extends pulumi.ComponentResource {
       legacyName: `${host.name}-${step}`,
       dependsOn,
     });
+    // The callback patroni.yml names: written first, so the validation of the new config finds it.
+    const hook = steps.file(
+      "role-change-hook",
+      { path: PATRONI_ROLE_CHANGE_HOOK, content: renderRoleChangeHook(args.managed), mode: "0755" },
+      { dependsOn: args.dependsOn },
+    );
     const file = steps.file(
       "config",
       {
@@ -60,7 +74,7 @@ export class PatroniNode extends pulumi.ComponentResource {
         shown: render(MASKED_PASSWORDS),
         mask: args.passwords.apply(secretValues),
       },
-      legacy("file-patroni-config"),
+      legacy("file-patroni-config", [...args.dependsOn, hook]),
     );
     const links = steps.links("config-links", PATRONI_CONFIG_PATH, PATRONI_CONFIG_ALIASES, legacy("patroni-config-alias", [file]));
     const unit = steps.file("dropin", { path: dropInPath("patroni.service"), content: dropIn }, legacy("file-patroni-dropin"));

@@ -21,6 +21,8 @@ export interface PgbouncerHbaInput {
 export function renderPgbouncerHba(ctx: ManagedFileContext, p: PgbouncerHbaInput): string {
   const hosts = [...new Set(["127.0.0.1/32", ...p.clusterAddresses.map((a) => `${a}/32`)])];
   const rules = [
+    // Patroni's role-change hook, as the postgres OS user on the unix socket (RECONNECT).
+    `local ${PGBOUNCER_ADMIN_DB} ${p.superuser} peer`,
     // The admin console: on the host itself and from admin networks only.
     ...["127.0.0.1/32", ...p.adminNetworks].map((n) => `host ${PGBOUNCER_ADMIN_DB} all ${n} ${p.authType}`),
     `host ${PGBOUNCER_ADMIN_DB} all 0.0.0.0/0 reject`,
