@@ -33,6 +33,23 @@ function postmasterPid(ctx: FaultContext): string {
   return ctx.stand.ssh(ctx.leader, `head -1 "$(${dataDir})/postmaster.pid"`);
 }
 
+/** The main pid of a unit on the leader. */
+const mainPid = (unit: string) => (ctx: FaultContext) => ctx.stand.ssh(ctx.leader, `systemctl show -p MainPID --value ${unit}`);
+
+/** A process on the leader frozen (SIGSTOP) at inject and resumed (SIGCONT) at heal; its pid read at inject. */
+function frozenOnLeader(pidOf: (ctx: FaultContext) => string): Pick<FaultCase, "inject" | "heal"> {
+  let pid = "";
+  return {
+    inject: async (ctx) => {
+      pid = pidOf(ctx);
+      ctx.stand.ssh(ctx.leader, `kill -STOP ${pid}`);
+    },
+    heal: async (ctx) => {
+      ctx.stand.ssh(ctx.leader, `kill -CONT ${pid}`);
+    },
+  };
+}
+
 /** npm run ctl against the stand, as a DBA runs it. */
 export function ctl(stand: Stand, ...args: string[]): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
@@ -44,8 +61,6 @@ export function ctl(stand: Stand, ...args: string[]): Promise<{ code: number; ou
     );
   });
 }
-
-let frozen = "";
 
 export const FAULTS: Record<string, FaultCase> = {
   "switchover-ctl": {
@@ -83,27 +98,15 @@ export const FAULTS: Record<string, FaultCase> = {
   "sigstop-postgres-leader": {
     name: "sigstop-postgres-leader",
     what: "SIGSTOP of the leader's postmaster for 40 s, then SIGCONT (seed 004)",
-    inject: async (ctx) => {
-      frozen = postmasterPid(ctx);
-      ctx.stand.ssh(ctx.leader, `kill -STOP ${frozen}`);
-    },
+    ...frozenOnLeader(postmasterPid),
     holdMs: 40_000,
-    heal: async (ctx) => {
-      ctx.stand.ssh(ctx.leader, `kill -CONT ${frozen}`);
-    },
     wholeWithinMs: 120_000,
   },
   "sigstop-patroni-leader": {
     name: "sigstop-patroni-leader",
     what: "SIGSTOP of Patroni on the leader for ttl + 15 s, then SIGCONT (seed 004; Debian 12's Patroni lost writes here)",
-    inject: async (ctx) => {
-      frozen = ctx.stand.ssh(ctx.leader, "systemctl show -p MainPID --value patroni");
-      ctx.stand.ssh(ctx.leader, `kill -STOP ${frozen}`);
-    },
+    ...frozenOnLeader(mainPid("patroni")),
     holdMs: 45_000,
-    heal: async (ctx) => {
-      ctx.stand.ssh(ctx.leader, `kill -CONT ${frozen}`);
-    },
     wholeWithinMs: 90_000,
     leaderChanges: true,
     dualAtDatabaseExpected: true,
@@ -188,14 +191,8 @@ export const FAULTS: Record<string, FaultCase> = {
   "sigstop-pgbouncer-leader": {
     name: "sigstop-pgbouncer-leader",
     what: "PgBouncer on the leader frozen (SIGSTOP) for 20 s, then SIGCONT: HAProxy's probe takes the node out, nothing fails over",
-    inject: async (ctx) => {
-      frozen = ctx.stand.ssh(ctx.leader, "systemctl show -p MainPID --value pgbouncer");
-      ctx.stand.ssh(ctx.leader, `kill -STOP ${frozen}`);
-    },
+    ...frozenOnLeader(mainPid("pgbouncer")),
     holdMs: 20_000,
-    heal: async (ctx) => {
-      ctx.stand.ssh(ctx.leader, `kill -CONT ${frozen}`);
-    },
     wholeWithinMs: 60_000,
     leaderChanges: false,
   },

@@ -97,27 +97,18 @@ export class Stand {
       .map(([name]) => name);
   }
 
+  /** The stand's key, no agent, no prompts: what every ssh of the tests shares. */
+  private sshBase(): string[] {
+    return ["-i", path.join(this.keyDir, "key"), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR"];
+  }
+
   private sshArgs(host: string): string[] {
     const knownHosts = path.join(this.keyDir, `known_hosts-${host}`);
     fs.writeFileSync(knownHosts, this.machine("host-key", host, "--known-hosts") + "\n");
     return [
-      "-i",
-      path.join(this.keyDir, "key"),
-      "-o",
-      "IdentitiesOnly=yes",
-      "-o",
-      "BatchMode=yes",
-      "-o",
-      "StrictHostKeyChecking=yes",
-      "-o",
-      `UserKnownHostsFile=${knownHosts}`,
-      "-o",
-      "GlobalKnownHostsFile=/dev/null",
-      "-o",
-      "LogLevel=ERROR",
-      "-o",
-      "ConnectTimeout=10",
-      `root@${this.address(host)}`,
+      ...this.sshBase(),
+      ...["-o", "StrictHostKeyChecking=yes", "-o", `UserKnownHostsFile=${knownHosts}`, "-o", "GlobalKnownHostsFile=/dev/null"],
+      ...["-o", "ConnectTimeout=10", `root@${this.address(host)}`],
     ];
   }
 
@@ -131,20 +122,8 @@ export class Stand {
   /** ssh without checking the host key: only to put a machine's own key back after a test replaced it. */
   sshUnpinned(host: string, command: string): void {
     const args = [
-      "-i",
-      path.join(this.keyDir, "key"),
-      "-o",
-      "IdentitiesOnly=yes",
-      "-o",
-      "BatchMode=yes",
-      "-o",
-      "StrictHostKeyChecking=no",
-      "-o",
-      "UserKnownHostsFile=/dev/null",
-      "-o",
-      "LogLevel=ERROR",
-      `root@${this.address(host)}`,
-      command,
+      ...this.sshBase(),
+      ...["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", `root@${this.address(host)}`, command],
     ];
     const r = childProcess.spawnSync("ssh", args, { encoding: "utf8", timeout: 60_000 });
     if (r.status !== 0) throw new Error(`ssh ${host} '${command}' exited ${r.status}: ${r.stdout}${r.stderr}`);

@@ -13,6 +13,7 @@ describe("Patroni's role-change hook", () => {
   it("is a POSIX shell script that sends RECONNECT to the local PgBouncer and never fails Patroni's callback", () => {
     expect(hook.startsWith("#!/bin/sh\n# Managed by pulumi-patroni")).toBe(true);
     expect(hook).toContain("-d pgbouncer -c RECONNECT");
+    expect(hook).toMatch(/PGCONNECT_TIMEOUT=5 timeout 10 psql /);
     expect(hook.trimEnd().endsWith("exit 0")).toBe(true);
     expect(childProcess.spawnSync("sh", ["-n"], { input: hook }).status).toBe(0);
     expect(PATRONI_ROLE_CHANGE_HOOK).toBe("/etc/patroni/on-role-change");

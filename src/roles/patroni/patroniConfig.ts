@@ -157,7 +157,8 @@ export function renderRoleChangeHook(ctx: ManagedFileContext, socketDir = POSTGR
     '[ -r "$ini" ] || exit 0',
     `port=$(sed -n 's/^listen_port = //p' "$ini")`,
     '[ -n "$port" ] || exit 0',
-    `psql -X -q -h ${socketDir} -p "$port" -U postgres -d pgbouncer -c RECONNECT >/dev/null 2>&1 \\`,
+    // Bounded: a frozen PgBouncer must not keep a callback process waiting forever.
+    `PGCONNECT_TIMEOUT=5 timeout 10 psql -X -q -h ${socketDir} -p "$port" -U postgres -d pgbouncer -c RECONNECT >/dev/null 2>&1 \\`,
     '  || logger -t patroni-on-role-change "PgBouncer RECONNECT failed after $1 to $2"',
     "exit 0",
     "",
