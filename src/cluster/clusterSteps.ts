@@ -121,6 +121,20 @@ export class ClusterSteps {
     });
   }
 
+  /** A running leader: on the first deploy, the first member bootstrapped (the others start after it). */
+  leaderRuns(firstMember: pulumi.Resource[]): ShellCommand {
+    return this.onPostgresHost.gate(
+      "leader-gate",
+      {
+        what: "a running Patroni leader",
+        template: "wait-leader",
+        env: { REST: this.restUrl, TIMEOUT: 300, WAIT_INTERVAL: 0.5 },
+        triggers: [],
+      },
+      { dependsOn: firstMember },
+    );
+  }
+
   /** A leader whose host leaves the stack hands over to a member that stays, first (while HAProxy still routes to both). */
   leaderHandover(nodes: pulumi.Resource[]): ShellCommand {
     const t = this.topology;
@@ -137,7 +151,7 @@ export class ClusterSteps {
   }
 
   /** One leader, every replica streaming on its timeline. */
-  patroniHealthy(nodes: pulumi.Resource[]): ShellCommand {
+  patroniHealthy(passwords: pulumi.Output<ClusterPasswords>, nodes: pulumi.Resource[]): ShellCommand {
     const t = this.topology;
     return this.onPostgresHost.gate(
       "patroni-gate",
@@ -152,6 +166,9 @@ export class ClusterSteps {
           TIMEOUT: 300,
         },
         triggers: [JSON.stringify(renderDynamicConfig(this.config.cluster)), ...t.postgresHosts.map((h) => h.name)],
+        // The gate may wake the leader's HA loop (see the script): REST API credentials.
+        stdin: pulumi.secret(passwords.apply((p) => `${curlUser(REST_API_USER, p.restApi)}\n`)),
+        mask: passwords.apply(secretValues),
       },
       { legacyName: `${t.postgresHosts[0].name}-gate-patroni-cluster`, dependsOn: nodes },
     );

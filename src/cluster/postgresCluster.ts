@@ -59,10 +59,11 @@ export class PostgresCluster extends pulumi.ComponentResource {
       ]),
     );
     const platforms = installPackages(config, topology, bases, this);
-    /** Name, arguments and options of host h's `role` component, which waits for the host's packages and `after`. */
+    /** Name, arguments and options of host h's `role` component, which waits for the host's packages (etcd: its own) and `after`. */
     const on = (h: HostConfig, role: string, after: pulumi.Resource[] = []): [string, RoleArgs, pulumi.ComponentResourceOptions] => {
       const platform = platforms.apply((p) => p[h.name]);
-      const dependsOn = [bases.get(h.name)!.ready, ...after];
+      const base = bases.get(h.name)!;
+      const dependsOn = [role === "etcd" ? base.etcdReady : base.ready, ...after];
       return [
         `${name}-${h.name}-${role}`,
         { config, topology, host: host(h), managed: { stack: args.stack }, passwords, platform, dependsOn },
@@ -78,16 +79,20 @@ export class PostgresCluster extends pulumi.ComponentResource {
 
     // 3. Patroni nodes, then one leader and every replica streaming; then the DCS configuration.
     const roles = steps.internalRoles(passwords, (h) => bases.get(h.name)!.ready);
-    // Every member's patroni.yml is written before any Patroni starts or reloads (see PatroniNode.allConfigs).
-    let allConfigs!: (configs: pulumi.Resource[]) => void;
-    const configsWritten = new Promise<pulumi.Resource[]>((resolve) => (allConfigs = resolve));
-    const patroni = topology.postgresHosts.map((h) => {
+    // Every member's patroni.yml is written before any Patroni starts or reloads, and the
+    // first member leads before the others start (see PatroniNode.startAfter).
+    let configsWritten!: (configs: pulumi.Resource[]) => void;
+    const allConfigs = new Promise<pulumi.Resource[]>((resolve) => (configsWritten = resolve));
+    let leaderRuns!: (gate: pulumi.Resource[]) => void;
+    const afterLeader = new Promise<pulumi.Resource[]>((resolve) => (leaderRuns = resolve));
+    const patroni = topology.postgresHosts.map((h, i) => {
       const [n, a, o] = on(h, "patroni", [...etcdSettled, ...roles]);
-      return new PatroniNode(n, { ...a, allConfigs: configsWritten }, o);
+      return new PatroniNode(n, { ...a, startAfter: i === 0 ? allConfigs : afterLeader }, o);
     });
-    allConfigs(patroni.map((p) => p.config));
+    configsWritten(patroni.map((p) => p.config));
+    leaderRuns([...patroni.map((p) => p.config), steps.leaderRuns([patroni[0].ready])]);
     const handover = steps.leaderHandover(patroni.map((p) => p.ready));
-    const dynamicConfig = steps.dynamicConfiguration(passwords, [steps.patroniHealthy([handover])]);
+    const dynamicConfig = steps.dynamicConfiguration(passwords, [steps.patroniHealthy(passwords, [handover])]);
     const restarts = steps.rollingRestart([dynamicConfig]);
 
     // 4. Roles, databases and PgBouncer's auth function on the primary; then PgBouncer.

@@ -56,6 +56,9 @@ const reasonOf = (m: MemberState) =>
 
 /** The next step of the rolling restart, given the cluster as it is now. */
 export function nextRestartAction(members: readonly MemberState[]): RestartAction {
+  // Nothing pending: nothing to wait for either (a replica that has just
+  // started streaming is reported as such in the DCS only at its next HA loop).
+  if (!members.some((m) => m.pending_restart)) return { kind: "done" };
   const leaders = members.filter(isLeader);
   if (leaders.length !== 1) return { kind: "wait", why: `${leaders.length} leaders` };
   const unhealthy = members.filter((m) => !healthy(m));

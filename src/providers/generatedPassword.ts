@@ -6,7 +6,9 @@
 // built here. This dynamic provider has the same contract for what we use:
 // `length` in, `result` (secret) out, replaced only when `length` or
 // `keepers` change.
+import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
+import { storedProvider } from "./storedProvider";
 
 export interface GeneratedPasswordArgs {
   /** Number of characters; letters and digits only, so it is safe in every config format. Default 32. */
@@ -24,7 +26,6 @@ const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
 
 /** Unbiased: bytes >= 248 (= 4 * 62) are thrown away. */
 export function randomAlphanumeric(length: number): string {
-  const crypto: typeof import("crypto") = require("crypto");
   let out = "";
   while (out.length < length) {
     for (const byte of crypto.randomBytes(length * 2)) {
@@ -34,7 +35,8 @@ export function randomAlphanumeric(length: number): string {
   return out;
 }
 
-const generatedPasswordProvider: pulumi.dynamic.ResourceProvider = {
+/** The implementation; the state stores a loader of it (storedProvider.ts). */
+export const generatedPasswordProvider: pulumi.dynamic.ResourceProvider = {
   async check(_olds: GeneratedPasswordInputs, news: GeneratedPasswordInputs) {
     const length = news.length ?? 32;
     const failures =
@@ -49,7 +51,6 @@ const generatedPasswordProvider: pulumi.dynamic.ResourceProvider = {
   },
   async create(inputs: GeneratedPasswordInputs) {
     const length = inputs.length ?? 32;
-    const crypto: typeof import("crypto") = require("crypto");
     return { id: crypto.randomUUID(), outs: { ...inputs, length, result: randomAlphanumeric(length) } };
   },
 };
@@ -59,7 +60,7 @@ export class GeneratedPassword extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: GeneratedPasswordArgs = {}, opts?: pulumi.CustomResourceOptions) {
     super(
-      generatedPasswordProvider,
+      storedProvider("generatedPassword", "generatedPasswordProvider", generatedPasswordProvider),
       name,
       { ...args, result: undefined },
       { ...opts, additionalSecretOutputs: ["result"] },

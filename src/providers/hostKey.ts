@@ -3,7 +3,10 @@
 // step then connects with strict checking against it, and every preview asks
 // the host again: a different key fails with the host, both fingerprints and
 // how to accept the new key on purpose (pin it in ssh.hostKeys).
+import * as childProcess from "child_process";
+import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
+import { storedProvider } from "./storedProvider";
 
 export interface HostKeyInputs {
   hostName: string;
@@ -20,14 +23,12 @@ interface HostKeyOutputs extends HostKeyInputs {
 
 /** OpenSSH's fingerprint of a key line: SHA256:<base64, no padding>. */
 export function fingerprint(keyLine: string): string {
-  const crypto: typeof import("crypto") = require("crypto");
   const blob = Buffer.from(keyLine.trim().split(/\s+/)[1] ?? "", "base64");
   return `SHA256:${crypto.createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")}`;
 }
 
 /** The keys the host presents, best type first ("type base64" lines); [] when it does not answer. */
 export async function presentedKeys(address: string, port: number): Promise<string[]> {
-  const childProcess: typeof import("child_process") = require("child_process");
   const out = await new Promise<string>((resolve) =>
     childProcess.execFile(
       "ssh-keyscan",
@@ -57,7 +58,8 @@ export function hostKeyMismatch(inputs: HostKeyInputs, recorded: string, present
   );
 }
 
-const hostKeyProvider: pulumi.dynamic.ResourceProvider = {
+/** The implementation; the state stores a loader of it (storedProvider.ts). */
+export const hostKeyProvider: pulumi.dynamic.ResourceProvider = {
   async diff(_id: string, olds: HostKeyOutputs, news: HostKeyInputs) {
     if (news.pinned !== olds.pinned || news.address !== olds.address || news.port !== olds.port) return { changes: true };
     if (news.pinned) return { changes: false };
@@ -66,7 +68,6 @@ const hostKeyProvider: pulumi.dynamic.ResourceProvider = {
     return { changes: false };
   },
   async create(inputs: HostKeyInputs) {
-    const crypto: typeof import("crypto") = require("crypto");
     return { id: crypto.randomUUID(), outs: { ...inputs, key: await firstKey(inputs) } };
   },
   async update(_id: string, olds: HostKeyOutputs, news: HostKeyInputs) {
@@ -97,6 +98,6 @@ export class HostKey extends pulumi.dynamic.Resource {
     args: { hostName: string; address: string; port: number; pinned?: string },
     opts?: pulumi.CustomResourceOptions,
   ) {
-    super(hostKeyProvider, name, { ...args, key: undefined }, opts, "patroni", "HostKey");
+    super(storedProvider("hostKey", "hostKeyProvider", hostKeyProvider), name, { ...args, key: undefined }, opts, "patroni", "HostKey");
   }
 }

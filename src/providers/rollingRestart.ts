@@ -4,7 +4,9 @@
 // patronictl on a member over SSH. At diff time it asks the cluster what is
 // pending, so restarts left by an interrupted run are finished by the next
 // `pulumi up`; with the manual policy it only reports them.
+import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
+import { storedProvider } from "./storedProvider";
 import { MemberState, nextRestartAction } from "../cluster/restartPlan";
 import { runScript, ShellCommandState, SshConnection } from "./shellCommand";
 
@@ -96,7 +98,8 @@ async function run(inputs: RollingRestartInputs): Promise<RollingRestartOutputs>
   return { ...inputs, pending: pendingOf(state), log };
 }
 
-const rollingRestartProvider: pulumi.dynamic.ResourceProvider = {
+/** The implementation; the state stores a loader of it (storedProvider.ts). */
+export const rollingRestartProvider: pulumi.dynamic.ResourceProvider = {
   async diff(_id: string, olds: RollingRestartOutputs, news: RollingRestartInputs) {
     let changes = JSON.stringify(olds.triggers) !== JSON.stringify(news.triggers) || olds.policy !== news.policy;
     const known = !JSON.stringify([news.hosts, news.restUrls]).includes(UNKNOWN);
@@ -107,7 +110,6 @@ const rollingRestartProvider: pulumi.dynamic.ResourceProvider = {
     return { changes };
   },
   async create(inputs: RollingRestartInputs) {
-    const crypto: typeof import("crypto") = require("crypto");
     return { id: crypto.randomUUID(), outs: await run(inputs) };
   },
   async update(_id: string, _olds: RollingRestartOutputs, news: RollingRestartInputs) {
@@ -132,7 +134,7 @@ export class RollingRestart extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: RollingRestartArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      rollingRestartProvider,
+      storedProvider("rollingRestart", "rollingRestartProvider", rollingRestartProvider),
       name,
       { ...args, pending: undefined, log: undefined },
       { ...opts, additionalSecretOutputs: ["hosts"] },

@@ -12,8 +12,14 @@
 // Secrets: the script text is never secret (it is shown on failure); secret
 // data travels on stdin, and the private key goes to a 0600 file in a 0700
 // temporary directory that is removed after each run.
+import * as childProcess from "child_process";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { storedProvider } from "./storedProvider";
 
 /** The fields of @pulumi/command's remote connection we use, resolved. */
 type CommandConnection = pulumi.Unwrap<
@@ -98,11 +104,7 @@ const DEFAULT_TIMEOUT_SECONDS = 600;
 // The engine's placeholder for a value not known yet (preview).
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
-// Pulumi serializes the provider into the state together with every function
-// it references, so these helpers require node built-ins inside their bodies
-// (a module captured from the outer scope cannot be serialized everywhere).
 export function fingerprintOf(s: ShellCommandState): string {
-  const crypto: typeof import("crypto") = require("crypto");
   return crypto
     .createHash("sha256")
     .update(JSON.stringify([s.create, s.update ?? null, s.stdin ?? null, s.triggers ?? null, s.delete ?? null]))
@@ -124,12 +126,11 @@ function mustRun(olds: ShellCommandOutputs, news: ShellCommandState): boolean {
 /** How the controller reaches the host (the key compared by hash, never stored in clear here). */
 function reachedAs(c?: SshConnection): unknown {
   if (!c || typeof c !== "object") return c ?? null;
-  const crypto: typeof import("crypto") = require("crypto");
   return [c.host, c.port ?? 22, c.user ?? "root", crypto.createHash("sha256").update(String(c.privateKey)).digest("hex")];
 }
 
 async function drifted(s: ShellCommandState): Promise<boolean> {
-  return (await runScript(s, s.check!, undefined, 1)).code !== 0;
+  return (await runScript(s, s.check!, undefined, 1, "check")).code !== 0;
 }
 
 /**
@@ -168,8 +169,6 @@ export function failWith(s: ShellCommandState, phase: string, r: RunResult): nev
  * provider in the program's directory (src/), below it.
  */
 export function projectDirectory(from = process.cwd()): string {
-  const fs: typeof import("fs") = require("fs");
-  const path: typeof import("path") = require("path");
   for (let dir = from; ; dir = path.dirname(dir)) {
     if (fs.existsSync(path.join(dir, "Pulumi.yaml"))) return dir;
     if (path.dirname(dir) === dir) return from;
@@ -178,7 +177,6 @@ export function projectDirectory(from = process.cwd()): string {
 
 /** Runs argv; after `timeoutSeconds` it is killed and the result is exit code 124 with the output so far. */
 function spawnOnce(argv: string[], stdin: string | undefined, timeoutSeconds: number, cwd?: string): Promise<RunResult> {
-  const childProcess: typeof import("child_process") = require("child_process");
   return new Promise((resolve) => {
     const child = childProcess.spawn(argv[0], argv.slice(1), { stdio: ["pipe", "pipe", "pipe"], cwd, detached: true });
     let timedOut = false;
@@ -228,10 +226,6 @@ function spawnOnce(argv: string[], stdin: string | undefined, timeoutSeconds: nu
  * reuses it.
  */
 function sshMultiplexing(c: SshConnection): string[] {
-  const crypto: typeof import("crypto") = require("crypto");
-  const fs: typeof import("fs") = require("fs");
-  const os: typeof import("os") = require("os");
-  const path: typeof import("path") = require("path");
   const dir = path.join(os.tmpdir(), `pulumi-patroni-mux-${process.getuid?.() ?? 0}`);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const st = fs.lstatSync(dir);
@@ -244,13 +238,34 @@ function sshMultiplexing(c: SshConnection): string[] {
   return ["-o", "ControlMaster=auto", "-o", `ControlPath=${path.join(dir, id)}`, "-o", "ControlPersist=30"];
 }
 
-export async function runScript(s: ShellCommandState, script: string, stdin: string | undefined, attempts: number): Promise<RunResult> {
+/**
+ * With PULUMI_PATRONI_STEP_LOG set (the benchmarks set it), each run of a
+ * script appends a JSON line to that file: the step's description (never
+ * secret), which script, start and end (ms since the epoch) and exit code.
+ */
+function logStep(s: ShellCommandState, phase: string, start: number, code: number): void {
+  const file = process.env.PULUMI_PATRONI_STEP_LOG;
+  if (!file) return;
+  fs.appendFileSync(file, JSON.stringify({ step: s.description, phase, start, end: Date.now(), code }) + "\n", { mode: 0o600 });
+}
+
+export async function runScript(
+  s: ShellCommandState,
+  script: string,
+  stdin: string | undefined,
+  attempts: number,
+  phase = "script",
+): Promise<RunResult> {
+  const start = Date.now();
+  const result = await runScriptOnce(s, script, stdin, attempts);
+  logStep(s, phase, start, result.code);
+  return result;
+}
+
+async function runScriptOnce(s: ShellCommandState, script: string, stdin: string | undefined, attempts: number): Promise<RunResult> {
   const body = `set -euo pipefail\n${script}`;
   const timeout = s.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
   if (!s.connection) return spawnOnce(["bash", "-c", body], stdin, timeout, projectDirectory());
-  const fs: typeof import("fs") = require("fs");
-  const os: typeof import("os") = require("os");
-  const path: typeof import("path") = require("path");
   const c = s.connection;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-patroni-ssh-"));
   try {
@@ -325,9 +340,8 @@ export const shellCommandProvider: pulumi.dynamic.ResourceProvider = {
   },
 
   async create(inputs: ShellCommandState) {
-    const result = await runScript(inputs, inputs.create, inputs.stdin, inputs.connectAttempts ?? DEFAULT_CONNECT_ATTEMPTS);
+    const result = await runScript(inputs, inputs.create, inputs.stdin, inputs.connectAttempts ?? DEFAULT_CONNECT_ATTEMPTS, "create");
     if (result.code !== 0) failWith(inputs, "create", result);
-    const crypto: typeof import("crypto") = require("crypto");
     return {
       id: crypto.randomUUID(),
       outs: { ...inputs, fingerprint: fingerprintOf(inputs), stdout: inputs.captureStdout ? result.stdout.trim() : "" },
@@ -338,14 +352,20 @@ export const shellCommandProvider: pulumi.dynamic.ResourceProvider = {
     if (!mustRun(olds, news) && !(news.check && (await drifted(news)))) {
       return { outs: { ...news, fingerprint: olds.fingerprint, stdout: olds.stdout ?? "" } };
     }
-    const result = await runScript(news, news.update ?? news.create, news.stdin, news.connectAttempts ?? DEFAULT_CONNECT_ATTEMPTS);
+    const result = await runScript(
+      news,
+      news.update ?? news.create,
+      news.stdin,
+      news.connectAttempts ?? DEFAULT_CONNECT_ATTEMPTS,
+      "update",
+    );
     if (result.code !== 0) failWith(news, "update", result);
     return { outs: { ...news, fingerprint: fingerprintOf(news), stdout: news.captureStdout ? result.stdout.trim() : "" } };
   },
 
   async delete(_id: string, olds: ShellCommandOutputs) {
     if (!olds.delete) return;
-    const result = await runScript(olds, olds.delete, undefined, 3);
+    const result = await runScript(olds, olds.delete, undefined, 3, "delete");
     if (result.code === 255 && olds.connection?.disposable) return;
     if (result.code !== 0) failWith(olds, "delete", result);
   },
@@ -359,7 +379,7 @@ export class ShellCommand extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: ShellCommandArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      shellCommandProvider,
+      storedProvider("shellCommand", "shellCommandProvider", shellCommandProvider),
       name,
       { ...args, fingerprint: undefined, stdout: undefined },
       {

@@ -1,12 +1,14 @@
 // SshKeyPair: an ed25519 key pair generated once (ssh-keygen) for the local
 // stand's machines; the private key is a Pulumi secret in the state.
+import * as childProcess from "child_process";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import { storedProvider } from "./storedProvider";
 
 export function generateEd25519KeyPair(comment: string): { publicKey: string; privateKey: string } {
-  const childProcess: typeof import("child_process") = require("child_process");
-  const fs: typeof import("fs") = require("fs");
-  const os: typeof import("os") = require("os");
-  const path: typeof import("path") = require("path");
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-patroni-key-"));
   try {
     fs.chmodSync(dir, 0o700);
@@ -18,12 +20,12 @@ export function generateEd25519KeyPair(comment: string): { publicKey: string; pr
   }
 }
 
-const sshKeyPairProvider: pulumi.dynamic.ResourceProvider = {
+/** The implementation; the state stores a loader of it (storedProvider.ts). */
+export const sshKeyPairProvider: pulumi.dynamic.ResourceProvider = {
   async diff(_id: string, olds: { comment: string }, news: { comment: string }) {
     return olds.comment === news.comment ? { changes: false } : { changes: true, replaces: ["comment"] };
   },
   async create(inputs: { comment: string }) {
-    const crypto: typeof import("crypto") = require("crypto");
     return { id: crypto.randomUUID(), outs: { comment: inputs.comment, ...generateEd25519KeyPair(inputs.comment) } };
   },
 };
@@ -34,7 +36,7 @@ export class SshKeyPair extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: { comment: pulumi.Input<string> }, opts?: pulumi.CustomResourceOptions) {
     super(
-      sshKeyPairProvider,
+      storedProvider("sshKeyPair", "sshKeyPairProvider", sshKeyPairProvider),
       name,
       { ...args, publicKey: undefined, privateKey: undefined },
       { ...opts, additionalSecretOutputs: ["privateKey"] },

@@ -3,7 +3,9 @@
 // recorded in the state at the first deploy. Every host step waits for it, so
 // a changed identity field fails the preview (the provider's check) before
 // anything runs, naming the field and what to do instead.
+import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
+import { storedProvider } from "./storedProvider";
 
 export interface IdentityInputs {
   /** Field path -> value (src/config/fieldClasses.ts identityValues). */
@@ -40,7 +42,8 @@ export function identityChanges(olds: Partial<IdentityInputs> | undefined, news:
   return problems;
 }
 
-const stackIdentityProvider: pulumi.dynamic.ResourceProvider = {
+/** The implementation; the state stores a loader of it (storedProvider.ts). */
+export const stackIdentityProvider: pulumi.dynamic.ResourceProvider = {
   async check(olds: IdentityInputs, news: IdentityInputs) {
     return { inputs: news, failures: identityChanges(olds, news).map((reason) => ({ property: "", reason })) };
   },
@@ -49,7 +52,6 @@ const stackIdentityProvider: pulumi.dynamic.ResourceProvider = {
     return { changes: JSON.stringify([olds.fields, olds.members]) !== JSON.stringify([news.fields, news.members]) };
   },
   async create(inputs: IdentityInputs) {
-    const crypto: typeof import("crypto") = require("crypto");
     return { id: crypto.randomUUID(), outs: inputs };
   },
   async update(_id: string, _olds: IdentityInputs, news: IdentityInputs) {
@@ -68,6 +70,6 @@ export class StackIdentity extends pulumi.dynamic.Resource {
     },
     opts?: pulumi.CustomResourceOptions,
   ) {
-    super(stackIdentityProvider, name, args, opts, "patroni", "StackIdentity");
+    super(storedProvider("stackIdentity", "stackIdentityProvider", stackIdentityProvider), name, args, opts, "patroni", "StackIdentity");
   }
 }

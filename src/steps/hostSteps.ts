@@ -165,6 +165,7 @@ export class HostSteps {
         create: renderStepScript(spec.template, spec.env),
         triggers: spec.triggers,
         stdin: spec.stdin,
+        mask: spec.mask,
       },
       opts,
     );

@@ -16,7 +16,18 @@ export ETCDCTL_API=3
 others=$(printf '%s\n' "${ENDPOINTS//,/$'\n'}" | grep -vxF "$CLIENT_URL" | paste -sd, -)
 ctl() { etcdctl --endpoints="$1" --command-timeout=5s "${@:2}"; }
 # Answers once the cluster has a quorum (member list goes through its leader).
-cluster_answers() { [ -n "$others" ] && ctl "$others" member list >/dev/null 2>&1; }
+# First a quick look at each other member's status, which it answers alone
+# (no consensus needed): on the first deploy nobody has a leader yet, and
+# etcdctl would spend its whole command timeout (5 s per member, one member
+# after the other) finding that out.
+some_member_has_leader() {
+  local url
+  for url in ${others//,/ }; do
+    curl -fsS --max-time 2 -X POST -d '{}' "$url/v3/maintenance/status" 2>/dev/null | jq -e '(.leader // "0") != "0"' >/dev/null && return 0
+  done
+  return 1
+}
+cluster_answers() { [ -n "$others" ] && some_member_has_leader && ctl "$others" member list >/dev/null 2>&1; }
 my_member_id() { ctl "$1" member list 2>/dev/null | awk -F', ' -v url="$PEER_URL" '$4 == url {print $1}'; }
 healthy_here() { ctl "$CLIENT_URL" endpoint health >/dev/null 2>&1; }
 

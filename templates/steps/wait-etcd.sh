@@ -7,6 +7,19 @@ all_members_healthy() {
   healthy=$(etcdctl --endpoints="$ENDPOINTS" --command-timeout=3s endpoint health 2>&1 | grep -c 'is healthy' || true)
   members=$(etcdctl --endpoints="$ENDPOINTS" --command-timeout=3s member list 2>/dev/null | grep -c started || true)
   echo "$healthy/$MEMBERS endpoints healthy, $members members started"
-  [ "$healthy" = "$MEMBERS" ] && [ "$members" -ge "$MEMBERS" ]
+  [ "$healthy" = "$MEMBERS" ] && [ "$members" -ge "$MEMBERS" ] && cluster_version_agreed
+}
+# Patroni picks its etcd API from the cluster version the first time it
+# connects: a cluster that has just formed reports 3.0.0 until its members
+# agree on one, and Patroni then waits 5 s before it tries again.
+cluster_version_agreed() {
+  local ep version
+  for ep in ${ENDPOINTS//,/ }; do
+    version=$(curl -fsS --max-time 3 "$ep/version" 2>/dev/null | jq -r '.etcdcluster // "none"' 2>/dev/null || echo none)
+    case "$version" in
+      3.[3-9].* | 3.[1-9][0-9].* | [4-9].*) ;;
+      *) echo "$ep: cluster version $version (members still agreeing on one)"; return 1 ;;
+    esac
+  done
 }
 wait_until "${TIMEOUT:-120}" "etcd with $MEMBERS healthy members" all_members_healthy

@@ -131,6 +131,7 @@ describe("PostgresCluster, seed 000 topology", () => {
           `cluster-${h}-packages`,
         ]),
         ...["servera", "serverb", "serverc"].flatMap((h) => [
+          `cluster-${h}-etcd-packages`,
           `cluster-${h}-internal-roles`,
           `cluster-${h}-etcd-restart`,
           `cluster-${h}-patroni-pgpass-cleanup`,
@@ -150,6 +151,7 @@ describe("PostgresCluster, seed 000 topology", () => {
           `cluster-${h}-pgbouncer-gate`,
         ]),
         "cluster-etcd-gate",
+        "cluster-leader-gate",
         "cluster-patroni-gate",
         "cluster-leader-handover",
         "cluster-dynamic-config",
@@ -189,6 +191,21 @@ describe("PostgresCluster, seed 000 topology", () => {
     }
   });
 
+  it("masks, in any output it shows, every password a step receives on stdin", async () => {
+    const { commands } = await deploy(seed000);
+    const passwords = [...Object.values(PASSWORDS).filter((v): v is string => typeof v === "string"), PASSWORDS.users.app];
+    let checked = 0;
+    for (const c of commands) {
+      const given = passwords.filter((p) => String(c.inputs.stdin ?? "").includes(p));
+      if (given.length === 0) continue;
+      checked++;
+      const mask = unwrap(c.inputs.mask) ?? [];
+      for (const p of given) expect(mask, `${c.name} masks what it receives`).toContain(p);
+    }
+    // Patroni's config, PgBouncer's userlist and gate, HAProxy's config, the Patroni gate...
+    expect(checked).toBeGreaterThan(10);
+  });
+
   it("writes patroni.yml 0600 postgres and validates haproxy.cfg before use", async () => {
     const { byName } = await deploy(seed000);
     const patroni = byName("cluster-serverb-patroni-config")!;
@@ -216,6 +233,29 @@ describe("PostgresCluster, seed 000 topology", () => {
     expect(byName("cluster-servera-etcd-restart")!.inputs.update).toContain("systemctl restart etcd");
     expect(await waitsFor("cluster-serverb-etcd-restart")).toEqual(["cluster-servera-etcd-restart"]);
     expect(await waitsFor("cluster-serverc-etcd-restart")).toEqual(["cluster-serverb-etcd-restart"]);
+  });
+
+  it("etcd installs and starts while the rest of a database host's packages install", async () => {
+    const { byName } = await deploy(seed000);
+    expect(byName("cluster-servera-etcd-packages")!.inputs.create).toContain("export PACKAGES='curl etcd-client etcd-server jq'");
+    expect(await waitsFor("cluster-servera-packages")).toContain("cluster-servera-etcd-packages");
+    expect(await waitsFor("cluster-servera-etcd-env")).toContain("cluster-servera-etcd-packages");
+    expect(await waitsFor("cluster-servera-etcd-env")).not.toContain("cluster-servera-packages");
+    // Patroni needs everything.
+    expect(await waitsFor("cluster-servera-patroni-config")).toContain("cluster-servera-packages");
+  });
+
+  it("the first member's Patroni starts alone; the others once it leads, after every patroni.yml is written", async () => {
+    await deploy(seed000);
+    const first = await waitsFor("cluster-servera-patroni-service");
+    for (const h of ["servera", "serverb", "serverc"]) expect(first).toContain(`cluster-${h}-patroni-config`);
+    expect(first).not.toContain("cluster-leader-gate");
+    expect(await waitsFor("cluster-leader-gate")).toEqual(["cluster-servera-patroni-service"]);
+    for (const h of ["serverb", "serverc"]) {
+      const waits = await waitsFor(`cluster-${h}-patroni-service`);
+      expect(waits, h).toContain("cluster-leader-gate");
+      for (const other of ["servera", "serverb", "serverc"]) expect(waits, h).toContain(`cluster-${other}-patroni-config`);
+    }
   });
 
   it("a rotated password reaches the primary before any patroni.yml: every config waits for every internal-roles step", async () => {

@@ -38,6 +38,12 @@ describe("GeneratedPassword through the engine", () => {
     const state = (await run("stack", "export")).stdout;
     expect(state).not.toContain(first.secret);
     expect(state).toContain("ciphertext");
+    // The state stores a loader of the provider, not its code (storedProvider.ts), and the
+    // create, update, replace and delete below all run through it.
+    const stored = JSON.parse(state).deployment.resources.find((r: { type: string }) => r.type.endsWith("GeneratedPassword"));
+    expect(stored.inputs.__provider.length).toBeLessThan(4000);
+    expect(stored.inputs.__provider).toContain("generatedPasswordProvider");
+    expect(stored.inputs.__provider).not.toContain("randomBytes");
 
     // Nothing changed: no changes, same password.
     const preview = await run("preview", "--diff", "--expect-no-changes");

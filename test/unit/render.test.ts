@@ -1,3 +1,4 @@
+import * as crypto from "crypto";
 import { describe, expect, it } from "vitest";
 import * as yaml from "js-yaml";
 import * as childProcess from "child_process";
@@ -11,13 +12,13 @@ import { renderPatroniConfig, renderDynamicConfig, renderPgHba } from "../../src
 import { renderEtcdEnvironment } from "../../src/roles/etcd/etcdEnvironment";
 import { renderHaproxyConfig, HaproxyConfigInput } from "../../src/roles/haproxy/haproxyConfig";
 import { renderPgbouncerIni } from "../../src/roles/pgbouncer/pgbouncerIni";
-import { renderPgbouncerUserlist } from "../../src/roles/pgbouncer/pgbouncerUserlist";
+import { clientLoginSecret, renderPgbouncerUserlist } from "../../src/roles/pgbouncer/pgbouncerUserlist";
+import { stableScramVerifier, verifierMatches } from "../../src/secrets/scram";
 import { renderPgbouncerHba } from "../../src/roles/pgbouncer/pgbouncerHba";
 import { renderSystemdDropIn, PATRONI_DROP_IN } from "../../src/render/systemdUnit";
 import { renderClusterSql } from "../../src/cluster/clusterSql";
 import { renderPgpass, renderPgService } from "../../src/roles/client/clientConnection";
 import { renderStepScript } from "../../src/steps/stepScript";
-import { verifierMatches } from "../../src/secrets/scram";
 import { seed000, seed001, seed002 } from "../fixtures/topologies";
 
 const ctx = { stack: "test" };
@@ -270,6 +271,18 @@ describe("pgbouncer", () => {
     const text = renderPgbouncerUserlist(ctx, { postgres: 'p"w', pgbouncer: "x" });
     expect(text.split("\n").slice(1, 3)).toEqual(['"pgbouncer" "x"', '"postgres" "p""w"']);
   });
+
+  it("gives PgBouncer the superuser's verifier, never its password (no PBKDF2 per login)", () => {
+    const scram = clientLoginSecret("scram-sha-256", "postgres", "S3cret", "pg-cluster");
+    // The very verifier the role gets in PostgreSQL: SCRAM pass-through and the same salt.
+    expect(scram).toBe(stableScramVerifier("postgres", "S3cret", "pg-cluster"));
+    expect(verifierMatches(scram, "S3cret")).toBe(true);
+    expect(scram).not.toContain("S3cret");
+    // md5 clients: PostgreSQL's md5 form, md5(password + role).
+    expect(clientLoginSecret("md5", "postgres", "S3cret", "pg-cluster")).toBe(
+      "md5" + crypto.createHash("md5").update("S3cretpostgres").digest("hex"),
+    );
+  });
 });
 
 describe("systemd drop-in", () => {
@@ -310,7 +323,9 @@ describe("cluster SQL", () => {
 describe("client connection files", () => {
   it("pg_service.conf has primary and replicas services through HAProxy", () => {
     const text = renderPgService(ctx, { host: "10.0.0.5", primaryPort: 5000, replicaPort: 5001 }, "postgres");
-    expect(text).toContain("[primary]\nhost=10.0.0.5\nport=5000\nuser=postgres\ndbname=postgres\ntarget_session_attrs=read-write");
+    expect(text).toContain(
+      "[primary]\nhost=10.0.0.5\nport=5000\nuser=postgres\ndbname=postgres\ntarget_session_attrs=read-write\nsslmode=disable",
+    );
     expect(text).toContain("[replicas]\nhost=10.0.0.5\nport=5001");
     expect(text).not.toContain("password");
   });

@@ -26,15 +26,26 @@ export class HostBase extends pulumi.ComponentResource {
   readonly facts: pulumi.Output<HostFacts>;
   /** Every role step of this host depends on this (set by installPackages). */
   ready!: ShellCommand;
+  /**
+   * What the etcd role's steps depend on: its own packages, installed first
+   * when the host has other roles too, so that etcd forms its cluster (an
+   * election timeout, then the members agreeing on a version: about 10 s)
+   * while PostgreSQL and Patroni install. Else `ready`.
+   */
+  etcdReady!: ShellCommand;
   private readonly steps: HostSteps;
   private readonly platform: ShellCommand;
   private readonly packages: string[];
+  /** The etcd role's packages when they are installed in a transaction of their own (see etcdReady). */
+  private readonly etcdPackages?: string[];
 
   constructor(name: string, args: HostBaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pulumi-patroni:index:HostBase", name, {}, { ...opts, aliases: [{ type: "pulumi-patroni:HostBase" }] });
     const { config, host } = args;
     this.steps = new HostSteps(this, name, host);
     this.packages = packagesFor(host.roles, config.cluster.postgresVersion);
+    const etcdPackages = packagesFor(["etcd"], config.cluster.postgresVersion);
+    if (host.roles.includes("etcd") && this.packages.length > etcdPackages.length) this.etcdPackages = etcdPackages;
     const reachable = this.steps.command(
       "reachable",
       {
@@ -68,6 +79,20 @@ export class HostBase extends pulumi.ComponentResource {
 
   /** Installs the packages once `accepted` resolves (every host's platform passed its check) and `after` is done. */
   installPackages(accepted: pulumi.Input<string>, after: pulumi.Resource[] = []): ShellCommand {
+    // Two apt transactions on one host run one after the other (the dpkg lock).
+    const first = this.etcdPackages
+      ? [
+          this.steps.command(
+            "etcd-packages",
+            {
+              description: "install etcd's packages",
+              create: renderStepScript("install-packages", { PACKAGES: this.etcdPackages.join(" ") }),
+              triggers: [accepted],
+            },
+            { dependsOn: [this.platform, ...after] },
+          ),
+        ]
+      : [];
     this.ready = this.steps.command(
       "packages",
       {
@@ -75,8 +100,9 @@ export class HostBase extends pulumi.ComponentResource {
         create: renderStepScript("install-packages", { PACKAGES: this.packages.join(" ") }),
         triggers: [accepted],
       },
-      { legacyName: `${this.steps.host.name}-packages`, dependsOn: [this.platform, ...after] },
+      { legacyName: `${this.steps.host.name}-packages`, dependsOn: [this.platform, ...after, ...first] },
     );
+    this.etcdReady = first[0] ?? this.ready;
     this.registerOutputs({ facts: this.facts, ready: this.ready.id });
     return this.ready;
   }

@@ -24,11 +24,13 @@ import { renderStepScript } from "../../steps/stepScript";
 
 export interface PatroniNodeArgs extends RoleArgs {
   /**
-   * Every member's patroni.yml step: Patroni starts (or reloads) only once
-   * all are written, so an existing primary already admits a member being
-   * added (pg_hba) when that member asks it for a base backup.
+   * What this member's Patroni waits for before it starts (or reloads):
+   * every member's patroni.yml, so an existing primary already admits a
+   * member being added (pg_hba) when that member asks it for a base backup;
+   * and, for every member but the first, a running leader, so a new member
+   * finds one at its first HA loop instead of sleeping a loop_wait.
    */
-  readonly allConfigs: pulumi.Input<pulumi.Resource[]>;
+  readonly startAfter: pulumi.Input<pulumi.Resource[]>;
 }
 
 export class PatroniNode extends pulumi.ComponentResource {
@@ -96,7 +98,7 @@ export class PatroniNode extends pulumi.ComponentResource {
       LOOP_WAIT: config.cluster.dcs.loopWait,
       ...steps.ownerEnv,
     });
-    const startAfter = pulumi.output(args.allConfigs).apply((all) => [...all, links, unit, pgpass]);
+    const startAfter = pulumi.output(args.startAfter).apply((first) => [...first, links, unit, pgpass]);
     this.ready = steps.service(
       "service",
       { unit: "patroni", onChange: "reload", triggers: [contentHash(patroniConfig), contentHash(dropIn)], delete: leave },

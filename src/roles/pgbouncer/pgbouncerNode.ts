@@ -15,7 +15,7 @@ import { contentHash, HostSteps } from "../../steps/hostSteps";
 import { RoleArgs } from "../roleArgs";
 import { SUPERUSER } from "../patroni/patroniConfig";
 import { PGBOUNCER_AUTH_USER, PGBOUNCER_INI_PATH, renderPgbouncerIni } from "./pgbouncerIni";
-import { PGBOUNCER_USERLIST_PATH, renderPgbouncerUserlist } from "./pgbouncerUserlist";
+import { clientLoginSecret, PGBOUNCER_USERLIST_PATH, renderPgbouncerUserlist } from "./pgbouncerUserlist";
 import { PGBOUNCER_HBA_PATH, renderPgbouncerHba } from "./pgbouncerHba";
 
 export const pgbouncerSettingsSchema = z
@@ -82,9 +82,12 @@ export class PgbouncerNode extends pulumi.ComponentResource {
       clusterAddresses: args.topology.sessionAddresses,
       adminNetworks: config.cluster.adminNetworks,
     });
-    const userlist = args.passwords.apply((p) =>
-      renderPgbouncerUserlist(args.managed, { [PGBOUNCER_AUTH_USER]: p.pgbouncerAuth, [SUPERUSER]: p.superuser }),
+    const superuserSecret = args.passwords.apply((p) =>
+      clientLoginSecret(config.pgbouncer.authType, SUPERUSER, p.superuser, config.cluster.name),
     );
+    const userlist = pulumi
+      .all([args.passwords, superuserSecret])
+      .apply(([p, superuser]) => renderPgbouncerUserlist(args.managed, { [PGBOUNCER_AUTH_USER]: p.pgbouncerAuth, [SUPERUSER]: superuser }));
     const dropIn = renderSystemdDropIn(args.managed, PGBOUNCER_DROP_IN);
     const owner = { owner: "postgres", group: "postgres" };
     const legacy = (step: string, dependsOn: pulumi.Input<pulumi.Resource>[] = args.dependsOn) => ({
@@ -104,7 +107,7 @@ export class PgbouncerNode extends pulumi.ComponentResource {
           content: pulumi.secret(userlist),
           mode: "0600",
           ...owner,
-          mask: args.passwords.apply(secretValues),
+          mask: pulumi.all([args.passwords, superuserSecret]).apply(([p, superuser]) => [...secretValues(p), superuser]),
         },
         legacy("file-pgbouncer-userlist"),
       ),
