@@ -1,16 +1,22 @@
 // npm run bench: what the provisioner and the client path cost, measured in
 // one run on the bench stand (Pulumi.bench.yaml), printed as it goes and
-// written to bench/results/bench-<date>.{json,md}:
-//   1. a fresh deploy (warm apt cache) and the floor it is made of, each
-//      part timed alone on the idle stand: a database host's package
-//      installation, initdb and a first start, one replica's base backup;
+// written to bench/results/bench-<date>.{json,md} with the machine and the
+// versions it ran:
+//   1. a fresh deploy (warm apt cache): where it goes (every step's run, from
+//      ShellCommand's step log), the CPU it took on each machine and on the
+//      controller, and the floor it is made of, each part timed alone on the
+//      idle stand: a database host's packages, initdb and a first start, one
+//      replica's base backup;
 //   2. no-change up, a reload-only change, a rolling-restart change, adding
 //      and removing a replica;
-//   3. fresh deploys with 5 and 7 PostgreSQL nodes (skipped with --quick);
-//   4. pgbench from the client host, the paths run alternately in the same
+//   3. pgbench from the client host, the paths run alternately in the same
 //      session: straight to the primary, to its PgBouncer, and through
-//      HAProxy 5000 and PgBouncer;
-//   5. memory of each service and the size of the state.
+//      HAProxy 5000 and PgBouncer; then what a new pooled connection costs
+//      (the superuser, whose verifier PgBouncer keeps, against an application
+//      user looked up with auth_query; libpq's TLS request against none);
+//   4. memory of each service and of the controller, the size of the state;
+//   5. fresh deploys with 5 and 7 PostgreSQL nodes (skipped with --quick);
+//   6. the switchover and failover figures of the last fault-suite run.
 import * as childProcess from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -21,21 +27,98 @@ import { leaderOf, patroniCluster, waitWhole } from "../test/harness/clusterStat
 import { standTargets } from "../test/harness/scenario";
 import { packagesFor } from "../src/platform/platform";
 import { renderStepScript } from "../src/steps/stepScript";
+import { deployPhases, parseStepLog, summarizeTimeline, TimelineSummary } from "./timeline";
 
 const STACK = "bench";
 const quick = process.argv.includes("--quick");
-const stand = new Stand(STACK, { PULUMI_CONFIG_PASSPHRASE: "bench-stand-passphrase" });
-const figures: { section: string; what: string; value: number; unit: string; note?: string }[] = [];
+const stepLog = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-patroni-bench-")), "steps.jsonl");
+const stand = new Stand(STACK, { PULUMI_CONFIG_PASSPHRASE: "bench-stand-passphrase", PULUMI_PATRONI_STEP_LOG: stepLog });
+const cores = os.cpus().length;
+
+interface Figure {
+  section: string;
+  what: string;
+  value: number;
+  unit: string;
+  note?: string;
+}
+const figures: Figure[] = [];
+const timelines: { label: string; summary: TimelineSummary }[] = [];
+const meta: Record<string, string> = {};
 const record = (section: string, what: string, value: number, unit: string, note?: string) => {
   figures.push({ section, what, value, unit, note });
   console.log(`[bench] ${section} | ${what}: ${value.toFixed(unit === "s" ? 1 : 2)} ${unit}${note ? ` (${note})` : ""}`);
 };
 
-async function timedUp(label: string): Promise<number> {
-  await stand.up(label);
-  return stand.timings[label];
+// ---------------------------------------------------------------- CPU
+const CLOCK_TICKS = Number(childProcess.execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+/** CPU seconds of this process's reaped children so far: the pulumi CLI and all it started (program, providers, ssh). */
+function childrenCpu(): number {
+  const fields = fs.readFileSync("/proc/self/stat", "utf8").split(") ")[1].split(" ");
+  return (Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS;
 }
 
+/** The cgroup2 hierarchy (the machines' cgroups are pulumi-patroni/<stand>/<machine> in it). */
+function cgroup2Root(): string {
+  const line = fs
+    .readFileSync("/proc/mounts", "utf8")
+    .split("\n")
+    .find((l) => l.split(" ")[2] === "cgroup2");
+  if (!line) throw new Error("no cgroup2 hierarchy mounted: cannot account the machines' CPU");
+  return line.split(" ")[1];
+}
+
+/** CPU seconds each machine of the stand has used since it was created. */
+function machineCpu(): Record<string, number> {
+  const dir = path.join(cgroup2Root(), "pulumi-patroni", STACK);
+  const out: Record<string, number> = {};
+  for (const name of fs.readdirSync(dir)) {
+    const stat = path.join(dir, name, "cpu.stat");
+    if (!fs.existsSync(stat)) continue;
+    const usec = /usage_usec (\d+)/.exec(fs.readFileSync(stat, "utf8"))?.[1];
+    if (usec) out[name] = Number(usec) / 1e6;
+  }
+  return out;
+}
+
+/**
+ * A fresh `pulumi up` of the stand as configured, with where it went (the step
+ * log) and the CPU it took, recorded under `label`. Returns the seconds.
+ */
+async function accountedDeploy(label: string, section: string): Promise<{ seconds: number; cpu: number; machines: number }> {
+  fs.writeFileSync(stepLog, "");
+  const cpu0 = childrenCpu();
+  const t0 = Date.now();
+  await stand.up(label);
+  const t1 = Date.now();
+  const controller = childrenCpu() - cpu0;
+  const machines = machineCpu();
+  const machineTotal = Object.values(machines).reduce((a, b) => a + b, 0);
+  const seconds = stand.timings[label];
+  const summary = summarizeTimeline(parseStepLog(fs.readFileSync(stepLog, "utf8")), deployPhases(stand.hostsWith("postgres")), t0, t1);
+  timelines.push({ label, summary });
+  const byRole = (re: RegExp) =>
+    Object.entries(machines)
+      .filter(([h]) => re.test(h))
+      .reduce((a, [, v]) => a + v, 0);
+  record(
+    section,
+    `${label}: CPU on the machines / on the controller (pulumi, the program, its providers, ssh)`,
+    machineTotal,
+    "CPU s",
+    `controller ${controller.toFixed(1)} CPU s; database hosts ${byRole(/^pg/).toFixed(1)}, others ${byRole(/^(?!pg)/).toFixed(1)}`,
+  );
+  record(
+    section,
+    `${label}: all that CPU spread over the ${cores} cores (the deploy cannot be faster on this machine)`,
+    (machineTotal + controller) / cores,
+    "s",
+    `${((100 * (machineTotal + controller)) / cores / seconds).toFixed(0)} % of the cores busy on average`,
+  );
+  return { seconds, cpu: machineTotal + controller, machines: machineTotal };
+}
+
+// ---------------------------------------------------------------- stand helpers
 const pgHosts = (n: number) =>
   Array.from({ length: n }, (_, i) => ({
     name: `pg0${i + 1}`,
@@ -80,13 +163,33 @@ async function peakControllerMemory(action: () => Promise<unknown>): Promise<num
   return peak / 1024;
 }
 
+/** What the machine, the controller and the hosts run: printed with every result. */
+function readVersions(): void {
+  meta.date = new Date().toISOString();
+  meta.machine = `${cores} cores (${os.cpus()[0]?.model ?? "?"}), ${Math.round(os.totalmem() / 2 ** 30)} GiB`;
+  meta.controller = `${fs.readFileSync("/etc/os-release", "utf8").match(/PRETTY_NAME="([^"]+)"/)?.[1] ?? "?"}, Node.js ${process.version}`;
+  meta.pulumi = childProcess.execFileSync(path.join(REPO, "scripts", "pulumi.sh"), ["version"], { encoding: "utf8" }).trim();
+  const q = (host: string, pkgs: string) =>
+    stand.ssh(host, `. /etc/os-release; echo "Debian $VERSION_ID"; dpkg-query -W -f='\${Package} \${Version}\\n' ${pkgs}`);
+  meta.hosts = q("pg01", "postgresql-17 patroni etcd-server pgbouncer").replace(/\n/g, ", ");
+  meta.haproxy = q("haproxy01", "haproxy").split("\n")[1];
+  meta.client = q("client01", "postgresql-client-17").split("\n")[1];
+  console.log(
+    `[bench] ${Object.entries(meta)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join("\n[bench] ")}`,
+  );
+}
+
+// ---------------------------------------------------------------- sections
 async function deploySection(): Promise<void> {
-  let seconds = 0;
+  let deploy = { seconds: 0, cpu: 0, machines: 0 };
   const peak = await peakControllerMemory(async () => {
-    seconds = await timedUp("fresh deploy, 3 PostgreSQL nodes");
+    deploy = await accountedDeploy("fresh deploy, 3 PostgreSQL nodes", "deploy");
   });
-  record("deploy", "fresh local machines to a healthy cluster (warm apt cache), 3 PostgreSQL nodes", seconds, "s");
+  record("deploy", "fresh local machines to a healthy cluster (warm apt cache), 3 PostgreSQL nodes", deploy.seconds, "s");
   record("footprint", "controller memory during that pulumi up (peak RSS of the pulumi and node processes)", peak, "MiB");
+  readVersions();
   // The floor, each part alone on the otherwise idle stand. The HAProxy host
   // has none of the database packages: install them there as a database host would.
   const t0 = Date.now();
@@ -111,27 +214,44 @@ async function deploySection(): Promise<void> {
   const reinit = (Date.now() - t2) / 1000;
   record("deploy floor", "one replica's base backup alone (patronictl reinit, until streaming)", reinit, "s");
   const floor = packages + bootstrap + reinit;
-  record("deploy", "the deploy as a ratio to its floor (packages + bootstrap + base backup, each alone)", seconds / floor, "x");
+  record("deploy", "the deploy as a ratio to its floor (packages + bootstrap + base backup, each alone)", deploy.seconds / floor, "x");
+  // On this machine the three database hosts install at once on the same cores.
+  const dbPackages = timelines.at(-1)!.summary.phases.find((p) => p.name === "packages, database hosts");
+  if (dbPackages) {
+    const together = dbPackages.to - dbPackages.from;
+    record(
+      "deploy floor",
+      "the database hosts' packages, all at once on the shared cores (inside the deploy, from its step log)",
+      together,
+      "s",
+    );
+    record(
+      "deploy",
+      "the deploy as a ratio to that shared-core floor (database hosts' packages at once + bootstrap + base backup)",
+      deploy.seconds / (together + bootstrap + reinit),
+      "x",
+    );
+  }
 }
 
 async function changesSection(): Promise<void> {
-  await timedUp("no-change up");
+  await stand.up("no-change up");
   record("day-2", "no-change pulumi up", stand.timings["no-change up"], "s");
   stand.editConfig((c) => {
     c["pulumi-patroni:cluster"].parameters.work_mem = "8MB";
   });
-  await timedUp("reload change");
+  await stand.up("reload change");
   record("day-2", "reload-only change (work_mem)", stand.timings["reload change"], "s");
   stand.editConfig((c) => {
     c["pulumi-patroni:cluster"].parameters.max_connections = 250;
   });
-  await timedUp("rolling change");
+  await stand.up("rolling change");
   record("day-2", "restart-needing change, rolling (max_connections 200 -> 250)", stand.timings["rolling change"], "s");
   setPgCount(4);
-  await timedUp("add replica");
+  await stand.up("add replica");
   record("day-2", "adding one replica (pg04: machine, packages, base backup, HAProxy)", stand.timings["add replica"], "s");
   setPgCount(3);
-  await timedUp("remove replica");
+  await stand.up("remove replica");
   record("day-2", "removing it again", stand.timings["remove replica"], "s");
 }
 
@@ -140,83 +260,98 @@ interface PgbenchResult {
   latencyMs: number;
 }
 
-function pgbench(target: string, args: string): PgbenchResult {
-  // The password travels on stdin, never on a command line.
-  const out = stand.ssh(
-    "client01",
-    `PGPASSWORD="$(cat)" pgbench -n ${args} "${target} user=postgres dbname=app connect_timeout=5" 2>&1`,
-    stand.superuserPassword,
-    120_000,
-  );
+/** pgbench from the client host; the password travels on stdin, never on a command line. */
+function pgbench(target: string, args: string, password: string): PgbenchResult {
+  const out = stand.ssh("client01", `PGPASSWORD="$(cat)" pgbench -n ${args} "${target} connect_timeout=5" 2>&1`, password, 120_000);
   const tps = Number(out.match(/tps = ([\d.]+)/)?.[1]);
   const latency = Number(out.match(/latency average = ([\d.]+) ms/)?.[1]);
   if (!Number.isFinite(tps)) throw new Error(`pgbench ${args} against ${target}: no tps in\n${out}`);
   return { tps, latencyMs: latency };
 }
 
+const mean = (rs: PgbenchResult[], k: keyof PgbenchResult) => rs.reduce((a, r) => a + r[k], 0) / rs.length;
+
+/** Runs each path in turn, `rounds` times, so drift on the shared cores hits them alike; records each and the ratio of the last to the first. */
+function alternate(label: string, paths: Record<string, { target: string; password: string }>, args: string, rounds = 2): void {
+  const runs: Record<string, PgbenchResult[]> = Object.fromEntries(Object.keys(paths).map((k) => [k, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (const [name, p] of Object.entries(paths)) runs[name].push(pgbench(p.target, args, p.password));
+  }
+  for (const name of Object.keys(paths)) {
+    record(
+      "client path",
+      `${label}: ${name} tps`,
+      mean(runs[name], "tps"),
+      "tps",
+      `latency ${mean(runs[name], "latencyMs").toFixed(2)} ms`,
+    );
+  }
+  const names = Object.keys(paths);
+  record("client path", `${label}: ${names.at(-1)} / ${names[0]}`, mean(runs[names.at(-1)!], "tps") / mean(runs[names[0]], "tps"), "x");
+}
+
 async function clientPathSection(): Promise<void> {
   const leader = leaderOf(await patroniCluster(standTargets(stand, STACK).whole.restUrls))!;
   const addr = stand.address(leader);
   const haproxy = new URL(stand.outputs.primaryUri);
-  const paths: Record<string, string> = {
-    direct: `host=${addr} port=5432`,
-    pgbouncer: `host=${addr} port=6432`,
-    "haproxy+pgbouncer": `host=${haproxy.hostname} port=${haproxy.port}`,
-  };
-  stand.ssh(
-    "client01",
-    `PGPASSWORD="$(cat)" pgbench -i -q -s 10 "${paths.direct} user=postgres dbname=app" >/dev/null 2>&1`,
-    stand.superuserPassword,
-  );
+  const appPassword = decodeURIComponent(new URL((stand.outputs.userUris as Record<string, string>).app).password);
+  const su = stand.superuserPassword;
+  // Every path with the options of the client host's pg_service.conf (no TLS
+  // request: the cluster offers none), so the paths differ only by their hops.
+  const conn = (host: string, port: number | string, user: string) => `host=${host} port=${port} user=${user} dbname=app sslmode=disable`;
+  const paths = (user: string, password: string) => ({
+    direct: { target: conn(addr, 5432, user), password },
+    pgbouncer: { target: conn(addr, 6432, user), password },
+    "haproxy+pgbouncer": { target: conn(haproxy.hostname, haproxy.port, user), password },
+  });
+  stand.ssh("client01", `PGPASSWORD="$(cat)" pgbench -i -q -s 10 "${conn(addr, 5432, "postgres")}" >/dev/null 2>&1`, su);
   const seconds = 8;
   for (const script of ["-S", ""]) {
     for (const connect of ["", "-C"]) {
       for (const clients of [1, 10]) {
         const args = `${script} ${connect} -c ${clients} -j ${Math.min(clients, 2)} -T ${seconds}`.replace(/\s+/g, " ").trim();
-        const runs: Record<string, PgbenchResult[]> = { direct: [], pgbouncer: [], "haproxy+pgbouncer": [] };
-        // Alternate the paths, twice, so drift on the shared cores hits all of them alike.
-        for (let round = 0; round < 2; round++) {
-          for (const [name, target] of Object.entries(paths)) runs[name].push(pgbench(target, args));
-        }
-        const mean = (rs: PgbenchResult[], k: keyof PgbenchResult) => rs.reduce((a, r) => a + r[k], 0) / rs.length;
         const label = `${script === "-S" ? "select-only" : "TPC-B-like"}, ${connect ? "new connection per transaction" : "persistent"}, ${clients} client${clients > 1 ? "s" : ""}`;
-        for (const name of Object.keys(paths)) {
-          record(
-            "client path",
-            `${label}: ${name} tps`,
-            mean(runs[name], "tps"),
-            "tps",
-            `latency ${mean(runs[name], "latencyMs").toFixed(2)} ms`,
-          );
-        }
-        record(
-          "client path",
-          `${label}: haproxy+pgbouncer / direct`,
-          mean(runs["haproxy+pgbouncer"], "tps") / mean(runs.direct, "tps"),
-          "x",
-        );
+        alternate(label, paths("postgres", su), args);
       }
     }
   }
+  // Where a new pooled connection goes. The superuser's login is checked by
+  // PgBouncer alone (its verifier is in userlist.txt); an application user's
+  // is looked up with auth_query, a query on a pooled server connection.
+  stand.ssh(
+    "client01",
+    `PGPASSWORD="$(cat)" psql -X -q "${conn(addr, 5432, "postgres")}" -c 'grant all on all tables in schema public to app'`,
+    su,
+  );
+  for (const clients of [1, 10]) {
+    const args = `-S -C -c ${clients} -j ${Math.min(clients, 2)} -T ${seconds}`;
+    alternate(
+      `application user (auth_query), select-only, new connection per transaction, ${clients} client${clients > 1 ? "s" : ""}`,
+      paths("app", appPassword),
+      args,
+    );
+  }
+  // libpq's default sslmode (prefer) first asks for TLS: one more round trip per connection.
+  const pooled = conn(haproxy.hostname, haproxy.port, "postgres");
+  alternate(
+    "TLS request (libpq's default sslmode=prefer) against none (sslmode=disable), through HAProxy and PgBouncer, select-only -C, 1 client",
+    { prefer: { target: pooled.replace("sslmode=disable", "sslmode=prefer"), password: su }, disable: { target: pooled, password: su } },
+    `-S -C -c 1 -T ${seconds}`,
+  );
 }
 
 async function footprintSection(): Promise<void> {
   const state = (await stand.run(["stack", "export"])).stdout;
-  const resources = (JSON.parse(state).deployment?.resources ?? []).length;
-  record("footprint", `state size (${resources} resources)`, state.length / 1e6, "MB");
+  const resources = JSON.parse(state).deployment?.resources ?? [];
+  record("footprint", `state size (${resources.length} resources)`, state.length / 1e6, "MB");
   record("footprint", "state size per host", state.length / 1e6 / Object.keys(stand.outputs.hosts).length, "MB");
-  // Each dynamic resource stores its serialized provider: how much of the state that is.
-  const providers = (JSON.parse(state).deployment?.resources ?? []).reduce(
+  // Each dynamic resource stores its provider (a loader of it: src/providers/storedProvider.ts).
+  const providers = resources.reduce(
     (sum: number, r: { inputs?: { __provider?: string }; outputs?: { __provider?: string } }) =>
       sum + (r.inputs?.__provider?.length ?? 0) + (r.outputs?.__provider?.length ?? 0),
     0,
   );
-  record(
-    "footprint",
-    "share of the state that is serialized dynamic providers (inputs and outputs)",
-    (100 * providers) / state.length,
-    "%",
-  );
+  record("footprint", "share of the state that is stored dynamic providers (inputs and outputs)", (100 * providers) / state.length, "%");
   // Proportional set size (shared memory split between the processes that
   // map it), summed over a service's processes: the machines have no memory
   // accounting per unit.
@@ -239,32 +374,80 @@ async function footprintSection(): Promise<void> {
 }
 
 async function scaleSection(): Promise<void> {
+  const three = figures.find((f) => f.what.startsWith("fresh local machines to a healthy cluster"))!.value;
   for (const n of [5, 7]) {
     record("scale", `destroy before the ${n}-node deploy`, await destroy(), "s");
     setPgCount(n);
-    await timedUp(`fresh deploy, ${n} PostgreSQL nodes`);
-    record("scale", `fresh deploy, ${n} PostgreSQL nodes (3 etcd)`, stand.timings[`fresh deploy, ${n} PostgreSQL nodes`], "s");
+    const d = await accountedDeploy(`fresh deploy, ${n} PostgreSQL nodes`, "scale");
+    record("scale", `fresh deploy, ${n} PostgreSQL nodes (3 etcd)`, d.seconds, "s");
+    record("scale", `${n} PostgreSQL nodes against 3: deploy time`, d.seconds / three, "x");
   }
+}
+
+/** The switchover and failover figures of the last fault-suite run (npm run faults, or npm test). */
+function faultFigures(): string[] {
+  const dir = path.join(REPO, "bench", "results");
+  const latest = fs
+    .readdirSync(dir)
+    .filter((f) => /^faults-\d{4}-\d{2}-\d{2}\.json$/.test(f))
+    .sort()
+    .at(-1);
+  if (!latest) return ["No fault-suite results yet: `npm run faults` writes them."];
+  const { meta: m, rows } = JSON.parse(fs.readFileSync(path.join(dir, latest), "utf8")) as {
+    meta: { date: string; dcs: string };
+    rows: { scenario: string; profile: string; writeUnavailableMs: number; wholeAfterMs: number; lostAcknowledged: number }[];
+  };
+  return [
+    `From [${latest.replace(".json", ".md")}](${latest.replace(".json", ".md")}) (${m.date.slice(0, 10)}; ${m.dcs}): a client writing through HAProxy 5000 all along.`,
+    "",
+    "| fault | profile | writes stopped | whole after the heal | acknowledged writes lost |",
+    "|---|---|---:|---:|---:|",
+    ...rows.map(
+      (r) =>
+        `| ${r.scenario} | ${r.profile} | ${(r.writeUnavailableMs / 1000).toFixed(1)} s | ${(r.wholeAfterMs / 1000).toFixed(1)} s | ${r.lostAcknowledged} |`,
+    ),
+  ];
 }
 
 function writeResults(): string {
   const dir = path.join(REPO, "bench", "results");
   fs.mkdirSync(dir, { recursive: true });
   const stamp = new Date().toISOString().slice(0, 10) + (quick ? "-quick" : "");
-  const meta = {
-    date: new Date().toISOString(),
-    machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB`,
-    command: `npm run bench${quick ? " -- --quick" : ""}`,
-  };
-  fs.writeFileSync(path.join(dir, `bench-${stamp}.json`), JSON.stringify({ meta, figures }, null, 2) + "\n");
+  const command = `npm run bench${quick ? " -- --quick" : ""}`;
+  fs.writeFileSync(
+    path.join(dir, `bench-${stamp}.json`),
+    JSON.stringify({ meta: { ...meta, command }, figures, timelines }, null, 2) + "\n",
+  );
+  const fmt = (f: Figure) => f.value.toFixed(f.unit === "s" || f.unit === "CPU s" ? 1 : 2);
   const md = [
     `# Benchmarks, ${stamp}`,
     "",
-    `${meta.machine}; \`${meta.command}\`; the local stand (systemd-nspawn machines sharing the cores).`,
+    `\`${command}\` on the local stand (systemd-nspawn machines sharing the controller's cores).`,
+    "",
+    ...Object.entries(meta).map(([k, v]) => `- ${k}: ${v}`),
     "",
     "| section | what | value | unit | note |",
     "|---|---|---:|---|---|",
-    ...figures.map((f) => `| ${f.section} | ${f.what} | ${f.value.toFixed(f.unit === "s" ? 1 : 2)} | ${f.unit} | ${f.note ?? ""} |`),
+    ...figures.map((f) => `| ${f.section} | ${f.what} | ${fmt(f)} | ${f.unit} | ${f.note ?? ""} |`),
+    "",
+    "## Where each fresh deploy went",
+    "",
+    "Seconds since `pulumi up` began; each phase spans its first step's start to its last step's end (phases overlap where",
+    "the graph lets them); idle is the time no step ran at all (the program, the engine, the state).",
+    "",
+    ...timelines.flatMap(({ label, summary }) => [
+      `### ${label} (${summary.total.toFixed(1)} s, idle ${summary.idle.toFixed(1)} s)`,
+      "",
+      "| phase | steps | from | to | span |",
+      "|---|---:|---:|---:|---:|",
+      ...summary.phases.map(
+        (p) => `| ${p.name} | ${p.steps} | ${p.from.toFixed(1)} | ${p.to.toFixed(1)} | ${(p.to - p.from).toFixed(1)} |`,
+      ),
+      "",
+    ]),
+    "## Switchover and failover",
+    "",
+    ...faultFigures(),
     "",
   ].join("\n");
   const file = path.join(dir, `bench-${stamp}.md`);
@@ -287,6 +470,7 @@ async function main(): Promise<void> {
     record("deploy", "pulumi destroy of the last stand deployed", await destroy(), "s");
     writeResults();
     stand.cleanup();
+    fs.rmSync(path.dirname(stepLog), { recursive: true, force: true });
   }
 }
 

@@ -7,11 +7,14 @@ import { CtlError, ClusterView, parseClusterView, parseCtlArgs, planCtl, waitDon
 import { readStackOutputs, shellQuote, StackAccess } from "../src/ops/stackAccess";
 import { PATRONI_CONFIG_PATH } from "../src/roles/patroni/patroniConfig";
 
-// Read on the host: the scope and Patroni's view of the cluster (no credentials needed for GET /cluster).
+// Read on the host: the scope, synchronous_mode and Patroni's view of the
+// cluster (no credentials needed for GET /config and GET /cluster).
 const VIEW_SCRIPT = `set -e
 read_config() { python3 -c "import sys, yaml; c = yaml.safe_load(open('${PATRONI_CONFIG_PATH}')); print(eval(sys.argv[1]))" "$1"; }
 read_config 'c["scope"]'
-curl -fsS --max-time 5 "http://$(read_config 'c["restapi"]["connect_address"]')/cluster"`;
+api="http://$(read_config 'c["restapi"]["connect_address"]')"
+curl -fsS --max-time 5 "$api/config" | jq -r '.synchronous_mode // false'
+curl -fsS --max-time 5 "$api/cluster"`;
 
 const sudo = (access: StackAccess) => ((access.outputs.ssh?.user ?? "root") === "root" ? "" : "sudo -n ");
 
@@ -21,8 +24,8 @@ const patronictl = (access: StackAccess) => [...(sudo(access) ? ["sudo", "-n"] :
 function readView(access: StackAccess, host: string): ClusterView {
   const r = access.runScript(host, `${sudo(access)}bash -c ${shellQuote(VIEW_SCRIPT)}`, 30_000);
   if (r.code !== 0) throw new Error(`${host}: ${(r.stderr || r.stdout).trim() || `exit ${r.code}`}`);
-  const [scope, ...json] = r.stdout.split("\n");
-  return parseClusterView(scope.trim(), json.join("\n"));
+  const [scope, synchronousMode, ...json] = r.stdout.split("\n");
+  return parseClusterView(scope.trim(), json.join("\n"), synchronousMode.trim());
 }
 
 /** The first PostgreSQL host whose Patroni answers, and the cluster as it sees it. */

@@ -186,7 +186,11 @@ export class ClusterSteps {
       "dynamic-config",
       {
         description: "apply Patroni dynamic configuration",
-        create: renderStepScript("apply-dynamic-config", { REST: this.restUrl, LOOP_WAIT: c.dcs.loopWait }),
+        create: renderStepScript("apply-dynamic-config", {
+          REST: this.restUrl,
+          MEMBER_URLS: this.topology.postgresHosts.map((h) => `http://${h.address}:${c.restApiPort}`).join(" "),
+          LOOP_WAIT: c.dcs.loopWait,
+        }),
         triggers: [wanted],
         stdin: pulumi.secret(passwords.apply((p) => `${curlUser(REST_API_USER, p.restApi)}\n${JSON.stringify(wanted)}`)),
         mask: passwords.apply(secretValues),
@@ -196,7 +200,7 @@ export class ClusterSteps {
   }
 
   /** Members pending a restart, restarted one at a time (or reported, with restartPolicy manual). */
-  rollingRestart(after: pulumi.Resource[]): RollingRestart {
+  rollingRestart(passwords: pulumi.Output<ClusterPasswords>, after: pulumi.Resource[]): RollingRestart {
     const t = this.topology;
     return new RollingRestart(
       `${this.name}-rolling-restart`,
@@ -209,6 +213,8 @@ export class ClusterSteps {
         policy: this.config.cluster.restartPolicy,
         triggers: [renderDynamicConfig(this.config.cluster)],
         timeoutSeconds: 900,
+        loopWait: this.config.cluster.dcs.loopWait,
+        restAuth: pulumi.secret(passwords.apply((p) => curlUser(REST_API_USER, p.restApi))),
       },
       { parent: this.parent, dependsOn: after },
     );

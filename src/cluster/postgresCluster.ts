@@ -93,7 +93,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
     leaderRuns([...patroni.map((p) => p.config), steps.leaderRuns([patroni[0].ready])]);
     const handover = steps.leaderHandover(patroni.map((p) => p.ready));
     const dynamicConfig = steps.dynamicConfiguration(passwords, [steps.patroniHealthy(passwords, [handover])]);
-    const restarts = steps.rollingRestart([dynamicConfig]);
+    const restarts = steps.rollingRestart(passwords, [dynamicConfig]);
 
     // 4. Roles, databases and PgBouncer's auth function on the primary; then PgBouncer.
     const sql = steps.rolesAndDatabases(passwords, [restarts]);

@@ -16,6 +16,41 @@ export interface MemberState {
   readonly tags?: { readonly nofailover?: boolean };
 }
 
+/** What a member says of itself (its own GET /patroni), live. */
+export interface LiveMemberStatus {
+  readonly state?: string;
+  readonly role?: string;
+  readonly replication_state?: string;
+  readonly timeline?: number;
+  readonly pending_restart?: boolean;
+  readonly pending_restart_reason?: MemberState["pending_restart_reason"];
+}
+
+/**
+ * The members the DCS lists (with the leader it names), each with its state,
+ * timeline and pending restart as the member says now. The DCS holds them as
+ * of the member's last HA loop: up to loop_wait old, and a changed parameter
+ * is applied just after a loop, so its pending flag reaches the DCS a whole
+ * loop later. A member that does not answer is "unreachable": not healthy.
+ */
+export function withLiveState(
+  members: readonly MemberState[],
+  live: Readonly<Record<string, LiveMemberStatus | null | undefined>>,
+): MemberState[] {
+  return members.map((m) => {
+    const own = live[m.name];
+    if (!own) return { ...m, state: "unreachable" };
+    const replicaState = own.replication_state === "streaming" ? "streaming" : (own.state ?? "unknown");
+    return {
+      ...m,
+      state: isLeader(m) ? (own.state ?? "unknown") : replicaState,
+      timeline: own.timeline ?? m.timeline,
+      pending_restart: own.pending_restart === true,
+      pending_restart_reason: own.pending_restart ? own.pending_restart_reason : undefined,
+    };
+  });
+}
+
 /**
  * Settings a hot standby may not have lower than its primary
  * (https://www.postgresql.org/docs/current/hot-standby.html#HOT-STANDBY-ADMIN):

@@ -21,6 +21,11 @@ export interface ClusterView {
   readonly scope: string;
   readonly members: readonly ClusterMember[];
   readonly paused: boolean;
+  /**
+   * synchronous_mode on (not quorum): Patroni switches over only to the
+   * synchronous standby (GET /config; absent when it was not read).
+   */
+  readonly synchronousMode?: boolean;
 }
 
 export type CtlCommand =
@@ -159,14 +164,22 @@ export function planCtl(command: CtlCommand, view: ClusterView): CtlPlan {
         );
       }
       let target: ClusterMember;
+      // Patroni's own rule: in synchronous_mode a switchover goes to the synchronous standby only.
+      const whyNot = (m: ClusterMember) =>
+        whyNotCandidate(m) ??
+        (view.synchronousMode && m.role !== "sync_standby"
+          ? `${m.name} is not the synchronous standby (synchronous_mode is on: Patroni switches over only to ${
+              view.members.find((x) => x.role === "sync_standby")?.name ?? "one, and has not named one yet; try again after a loop_wait"
+            })`
+          : undefined);
       if (command.to) {
         target = member(view, command.to);
-        const why = whyNotCandidate(target);
+        const why = whyNot(target);
         if (why) throw new CtlError(`cannot switch over to ${target.name}: ${why}`);
       } else {
-        const candidates = view.members.filter((m) => !whyNotCandidate(m));
+        const candidates = view.members.filter((m) => !whyNot(m));
         if (candidates.length === 0) {
-          const reasons = view.members.filter((m) => !isLeader(m)).map((m) => whyNotCandidate(m));
+          const reasons = view.members.filter((m) => !isLeader(m)).map((m) => whyNot(m));
           throw new CtlError(
             `no healthy candidate to switch over to in ${scope}: ${reasons.join("; ") || "the leader is the only member"}`,
           );
@@ -234,8 +247,8 @@ export function waitDone(wait: CtlWait, view: ClusterView): boolean {
   return wait.streaming ? m.state === "streaming" : m.state === "running";
 }
 
-/** Patroni's GET /cluster JSON (and the scope) as a ClusterView. */
-export function parseClusterView(scope: string, json: string): ClusterView {
+/** Patroni's GET /cluster JSON (and the scope, and GET /config's synchronous_mode when read) as a ClusterView. */
+export function parseClusterView(scope: string, json: string, synchronousMode?: string): ClusterView {
   const raw = JSON.parse(json) as { members?: ClusterMember[]; pause?: boolean };
-  return { scope, members: raw.members ?? [], paused: raw.pause === true };
+  return { scope, members: raw.members ?? [], paused: raw.pause === true, synchronousMode: synchronousMode === "true" };
 }

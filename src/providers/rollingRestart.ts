@@ -7,7 +7,7 @@
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { storedProvider } from "./storedProvider";
-import { MemberState, nextRestartAction } from "../cluster/restartPlan";
+import { LiveMemberStatus, MemberState, nextRestartAction, withLiveState } from "../cluster/restartPlan";
 import { runScript, ShellCommandState, SshConnection } from "./shellCommand";
 
 export interface RollingRestartInputs {
@@ -21,6 +21,10 @@ export interface RollingRestartInputs {
   triggers: unknown[];
   /** Bound on the whole run. */
   timeoutSeconds: number;
+  /** Patroni's loop_wait: how long the DCS may lag behind what the members say. */
+  loopWait?: number;
+  /** A curl config line with the REST API credentials (secret): to wake the members' HA loops. */
+  restAuth?: string;
 }
 
 interface RollingRestartOutputs extends RollingRestartInputs {
@@ -31,15 +35,16 @@ interface RollingRestartOutputs extends RollingRestartInputs {
 
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
-async function onCluster(inputs: RollingRestartInputs, script: string): Promise<string> {
+async function onCluster(inputs: RollingRestartInputs, script: string, stdin?: string): Promise<string> {
   let last = "";
   for (const h of inputs.hosts) {
     const state: ShellCommandState = {
       description: `${h.name}: rolling restart of ${inputs.clusterName}`,
       connection: h.connection,
       create: script,
+      mask: inputs.restAuth ? [inputs.restAuth] : undefined,
     };
-    const r = await runScript(state, script, undefined, 2);
+    const r = await runScript(state, script, stdin, 2);
     if (r.code === 0) return r.stdout;
     last = `${h.name}: exit ${r.code}: ${r.output.slice(-600)}`;
     if (r.code !== 255) break; // the host answered: the command itself failed
@@ -47,13 +52,29 @@ async function onCluster(inputs: RollingRestartInputs, script: string): Promise<
   throw new Error(`rolling restart of ${inputs.clusterName}: ${last}`);
 }
 
-/** GET /cluster from the first member that answers; retried for a while (a switchover makes the REST API busy). */
+/**
+ * The members (GET /cluster from the first member that answers), each with
+ * what it says of itself now (its own GET /patroni; see withLiveState).
+ * Retried for a while: a switchover makes the REST API busy.
+ */
 async function members(inputs: RollingRestartInputs): Promise<MemberState[]> {
   const urls = inputs.restUrls.map((u) => `'${u}/cluster'`).join(" ");
+  const script = `c=""
+for u in ${urls}; do c=$(curl -fsS --max-time 3 "$u") && break; c=""; done
+[ -n "$c" ] || exit 1
+live='{}'
+while read -r name api; do
+  s=$(curl -fsS --max-time 3 "$api" 2>/dev/null) || s=null
+  live=$(jq -c --arg n "$name" --argjson s "$s" '. + {($n): $s}' <<<"$live")
+done < <(jq -r '.members[] | "\\(.name) \\(.api_url)"' <<<"$c")
+jq -cn --argjson c "$c" --argjson l "$live" '{cluster: $c, live: $l}'`;
   for (let attempt = 1; ; attempt++) {
     try {
-      const out = await onCluster(inputs, `for u in ${urls}; do curl -fsS --max-time 3 "$u" && exit 0; done; exit 1`);
-      return (JSON.parse(out) as { members: MemberState[] }).members;
+      const out = JSON.parse(await onCluster(inputs, script)) as {
+        cluster: { members: MemberState[] };
+        live: Record<string, LiveMemberStatus | null>;
+      };
+      return withLiveState(out.cluster.members, out.live);
     } catch (e) {
       if (attempt >= 10) throw e;
       await new Promise((r) => setTimeout(r, 2000));
@@ -95,7 +116,32 @@ async function run(inputs: RollingRestartInputs): Promise<RollingRestartOutputs>
     await sleep(2000);
     state = await members(inputs);
   }
+  if (log.length > 0) await dcsCaughtUp(inputs);
   return { ...inputs, pending: pendingOf(state), log };
+}
+
+/**
+ * The plan reads what each member says of itself; patronictl list and every
+ * other reader of the DCS see a member's state as of its last HA loop. Once
+ * the restarts are done, each member's loop is woken (a PATCH /config that
+ * changes nothing, see templates/steps/wait-patroni.sh) and the run waits,
+ * bounded by a loop, until the DCS shows no pending restart either.
+ */
+async function dcsCaughtUp(inputs: RollingRestartInputs): Promise<void> {
+  if (!inputs.restAuth) return;
+  const urls = inputs.restUrls.map((u) => `'${u}'`).join(" ");
+  const script = `IFS= read -r auth
+deadline=$(($(date +%s) + ${(inputs.loopWait ?? 10) + 5}))
+while :; do
+  for u in ${urls}; do
+    printf '{"pulumi_patroni_wakeup": null}\n' | curl -fsS --max-time 3 -K <(printf '%s\n' "$auth") -X PATCH -H 'Content-Type: application/json' --data-binary @- "$u/config" >/dev/null 2>&1 || true
+  done
+  sleep 1
+  pending=$(for u in ${urls}; do curl -fsS --max-time 3 "$u/cluster" && break; done | jq -r '[.members[] | select(.pending_restart) | .name] | join(" ")')
+  [ -z "$pending" ] && exit 0
+  [ "$(date +%s)" -ge "$deadline" ] && { echo "the DCS still shows a pending restart for: $pending"; exit 0; }
+done`;
+  await onCluster(inputs, script, `${inputs.restAuth}\n`);
 }
 
 /** The implementation; the state stores a loader of it (storedProvider.ts). */
@@ -124,6 +170,10 @@ export interface RollingRestartArgs {
   readonly policy: "rolling" | "manual";
   readonly triggers: pulumi.Input<unknown[]>;
   readonly timeoutSeconds: number;
+  /** Patroni's loop_wait. */
+  readonly loopWait: number;
+  /** A curl config line with the REST API credentials (secret). */
+  readonly restAuth: pulumi.Input<string>;
 }
 
 export class RollingRestart extends pulumi.dynamic.Resource {
@@ -137,7 +187,7 @@ export class RollingRestart extends pulumi.dynamic.Resource {
       storedProvider("rollingRestart", "rollingRestartProvider", rollingRestartProvider),
       name,
       { ...args, pending: undefined, log: undefined },
-      { ...opts, additionalSecretOutputs: ["hosts"] },
+      { ...opts, additionalSecretOutputs: ["hosts", "restAuth"] },
       "patroni",
       "RollingRestart",
     );

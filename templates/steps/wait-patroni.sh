@@ -11,19 +11,20 @@
 # which the leader does in its HA loop, every loop_wait, for the members
 # registered in the DCS then; PostgreSQL retries streaming every 5 s. So
 # while a registered replica does not stream yet, the gate wakes the
-# leader's loop (at most every 2 s): a PATCH /config that changes nothing
-# (Patroni then writes nothing to the DCS, and wakes its loop).
+# leader's loop (at most every 2 s): a PATCH /config that changes nothing (it
+# deletes a key that does not exist; Patroni writes nothing to the DCS then,
+# and wakes its loop).
 # Env: REST (http://addr:port of a member), MEMBER_NAMES (space separated), MAX_LAG_BYTES, TIMEOUT.
 # stdin: a curl config line with the REST API credentials.
 IFS= read -r auth
 nudged=$(mktemp)
+touch -d @0 "$nudged"
 trap 'rm -f "$nudged"' EXIT
 wake_leader_loop() {
-  local rest=${1%/patroni} loop_wait
+  local rest=${1%/patroni}
   [ $(($(date +%s) - $(stat -c %Y "$nudged"))) -ge 2 ] || return 0
   touch "$nudged"
-  loop_wait=$(curl -fsS --max-time 3 "$rest/config" | jq -e '.loop_wait') || return 0
-  printf '{"loop_wait": %s}\n' "$loop_wait" |
+  printf '{"pulumi_patroni_wakeup": null}\n' |
     curl -fsS --max-time 3 -K <(printf '%s\n' "$auth") -X PATCH -H 'Content-Type: application/json' --data-binary @- "$rest/config" >/dev/null || true
 }
 names_json=$(printf '%s\n' $MEMBER_NAMES | jq -R . | jq -sc .)

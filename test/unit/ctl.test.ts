@@ -68,6 +68,29 @@ describe("ctl checks against the cluster", () => {
     expect(() => plan(["switchover", "--to", "pg01"], healthy)).toThrow("pg01 is the leader");
   });
 
+  it("synchronous_mode: a switchover goes to the synchronous standby only (Patroni refuses any other), failover anywhere", () => {
+    const sync = {
+      ...view([
+        m("pg01", "leader", "running"),
+        m("pg02", "replica", "streaming", { lag: 0 }),
+        m("pg03", "sync_standby", "streaming", { lag: 9 }),
+      ]),
+      synchronousMode: true,
+    };
+    // pg02 lags less, but only pg03 may take over.
+    expect(plan(["switchover"], sync).argv).toContain("pg03");
+    expect(() => plan(["switchover", "--to", "pg02"], sync)).toThrow(
+      "pg02 is not the synchronous standby (synchronous_mode is on: Patroni switches over only to pg03)",
+    );
+    expect(plan(["failover", "--to", "pg02"], sync).argv).toContain("pg02");
+    // Just turned on: Patroni has not named one yet.
+    const none = { ...healthy, synchronousMode: true };
+    expect(() => plan(["switchover"], none)).toThrow(/no healthy candidate.*has not named one yet/);
+    // The view carries GET /config's synchronous_mode.
+    expect(parseClusterView("main", JSON.stringify({ members: [] }), "true").synchronousMode).toBe(true);
+    expect(parseClusterView("main", JSON.stringify({ members: [] }), "quorum").synchronousMode).toBe(false);
+  });
+
   it("a paused cluster: switchover only to a named member; pause and resume are idempotent", () => {
     const paused = view(healthy.members, true);
     expect(() => plan(["switchover"], paused)).toThrow(/paused \(maintenance mode\).*--to MEMBER.*resume/);

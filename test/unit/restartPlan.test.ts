@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MemberState, nextRestartAction } from "../../src/cluster/restartPlan";
+import { MemberState, nextRestartAction, withLiveState } from "../../src/cluster/restartPlan";
 
 const leader = (name: string, extra: Partial<MemberState> = {}): MemberState => ({
   name,
@@ -63,5 +63,46 @@ describe("the order of a rolling restart", () => {
   it("is blocked when the leader needs a restart and no replica may take over", () => {
     const raise = pending("shared_buffers", "128MB", "256MB");
     expect(nextRestartAction([leader("a", raise), replica("b", { tags: { nofailover: true } })]).kind).toBe("blocked");
+  });
+});
+
+describe("the members' state as they say it themselves", () => {
+  const dcs = [leader("a"), replica("b"), replica("c")];
+
+  it("sees a pending restart the DCS does not show yet (it lags one HA loop behind a changed parameter)", () => {
+    const reason = { shared_buffers: { old_value: "128MB", new_value: "256MB" } };
+    const live = {
+      a: { state: "running", role: "primary", timeline: 1, pending_restart: true, pending_restart_reason: reason },
+      b: {
+        state: "running",
+        role: "replica",
+        replication_state: "streaming",
+        timeline: 1,
+        pending_restart: true,
+        pending_restart_reason: reason,
+      },
+      c: { state: "running", role: "replica", replication_state: "streaming", timeline: 1 },
+    };
+    const members = withLiveState(dcs, live);
+    expect(members.map((m) => m.pending_restart)).toEqual([true, true, false]);
+    expect(nextRestartAction(members)).toMatchObject({ kind: "restart", member: "b" });
+  });
+
+  it("a replica not streaming, or a member that does not answer, is not healthy: nothing restarts meanwhile", () => {
+    const pendingLeader = { state: "running", role: "primary", timeline: 1, pending_restart: true };
+    const notStreaming = withLiveState(dcs, {
+      a: pendingLeader,
+      b: { state: "running", role: "replica", timeline: 1 },
+      c: { state: "running", role: "replica", replication_state: "streaming", timeline: 1 },
+    });
+    expect(notStreaming[1].state).toBe("running");
+    expect(nextRestartAction(notStreaming).kind).toBe("wait");
+    const silent = withLiveState(dcs, {
+      a: pendingLeader,
+      b: null,
+      c: { state: "running", role: "replica", replication_state: "streaming", timeline: 1 },
+    });
+    expect(silent[1].state).toBe("unreachable");
+    expect(nextRestartAction(silent).kind).toBe("wait");
   });
 });
