@@ -6,10 +6,11 @@
 // failovers again with shorter DCS timings. Each fault must
 // keep the invariants (expectFaultInvariants); the figures go to
 // bench/results/faults-<date>.{json,md}.
-import { afterAll, beforeAll, describe, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as os from "os";
 import { Stand } from "../helpers/stand";
-import { runFault } from "../harness/scenario";
+import { patroniCluster } from "../harness/clusterState";
+import { runFault, standTargets } from "../harness/scenario";
 import { expectFaultInvariants, FAULTS, FaultRow, writeFaultReport } from "./scenarios";
 
 const STACK = "faults";
@@ -58,6 +59,9 @@ describe("synchronous_mode on, as a day-2 change", () => {
       c["pulumi-patroni:cluster"].dcs.synchronousMode = true;
     });
     await stand.up("synchronousMode: true");
+    // In force when the up ends: Patroni has named a synchronous standby.
+    const members = await patroniCluster(standTargets(stand, STACK).whole.restUrls);
+    expect(members?.filter((m) => m.role === "sync_standby").length).toBe(1);
   });
 });
 

@@ -55,6 +55,9 @@ export async function notWholeBecause(spec: WholeSpec): Promise<string | undefin
   if (behind.length) return `not streaming on timeline ${tl}: ${behind.map((m) => `${m.name}=${m.state}/tl${m.timeline}`).join(" ")}`;
   const pending = members.filter((m) => m.pending_restart);
   if (pending.length) return `pending restart: ${pending.map((m) => m.name).join(",")}`;
+  // With synchronous_mode on, whole means a synchronous standby is named again (commits wait for it).
+  if (members.length > 1 && (await synchronousModeOn(spec.restUrls)) && !members.some((m) => m.role === "sync_standby"))
+    return "synchronous_mode is on and no synchronous standby is named";
   // The DCS can still show a member that just lost power as it was: ask each
   // member itself, and the leader's PostgreSQL which replicas stream from it.
   for (const [i, name] of spec.members.entries()) {
@@ -95,6 +98,19 @@ export async function notWholeBecause(spec: WholeSpec): Promise<string | undefin
     }
   }
   return undefined;
+}
+
+/** GET /config's synchronous_mode (true, not quorum), from the first member that answers. */
+async function synchronousModeOn(restUrls: readonly string[]): Promise<boolean> {
+  for (const url of restUrls) {
+    try {
+      const r = await fetch(`${url}/config`, { signal: AbortSignal.timeout(2000) });
+      if (r.ok) return ((await r.json()) as { synchronous_mode?: unknown }).synchronous_mode === true;
+    } catch {
+      /* try the next member */
+    }
+  }
+  return false;
 }
 
 interface MemberSelf {
