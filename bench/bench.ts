@@ -296,9 +296,8 @@ async function clientPathSection(): Promise<void> {
   const haproxy = new URL(stand.outputs.primaryUri);
   const appPassword = decodeURIComponent(new URL((stand.outputs.userUris as Record<string, string>).app).password);
   const su = stand.superuserPassword;
-  // Every path with the options of the client host's pg_service.conf (no TLS
-  // request: the cluster offers none), so the paths differ only by their hops.
-  const conn = (host: string, port: number | string, user: string) => `host=${host} port=${port} user=${user} dbname=app sslmode=disable`;
+  // Every path with libpq's defaults, as a client gets them: the paths differ only by their hops.
+  const conn = (host: string, port: number | string, user: string) => `host=${host} port=${port} user=${user} dbname=app`;
   const paths = (user: string, password: string) => ({
     direct: { target: conn(addr, 5432, user), password },
     pgbouncer: { target: conn(addr, 6432, user), password },
@@ -331,11 +330,12 @@ async function clientPathSection(): Promise<void> {
       args,
     );
   }
-  // libpq's default sslmode (prefer) first asks for TLS: one more round trip per connection.
+  // libpq's default sslmode (prefer) first asks for TLS, which the cluster
+  // does not offer: one more round trip per new connection.
   const pooled = conn(haproxy.hostname, haproxy.port, "postgres");
   alternate(
     "TLS request (libpq's default sslmode=prefer) against none (sslmode=disable), through HAProxy and PgBouncer, select-only -C, 1 client",
-    { prefer: { target: pooled.replace("sslmode=disable", "sslmode=prefer"), password: su }, disable: { target: pooled, password: su } },
+    { prefer: { target: pooled, password: su }, disable: { target: `${pooled} sslmode=disable`, password: su } },
     `-S -C -c 1 -T ${seconds}`,
   );
 }

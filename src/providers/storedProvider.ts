@@ -38,11 +38,24 @@ export function loadStoredProvider(file: string, exportName: string): pulumi.dyn
   }
   const extensions = require.extensions as NodeJS.RequireExtensions;
   if (!extensions[".ts"]) {
-    const ts: typeof import("typescript") = require(require.resolve("typescript", { paths: [dir] }));
-    // As tsconfig.json compiles: CommonJS, ES2022, esModuleInterop.
-    const options = { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true };
+    // Transpiled once per source text, then read from node_modules/.cache
+    // (loading the compiler costs about half a second of every pulumi run).
+    const crypto: typeof import("crypto") = require("crypto");
+    const cacheDir = path.join(dir, "node_modules", ".cache", "pulumi-patroni-providers");
+    let ts: typeof import("typescript") | undefined;
     extensions[".ts"] = (m, filename) => {
-      const js = ts.transpileModule(fs.readFileSync(filename, "utf8"), { compilerOptions: options, fileName: filename }).outputText;
+      const source = fs.readFileSync(filename, "utf8");
+      const cached = path.join(cacheDir, `${crypto.createHash("sha256").update(`es2022 commonjs\n${source}`).digest("hex")}.js`);
+      let js = fs.existsSync(cached) ? fs.readFileSync(cached, "utf8") : undefined;
+      if (js === undefined) {
+        ts ??= require(require.resolve("typescript", { paths: [dir] })) as typeof import("typescript");
+        // As tsconfig.json compiles: CommonJS, ES2022, esModuleInterop.
+        const options = { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true };
+        js = ts.transpileModule(source, { compilerOptions: options, fileName: filename }).outputText;
+        fs.mkdirSync(cacheDir, { recursive: true });
+        fs.writeFileSync(`${cached}.${process.pid}`, js);
+        fs.renameSync(`${cached}.${process.pid}`, cached);
+      }
       (m as unknown as { _compile(code: string, file: string): void })._compile(js, filename);
     };
   }

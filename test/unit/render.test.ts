@@ -323,9 +323,7 @@ describe("cluster SQL", () => {
 describe("client connection files", () => {
   it("pg_service.conf has primary and replicas services through HAProxy", () => {
     const text = renderPgService(ctx, { host: "10.0.0.5", primaryPort: 5000, replicaPort: 5001 }, "postgres");
-    expect(text).toContain(
-      "[primary]\nhost=10.0.0.5\nport=5000\nuser=postgres\ndbname=postgres\ntarget_session_attrs=read-write\nsslmode=disable",
-    );
+    expect(text).toContain("[primary]\nhost=10.0.0.5\nport=5000\nuser=postgres\ndbname=postgres\ntarget_session_attrs=read-write");
     expect(text).toContain("[replicas]\nhost=10.0.0.5\nport=5001");
     expect(text).not.toContain("password");
   });

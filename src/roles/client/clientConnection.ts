@@ -16,20 +16,10 @@ export interface ClientEndpoint {
 }
 
 export function renderPgService(ctx: ManagedFileContext, endpoint: ClientEndpoint, user: string, dbname = "postgres"): string {
-  // sslmode=disable: neither PgBouncer nor PostgreSQL offers TLS here (README,
-  // Known limits), and libpq's default (prefer) asks for it anyway, one more
-  // round trip on every new connection (7 % of pgbench -C's connection rate
-  // through PgBouncer, measured on the bench stand).
   const service = (name: string, port: number, session: string) =>
-    [
-      `[${name}]`,
-      `host=${endpoint.host}`,
-      `port=${port}`,
-      `user=${user}`,
-      `dbname=${dbname}`,
-      `target_session_attrs=${session}`,
-      "sslmode=disable",
-    ].join("\n");
+    [`[${name}]`, `host=${endpoint.host}`, `port=${port}`, `user=${user}`, `dbname=${dbname}`, `target_session_attrs=${session}`].join(
+      "\n",
+    );
   return (
     managedHeader(ctx) +
     [service(PRIMARY_SERVICE, endpoint.primaryPort, "read-write"), service(REPLICAS_SERVICE, endpoint.replicaPort, "any")].join("\n\n") +
