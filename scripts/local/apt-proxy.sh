@@ -35,6 +35,15 @@ logfile="$base/log/daemon-$listen-$port.log"
 url="http://$listen:$port"
 
 running() { [[ -f $pidfile ]] && pid_alive "$(cat "$pidfile")"; }
+# Our own daemon found by its command line: the pidfile can be stale (a run
+# killed between start and record, /run kept across a restart) while the
+# daemon it started still answers; up adopts it and down stops it.
+ours() { pgrep -x -f "apt-cacher-ng -c $confdir ForeGround=1" | head -n 1; }
+adopt() {
+  local pid; pid=$(ours) && [[ -n $pid ]] || return 1
+  mkdir -p "$PP_RUN_DIR"
+  pid_record "$pid" >"$pidfile"
+}
 healthy() { http_ok "$url/acng-report.html" 3; }
 
 write_config() {
@@ -69,6 +78,11 @@ up() {
   fi
   [[ $listen == 127.* ]] || ip -4 -o addr show | grep -q " inet $listen/" \
     || die "$listen is not assigned on this host: run network.sh up first"
+  if adopt; then
+    healthy && { log "adopted apt-cacher-ng $(cat "$pidfile") (its pidfile was stale)"; echo running; return 0; }
+    down_locked >/dev/null
+  fi
+  rm -f "$pidfile"
   if healthy; then
     die "something else already answers on $url (the system apt-cacher-ng service?); stop it or pick another --port"
   fi
@@ -79,13 +93,15 @@ up() {
   # not wait for it; all fds redirected so no pipe stays open.
   spawn_detached "$logfile" apt-cacher-ng -c "$confdir" ForeGround=1
   local pid=$SPAWNED_PID
+  # Recorded at once (the start time survives the exec): a stale record left
+  # here would make down miss the daemon.
+  pid_record "$pid" >"$pidfile" || true
   local i
   for ((i = 0; i < 100; i++)); do
     if ! kill -0 "$pid" 2>/dev/null; then
       tail -n 20 "$logfile" >&2 || true
       die "apt-cacher-ng exited at start (log: $logfile)"
     fi
-    [[ -f $pidfile ]] || pid_record "$pid" >"$pidfile"
     healthy && { echo running; return 0; }
     sleep 0.1
   done
@@ -94,6 +110,7 @@ up() {
 }
 
 down_locked() {
+  running || adopt || true
   if [[ -f $pidfile ]]; then
     local rec; rec=$(cat "$pidfile")
     if pid_alive "$rec"; then

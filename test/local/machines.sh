@@ -65,6 +65,14 @@ eq "bridge never forwards stand traffic off-host" "$(sysctl -n "net.ipv4.conf.$B
 eq "apt proxy up" "$("$S/apt-proxy.sh" up --listen "$GW" --port 3142)" running
 eq "apt proxy up again (idempotent)" "$("$S/apt-proxy.sh" up --listen "$GW" --port 3142)" running
 eq "apt proxy status" "$("$S/apt-proxy.sh" status --listen "$GW" --port 3142)" running
+# A stale pidfile (a run killed before it recorded the daemon, /run kept over
+# a restart) must not orphan the daemon: up adopts it, down still stops it.
+PIDF="${PULUMI_PATRONI_RUN:-/run/pulumi-patroni}/apt-cacher-ng-$GW-3142.pid"
+ACNG=$(cat "$PIDF")
+echo "1 1" >"$PIDF"
+eq "apt proxy status with a stale pidfile" "$("$S/apt-proxy.sh" status --listen "$GW" --port 3142)" stopped
+eq "apt proxy up adopts its own daemon" "$("$S/apt-proxy.sh" up --listen "$GW" --port 3142 2>/dev/null)" running
+eq "the pidfile names that daemon again" "$(cat "$PIDF")" "$ACNG"
 
 echo "# base rootfs"
 t0=$SECONDS
@@ -160,7 +168,8 @@ eq "destroy $M2 (running)" "$(m destroy "$M2")" destroyed
 eq "destroy again (idempotent)" "$(m destroy "$M2")" destroyed
 eq "network down" "$("$S/network.sh" down --bridge "$BRIDGE")" down
 eq "network down again (idempotent)" "$("$S/network.sh" down --bridge "$BRIDGE")" down
-eq "apt proxy down" "$("$S/apt-proxy.sh" down --listen "$GW" --port 3142)" stopped
+echo "1 1" >"$PIDF"
+eq "apt proxy down (pidfile stale again)" "$("$S/apt-proxy.sh" down --listen "$GW" --port 3142)" stopped
 eq "apt proxy status" "$("$S/apt-proxy.sh" status --listen "$GW" --port 3142)" stopped
 
 echo "# nothing left behind"
