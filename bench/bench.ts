@@ -409,10 +409,11 @@ function faultFigures(): string[] {
   ];
 }
 
-function writeResults(): string {
+/** A run that failed part-way writes `-incomplete` files: a complete result of the same day stays as it was. */
+function writeResults(complete: boolean): string {
   const dir = path.join(REPO, "bench", "results");
   fs.mkdirSync(dir, { recursive: true });
-  const stamp = new Date().toISOString().slice(0, 10) + (quick ? "-quick" : "");
+  const stamp = new Date().toISOString().slice(0, 10) + (quick ? "-quick" : "") + (complete ? "" : "-incomplete");
   const command = `npm run bench${quick ? " -- --quick" : ""}`;
   fs.writeFileSync(
     path.join(dir, `bench-${stamp}.json`),
@@ -459,16 +460,18 @@ async function main(): Promise<void> {
   await stand.select();
   await destroy();
   setPgCount(3);
+  let complete = false;
   try {
     await deploySection();
     await changesSection();
     await clientPathSection();
     await footprintSection();
     if (!quick) await scaleSection();
+    complete = true;
   } finally {
-    console.log(`[bench] results: ${writeResults()}`);
+    console.log(`[bench] results: ${writeResults(complete)}`);
     record("deploy", "pulumi destroy of the last stand deployed", await destroy(), "s");
-    writeResults();
+    writeResults(complete);
     stand.cleanup();
     fs.rmSync(path.dirname(stepLog), { recursive: true, force: true });
   }
