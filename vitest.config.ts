@@ -1,14 +1,27 @@
 import { defineConfig } from "vitest/config";
 
 // Three projects: `unit` (pure logic and the component graph with mocks, plus
-// a tiny real program through the engine), `e2e` (real local stands, part of
-// npm test) and `faults` (npm run faults: every fault scenario on its own
-// stand). The stand files run one after the other: each brings up a stand of machines that
-// share the controller's 2 cores, and their timings are reported.
+// tiny real programs through the engine; the tests sit beside the code they
+// test), `e2e` (real local stands, part of npm test) and `faults` (every
+// fault scenario on its own stand). The stand files run one after the other:
+// each brings up a stand of machines that share the controller's 2 cores,
+// and their timings are reported.
 export default defineConfig({
   test: {
     projects: [
-      { test: { name: "unit", include: ["test/unit/**/*.test.ts"], testTimeout: 120_000 } },
+      {
+        test: {
+          name: "unit",
+          include: [
+            "src/**/*.test.ts",
+            "scripts/**/*.test.ts",
+            "bench/**/*.test.ts",
+            "test/harness/**/*.test.ts",
+            "test/helpers/**/*.test.ts",
+          ],
+          testTimeout: 120_000,
+        },
+      },
       {
         test: {
           name: "e2e",

@@ -25,14 +25,17 @@ import { REPO } from "../test/helpers/pulumiCli";
 import { Stand } from "../test/helpers/stand";
 import { leaderOf, patroniCluster, waitWhole } from "../test/harness/clusterState";
 import { standTargets } from "../test/harness/scenario";
-import { packagesFor } from "../src/platform/platform";
-import { renderStepScript } from "../src/steps/stepScript";
+import { packagesFor } from "../src/stack/stackConfig";
+import { scriptsIn } from "../src/steps/stepScript";
 import { deployPhases, parseStepLog, summarizeTimeline, TimelineSummary } from "./timeline";
 
 const STACK = "bench";
 const quick = process.argv.includes("--quick");
 const stepLog = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-patroni-bench-")), "steps.jsonl");
-const stand = new Stand(STACK, { PULUMI_CONFIG_PASSPHRASE: "bench-stand-passphrase", PULUMI_PATRONI_STEP_LOG: stepLog });
+const stand = new Stand(STACK, {
+  PULUMI_CONFIG_PASSPHRASE: "bench-stand-passphrase",
+  PULUMI_PATRONI_STEP_LOG: stepLog,
+});
 const cores = os.cpus().length;
 
 interface Figure {
@@ -47,7 +50,9 @@ const timelines: { label: string; summary: TimelineSummary }[] = [];
 const meta: Record<string, string> = {};
 const record = (section: string, what: string, value: number, unit: string, note?: string) => {
   figures.push({ section, what, value, unit, note });
-  console.log(`[bench] ${section} | ${what}: ${value.toFixed(unit === "s" ? 1 : 2)} ${unit}${note ? ` (${note})` : ""}`);
+  console.log(
+    `[bench] ${section} | ${what}: ${value.toFixed(unit === "s" ? 1 : 2)} ${unit}${note ? ` (${note})` : ""}`,
+  );
 };
 
 // ---------------------------------------------------------------- CPU
@@ -85,7 +90,10 @@ function machineCpu(): Record<string, number> {
  * A fresh `pulumi up` of the stand as configured, with where it went (the step
  * log) and the CPU it took, recorded under `label`. Returns the seconds.
  */
-async function accountedDeploy(label: string, section: string): Promise<{ seconds: number; cpu: number; machines: number }> {
+async function accountedDeploy(
+  label: string,
+  section: string,
+): Promise<{ seconds: number; cpu: number; machines: number }> {
   fs.writeFileSync(stepLog, "");
   const cpu0 = childrenCpu();
   const t0 = Date.now();
@@ -95,7 +103,12 @@ async function accountedDeploy(label: string, section: string): Promise<{ second
   const machines = machineCpu();
   const machineTotal = Object.values(machines).reduce((a, b) => a + b, 0);
   const seconds = stand.timings[label];
-  const summary = summarizeTimeline(parseStepLog(fs.readFileSync(stepLog, "utf8")), deployPhases(stand.hostsWith("postgres")), t0, t1);
+  const summary = summarizeTimeline(
+    parseStepLog(fs.readFileSync(stepLog, "utf8")),
+    deployPhases(stand.hostsWith("postgres")),
+    t0,
+    t1,
+  );
   timelines.push({ label, summary });
   const byRole = (re: RegExp) =>
     Object.entries(machines)
@@ -168,9 +181,14 @@ function readVersions(): void {
   meta.date = new Date().toISOString();
   meta.machine = `${cores} cores (${os.cpus()[0]?.model ?? "?"}), ${Math.round(os.totalmem() / 2 ** 30)} GiB`;
   meta.controller = `${fs.readFileSync("/etc/os-release", "utf8").match(/PRETTY_NAME="([^"]+)"/)?.[1] ?? "?"}, Node.js ${process.version}`;
-  meta.pulumi = childProcess.execFileSync(path.join(REPO, "scripts", "pulumi.sh"), ["version"], { encoding: "utf8" }).trim();
+  meta.pulumi = childProcess
+    .execFileSync(path.join(REPO, "scripts", "pulumi.sh"), ["version"], { encoding: "utf8" })
+    .trim();
   const q = (host: string, pkgs: string) =>
-    stand.ssh(host, `. /etc/os-release; echo "Debian $VERSION_ID"; dpkg-query -W -f='\${Package} \${Version}\\n' ${pkgs}`);
+    stand.ssh(
+      host,
+      `. /etc/os-release; echo "Debian $VERSION_ID"; dpkg-query -W -f='\${Package} \${Version}\\n' ${pkgs}`,
+    );
   meta.hosts = q("pg01", "postgresql-17 patroni etcd-server pgbouncer").replace(/\n/g, ", ");
   meta.haproxy = q("haproxy01", "haproxy").split("\n")[1];
   meta.client = q("client01", "postgresql-client-17").split("\n")[1];
@@ -187,23 +205,48 @@ async function deploySection(): Promise<void> {
   const peak = await peakControllerMemory(async () => {
     deploy = await accountedDeploy("fresh deploy, 3 PostgreSQL nodes", "deploy");
   });
-  record("deploy", "fresh local machines to a healthy cluster (warm apt cache), 3 PostgreSQL nodes", deploy.seconds, "s");
-  record("footprint", "controller memory during that pulumi up (peak RSS of the pulumi and node processes)", peak, "MiB");
+  record(
+    "deploy",
+    "fresh local machines to a healthy cluster (warm apt cache), 3 PostgreSQL nodes",
+    deploy.seconds,
+    "s",
+  );
+  record(
+    "footprint",
+    "controller memory during that pulumi up (peak RSS of the pulumi and node processes)",
+    peak,
+    "MiB",
+  );
   readVersions();
   // The floor, each part alone on the otherwise idle stand. The HAProxy host
   // has none of the database packages: install them there as a database host would.
   const t0 = Date.now();
-  const install = renderStepScript("install-packages", { PACKAGES: packagesFor(["etcd", "postgres", "pgbouncer"], 17).join(" ") });
+  const install = stand.hostScript(
+    "haproxy01",
+    scriptsIn(path.join(REPO, "src", "roles", "host"))("install-packages", {
+      PACKAGES: packagesFor(["etcd", "postgres", "pgbouncer"], stand.parsedConfig()).join(" "),
+    }),
+  );
   stand.ssh("haproxy01", "bash -s >/dev/null 2>&1", install, 900_000);
   const packages = (Date.now() - t0) / 1000;
-  record("deploy floor", "package installation alone on one machine (a database host's packages, warm apt cache)", packages, "s");
+  record(
+    "deploy floor",
+    "package installation alone on one machine (a database host's packages, warm apt cache)",
+    packages,
+    "s",
+  );
   const t1 = Date.now();
   stand.ssh(
     "haproxy01",
     "set -e; d=$(mktemp -d); chown postgres $d; cd /; runuser -u postgres -- /usr/lib/postgresql/17/bin/initdb -D $d/data >/dev/null; runuser -u postgres -- /usr/lib/postgresql/17/bin/pg_ctl -D $d/data -o '-c listen_addresses= -k /tmp' -w start >/dev/null; runuser -u postgres -- /usr/lib/postgresql/17/bin/pg_ctl -D $d/data -w stop >/dev/null; rm -rf $d",
   );
   const bootstrap = (Date.now() - t1) / 1000;
-  record("deploy floor", "bootstrap of the first node alone (initdb and a first start, what Patroni's bootstrap runs)", bootstrap, "s");
+  record(
+    "deploy floor",
+    "bootstrap of the first node alone (initdb and a first start, what Patroni's bootstrap runs)",
+    bootstrap,
+    "s",
+  );
   // A replica's base backup alone, on the deployed stand.
   const targets = standTargets(stand, STACK);
   const leader = leaderOf(await patroniCluster(targets.whole.restUrls))!;
@@ -214,7 +257,12 @@ async function deploySection(): Promise<void> {
   const reinit = (Date.now() - t2) / 1000;
   record("deploy floor", "one replica's base backup alone (patronictl reinit, until streaming)", reinit, "s");
   const floor = packages + bootstrap + reinit;
-  record("deploy", "the deploy as a ratio to its floor (packages + bootstrap + base backup, each alone)", deploy.seconds / floor, "x");
+  record(
+    "deploy",
+    "the deploy as a ratio to its floor (packages + bootstrap + base backup, each alone)",
+    deploy.seconds / floor,
+    "x",
+  );
   // On this machine the three database hosts install at once on the same cores.
   const dbPackages = timelines.at(-1)!.summary.phases.find((p) => p.name === "packages, database hosts");
   if (dbPackages) {
@@ -249,7 +297,12 @@ async function changesSection(): Promise<void> {
   record("day-2", "restart-needing change, rolling (max_connections 200 -> 250)", stand.timings["rolling change"], "s");
   setPgCount(4);
   await stand.up("add replica");
-  record("day-2", "adding one replica (pg04: machine, packages, base backup, HAProxy)", stand.timings["add replica"], "s");
+  record(
+    "day-2",
+    "adding one replica (pg04: machine, packages, base backup, HAProxy)",
+    stand.timings["add replica"],
+    "s",
+  );
   setPgCount(3);
   await stand.up("remove replica");
   record("day-2", "removing it again", stand.timings["remove replica"], "s");
@@ -262,7 +315,12 @@ interface PgbenchResult {
 
 /** pgbench from the client host; the password travels on stdin, never on a command line. */
 function pgbench(target: string, args: string, password: string): PgbenchResult {
-  const out = stand.ssh("client01", `PGPASSWORD="$(cat)" pgbench -n ${args} "${target} connect_timeout=5" 2>&1`, password, 120_000);
+  const out = stand.ssh(
+    "client01",
+    `PGPASSWORD="$(cat)" pgbench -n ${args} "${target} connect_timeout=5" 2>&1`,
+    password,
+    120_000,
+  );
   const tps = Number(out.match(/tps = ([\d.]+)/)?.[1]);
   const latency = Number(out.match(/latency average = ([\d.]+) ms/)?.[1]);
   if (!Number.isFinite(tps)) throw new Error(`pgbench ${args} against ${target}: no tps in\n${out}`);
@@ -272,7 +330,12 @@ function pgbench(target: string, args: string, password: string): PgbenchResult 
 const mean = (rs: PgbenchResult[], k: keyof PgbenchResult) => rs.reduce((a, r) => a + r[k], 0) / rs.length;
 
 /** Runs each path in turn, `rounds` times, so drift on the shared cores hits them alike; records each and the ratio of the last to the first. */
-function alternate(label: string, paths: Record<string, { target: string; password: string }>, args: string, rounds = 2): void {
+function alternate(
+  label: string,
+  paths: Record<string, { target: string; password: string }>,
+  args: string,
+  rounds = 2,
+): void {
   const runs: Record<string, PgbenchResult[]> = Object.fromEntries(Object.keys(paths).map((k) => [k, []]));
   for (let round = 0; round < rounds; round++) {
     for (const [name, p] of Object.entries(paths)) runs[name].push(pgbench(p.target, args, p.password));
@@ -287,7 +350,12 @@ function alternate(label: string, paths: Record<string, { target: string; passwo
     );
   }
   const names = Object.keys(paths);
-  record("client path", `${label}: ${names.at(-1)} / ${names[0]}`, mean(runs[names.at(-1)!], "tps") / mean(runs[names[0]], "tps"), "x");
+  record(
+    "client path",
+    `${label}: ${names.at(-1)} / ${names[0]}`,
+    mean(runs[names.at(-1)!], "tps") / mean(runs[names[0]], "tps"),
+    "x",
+  );
 }
 
 async function clientPathSection(): Promise<void> {
@@ -297,18 +365,25 @@ async function clientPathSection(): Promise<void> {
   const appPassword = decodeURIComponent(new URL((stand.outputs.userUris as Record<string, string>).app).password);
   const su = stand.superuserPassword;
   // Every path with libpq's defaults, as a client gets them: the paths differ only by their hops.
-  const conn = (host: string, port: number | string, user: string) => `host=${host} port=${port} user=${user} dbname=app`;
+  const conn = (host: string, port: number | string, user: string) =>
+    `host=${host} port=${port} user=${user} dbname=app`;
   const paths = (user: string, password: string) => ({
     direct: { target: conn(addr, 5432, user), password },
     pgbouncer: { target: conn(addr, 6432, user), password },
     "haproxy+pgbouncer": { target: conn(haproxy.hostname, haproxy.port, user), password },
   });
-  stand.ssh("client01", `PGPASSWORD="$(cat)" pgbench -i -q -s 10 "${conn(addr, 5432, "postgres")}" >/dev/null 2>&1`, su);
+  stand.ssh(
+    "client01",
+    `PGPASSWORD="$(cat)" pgbench -i -q -s 10 "${conn(addr, 5432, "postgres")}" >/dev/null 2>&1`,
+    su,
+  );
   const seconds = 8;
   for (const script of ["-S", ""]) {
     for (const connect of ["", "-C"]) {
       for (const clients of [1, 10]) {
-        const args = `${script} ${connect} -c ${clients} -j ${Math.min(clients, 2)} -T ${seconds}`.replace(/\s+/g, " ").trim();
+        const args = `${script} ${connect} -c ${clients} -j ${Math.min(clients, 2)} -T ${seconds}`
+          .replace(/\s+/g, " ")
+          .trim();
         const label = `${script === "-S" ? "select-only" : "TPC-B-like"}, ${connect ? "new connection per transaction" : "persistent"}, ${clients} client${clients > 1 ? "s" : ""}`;
         alternate(label, paths("postgres", su), args);
       }
@@ -351,7 +426,12 @@ async function footprintSection(): Promise<void> {
       sum + (r.inputs?.__provider?.length ?? 0) + (r.outputs?.__provider?.length ?? 0),
     0,
   );
-  record("footprint", "share of the state that is stored dynamic providers (inputs and outputs)", (100 * providers) / state.length, "%");
+  record(
+    "footprint",
+    "share of the state that is stored dynamic providers (inputs and outputs)",
+    (100 * providers) / state.length,
+    "%",
+  );
   // Proportional set size (shared memory split between the processes that
   // map it), summed over a service's processes: the machines have no memory
   // accounting per unit.
@@ -395,7 +475,13 @@ function faultFigures(): string[] {
   if (!latest) return ["No fault-suite results yet: `npm run faults` writes them."];
   const { meta: m, rows } = JSON.parse(fs.readFileSync(path.join(dir, latest), "utf8")) as {
     meta: { date: string; dcs: string };
-    rows: { scenario: string; profile: string; writeUnavailableMs: number; wholeAfterMs: number; lostAcknowledged: number }[];
+    rows: {
+      scenario: string;
+      profile: string;
+      writeUnavailableMs: number;
+      wholeAfterMs: number;
+      lostAcknowledged: number;
+    }[];
   };
   return [
     `From [${latest.replace(".json", ".md")}](${latest.replace(".json", ".md")}) (${m.date.slice(0, 10)}; ${m.dcs}): a client writing through HAProxy 5000 all along.`,

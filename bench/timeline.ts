@@ -47,14 +47,22 @@ export function deployPhases(databaseHosts: readonly string[]): Phase[] {
     { name: "Patroni files", match: /\/patroni|pgpass_patroni|Patroni's roles/ },
     { name: "first member bootstraps and leads", match: /: run patroni$|a running Patroni leader$/ },
     { name: "replicas streaming", match: /patroni-cluster$|switchover away/ },
-    { name: "roles, databases, PgBouncer", match: /roles and databases|dynamic configuration|rolling restart|pgbouncer/ },
+    {
+      name: "roles, databases, PgBouncer",
+      match: /roles and databases|dynamic configuration|rolling restart|pgbouncer/,
+    },
     { name: "HAProxy", match: /haproxy/ },
     { name: "client host", match: /\.pgpass$|pg_service|wait for client$/ },
   ];
 }
 
 /** The spans of `phases` within an up that ran from `upStart` to `upEnd` (ms since the epoch). */
-export function summarizeTimeline(runs: readonly StepRun[], phases: readonly Phase[], upStart: number, upEnd: number): TimelineSummary {
+export function summarizeTimeline(
+  runs: readonly StepRun[],
+  phases: readonly Phase[],
+  upStart: number,
+  upEnd: number,
+): TimelineSummary {
   const s = (ms: number) => (ms - upStart) / 1000;
   const spans: PhaseSpan[] = [];
   for (const phase of phases) {
@@ -69,7 +77,9 @@ export function summarizeTimeline(runs: readonly StepRun[], phases: readonly Pha
     });
   }
   // Time covered by at least one step: merge the intervals.
-  const intervals = runs.map((r) => [Math.max(r.start, upStart), Math.min(r.end, upEnd)] as const).sort((a, b) => a[0] - b[0]);
+  const intervals = runs
+    .map((r) => [Math.max(r.start, upStart), Math.min(r.end, upEnd)] as const)
+    .sort((a, b) => a[0] - b[0]);
   let covered = 0;
   let [curStart, curEnd] = [Number.NaN, Number.NaN];
   for (const [a, b] of intervals) {

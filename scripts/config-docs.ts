@@ -1,10 +1,10 @@
 // Generates the README's configuration table from the zod schema, so the
 // documentation can never drift from what is validated. `npm run config-docs`
-// rewrites the table; test/unit/configDocs.test.ts fails when it is stale.
+// rewrites the table; scripts/config-docs.test.ts fails when it is stale.
 import { z } from "zod";
-import { stackConfigSchema } from "../src/config/schema";
+import { SSH_PRIVATE_KEY } from "../src/config/core";
 import { ruleOf } from "../src/config/fieldClasses";
-import { SECRET_KEYS } from "../src/config/validate";
+import { FIELD_CLASSES, SECRET_KEYS, stackConfigSchema } from "../src/stack/stackConfig";
 
 interface Row {
   key: string;
@@ -49,7 +49,11 @@ function rows(schema: z.ZodObject<z.ZodRawShape>, prefix: string): Row[] {
       key: name,
       type: typeName(inner),
       default:
-        isObject || def === undefined ? (def === undefined && !isObject && !optional ? "required" : "") : `\`${JSON.stringify(def)}\``,
+        isObject || def === undefined
+          ? def === undefined && !isObject && !optional
+            ? "required"
+            : ""
+          : `\`${JSON.stringify(def)}\``,
       description: description ?? "",
     });
     if (isObject) out.push(...rows(inner as z.ZodObject<z.ZodRawShape>, name));
@@ -62,16 +66,18 @@ export function renderConfigTable(): string {
   const lines = ["| key | type | default | description | on a running stack |", "|---|---|---|---|---|"];
   const onRunning = (key: string, type: string) => {
     if (type === "object") return "";
-    const rule = ruleOf(key);
-    if (!rule) throw new Error(`${key} has no class in src/config/fieldClasses.ts`);
+    const rule = ruleOf(FIELD_CLASSES, key);
+    if (!rule) throw new Error(`${key} has no class: add it to its role slice's fieldClasses`);
     return `**${rule.cls}**: ${rule.how}`;
   };
   const cell = (text: string) => text.replace(/\|/g, "\\|");
   for (const r of rows(stackConfigSchema, "")) {
-    lines.push(`| \`${r.key}\` | ${r.type} | ${r.default} | ${cell(r.description)} | ${cell(onRunning(r.key, r.type))} |`);
+    lines.push(
+      `| \`${r.key}\` | ${r.type} | ${r.default} | ${cell(r.description)} | ${cell(onRunning(r.key, r.type))} |`,
+    );
   }
   for (const key of SECRET_KEYS) {
-    const secret = key === "sshPrivateKey" ? "required for existing hosts" : "generated";
+    const secret = key === SSH_PRIVATE_KEY ? "required for existing hosts" : "generated";
     lines.push(
       `| \`${key}\` | secret string | ${secret} | Must be set with \`pulumi config set --secret\`. | ${cell(onRunning(key, "secret"))} |`,
     );

@@ -4,22 +4,24 @@
 // command is checked against it (src/ops/ctl.ts), run there with patronictl
 // (its config on the host holds the REST API credentials), and waited for.
 import { CtlError, ClusterView, parseClusterView, parseCtlArgs, planCtl, waitDone } from "../src/ops/ctl";
-import { readStackOutputs, shellQuote, StackAccess } from "../src/ops/stackAccess";
-import { PATRONI_CONFIG_PATH } from "../src/roles/patroni/patroniConfig";
+import { readStackOutputs, StackAccess } from "../src/ops/stackAccess";
+import { shellQuote } from "../src/render/shellQuote";
+import { PATRONI_CONFIG_PATH, POSTGRES_ROLE } from "../src/roles/postgres/slice";
+import { renderHostScript, scriptsIn } from "../src/steps/stepScript";
+import * as path from "path";
 
-// Read on the host: the scope, synchronous_mode and Patroni's view of the
-// cluster (no credentials needed for GET /config and GET /cluster).
-const VIEW_SCRIPT = `set -e
-read_config() { python3 -c "import sys, yaml; c = yaml.safe_load(open('${PATRONI_CONFIG_PATH}')); print(eval(sys.argv[1]))" "$1"; }
-read_config 'c["scope"]'
-api="http://$(read_config 'c["restapi"]["connect_address"]')"
-curl -fsS --max-time 5 "$api/config" | jq -r '.synchronous_mode // false'
-curl -fsS --max-time 5 "$api/cluster"`;
+// Read on the host: the scope, synchronous_mode and Patroni's view of the cluster.
+const VIEW_SCRIPT = `set -e\n${renderHostScript(scriptsIn(path.join(__dirname, "..", "src", "ops"))("cluster-view", { PATRONI_CONFIG: PATRONI_CONFIG_PATH }))}`;
 
 const sudo = (access: StackAccess) => ((access.outputs.ssh?.user ?? "root") === "root" ? "" : "sudo -n ");
 
 /** patronictl with the node's own config (its REST API credentials), named explicitly: sudo may keep the login user's HOME. */
-const patronictl = (access: StackAccess) => [...(sudo(access) ? ["sudo", "-n"] : []), "patronictl", "-c", PATRONI_CONFIG_PATH];
+const patronictl = (access: StackAccess) => [
+  ...(sudo(access) ? ["sudo", "-n"] : []),
+  "patronictl",
+  "-c",
+  PATRONI_CONFIG_PATH,
+];
 
 function readView(access: StackAccess, host: string): ClusterView {
   const r = access.runScript(host, `${sudo(access)}bash -c ${shellQuote(VIEW_SCRIPT)}`, 30_000);
@@ -31,7 +33,7 @@ function readView(access: StackAccess, host: string): ClusterView {
 /** The first PostgreSQL host whose Patroni answers, and the cluster as it sees it. */
 function findCluster(access: StackAccess): { host: string; view: ClusterView } {
   const errors: string[] = [];
-  for (const host of access.hostsWith("postgres")) {
+  for (const host of access.hostsWith(POSTGRES_ROLE)) {
     try {
       return { host, view: readView(access, host) };
     } catch (e) {

@@ -12,10 +12,10 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 action=$1 host=$2
 case $action in
   off) verb=poweroff ;;
-  kill) verb=kill ;;
+  kill) verb="kill" ;;
   on) verb=start ;;
   status) verb=status ;;
   link-down | link-up) verb=$action ;;
   *) echo "unknown action $action: use off, kill, on, status, link-down or link-up" >&2; exit 2 ;;
 esac
-exec "$repo/scripts/local/machine.sh" "$verb" "$host" --stand "${STACK:-local}"
+exec "$repo/src/local/machines/machine.sh" "$verb" "$host" --stand "${STACK:-local}"

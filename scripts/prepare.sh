@@ -7,7 +7,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 say() { printf '[prepare] %s\n' "$*" >&2; }
 
-packages=(debootstrap systemd-container apt-cacher-ng iproute2 openssh-client haproxy curl ca-certificates util-linux)
+packages=(debootstrap systemd-container apt-cacher-ng iproute2 openssh-client haproxy curl ca-certificates util-linux shellcheck)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null | grep -q '^ii' || missing+=("$p")

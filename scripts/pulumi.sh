@@ -47,7 +47,7 @@ if [[ -z $stack && ${args[0]:-} == stack && ${args[1]:-} =~ ^(init|select|rm)$ ]
   for a in "${args[@]:2}"; do [[ $a == -* ]] || { stack=$a; break; }; done
 fi
 if [[ -z $stack ]]; then
-  stack=$(cd "$repo" && pulumi stack --show-name 2>/dev/null || true)
+  stack=$(cd "$repo" && { pulumi stack --show-name 2>/dev/null || true; })
 fi
 if [[ ${stack##*/} == local ]]; then
   # Stands made before this file existed were encrypted with a constant
@@ -59,7 +59,7 @@ if [[ ${stack##*/} == local ]]; then
     passphrase_file=${PULUMI_PATRONI_HOME:-$HOME/.config/pulumi-patroni}/local.passphrase
     if [[ ! -s $passphrase_file ]]; then
       mkdir -p "$(dirname "$passphrase_file")"
-      if [[ -f $legacy_state && ! -f $repo/Pulumi.local.yaml ]] || grep -qsF "$legacy_salt" "$repo/Pulumi.local.yaml"; then
+      if { [[ -f $legacy_state && ! -f $repo/Pulumi.local.yaml ]]; } || grep -qsF "$legacy_salt" "$repo/Pulumi.local.yaml"; then
         printf '%s' "$legacy_passphrase" >"$passphrase_file"
       else
         head -c 32 /dev/urandom | base64 | tr -d '\n' >"$passphrase_file"

@@ -37,4 +37,5 @@ fi
 # ssh joins its arguments with spaces for the remote shell: quote each one so
 # `psql -c 'select pg_is_in_recovery()'` arrives as three arguments.
 remote=$(printf '%q ' "$@")
+# shellcheck disable=SC2029 # quoted above on purpose: the remote shell splits it back into "$@"
 ssh "${opts[@]}" "$target" "${remote% }"

@@ -2,21 +2,28 @@
 // host, in the runbook's order: hosts ready -> etcd members -> etcd healthy
 // -> Patroni nodes -> leader and streaming replicas -> dynamic configuration
 // -> roles and databases -> PgBouncer -> HAProxy -> client. Each stage is one
-// component per host role (src/roles/) or a cross-host step (clusterSteps.ts).
+// component per host role (src/roles/<role>/) or a cluster-wide step of a
+// role (etcdCluster.ts, patroniCluster.ts).
 import * as pulumi from "@pulumi/pulumi";
-import { HostConfig, StackConfig } from "../config/schema";
-import { deriveTopology, hasRole } from "../config/topology";
+import { hasRole } from "../config/topology";
 import { SshConnection } from "../providers/shellCommand";
 import { ClientHost } from "../roles/client/clientHost";
+import { CLIENT_ROLE } from "../roles/client/slice";
+import { EtcdCluster } from "../roles/etcd/etcdCluster";
 import { EtcdMember } from "../roles/etcd/etcdMember";
+import { ETCD_ROLE, etcdClientUrls } from "../roles/etcd/slice";
 import { HaproxyNode } from "../roles/haproxy/haproxyNode";
+import { HAPROXY_ROLE } from "../roles/haproxy/slice";
 import { HostBase, installPackages } from "../roles/host/hostBase";
-import { SUPERUSER } from "../roles/patroni/patroniConfig";
-import { PatroniNode } from "../roles/patroni/patroniNode";
 import { PgbouncerNode } from "../roles/pgbouncer/pgbouncerNode";
+import { PGBOUNCER_ROLE } from "../roles/pgbouncer/slice";
+import { PatroniCluster } from "../roles/postgres/patroniCluster";
+import { PatroniNode } from "../roles/postgres/patroniNode";
+import { POSTGRES_ROLE, SUPERUSER } from "../roles/postgres/slice";
 import { RoleArgs } from "../roles/roleArgs";
-import { ClusterSteps } from "./clusterSteps";
-import { ClusterPasswords } from "./passwords";
+import { hostFactsOf } from "../stack/hostFacts";
+import { ClusterPasswords } from "../stack/passwords";
+import { HostConfig, StackConfig, topologyOf } from "../stack/stackConfig";
 
 export interface PostgresClusterArgs {
   readonly config: StackConfig;
@@ -43,82 +50,110 @@ export class PostgresCluster extends pulumi.ComponentResource {
   readonly pendingRestart: pulumi.Output<string[]>;
 
   constructor(name: string, args: PostgresClusterArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("pulumi-patroni:index:PostgresCluster", name, {}, { ...opts, aliases: [{ type: "pulumi-patroni:PostgresCluster" }] });
+    super(
+      "pulumi-patroni:index:PostgresCluster",
+      name,
+      {},
+      { ...opts, aliases: [{ type: "pulumi-patroni:PostgresCluster" }] },
+    );
     const { config, passwords } = args;
-    const topology = deriveTopology(config);
+    const topology = topologyOf(config);
+    const facts = hostFactsOf(config, args.stack);
     const child = { parent: this };
     const host = (h: HostConfig) => ({ ...h, connection: args.connections[h.name], owner: `${args.stack}/${h.name}` });
-    const steps = new ClusterSteps(this, name, config, topology, (h) => args.connections[h.name]);
+    const connectionOf = (h: HostConfig) => args.connections[h.name];
 
     // 1. Every host: reachable and its platform read; once every platform is accepted, packages
     // (database hosts first when the hosts share the controller's CPU).
     const bases = new Map(
       config.hosts.map((h) => [
         h.name,
-        new HostBase(`${name}-${h.name}`, { config, host: host(h), stack: args.stack, dependsOn: args.dependsOn }, child),
+        new HostBase(`${name}-${h.name}`, { config, host: host(h), facts, dependsOn: args.dependsOn }, child),
       ]),
     );
     const platforms = installPackages(config, topology, bases, this);
     /** Name, arguments and options of host h's `role` component, which waits for the host's packages (etcd: its own) and `after`. */
-    const on = (h: HostConfig, role: string, after: pulumi.Resource[] = []): [string, RoleArgs, pulumi.ComponentResourceOptions] => {
+    const on = (
+      h: HostConfig,
+      role: string,
+      after: pulumi.Resource[] = [],
+    ): [string, RoleArgs, pulumi.ComponentResourceOptions] => {
       const platform = platforms.apply((p) => p[h.name]);
       const base = bases.get(h.name)!;
-      const dependsOn = [role === "etcd" ? base.etcdReady : base.ready, ...after];
+      const dependsOn = [role === ETCD_ROLE ? base.etcdReady : base.ready, ...after];
       return [
         `${name}-${h.name}-${role}`,
-        { config, topology, host: host(h), managed: { stack: args.stack }, passwords, platform, dependsOn },
+        { config, topology, host: host(h), managed: { stack: args.stack }, facts, passwords, platform, dependsOn },
         child,
       ];
     };
 
-    // 2. etcd members, then every one of them healthy.
+    // 2. etcd members, one after the other, then every one of them healthy.
+    const etcdCluster = new EtcdCluster(this, name, config, facts, connectionOf);
     const etcd: EtcdMember[] = [];
-    for (const h of topology.etcdHosts) etcd.push(new EtcdMember(...on(h, "etcd", etcd.length ? [etcd[etcd.length - 1].ready] : [])));
-    const etcdHealthy = steps.etcdHealthy(etcd.map((m) => m.ready));
-    const etcdSettled = steps.etcdRollingRestart([etcdHealthy]);
+    for (const h of topology.withRole(ETCD_ROLE)) {
+      etcd.push(new EtcdMember(...on(h, ETCD_ROLE, etcd.length ? [etcd[etcd.length - 1].ready] : [])));
+    }
+    const etcdSettled = etcdCluster.rollingRestart([etcdCluster.healthy(etcd.map((m) => m.ready))]);
 
     // 3. Patroni nodes, then one leader and every replica streaming; then the DCS configuration.
-    const roles = steps.internalRoles(passwords, (h) => bases.get(h.name)!.ready);
+    const patroniCluster = new PatroniCluster(this, name, config, facts, connectionOf);
+    const roles = patroniCluster.internalRoles(passwords, (h) => bases.get(h.name)!.ready);
     // Every member's patroni.yml is written before any Patroni starts or reloads, and the
     // first member leads before the others start (see PatroniNode.startAfter).
     let configsWritten!: (configs: pulumi.Resource[]) => void;
     const allConfigs = new Promise<pulumi.Resource[]>((resolve) => (configsWritten = resolve));
     let leaderRuns!: (gate: pulumi.Resource[]) => void;
     const afterLeader = new Promise<pulumi.Resource[]>((resolve) => (leaderRuns = resolve));
-    const patroni = topology.postgresHosts.map((h, i) => {
+    // The component name keeps the role's former name: renaming it would replace every step.
+    const patroni = topology.withRole(POSTGRES_ROLE).map((h, i) => {
       const [n, a, o] = on(h, "patroni", [...etcdSettled, ...roles]);
       return new PatroniNode(n, { ...a, startAfter: i === 0 ? allConfigs : afterLeader }, o);
     });
     configsWritten(patroni.map((p) => p.config));
-    leaderRuns([...patroni.map((p) => p.config), steps.leaderRuns([patroni[0].ready])]);
-    const handover = steps.leaderHandover(patroni.map((p) => p.ready));
-    const dynamicConfig = steps.dynamicConfiguration(passwords, [steps.patroniHealthy(passwords, [handover])]);
-    const restarts = steps.rollingRestart(passwords, [dynamicConfig]);
+    leaderRuns([...patroni.map((p) => p.config), patroniCluster.leaderRuns([patroni[0].ready])]);
+    const handover = patroniCluster.leaderHandover(patroni.map((p) => p.ready));
+    const dynamicConfig = patroniCluster.dynamicConfiguration(passwords, [
+      patroniCluster.healthy(passwords, [handover]),
+    ]);
+    const restarts = patroniCluster.rollingRestart(passwords, [dynamicConfig]);
 
     // 4. Roles, databases and PgBouncer's auth function on the primary; then PgBouncer.
-    const sql = steps.rolesAndDatabases(passwords, [restarts]);
-    const pgbouncers = topology.postgresHosts
-      .filter((h) => hasRole(h, "pgbouncer"))
-      .map((h) => new PgbouncerNode(...on(h, "pgbouncer", [sql])));
+    const sql = patroniCluster.rolesAndDatabases(passwords, [restarts]);
+    const pgbouncers = topology
+      .withRole(POSTGRES_ROLE)
+      .filter((h) => hasRole(h, PGBOUNCER_ROLE))
+      .map((h) => new PgbouncerNode(...on(h, PGBOUNCER_ROLE, [sql])));
 
     // 5. HAProxy in front of them, then the client hosts through the first HAProxy.
-    const haproxies = topology.haproxyHosts.map((h) => new HaproxyNode(...on(h, "haproxy", [...pgbouncers.map((b) => b.ready), sql])));
+    const haproxies = topology
+      .withRole(HAPROXY_ROLE)
+      .map((h) => new HaproxyNode(...on(h, HAPROXY_ROLE, [...pgbouncers.map((b) => b.ready), sql])));
     const haproxiesReady = haproxies.map((x) => x.ready);
-    for (const h of topology.clientHosts) new ClientHost(...on(h, "client", haproxiesReady));
+    for (const h of topology.withRole(CLIENT_ROLE)) new ClientHost(...on(h, CLIENT_ROLE, haproxiesReady));
 
-    const entry = topology.haproxyHosts[0];
+    const entry = topology.withRole(HAPROXY_ROLE)[0];
     const uri = (port: number) =>
       pulumi.secret(
-        passwords.apply((p) => `postgresql://${SUPERUSER}:${encodeURIComponent(p.superuser)}@${entry.address}:${port}/postgres`),
+        passwords.apply(
+          (p) => `postgresql://${SUPERUSER}:${encodeURIComponent(p.superuser)}@${entry.address}:${port}/postgres`,
+        ),
       );
     this.primaryUri = uri(config.haproxy.primaryPort);
     this.replicasUri = uri(config.haproxy.replicaPort);
     this.entryAddress = entry.address;
     this.haproxyStatsUrl = `http://${entry.address}:${config.haproxy.statsPort}/`;
-    this.etcdEndpoints = [...topology.etcdClientUrls];
+    this.etcdEndpoints = etcdClientUrls(config);
     this.pendingRestart = restarts.pending;
     this.hostRoles = Object.fromEntries(config.hosts.map((h) => [h.name, { address: h.address, roles: [...h.roles] }]));
     const { primaryUri, replicasUri, haproxyStatsUrl, etcdEndpoints, pendingRestart } = this;
-    this.registerOutputs({ primaryUri, replicasUri, haproxyStatsUrl, etcdEndpoints, pendingRestart, hosts: this.hostRoles });
+    this.registerOutputs({
+      primaryUri,
+      replicasUri,
+      haproxyStatsUrl,
+      etcdEndpoints,
+      pendingRestart,
+      hosts: this.hostRoles,
+    });
   }
 }

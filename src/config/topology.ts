@@ -1,17 +1,17 @@
-// Plain facts derived from the validated config that several renderers and
-// components need; computed in one place so they never disagree.
-import { HostConfig, Role, StackConfig } from "./schema";
+// Plain facts derived from the validated hosts that several roles need;
+// computed in one place so they never disagree. Facts of one role (etcd's
+// URLs, say) live with that role.
 
-export interface Topology {
-  readonly hosts: readonly HostConfig[];
-  readonly postgresHosts: readonly HostConfig[];
-  readonly etcdHosts: readonly HostConfig[];
-  readonly haproxyHosts: readonly HostConfig[];
-  readonly clientHosts: readonly HostConfig[];
-  /** etcd client URLs, e.g. http://10.0.0.11:2379, in host order. */
-  readonly etcdClientUrls: readonly string[];
-  /** etcd --initial-cluster value: name=peerUrl,... */
-  readonly etcdInitialCluster: string;
+export interface TopologyHost {
+  readonly name: string;
+  readonly address: string;
+  readonly roles: readonly string[];
+}
+
+export interface Topology<H extends TopologyHost = TopologyHost> {
+  readonly hosts: readonly H[];
+  /** The hosts with `role`, in configuration order. */
+  withRole(role: string): readonly H[];
   /**
    * Addresses that may open sessions to PostgreSQL: every host's, and the
    * controller's on a local stand (it sits on the hosts' bridge, so the fault
@@ -22,23 +22,16 @@ export interface Topology {
   readonly hostsShareCpu: boolean;
 }
 
-export const hasRole = (host: HostConfig, role: Role): boolean => host.roles.includes(role);
+export const hasRole = (host: TopologyHost, role: string): boolean => host.roles.includes(role);
 
-export function deriveTopology(config: StackConfig): Topology {
-  const by = (role: Role) => config.hosts.filter((h) => hasRole(h, role));
-  const etcdHosts = by("etcd");
+export function deriveTopology<H extends TopologyHost>(
+  hosts: readonly H[],
+  controller?: { readonly address: string },
+): Topology<H> {
   return {
-    hosts: config.hosts,
-    postgresHosts: by("postgres"),
-    etcdHosts,
-    haproxyHosts: by("haproxy"),
-    clientHosts: by("client"),
-    etcdClientUrls: etcdHosts.map((h) => `http://${h.address}:${config.etcd.clientPort}`),
-    etcdInitialCluster: etcdHosts.map((h) => `${h.name}=http://${h.address}:${config.etcd.peerPort}`).join(","),
-    sessionAddresses: [
-      ...config.hosts.map((h) => h.address),
-      ...(config.hostSource === "local-machines" ? [config.localMachines.bridgeAddress.split("/")[0]] : []),
-    ],
-    hostsShareCpu: config.hostSource === "local-machines",
+    hosts,
+    withRole: (role) => hosts.filter((h) => hasRole(h, role)),
+    sessionAddresses: [...hosts.map((h) => h.address), ...(controller ? [controller.address] : [])],
+    hostsShareCpu: controller !== undefined,
   };
 }

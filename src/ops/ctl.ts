@@ -5,16 +5,9 @@
 // patronictl command it returns runs on a PostgreSQL host over SSH
 // (scripts/ctl.ts).
 
-export interface ClusterMember {
-  readonly name: string;
-  readonly role: string;
-  readonly state: string;
-  readonly host?: string;
-  readonly timeline?: number;
-  readonly lag?: number | string;
-  readonly pending_restart?: boolean;
-  readonly tags?: { readonly nofailover?: boolean; readonly [tag: string]: unknown };
-}
+import { ClusterMember } from "../patroni/rest";
+
+export type { ClusterMember };
 
 /** Patroni's GET /cluster, with the cluster's scope. */
 export interface ClusterView {
@@ -91,7 +84,8 @@ export function parseCtlArgs(argv: readonly string[], defaultStack: string): { s
     if (member !== undefined || to !== undefined) throw new CtlError(`${k} takes no arguments\n${CTL_USAGE}`);
   };
   const one = (k: string): string => {
-    if (!member || extra.length > 0 || to !== undefined) throw new CtlError(`${k} needs exactly one MEMBER\n${CTL_USAGE}`);
+    if (!member || extra.length > 0 || to !== undefined)
+      throw new CtlError(`${k} needs exactly one MEMBER\n${CTL_USAGE}`);
     return member;
   };
   switch (kind) {
@@ -105,7 +99,8 @@ export function parseCtlArgs(argv: readonly string[], defaultStack: string): { s
       if (member !== undefined) throw new CtlError(`switchover names its target with --to MEMBER\n${CTL_USAGE}`);
       return { stack, command: { kind, to } };
     case "failover":
-      if (!to || member !== undefined) throw new CtlError(`failover needs --to MEMBER (the member to promote)\n${CTL_USAGE}`);
+      if (!to || member !== undefined)
+        throw new CtlError(`failover needs --to MEMBER (the member to promote)\n${CTL_USAGE}`);
       return { stack, command: { kind, to } };
     case "restart":
     case "reinit":
@@ -133,7 +128,9 @@ function whyNotCandidate(m: ClusterMember): string | undefined {
 function member(view: ClusterView, name: string): ClusterMember {
   const m = view.members.find((x) => x.name === name);
   if (!m)
-    throw new CtlError(`no member ${name} in cluster ${view.scope}; members: ${view.members.map((x) => x.name).join(", ") || "none"}`);
+    throw new CtlError(
+      `no member ${name} in cluster ${view.scope}; members: ${view.members.map((x) => x.name).join(", ") || "none"}`,
+    );
   return m;
 }
 
@@ -148,7 +145,10 @@ export function planCtl(command: CtlCommand, view: ClusterView): CtlPlan {
       return { argv: ["history", scope], summary: "" };
     case "pause":
       if (view.paused) return { argv: [], summary: `cluster ${scope} is already paused (maintenance mode)` };
-      return { argv: ["pause", scope, "--wait"], summary: `pausing ${scope}: Patroni stops acting on failures until resume` };
+      return {
+        argv: ["pause", scope, "--wait"],
+        summary: `pausing ${scope}: Patroni stops acting on failures until resume`,
+      };
     case "resume":
       if (!view.paused) return { argv: [], summary: `cluster ${scope} is not paused` };
       return { argv: ["resume", scope, "--wait"], summary: `resuming ${scope}` };
@@ -169,7 +169,8 @@ export function planCtl(command: CtlCommand, view: ClusterView): CtlPlan {
         whyNotCandidate(m) ??
         (view.synchronousMode && m.role !== "sync_standby"
           ? `${m.name} is not the synchronous standby (synchronous_mode is on: Patroni switches over only to ${
-              view.members.find((x) => x.role === "sync_standby")?.name ?? "one, and has not named one yet; try again after a loop_wait"
+              view.members.find((x) => x.role === "sync_standby")?.name ??
+              "one, and has not named one yet; try again after a loop_wait"
             })`
           : undefined);
       if (command.to) {
@@ -213,7 +214,8 @@ export function planCtl(command: CtlCommand, view: ClusterView): CtlPlan {
     }
     case "reinit": {
       const m = member(view, command.member);
-      if (isLeader(m)) throw new CtlError(`${m.name} is the leader of ${scope}: only a replica can be rebuilt; switch over first`);
+      if (isLeader(m))
+        throw new CtlError(`${m.name} is the leader of ${scope}: only a replica can be rebuilt; switch over first`);
       if (!leader) throw new CtlError(`cluster ${scope} has no leader to rebuild ${m.name} from`);
       return {
         argv: ["reinit", scope, m.name, "--force", "--wait"],
@@ -241,7 +243,9 @@ export function waitDone(wait: CtlWait, view: ClusterView): boolean {
   if (!m) return false;
   if (wait.kind === "leader") {
     if (!isLeader(m) || m.state !== "running") return false;
-    return wait.replicas.every((r) => view.members.some((x) => x.name === r && x.state === "streaming" && x.timeline === m.timeline));
+    return wait.replicas.every((r) =>
+      view.members.some((x) => x.name === r && x.state === "streaming" && x.timeline === m.timeline),
+    );
   }
   if (m.pending_restart) return false;
   return wait.streaming ? m.state === "streaming" : m.state === "running";

@@ -6,6 +6,8 @@ import * as childProcess from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { knownHostsLine, sshOptions } from "../providers/ssh";
+import { shellQuote } from "../render/shellQuote";
 
 export interface StackOutputs {
   readonly hosts: Record<string, { address: string; roles: string[] }>;
@@ -19,11 +21,6 @@ export interface RemoteResult {
   readonly code: number;
   readonly stdout: string;
   readonly stderr: string;
-}
-
-/** One argument quoted for a POSIX shell (what `printf %q` does in scripts/ssh.sh). */
-export function shellQuote(arg: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
 export const REPO = path.resolve(__dirname, "..", "..");
@@ -41,7 +38,9 @@ export function readStackOutputs(stack: string): StackOutputs {
   if (r.status !== 0) throw new Error(`cannot read the outputs of stack ${stack}: ${(r.stderr || r.stdout).trim()}`);
   const outputs = JSON.parse(r.stdout) as StackOutputs;
   if (!outputs.hosts || Object.keys(outputs.hosts).length === 0) {
-    throw new Error(`stack ${stack} has no hosts in its outputs: deploy it first (npm run pulumi -- up --stack ${stack})`);
+    throw new Error(
+      `stack ${stack} has no hosts in its outputs: deploy it first (npm run pulumi -- up --stack ${stack})`,
+    );
   }
   return outputs;
 }
@@ -69,18 +68,23 @@ export class StackAccess {
   /** Runs a shell script of ours (not user input) on `host`. */
   runScript(host: string, script: string, timeoutMs = 120_000): RemoteResult {
     const h = this.outputs.hosts[host];
-    if (!h) throw new Error(`no host ${host} in the stack's outputs; hosts: ${Object.keys(this.outputs.hosts).join(", ")}`);
+    if (!h)
+      throw new Error(`no host ${host} in the stack's outputs; hosts: ${Object.keys(this.outputs.hosts).join(", ")}`);
     const ssh = this.outputs.ssh ?? { user: "root", port: 22 };
     const address = ssh.addresses?.[host] ?? h.address;
     const hostKey = this.outputs.hostKeys?.[host];
     if (!hostKey) throw new Error(`the stack has no recorded host key for ${host}: run pulumi up first`);
     const knownHosts = path.join(this.dir, `known_hosts-${host}`);
-    fs.writeFileSync(knownHosts, `${ssh.port === 22 ? address : `[${address}]:${ssh.port}`} ${hostKey}\n`, { mode: 0o600 });
+    fs.writeFileSync(knownHosts, knownHostsLine(address, ssh.port, hostKey), { mode: 0o600 });
     const args = [
-      ...["-i", path.join(this.dir, "key"), "-p", String(ssh.port)],
-      ...["-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"],
-      ...["-o", `UserKnownHostsFile=${knownHosts}`, "-o", "GlobalKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"],
-      ...["-o", "ConnectTimeout=5", `${ssh.user}@${address}`, script],
+      ...sshOptions({
+        keyFile: path.join(this.dir, "key"),
+        port: ssh.port,
+        knownHostsFile: knownHosts,
+        connectTimeout: 5,
+      }),
+      `${ssh.user}@${address}`,
+      script,
     ];
     const r = childProcess.spawnSync("ssh", args, { encoding: "utf8", timeout: timeoutMs });
     if (r.error) return { code: 255, stdout: r.stdout ?? "", stderr: `${r.stderr ?? ""}${r.error.message}` };

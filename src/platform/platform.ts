@@ -1,18 +1,19 @@
 // What differs between the host platforms we deploy onto, in one place:
 // Debian releases and what they ship, the minimum component versions (and
-// why), the packages of each role, and the features the renderers switch on.
-// Hosts report their facts at deploy (templates/steps/platform.sh); the
+// why), and the features the renderers switch on. The packages of each
+// role are the role's (src/roles/*/slice.ts).
+// Hosts report their facts at deploy (src/roles/host/platform.sh); the
 // renderers take the resulting HostPlatform as input.
-import { Role } from "../config/schema";
 
 /** What each Debian release we know ships (https://packages.debian.org). */
-export const DEBIAN_RELEASES: Readonly<Record<string, { readonly version: number; readonly postgres: number; readonly patroni: string }>> =
-  {
-    bookworm: { version: 12, postgres: 15, patroni: "3.0.2" },
-    trixie: { version: 13, postgres: 17, patroni: "4.0.7" },
-  };
+export const DEBIAN_RELEASES: Readonly<
+  Record<string, { readonly version: number; readonly postgres: number; readonly patroni: string }>
+> = {
+  bookworm: { version: 12, postgres: 15, patroni: "3.0.2" },
+  trixie: { version: 13, postgres: 17, patroni: "4.0.7" },
+};
 
-/** The release the local stand's machines run (scripts/local/rootfs.sh builds it). */
+/** The release the local stand's machines run (src/local/machines/rootfs.sh builds it). */
 export const LOCAL_MACHINE_RELEASE = "trixie";
 
 /** PostgreSQL major version of a new cluster: the one Debian 13 ships. */
@@ -35,43 +36,8 @@ export const PATRONI_LIVE_VALIDATION = "4.0.0";
 /** PgBouncer's `auth_dbname` (1.21) runs auth_query in one database instead of the one the client asked for. */
 export const PGBOUNCER_AUTH_DBNAME = "1.21.0";
 
-/** Debian packages a host needs for its roles, sorted so the install step is byte-stable. */
-export function packagesFor(roles: readonly Role[], postgresVersion: number): string[] {
-  // Not ca-certificates: naming it upgrades it, and its postinst rebuilds
-  // every certificate link (25 s per host); curl pulls it in when missing.
-  const pkgs = new Set<string>(["curl", "jq"]);
-  for (const role of roles) {
-    switch (role) {
-      case "etcd":
-        ["etcd-server", "etcd-client"].forEach((p) => pkgs.add(p));
-        break;
-      case "postgres":
-        [
-          `postgresql-${postgresVersion}`,
-          `postgresql-client-${postgresVersion}`,
-          "patroni",
-          "python3-etcd",
-          "python3-psycopg2",
-          "etcd-client",
-        ].forEach((p) => pkgs.add(p));
-        break;
-      case "pgbouncer":
-        pkgs.add("pgbouncer");
-        break;
-      case "haproxy":
-        ["haproxy", "socat"].forEach((p) => pkgs.add(p));
-        break;
-      case "client":
-        // pgbench ships in the server package on Debian; no cluster is created (see install step).
-        [`postgresql-client-${postgresVersion}`, `postgresql-${postgresVersion}`].forEach((p) => pkgs.add(p));
-        break;
-    }
-  }
-  return [...pkgs].sort();
-}
-
-/** What templates/steps/platform.sh reports: the OS release and, per package, installed and candidate versions. */
-export interface HostFacts {
+/** What the host step platform.sh (src/roles/host/) reports: the OS release and, per package, installed and candidate versions. */
+export interface PlatformReport {
   readonly id: string;
   readonly versionId: string;
   readonly codename: string;
@@ -111,8 +77,8 @@ export function compareVersions(a: string, b: string): number {
 export const atLeast = (version: string | undefined, minimum: string): boolean =>
   version !== undefined && compareVersions(version, minimum) >= 0;
 
-export function parseHostFacts(stdout: string): HostFacts {
-  const facts = JSON.parse(stdout) as HostFacts;
+export function parsePlatformReport(stdout: string): PlatformReport {
+  const facts = JSON.parse(stdout) as PlatformReport;
   if (typeof facts.codename !== "string" || typeof facts.packages !== "object")
     throw new Error(`unexpected platform facts: ${stdout.slice(0, 200)}`);
   return facts;
@@ -120,7 +86,9 @@ export function parseHostFacts(stdout: string): HostFacts {
 
 export interface PlatformRequest {
   readonly hostName: string;
-  readonly roles: readonly Role[];
+  readonly roles: readonly string[];
+  /** The packages its roles need. */
+  readonly packages: readonly string[];
   readonly postgresVersion: number;
   /** hosts[].adoptExisting: the host's config allows taking over what already runs there. */
   readonly adoptExisting?: boolean;
@@ -131,10 +99,14 @@ export interface PlatformRequest {
  * Checked at deploy, after apt has read the configured sources and before
  * any host installs anything.
  */
-export function resolveHostPlatform(req: PlatformRequest, facts: HostFacts): { platform?: HostPlatform; problems: string[] } {
+export function resolveHostPlatform(
+  req: PlatformRequest,
+  facts: PlatformReport,
+): { platform?: HostPlatform; problems: string[] } {
   const problems: string[] = [];
   const where = `hosts ${req.hostName} (${facts.id} ${facts.versionId || "?"} ${facts.codename || "?"})`;
-  if (facts.id !== "debian") problems.push(`${where}: only Debian is supported (12 with the PostgreSQL project's repository, or 13)`);
+  if (facts.id !== "debian")
+    problems.push(`${where}: only Debian is supported (12 with the PostgreSQL project's repository, or 13)`);
   const takesOver = req.roles.some((r) => r === "postgres" || r === "etcd");
   for (const running of takesOver && !req.adoptExisting ? (facts.foreign ?? []) : []) {
     problems.push(
@@ -147,7 +119,7 @@ export function resolveHostPlatform(req: PlatformRequest, facts: HostFacts): { p
     const v = p?.installed || p?.candidate;
     return v ? upstreamVersion(v) : undefined;
   };
-  for (const pkg of packagesFor(req.roles, req.postgresVersion)) {
+  for (const pkg of req.packages) {
     if (version(pkg) !== undefined) continue;
     if (pkg === `postgresql-${req.postgresVersion}`) {
       const shipped = DEBIAN_RELEASES[facts.codename]?.postgres;
@@ -181,7 +153,10 @@ export function resolveHostPlatform(req: PlatformRequest, facts: HostFacts): { p
       codename: facts.codename,
       debianVersion: Number(facts.versionId) || 0,
       patroni,
-      postgres: req.roles.includes("postgres") || req.roles.includes("client") ? version(`postgresql-${req.postgresVersion}`) : undefined,
+      postgres:
+        req.roles.includes("postgres") || req.roles.includes("client")
+          ? version(`postgresql-${req.postgresVersion}`)
+          : undefined,
       pgbouncer: req.roles.includes("pgbouncer") ? version("pgbouncer") : undefined,
       haproxy: req.roles.includes("haproxy") ? version("haproxy") : undefined,
       etcd: req.roles.includes("etcd") ? version("etcd-server") : undefined,

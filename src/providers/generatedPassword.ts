@@ -46,7 +46,8 @@ export const generatedPasswordProvider: pulumi.dynamic.ResourceProvider = {
     return { inputs: { ...news, length }, failures };
   },
   async diff(_id: string, olds: GeneratedPasswordInputs, news: GeneratedPasswordInputs) {
-    const same = olds.length === news.length && JSON.stringify(olds.keepers ?? {}) === JSON.stringify(news.keepers ?? {});
+    const same =
+      olds.length === news.length && JSON.stringify(olds.keepers ?? {}) === JSON.stringify(news.keepers ?? {});
     return same ? { changes: false } : { changes: true, replaces: ["length", "keepers"], deleteBeforeReplace: false };
   },
   async create(inputs: GeneratedPasswordInputs) {

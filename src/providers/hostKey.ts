@@ -47,7 +47,11 @@ export async function presentedKeys(address: string, port: number): Promise<stri
 }
 
 /** Why the host's presented keys do not match the recorded one, or undefined when one does (or it did not answer). */
-export function hostKeyMismatch(inputs: HostKeyInputs, recorded: string, presented: readonly string[]): string | undefined {
+export function hostKeyMismatch(
+  inputs: HostKeyInputs,
+  recorded: string,
+  presented: readonly string[],
+): string | undefined {
   if (presented.length === 0 || presented.some((k) => k.split(" ")[1] === recorded.split(" ")[1])) return undefined;
   return (
     `host ${inputs.hostName} (${inputs.address}:${inputs.port}) presents a host key this stack does not trust: ` +
@@ -61,7 +65,8 @@ export function hostKeyMismatch(inputs: HostKeyInputs, recorded: string, present
 /** The implementation; the state stores a loader of it (storedProvider.ts). */
 export const hostKeyProvider: pulumi.dynamic.ResourceProvider = {
   async diff(_id: string, olds: HostKeyOutputs, news: HostKeyInputs) {
-    if (news.pinned !== olds.pinned || news.address !== olds.address || news.port !== olds.port) return { changes: true };
+    if (news.pinned !== olds.pinned || news.address !== olds.address || news.port !== olds.port)
+      return { changes: true };
     if (news.pinned) return { changes: false };
     const problem = hostKeyMismatch(news, olds.key, await presentedKeys(news.address, news.port));
     if (problem) throw new Error(problem);
@@ -98,6 +103,13 @@ export class HostKey extends pulumi.dynamic.Resource {
     args: { hostName: string; address: string; port: number; pinned?: string },
     opts?: pulumi.CustomResourceOptions,
   ) {
-    super(storedProvider("hostKey", "hostKeyProvider", hostKeyProvider), name, { ...args, key: undefined }, opts, "patroni", "HostKey");
+    super(
+      storedProvider("hostKey", "hostKeyProvider", hostKeyProvider),
+      name,
+      { ...args, key: undefined },
+      opts,
+      "patroni",
+      "HostKey",
+    );
   }
 }

@@ -13,7 +13,9 @@ export function generateEd25519KeyPair(comment: string): { publicKey: string; pr
   try {
     fs.chmodSync(dir, 0o700);
     const file = path.join(dir, "id_ed25519");
-    childProcess.execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", file], { stdio: "ignore" });
+    childProcess.execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", file], {
+      stdio: "ignore",
+    });
     return { publicKey: fs.readFileSync(`${file}.pub`, "utf8").trim(), privateKey: fs.readFileSync(file, "utf8") };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

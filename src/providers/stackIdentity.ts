@@ -70,6 +70,13 @@ export class StackIdentity extends pulumi.dynamic.Resource {
     },
     opts?: pulumi.CustomResourceOptions,
   ) {
-    super(storedProvider("stackIdentity", "stackIdentityProvider", stackIdentityProvider), name, args, opts, "patroni", "StackIdentity");
+    super(
+      storedProvider("stackIdentity", "stackIdentityProvider", stackIdentityProvider),
+      name,
+      args,
+      opts,
+      "patroni",
+      "StackIdentity",
+    );
   }
 }

@@ -45,7 +45,10 @@ export function loadStoredProvider(file: string, exportName: string): pulumi.dyn
     let ts: typeof import("typescript") | undefined;
     extensions[".ts"] = (m, filename) => {
       const source = fs.readFileSync(filename, "utf8");
-      const cached = path.join(cacheDir, `${crypto.createHash("sha256").update(`es2022 commonjs\n${source}`).digest("hex")}.js`);
+      const cached = path.join(
+        cacheDir,
+        `${crypto.createHash("sha256").update(`es2022 commonjs\n${source}`).digest("hex")}.js`,
+      );
       let js = fs.existsSync(cached) ? fs.readFileSync(cached, "utf8") : undefined;
       if (js === undefined) {
         ts ??= require(require.resolve("typescript", { paths: [dir] })) as typeof import("typescript");
@@ -59,7 +62,8 @@ export function loadStoredProvider(file: string, exportName: string): pulumi.dyn
       (m as unknown as { _compile(code: string, file: string): void })._compile(js, filename);
     };
   }
-  const provider = require(path.join(dir, "src", "providers", `${file}.ts`))[exportName] as pulumi.dynamic.ResourceProvider | undefined;
+  const provider = require(path.join(dir, "src", "providers", `${file}.ts`))[exportName] as
+    pulumi.dynamic.ResourceProvider | undefined;
   if (!provider) throw new Error(`dynamic provider ${key}: src/providers/${file}.ts exports no ${exportName}`);
   cache[key] = provider;
   return provider;

@@ -22,24 +22,3 @@ export function renderSystemdDropIn(ctx: ManagedFileContext, sections: UnitSecti
     .join("\n\n");
   return managedHeader(ctx) + body + "\n";
 }
-
-/** etcd must not start before its address exists (seed 001: "cannot assign requested address"). */
-export const ETCD_DROP_IN: UnitSections = {
-  Unit: { After: "network-online.target", Wants: "network-online.target" },
-  Service: { Restart: "on-failure", RestartSec: "2s" },
-};
-
-/** Patroni after the network and etcd (when local); never killed with its postgres children. */
-export const PATRONI_DROP_IN: UnitSections = {
-  Unit: { After: ["network-online.target", "etcd.service"], Wants: "network-online.target" },
-  Service: { KillMode: "process", Restart: "on-failure", RestartSec: "5s", TimeoutStopSec: "60s" },
-};
-
-export const PGBOUNCER_DROP_IN: UnitSections = {
-  Unit: { After: ["network-online.target", "patroni.service"], Wants: "network-online.target" },
-  Service: { Restart: "on-failure", RestartSec: "2s" },
-};
-
-export const HAPROXY_DROP_IN: UnitSections = {
-  Unit: { After: "network-online.target", Wants: "network-online.target" },
-};

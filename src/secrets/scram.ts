@@ -19,7 +19,11 @@ export const saltedPassword = (password: string, salt: Buffer, iterations: numbe
  * SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>.
  * `salt` is random unless given (tests pin it).
  */
-export function scramVerifier(password: string, salt: Buffer = crypto.randomBytes(16), iterations = SCRAM_ITERATIONS): string {
+export function scramVerifier(
+  password: string,
+  salt: Buffer = crypto.randomBytes(16),
+  iterations = SCRAM_ITERATIONS,
+): string {
   const salted = saltedPassword(password, salt, iterations);
   const storedKey = sha256(hmac(salted, "Client Key"));
   const serverKey = hmac(salted, "Server Key");
@@ -32,7 +36,11 @@ export function scramVerifier(password: string, salt: Buffer = crypto.randomByte
  * the step that sets it, and a changed one always does.
  */
 export function stableScramVerifier(role: string, password: string, context: string): string {
-  const salt = crypto.createHmac("sha256", password).update(`pulumi-patroni:${context}:${role}`).digest().subarray(0, 16);
+  const salt = crypto
+    .createHmac("sha256", password)
+    .update(`pulumi-patroni:${context}:${role}`)
+    .digest()
+    .subarray(0, 16);
   return scramVerifier(password, salt);
 }
 
@@ -77,6 +85,7 @@ export class ScramClient {
 
   /** Checks the server-final-message: the server knew the verifier too. */
   verify(serverFinal: string): void {
-    if (serverFinal !== `v=${this.expectedServerSignature}`) throw new Error("SCRAM: the server's signature does not match");
+    if (serverFinal !== `v=${this.expectedServerSignature}`)
+      throw new Error("SCRAM: the server's signature does not match");
   }
 }

@@ -1,12 +1,12 @@
 // The few kinds of step every role is made of: run a command, put a file,
 // link it, run a unit, wait until healthy. Every ShellCommand of the project
 // is made here, named from the component it belongs to
-// ("cluster-pg01-patroni-config"), with templates/steps/ scripts over the
+// ("cluster-pg01-patroni-config"), with host scripts (stepScript.ts) over the
 // host's SSH connection.
 import * as pulumi from "@pulumi/pulumi";
 import * as crypto from "crypto";
 import { ShellCommand, ShellCommandArgs, SshConnection } from "../providers/shellCommand";
-import { renderStepScript } from "./stepScript";
+import { HostFacts, HostScript, renderHostScript, ScriptEnv, sharedScript } from "./stepScript";
 
 /** Where steps run. */
 export interface StepHost {
@@ -27,6 +27,17 @@ export interface StepOptions {
    * alias, so stacks deployed then upgrade in place (nothing replaced).
    */
   readonly legacyName?: string;
+}
+
+export interface CommandSpec extends Omit<
+  ShellCommandArgs,
+  "connection" | "description" | "create" | "update" | "delete" | "check"
+> {
+  readonly description: string;
+  readonly create: HostScript;
+  readonly update?: HostScript;
+  readonly delete?: HostScript;
+  readonly check?: HostScript;
 }
 
 export interface FileSpec {
@@ -58,18 +69,17 @@ export interface ServiceSpec {
   /** Stop and disable the unit on destroy (default true). */
   readonly stopOnDestroy?: boolean;
   /** Instead of stopping the unit: how this member leaves its cluster (e.g. a switchover first). */
-  readonly delete?: string;
-  /** Instead of the service template's start: how the unit starts on create (e.g. joining a cluster). */
-  readonly create?: string;
+  readonly delete?: HostScript;
+  /** Instead of the service script's start: how the unit starts on create (e.g. joining a cluster). */
+  readonly create?: HostScript;
   /** Instead of onChange: what a change does. */
-  readonly update?: string;
+  readonly update?: HostScript;
 }
 
 export interface GateSpec {
   /** What the gate waits for, for messages. */
   readonly what: string;
-  readonly template: string;
-  readonly env: Readonly<Record<string, string | number>>;
+  readonly script: HostScript;
   /** Re-run the gate whenever these change (the services it waits for). */
   readonly triggers: pulumi.Input<unknown>[];
   readonly stdin?: pulumi.Input<string>;
@@ -83,42 +93,58 @@ export const contentHash = (content: pulumi.Input<string>): pulumi.Output<string
 
 /** The steps of one component on one host; child names are `<component>-<step>`. */
 export class HostSteps {
+  private readonly facts: HostFacts;
+
   constructor(
     private readonly parent: pulumi.Resource,
     private readonly component: string,
     readonly host: StepHost,
-  ) {}
-
-  /** The OWNER variable of delete scripts. */
-  get ownerEnv(): Record<string, string> {
-    return this.host.owner ? { OWNER: this.host.owner } : {};
+    facts: HostFacts,
+  ) {
+    // HOST_OWNER: what owned_here (scripts/lib/owner.sh) compares the host's owner file with.
+    this.facts = host.owner ? { ...facts, HOST_OWNER: host.owner } : facts;
   }
 
-  command(
-    name: string,
-    args: Omit<ShellCommandArgs, "connection" | "description"> & { description: string },
-    opts: StepOptions = {},
-  ): ShellCommand {
+  /** A host script as it runs here: its template, its parameters and the host facts it names. */
+  render(script: HostScript): string {
+    return renderHostScript(script, this.facts);
+  }
+
+  command(name: string, spec: CommandSpec, opts: StepOptions = {}): ShellCommand {
+    const r = (s?: HostScript) => (s ? this.render(s) : undefined);
     return new ShellCommand(
       `${this.component}-${name}`,
-      { ...args, description: `${this.host.name}: ${args.description}`, connection: this.host.connection },
-      { parent: this.parent, dependsOn: opts.dependsOn, aliases: opts.legacyName ? [{ name: opts.legacyName }] : undefined },
+      {
+        ...spec,
+        description: `${this.host.name}: ${spec.description}`,
+        connection: this.host.connection,
+        create: this.render(spec.create),
+        update: r(spec.update),
+        delete: r(spec.delete),
+        check: r(spec.check),
+      },
+      {
+        parent: this.parent,
+        dependsOn: opts.dependsOn,
+        aliases: opts.legacyName ? [{ name: opts.legacyName }] : undefined,
+      },
     );
   }
 
   file(name: string, spec: FileSpec, opts: StepOptions = {}): ShellCommand {
+    const file: ScriptEnv = {
+      TARGET: spec.path,
+      FILE_MODE: spec.mode ?? "0644",
+      FILE_OWNER: spec.owner ?? "root",
+      FILE_GROUP: spec.group ?? "root",
+      ...(spec.validate ? { VALIDATE: spec.validate } : {}),
+    };
     return this.command(
       name,
       {
         description: `write ${spec.path}`,
-        create: renderStepScript("write-file", {
-          TARGET: spec.path,
-          MODE: spec.mode ?? "0644",
-          OWNER: spec.owner ?? "root",
-          GROUP: spec.group ?? "root",
-          ...(spec.validate ? { VALIDATE: spec.validate } : {}),
-        }),
-        delete: spec.removeOnDestroy === false ? undefined : renderStepScript("remove-file", { TARGET: spec.path, ...this.ownerEnv }),
+        create: sharedScript("write-file", file),
+        delete: spec.removeOnDestroy === false ? undefined : sharedScript("remove-file", { TARGET: spec.path }),
         stdin: spec.content,
         shown: spec.shown,
         mask: spec.mask,
@@ -133,8 +159,8 @@ export class HostSteps {
       name,
       {
         description: `link ${links.join(", ")}`,
-        create: renderStepScript("link-file", { TARGET: target, LINKS: links.join(" ") }),
-        delete: renderStepScript("remove-link", { LINKS: links.join(" "), ...this.ownerEnv }),
+        create: sharedScript("link-file", { TARGET: target, LINKS: links.join(" ") }),
+        delete: sharedScript("remove-link", { LINKS: links.join(" ") }),
       },
       opts,
     );
@@ -145,11 +171,10 @@ export class HostSteps {
       name,
       {
         description: `run ${spec.unit}`,
-        create: spec.create ?? renderStepScript("service", { UNIT: spec.unit, ACTION: "start" }),
-        update: spec.update ?? renderStepScript("service", { UNIT: spec.unit, ACTION: spec.onChange }),
+        create: spec.create ?? sharedScript("service", { UNIT: spec.unit, ACTION: "start" }),
+        update: spec.update ?? sharedScript("service", { UNIT: spec.unit, ACTION: spec.onChange }),
         delete:
-          spec.delete ??
-          (spec.stopOnDestroy === false ? undefined : renderStepScript("stop-service", { UNIT: spec.unit, ...this.ownerEnv })),
+          spec.delete ?? (spec.stopOnDestroy === false ? undefined : sharedScript("stop-service", { UNIT: spec.unit })),
         triggers: spec.triggers,
       },
       opts,
@@ -162,7 +187,7 @@ export class HostSteps {
       name,
       {
         description: `wait for ${spec.what}`,
-        create: renderStepScript(spec.template, spec.env),
+        create: spec.script,
         triggers: spec.triggers,
         stdin: spec.stdin,
         mask: spec.mask,

@@ -32,7 +32,8 @@ let destroyed = false;
 beforeAll(async () => {
   await stand.select();
   const leftover = await stand.run(["destroy", "--yes", "--skip-preview"], true);
-  if (leftover.code !== 0) throw new Error(`could not destroy a leftover e2e stand:\n${leftover.stdout}${leftover.stderr}`);
+  if (leftover.code !== 0)
+    throw new Error(`could not destroy a leftover e2e stand:\n${leftover.stdout}${leftover.stderr}`);
   await up("pulumi up (fresh machines to healthy cluster)");
   outputs = stand.outputs;
   for (const p of await passwordsInState(stand)) seenPasswords.add(p);
@@ -80,7 +81,10 @@ describe("the cluster, checked the way the seeds check it", () => {
 
   it("etcdctl endpoint health is healthy on every member", () => {
     for (const host of ["pg01", "pg02", "pg03"]) {
-      const out = ssh(host, `ETCDCTL_API=3 etcdctl --endpoints=http://${outputs.hosts[host].address}:2379 endpoint health 2>&1`);
+      const out = ssh(
+        host,
+        `ETCDCTL_API=3 etcdctl --endpoints=http://${outputs.hosts[host].address}:2379 endpoint health 2>&1`,
+      );
       expect(out).toContain("is healthy");
     }
     expect(outputs.etcdEndpoints).toHaveLength(3);
@@ -174,7 +178,8 @@ describe("HAProxy health checks", () => {
   };
   /** Waits until `server` has state `want` in `backend`; returns its states in both backends. */
   const waitFor = async (server: string, backend: string, want: string) => {
-    for (let i = 0; i < 30 && !statusOf(server).includes(`${backend}:${want}`); i++) await new Promise((r) => setTimeout(r, 1000));
+    for (let i = 0; i < 30 && !statusOf(server).includes(`${backend}:${want}`); i++)
+      await new Promise((r) => setTimeout(r, 1000));
     return statusOf(server);
   };
 
@@ -210,7 +215,9 @@ describe("secrets", () => {
   });
 
   it("secret files on the hosts are not world-readable", () => {
-    expect(ssh("pg01", "stat -c '%a %U' /etc/patroni/config.yml /etc/pgbouncer/userlist.txt")).toBe("600 postgres\n600 postgres");
+    expect(ssh("pg01", "stat -c '%a %U' /etc/patroni/config.yml /etc/pgbouncer/userlist.txt")).toBe(
+      "600 postgres\n600 postgres",
+    );
     expect(ssh("haproxy01", "stat -c '%a %U:%G' /etc/haproxy/haproxy.cfg")).toBe("640 root:haproxy");
     expect(ssh("client01", "stat -c '%a' /root/.pgpass")).toBe("600");
   });
@@ -249,7 +256,9 @@ describe("power loss of a machine", () => {
     // Whole again: one leader, every member streaming on its timeline, HAProxy routing to them (or the reason it is not).
     const tookMs = await waitWhole(standTargets(stand, STACK).whole, 180_000);
     console.log(`[e2e] pg03 rejoined ${(tookMs / 1000).toFixed(1)} s after the pulumi up`);
-    expect(psql("client01", "service=primary", "select count(*) from pg_stat_replication where state = 'streaming'")).toBe("2");
+    expect(
+      psql("client01", "service=primary", "select count(*) from pg_stat_replication where state = 'streaming'"),
+    ).toBe("2");
   });
 });
 
@@ -272,7 +281,9 @@ describe("destroy", () => {
     expect(childProcess.execSync("ip -o link show", { encoding: "utf8" })).not.toContain("pgstande2e");
     const nspawn = childProcess.spawnSync("pgrep", ["-f", `systemd-nspawn.*${STACK}`], { encoding: "utf8" });
     expect(nspawn.stdout.trim()).toBe("");
-    expect(fs.existsSync(`/var/lib/pulumi-patroni/${STACK}`) ? fs.readdirSync(`/var/lib/pulumi-patroni/${STACK}`) : []).toEqual([]);
+    expect(
+      fs.existsSync(`/var/lib/pulumi-patroni/${STACK}`) ? fs.readdirSync(`/var/lib/pulumi-patroni/${STACK}`) : [],
+    ).toEqual([]);
     expect(fs.readFileSync("/proc/mounts", "utf8")).not.toContain(`/var/lib/pulumi-patroni/${STACK}/`);
   });
 });

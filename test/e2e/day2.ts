@@ -103,7 +103,9 @@ export function day2Tests(stand: Stand, clusterName: string): void {
         c["pulumi-patroni:passwordRotation"] = { superuserPassword: 1, replicationPassword: 1 };
       });
       expect(stand.superuserPassword).not.toBe(old);
-      expect(stand.psql("client01", "service=primary", "select count(*) from pg_stat_replication where state = 'streaming'")).toBe("2");
+      expect(
+        stand.psql("client01", "service=primary", "select count(*) from pg_stat_replication where state = 'streaming'"),
+      ).toBe("2");
       expect(stand.psql("client01", "service=replicas", "select pg_is_in_recovery()")).toBe("t");
       const refused = await PgConnection.connect({
         ...standTargets(stand, clusterName).primary,
@@ -119,17 +121,21 @@ export function day2Tests(stand: Stand, clusterName: string): void {
     });
 
     it("cluster.name changed on the running stack: the preview refuses it, naming the field; nothing runs on the hosts", async () => {
-      const started = PG.map((h) => stand.ssh(h, "systemctl show -p ActiveEnterTimestampMonotonic --value patroni etcd pgbouncer"));
+      const started = PG.map((h) =>
+        stand.ssh(h, "systemctl show -p ActiveEnterTimestampMonotonic --value patroni etcd pgbouncer"),
+      );
       stand.editConfig((c) => (c["pulumi-patroni:cluster"].name = "renamed"));
       const preview = await stand.run(["preview"], true);
       expect(preview.code).not.toBe(0);
-      expect(preview.stdout + preview.stderr).toContain('cluster.name: changed from "e2e" to "renamed" on a deployed stack');
+      expect(preview.stdout + preview.stderr).toContain(
+        'cluster.name: changed from "e2e" to "renamed" on a deployed stack',
+      );
       const upAttempt = await stand.run(["up", "--yes", "--skip-preview"], true);
       expect(upAttempt.code).not.toBe(0);
       expect(upAttempt.stdout).not.toMatch(/(updating|creating|deleting) \(/);
-      expect(PG.map((h) => stand.ssh(h, "systemctl show -p ActiveEnterTimestampMonotonic --value patroni etcd pgbouncer"))).toEqual(
-        started,
-      );
+      expect(
+        PG.map((h) => stand.ssh(h, "systemctl show -p ActiveEnterTimestampMonotonic --value patroni etcd pgbouncer")),
+      ).toEqual(started);
       stand.editConfig((c) => (c["pulumi-patroni:cluster"].name = "e2e"));
       await expectNoChanges();
       console.log(`[e2e] day-2 write pauses (ms): ${JSON.stringify(pauses)}`);

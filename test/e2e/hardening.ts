@@ -2,13 +2,14 @@
 // key (and the refusal of a changed one), the refusal to take over a host
 // that already runs a PostgreSQL cluster, and no password in any log.
 import { describe, expect, it } from "vitest";
+import { Stand } from "../helpers/stand";
+import { pulumi, REPO } from "../helpers/pulumiCli";
+import { parsePlatformReport, resolveHostPlatform } from "../../src/platform/platform";
+import { scriptsIn } from "../../src/steps/stepScript";
+import { packagesFor } from "../../src/stack/stackConfig";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { Stand } from "../helpers/stand";
-import { pulumi, REPO } from "../helpers/pulumiCli";
-import { packagesFor, parseHostFacts, resolveHostPlatform } from "../../src/platform/platform";
-import { renderStepScript } from "../../src/steps/stepScript";
 
 export function hostTrustTests(stand: Stand): void {
   describe("a host without a pinned key: trust on first use", () => {
@@ -37,7 +38,9 @@ export function hostTrustTests(stand: Stand): void {
         );
         await new Promise((r) => setTimeout(r, 2000));
         const presented = (await run(["preview"], undefined, true)).stdout;
-        expect(presented).toContain(`host target (${stand.address(host)}:22) presents a host key this stack does not trust`);
+        expect(presented).toContain(
+          `host target (${stand.address(host)}:22) presents a host key this stack does not trust`,
+        );
         expect(presented).toMatch(/it presents SHA256:\S+; the stack recorded SHA256:\S+ at its first deploy/);
         expect(presented).toContain("pulumi config set --path 'ssh.hostKeys.target'");
         const refused = await run(["up", "--yes", "--skip-preview", "--config", "run=2"], undefined, true);
@@ -65,16 +68,18 @@ export function hostTrustTests(stand: Stand): void {
       // client01 has PostgreSQL installed (pgbench) but no cluster: create one as an operator would.
       stand.ssh("client01", "pg_createcluster 17 legacy --start >/dev/null && pg_lsclusters -h");
       try {
-        const packages = packagesFor(["postgres"], 17);
-        const facts = parseHostFacts(
-          stand.ssh(
-            "client01",
-            renderStepScript("platform", { STACK: stand.stack, PACKAGES: packages.join(" "), APT_SOURCES: "", APT_KEYRINGS: "" }),
-          ),
+        const packages = packagesFor(["postgres"], stand.parsedConfig());
+        const platformScript = scriptsIn(path.join(REPO, "src", "roles", "host"))("platform", {
+          PACKAGES: packages.join(" "),
+          APT_SOURCES: "",
+          APT_KEYRINGS: "",
+        });
+        const facts = parsePlatformReport(
+          stand.ssh("client01", `bash -s`, stand.hostScript("client01", platformScript)),
         );
         expect(facts.foreign?.join()).toMatch(/PostgreSQL cluster 17\/legacy \(online, port \d+\)/);
         const refused = resolveHostPlatform(
-          { hostName: "client01", roles: ["postgres"], postgresVersion: 17, adoptExisting: false },
+          { hostName: "client01", roles: ["postgres"], packages, postgresVersion: 17, adoptExisting: false },
           facts,
         );
         expect(refused.problems.join()).toMatch(
@@ -82,7 +87,10 @@ export function hostTrustTests(stand: Stand): void {
         );
         expect(refused.problems.join()).toContain("adoptExisting: true");
         expect(
-          resolveHostPlatform({ hostName: "client01", roles: ["postgres"], postgresVersion: 17, adoptExisting: true }, facts).problems,
+          resolveHostPlatform(
+            { hostName: "client01", roles: ["postgres"], packages, postgresVersion: 17, adoptExisting: true },
+            facts,
+          ).problems,
         ).toEqual([]);
       } finally {
         stand.ssh("client01", "pg_dropcluster 17 legacy --stop");

@@ -14,7 +14,8 @@ export function scaleTests(stand: Stand, clusterName: string): void {
   const addHosts = (...hosts: Host[]) => stand.editConfig((c) => (c[hostsKey] = [...c[hostsKey], ...hosts]));
   const removeHosts = (...names: string[]) =>
     stand.editConfig((c) => (c[hostsKey] = c[hostsKey].filter((h: Host) => !names.includes(h.name))));
-  const members = () => JSON.parse(stand.ssh("pg02", "patronictl list -f json")) as { Member: string; Role: string; State: string }[];
+  const members = () =>
+    JSON.parse(stand.ssh("pg02", "patronictl list -f json")) as { Member: string; Role: string; State: string }[];
   const slots = () =>
     stand.psql(
       "client01",
@@ -22,7 +23,8 @@ export function scaleTests(stand: Stand, clusterName: string): void {
       "select coalesce(string_agg(slot_name, ',' order by slot_name), '') from pg_replication_slots",
     );
   const replicaServers = async () =>
-    (await proxyPrimaries({ ...standTargets(stand, clusterName).stats, primaryBackend: `${clusterName}-replicas` })) ?? [];
+    (await proxyPrimaries({ ...standTargets(stand, clusterName).stats, primaryBackend: `${clusterName}-replicas` })) ??
+    [];
 
   async function scaleUp(label: string, edit: () => void) {
     edit();
@@ -63,10 +65,14 @@ export function scaleTests(stand: Stand, clusterName: string): void {
             { name: "etcd05", address: "10.213.1.25", roles: ["etcd"] },
           ),
         );
-        expect(stand.ssh("pg01", "ETCDCTL_API=3 etcdctl --endpoints=http://10.213.1.11:2379 member list | grep -c started")).toBe("5");
+        expect(
+          stand.ssh("pg01", "ETCDCTL_API=3 etcdctl --endpoints=http://10.213.1.11:2379 member list | grep -c started"),
+        ).toBe("5");
         expect(stand.ssh("pg01", "grep -c 10.213.1.25:2379 /etc/patroni/config.yml")).toBe("1");
         await scaleUp("etcd 5 -> 3", () => removeHosts("etcd04", "etcd05"));
-        expect(stand.ssh("pg01", "ETCDCTL_API=3 etcdctl --endpoints=http://10.213.1.11:2379 member list | grep -c started")).toBe("3");
+        expect(
+          stand.ssh("pg01", "ETCDCTL_API=3 etcdctl --endpoints=http://10.213.1.11:2379 member list | grep -c started"),
+        ).toBe("3");
       } finally {
         sampling = false;
         await sampler;
@@ -78,8 +84,12 @@ export function scaleTests(stand: Stand, clusterName: string): void {
 
     it("a fourth PostgreSQL host joins as a streaming replica that HAProxy routes to, then leaves: its slot and server gone", async () => {
       const started = Date.now();
-      await scaleUp("pg04 added", () => addHosts({ name: "pg04", address: "10.213.1.14", roles: ["postgres", "pgbouncer"] }));
-      console.log(`[e2e] time to add one replica (deploy of the host to streaming): ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      await scaleUp("pg04 added", () =>
+        addHosts({ name: "pg04", address: "10.213.1.14", roles: ["postgres", "pgbouncer"] }),
+      );
+      console.log(
+        `[e2e] time to add one replica (deploy of the host to streaming): ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      );
       expect(members().filter((m) => m.Role === "Replica" && m.State === "streaming")).toHaveLength(3);
       expect(await replicaServers()).toContain("pg04");
       expect(slots()).toContain("pg04");
@@ -93,7 +103,9 @@ export function scaleTests(stand: Stand, clusterName: string): void {
     });
 
     it("the host that leads leaves: a switchover first, no acknowledged write lost, writes paused under 5 s", async () => {
-      await scaleUp("pg04 added again", () => addHosts({ name: "pg04", address: "10.213.1.14", roles: ["postgres", "pgbouncer"] }));
+      await scaleUp("pg04 added again", () =>
+        addHosts({ name: "pg04", address: "10.213.1.14", roles: ["postgres", "pgbouncer"] }),
+      );
       const leader = members().find((m) => m.Role === "Leader")!.Member;
       stand.ssh("pg02", `patronictl switchover --leader ${leader} --candidate pg04 --force`);
       await waitWhole({ ...standTargets(stand, clusterName).whole }, 120_000);

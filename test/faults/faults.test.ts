@@ -20,7 +20,8 @@ const rows: FaultRow[] = [];
 beforeAll(async () => {
   await stand.select();
   const leftover = await stand.run(["destroy", "--yes", "--skip-preview"], true);
-  if (leftover.code !== 0) throw new Error(`could not destroy a leftover faults stand:\n${leftover.stdout}${leftover.stderr}`);
+  if (leftover.code !== 0)
+    throw new Error(`could not destroy a leftover faults stand:\n${leftover.stdout}${leftover.stderr}`);
   await stand.up("pulumi up (fresh machines to healthy cluster)");
 });
 

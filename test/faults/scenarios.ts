@@ -34,7 +34,8 @@ function postmasterPid(ctx: FaultContext): string {
 }
 
 /** The main pid of a unit on the leader. */
-const mainPid = (unit: string) => (ctx: FaultContext) => ctx.stand.ssh(ctx.leader, `systemctl show -p MainPID --value ${unit}`);
+const mainPid = (unit: string) => (ctx: FaultContext) =>
+  ctx.stand.ssh(ctx.leader, `systemctl show -p MainPID --value ${unit}`);
 
 /** A process on the leader frozen (SIGSTOP) at inject and resumed (SIGCONT) at heal; its pid read at inject. */
 function frozenOnLeader(pidOf: (ctx: FaultContext) => string): Pick<FaultCase, "inject" | "heal"> {
@@ -57,7 +58,8 @@ export function ctl(stand: Stand, ...args: string[]): Promise<{ code: number; ou
       "npm",
       ["run", "--silent", "ctl", "--", "--stack", stand.stack, ...args],
       { cwd: REPO, env: { ...process.env, ...stand.env }, encoding: "utf8", timeout: 300_000 },
-      (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
+      (err, stdout, stderr) =>
+        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
     );
   });
 }
@@ -232,7 +234,10 @@ export function writeFaultReport(rows: readonly FaultRow[], meta: Record<string,
   fs.mkdirSync(dir, { recursive: true });
   const stamp = new Date().toISOString().slice(0, 10);
   const base = path.join(dir, `faults-${stamp}`);
-  fs.writeFileSync(`${base}.json`, JSON.stringify({ meta, rows: rows.map(({ durability: _d, ...r }) => r) }, null, 2) + "\n");
+  fs.writeFileSync(
+    `${base}.json`,
+    JSON.stringify({ meta, rows: rows.map(({ durability: _d, ...r }) => r) }, null, 2) + "\n",
+  );
   const s = (ms: number) => (ms / 1000).toFixed(1);
   const lines = [
     `# Fault suite, ${stamp}`,

@@ -16,7 +16,10 @@ export interface PatroniMember {
 }
 
 /** GET /cluster from the first member that answers. */
-export async function patroniCluster(restUrls: readonly string[], timeoutMs = 2000): Promise<PatroniMember[] | undefined> {
+export async function patroniCluster(
+  restUrls: readonly string[],
+  timeoutMs = 2000,
+): Promise<PatroniMember[] | undefined> {
   for (const url of restUrls) {
     try {
       const r = await fetch(`${url}/cluster`, { signal: AbortSignal.timeout(timeoutMs) });
@@ -52,7 +55,8 @@ export async function notWholeBecause(spec: WholeSpec): Promise<string | undefin
   if (missing.length) return `members missing from the DCS: ${missing.join(",")}`;
   const tl = leaders[0].timeline;
   const behind = members.filter((m) => m.role !== "leader" && !(m.state === "streaming" && m.timeline === tl));
-  if (behind.length) return `not streaming on timeline ${tl}: ${behind.map((m) => `${m.name}=${m.state}/tl${m.timeline}`).join(" ")}`;
+  if (behind.length)
+    return `not streaming on timeline ${tl}: ${behind.map((m) => `${m.name}=${m.state}/tl${m.timeline}`).join(" ")}`;
   const pending = members.filter((m) => m.pending_restart);
   if (pending.length) return `pending restart: ${pending.map((m) => m.name).join(",")}`;
   // With synchronous_mode on, whole means a synchronous standby is named again (commits wait for it).
@@ -69,7 +73,10 @@ export async function notWholeBecause(spec: WholeSpec): Promise<string | undefin
       const streaming = (self.replication ?? []).filter((r) => r.state === "streaming").map((r) => r.application_name);
       const absent = spec.members.filter((n) => n !== name && !streaming.includes(n));
       if (absent.length) return `not streaming from ${name} (pg_stat_replication): ${absent.join(",")}`;
-    } else if (self.role !== "replica" || (self.replication_state !== undefined && self.replication_state !== "streaming")) {
+    } else if (
+      self.role !== "replica" ||
+      (self.replication_state !== undefined && self.replication_state !== "streaming")
+    ) {
       return `${name} itself says ${self.role}/${self.replication_state ?? self.state}`;
     }
   }
@@ -88,7 +95,7 @@ export async function notWholeBecause(spec: WholeSpec): Promise<string | undefin
     let c: PgConnection | undefined;
     try {
       c = await PgConnection.connect({ host, port, ...creds, timeoutMs: 3000 });
-      // PgBouncer may show clients the parameters it cached under the old role (its issue 859).
+      // PgBouncer may show clients the parameters it cached under the old role (https://github.com/pgbouncer/pgbouncer/issues/859).
       if (c.parameters.in_hot_standby === "on" || c.parameters.default_transaction_read_only === "on")
         return `a login through ${host}:${port} reports in_hot_standby=${c.parameters.in_hot_standby} default_transaction_read_only=${c.parameters.default_transaction_read_only} (libpq's read-write check would refuse it)`;
     } catch (e) {

@@ -1,6 +1,6 @@
 // What a fault run must prove, as pure functions over what the writer, the
 // prober and the final read recorded, so they are unit-tested on their own
-// (test/unit/invariants.test.ts): a checker that cannot fail proves nothing.
+// (invariants.test.ts): a checker that cannot fail proves nothing.
 
 /** One write as the client saw it. */
 export interface WriteRecord {
@@ -36,7 +36,10 @@ export interface DurabilityReport {
  * replica); no node may hold an id that was never sent. Ids whose outcome is
  * unknown may be present or not.
  */
-export function checkDurability(writes: readonly WriteRecord[], rowsByNode: Readonly<Record<string, readonly number[]>>): DurabilityReport {
+export function checkDurability(
+  writes: readonly WriteRecord[],
+  rowsByNode: Readonly<Record<string, readonly number[]>>,
+): DurabilityReport {
   const sent = new Set(writes.map((w) => w.id));
   const acked = writes.filter((w) => w.status === "ack").map((w) => w.id);
   const lost: Record<string, number[]> = {};
@@ -60,7 +63,8 @@ export function checkDurability(writes: readonly WriteRecord[], rowsByNode: Read
 export const lostCount = (r: DurabilityReport): number => new Set(Object.values(r.lost).flat()).size;
 
 /** Rounds in which two or more nodes answered as writable primaries (split brain at the database). */
-export const dualPrimaryRounds = (rounds: readonly ProbeRound[]): ProbeRound[] => rounds.filter((r) => r.writable.length >= 2);
+export const dualPrimaryRounds = (rounds: readonly ProbeRound[]): ProbeRound[] =>
+  rounds.filter((r) => r.writable.length >= 2);
 
 /**
  * Rounds in which HAProxy's primary port would send writes to two nodes that
@@ -70,17 +74,24 @@ export const dualPrimaryRounds = (rounds: readonly ProbeRound[]): ProbeRound[] =
  * replica is stale, not a second primary: see staleProxyRounds.
  */
 export const dualProxyRounds = (rounds: readonly ProbeRound[]): ProbeRound[] =>
-  rounds.filter((r) => (r.proxyPrimaries ?? []).filter((s) => r.writable.includes(s) || r.unreachable.includes(s)).length >= 2);
+  rounds.filter(
+    (r) => (r.proxyPrimaries ?? []).filter((s) => r.writable.includes(s) || r.unreachable.includes(s)).length >= 2,
+  );
 
 /** Rounds in which HAProxy's primary backend had two servers up at all (its checks lag a role change). */
-export const staleProxyRounds = (rounds: readonly ProbeRound[]): ProbeRound[] => rounds.filter((r) => (r.proxyPrimaries?.length ?? 0) >= 2);
+export const staleProxyRounds = (rounds: readonly ProbeRound[]): ProbeRound[] =>
+  rounds.filter((r) => (r.proxyPrimaries?.length ?? 0) >= 2);
 
 /**
  * The longest stretch without an acknowledged write after `from`: from the
  * last ack at or before the fault to the first ack after it. Returns
  * milliseconds, or Infinity when no write was acknowledged after the fault.
  */
-export function writeUnavailabilityMs(writes: readonly WriteRecord[], from: number, until = Number.POSITIVE_INFINITY): number {
+export function writeUnavailabilityMs(
+  writes: readonly WriteRecord[],
+  from: number,
+  until = Number.POSITIVE_INFINITY,
+): number {
   const acks = writes
     .filter((w) => w.status === "ack")
     .map((w) => w.doneAt)

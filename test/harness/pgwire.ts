@@ -131,7 +131,14 @@ export class PgConnection {
   }
 
   private async startup(o: ConnectOptions, deadline: number) {
-    const params = ["user", o.user, "database", o.database, "application_name", o.applicationName ?? "pulumi-patroni-harness"];
+    const params = [
+      "user",
+      o.user,
+      "database",
+      o.database,
+      "application_name",
+      o.applicationName ?? "pulumi-patroni-harness",
+    ];
     const version = Buffer.alloc(4);
     version.writeUInt32BE(196608);
     this.send("", Buffer.concat([version, Buffer.from(params.join("\0") + "\0\0")]));

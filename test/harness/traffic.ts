@@ -67,7 +67,12 @@ export class Writer {
     while (this.running) {
       if (!c || c.isClosed) {
         try {
-          c = await PgConnection.connect({ ...this.target, ...this.creds, timeoutMs: 2000, applicationName: `writer-${conn}` });
+          c = await PgConnection.connect({
+            ...this.target,
+            ...this.creds,
+            timeoutMs: 2000,
+            applicationName: `writer-${conn}`,
+          });
         } catch {
           c = undefined;
           await sleep(100);
@@ -117,7 +122,9 @@ export async function proxyPrimaries(stats: ProxyStats, timeoutMs = 1000): Promi
     return (await r.text())
       .split("\n")
       .map((l) => l.split(","))
-      .filter((f) => f[0] === stats.primaryBackend && f[1] !== "FRONTEND" && f[1] !== "BACKEND" && f[17]?.startsWith("UP"))
+      .filter(
+        (f) => f[0] === stats.primaryBackend && f[1] !== "FRONTEND" && f[1] !== "BACKEND" && f[17]?.startsWith("UP"),
+      )
       .map((f) => f[1]);
   } catch {
     return undefined;
@@ -157,11 +164,20 @@ export class Prober {
     try {
       let c = this.conns.get(node.name);
       if (!c || c.isClosed) {
-        c = await PgConnection.connect({ host: node.host, port: node.port, ...this.creds, timeoutMs: 800, applicationName: "prober" });
+        c = await PgConnection.connect({
+          host: node.host,
+          port: node.port,
+          ...this.creds,
+          timeoutMs: 800,
+          applicationName: "prober",
+        });
         this.conns.set(node.name, c);
       }
       // transaction_read_only is on in recovery and after a demotion request.
-      const [[inRecovery, readOnly]] = await c.query("SELECT pg_is_in_recovery(), current_setting('transaction_read_only')", 800);
+      const [[inRecovery, readOnly]] = await c.query(
+        "SELECT pg_is_in_recovery(), current_setting('transaction_read_only')",
+        800,
+      );
       return inRecovery === "f" && readOnly === "off" ? "writable" : "read-only";
     } catch (e) {
       this.conns.get(node.name)?.destroy();

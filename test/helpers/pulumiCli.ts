@@ -49,7 +49,11 @@ export function pulumi(args: string[], opts: CliOptions = {}): Promise<CliResult
           },
         ];
   return new Promise((resolve, reject) => {
-    const child = childProcess.spawn(command, args, { cwd, env: { ...process.env, ...env, ...opts.env }, stdio: ["pipe", "pipe", "pipe"] });
+    const child = childProcess.spawn(command, args, {
+      cwd,
+      env: { ...process.env, ...env, ...opts.env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -77,7 +81,7 @@ export function pulumi(args: string[], opts: CliOptions = {}): Promise<CliResult
 /** A scratch copy of the project (symlinks to its code) where stack files can be written freely. */
 export function scratchProject(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-patroni-project-"));
-  for (const entry of ["Pulumi.yaml", "package.json", "tsconfig.json", "node_modules", "src", "templates", "scripts"]) {
+  for (const entry of ["Pulumi.yaml", "package.json", "tsconfig.json", "node_modules", "src", "scripts"]) {
     fs.symlinkSync(path.join(REPO, entry), path.join(dir, entry));
   }
   return dir;

@@ -1,7 +1,7 @@
 // The commands a new user copies: the README's block of things to try after
 // `npm run stand`, and the hints the stand prints when it is up. The e2e
 // test runs them verbatim; lintCommand catches what can be caught without a
-// stand (it is what test/unit/readmeCommands.test.ts breaks on purpose).
+// stand (it is what readmeCommands.test.ts breaks on purpose).
 import * as childProcess from "child_process";
 
 export const TRY_MARKER = "<!-- readme-commands:try -->";
@@ -42,9 +42,11 @@ export function lintCommand(command: string, ctx: LintContext): string[] {
   if (parse.status !== 0) problems.push(`does not parse: ${parse.stderr.trim()}`);
   const npm = /^npm run (?:--silent )?([\w:-]+)/.exec(command);
   if (!npm) problems.push("is not an `npm run` command");
-  else if (!ctx.scripts.includes(npm[1])) problems.push(`npm script ${npm[1]} does not exist (package.json has ${ctx.scripts.join(", ")})`);
+  else if (!ctx.scripts.includes(npm[1]))
+    problems.push(`npm script ${npm[1]} does not exist (package.json has ${ctx.scripts.join(", ")})`);
   for (const [, stack] of command.matchAll(/--stack[ =]([\w-]+)/g)) {
-    if (!ctx.stacks.includes(stack)) problems.push(`stack ${stack} has no stack file (Pulumi.${stack}.yaml or stacks/${stack}.yaml)`);
+    if (!ctx.stacks.includes(stack))
+      problems.push(`stack ${stack} has no stack file (Pulumi.${stack}.yaml or stacks/${stack}.yaml)`);
   }
   const host = /^npm run (?:--silent )?ssh -- ([a-z0-9-]+)/.exec(command);
   if (npm?.[1] === "ssh" && (!host || !ctx.hosts.includes(host[1])))
@@ -60,6 +62,8 @@ export function lintCommand(command: string, ctx: LintContext): string[] {
 /** Why a command's run failed, or undefined: a non-zero exit, or an error message in its output. */
 export function runProblem(code: number | null, output: string): string | undefined {
   if (code !== 0) return `exited ${code}`;
-  const error = output.split("\n").find((l) => /\berror\b|syntax error|command not found|No such file|Traceback/i.test(l));
+  const error = output
+    .split("\n")
+    .find((l) => /\berror\b|syntax error|command not found|No such file|Traceback/i.test(l));
   return error ? `printed an error: ${error.trim()}` : undefined;
 }

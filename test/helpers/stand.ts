@@ -7,6 +7,10 @@ import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import { CliResult, pulumi, REPO } from "./pulumiCli";
+import { PROJECT } from "../../src/config/validate";
+import { hostFactsOf } from "../../src/stack/hostFacts";
+import { parseStackConfig, StackConfig } from "../../src/stack/stackConfig";
+import { HostScript, renderHostScript } from "../../src/steps/stepScript";
 
 export interface StandOutputs {
   readonly primaryUri: string;
@@ -37,8 +41,13 @@ export class Stand {
 
   run(args: string[], allowFailure = false): Promise<CliResult> {
     const withConfig =
-      this.configFile && ["up", "preview", "refresh", "destroy"].includes(args[0]) ? ["--config-file", this.configFile] : [];
-    return pulumi([...args, ...withConfig, "--stack", this.stack, "--non-interactive"], { env: this.env, allowFailure });
+      this.configFile && ["up", "preview", "refresh", "destroy"].includes(args[0])
+        ? ["--config-file", this.configFile]
+        : [];
+    return pulumi([...args, ...withConfig, "--stack", this.stack, "--non-interactive"], {
+      env: this.env,
+      allowFailure,
+    });
   }
 
   /** The stack's config (the `config` map of Pulumi.<stack>.yaml, or the tests' current copy). */
@@ -47,12 +56,32 @@ export class Stand {
     return (yaml.load(fs.readFileSync(file, "utf8")) as { config: Record<string, any> }).config;
   }
 
+  /** The stack's configuration, validated as the program validates it. */
+  parsedConfig(): StackConfig {
+    const values = Object.fromEntries(
+      Object.entries(this.config())
+        .filter(([k]) => k.startsWith(`${PROJECT}:`))
+        .map(([k, v]) => [k.slice(PROJECT.length + 1), v]),
+    );
+    return parseStackConfig(values, () => true, this.stack);
+  }
+
+  /** A host script as the program would run it on `host` (the stand's host facts). */
+  hostScript(host: string, script: HostScript): string {
+    return renderHostScript(script, {
+      ...hostFactsOf(this.parsedConfig(), this.stack),
+      HOST_OWNER: `${this.stack}/${host}`,
+    });
+  }
+
   /**
    * Changes the stack's configuration for every later up and preview, as an
    * edit of Pulumi.<stack>.yaml would, without touching the committed file.
    */
   editConfig(edit: (config: Record<string, any>) => void): void {
-    const doc = yaml.load(fs.readFileSync(path.join(REPO, `Pulumi.${this.stack}.yaml`), "utf8")) as { config: Record<string, any> };
+    const doc = yaml.load(fs.readFileSync(path.join(REPO, `Pulumi.${this.stack}.yaml`), "utf8")) as {
+      config: Record<string, any>;
+    };
     doc.config = JSON.parse(JSON.stringify(this.config()));
     edit(doc.config);
     if (!this.keyDir) this.keyDir = fs.mkdtempSync(path.join(os.tmpdir(), "e2e-key-"));
@@ -99,7 +128,16 @@ export class Stand {
 
   /** The stand's key, no agent, no prompts: what every ssh of the tests shares. */
   private sshBase(): string[] {
-    return ["-i", path.join(this.keyDir, "key"), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR"];
+    return [
+      "-i",
+      path.join(this.keyDir, "key"),
+      "-o",
+      "IdentitiesOnly=yes",
+      "-o",
+      "BatchMode=yes",
+      "-o",
+      "LogLevel=ERROR",
+    ];
   }
 
   private sshArgs(host: string): string[] {
@@ -107,14 +145,25 @@ export class Stand {
     fs.writeFileSync(knownHosts, this.machine("host-key", host, "--known-hosts") + "\n");
     return [
       ...this.sshBase(),
-      ...["-o", "StrictHostKeyChecking=yes", "-o", `UserKnownHostsFile=${knownHosts}`, "-o", "GlobalKnownHostsFile=/dev/null"],
+      ...[
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        `UserKnownHostsFile=${knownHosts}`,
+        "-o",
+        "GlobalKnownHostsFile=/dev/null",
+      ],
       ...["-o", "ConnectTimeout=10", `root@${this.address(host)}`],
     ];
   }
 
   /** Runs `command` on `host`; throws with its output unless it exits 0. */
   ssh(host: string, command: string, input?: string, timeoutMs = 300_000): string {
-    const r = childProcess.spawnSync("ssh", [...this.sshArgs(host), command], { encoding: "utf8", input: input ?? "", timeout: timeoutMs });
+    const r = childProcess.spawnSync("ssh", [...this.sshArgs(host), command], {
+      encoding: "utf8",
+      input: input ?? "",
+      timeout: timeoutMs,
+    });
     if (r.status !== 0) throw new Error(`ssh ${host} '${command}' exited ${r.status}: ${r.stdout}${r.stderr}`);
     return r.stdout.trim();
   }
@@ -123,7 +172,14 @@ export class Stand {
   sshUnpinned(host: string, command: string): void {
     const args = [
       ...this.sshBase(),
-      ...["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", `root@${this.address(host)}`, command],
+      ...[
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        `root@${this.address(host)}`,
+        command,
+      ],
     ];
     const r = childProcess.spawnSync("ssh", args, { encoding: "utf8", timeout: 60_000 });
     if (r.status !== 0) throw new Error(`ssh ${host} '${command}' exited ${r.status}: ${r.stdout}${r.stderr}`);
@@ -132,10 +188,15 @@ export class Stand {
   /** Like ssh, without blocking the event loop (the harness's writer keeps running meanwhile). */
   sshAsync(host: string, command: string, timeoutMs = 300_000): Promise<string> {
     return new Promise((resolve, reject) => {
-      childProcess.execFile("ssh", [...this.sshArgs(host), command], { encoding: "utf8", timeout: timeoutMs }, (err, stdout, stderr) => {
-        if (err) reject(new Error(`ssh ${host} '${command}' failed: ${err.message} ${stdout}${stderr}`));
-        else resolve(stdout.trim());
-      });
+      childProcess.execFile(
+        "ssh",
+        [...this.sshArgs(host), command],
+        { encoding: "utf8", timeout: timeoutMs },
+        (err, stdout, stderr) => {
+          if (err) reject(new Error(`ssh ${host} '${command}' failed: ${err.message} ${stdout}${stderr}`));
+          else resolve(stdout.trim());
+        },
+      );
     });
   }
 
@@ -143,10 +204,12 @@ export class Stand {
     return this.ssh(host, `psql -X -At "${conn}" -c "${sql.replace(/"/g, '\\"')}"`);
   }
 
-  /** scripts/local/machine.sh for this stand's machines. */
+  /** The local machines' machine.sh for this stand's machines. */
   machine(...args: string[]): string {
     return childProcess
-      .execFileSync(path.join(REPO, "scripts", "local", "machine.sh"), [...args, "--stand", this.stack], { encoding: "utf8" })
+      .execFileSync(path.join(REPO, "src", "local", "machines", "machine.sh"), [...args, "--stand", this.stack], {
+        encoding: "utf8",
+      })
       .trim();
   }
 

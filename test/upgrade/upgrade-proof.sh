@@ -59,9 +59,9 @@ grep -E "^ ~ .* updated" "$work/up.log" | sed 's/^/  updated: /' >&2 || true
 fail=0
 created=$(grep -E "^ \+ .* created" "$work/up.log" | awk '{print $3}' || true)
 if [[ -n $created && -n ${ALLOW_CREATED:-} ]] && ! grep -qvE "$ALLOW_CREATED" <<<"$created"; then
-  say "created, as ALLOW_CREATED permits: $(echo $created)"
+  say "created, as ALLOW_CREATED permits: ${created//$'\n'/ }"
 elif [[ -n $created ]]; then
-  say "FAIL: resources created: $(echo $created)"; fail=1
+  say "FAIL: resources created: ${created//$'\n'/ }"; fail=1
 fi
 for what in replaced deleted; do
   if grep -qE "[0-9]+ $what" <<<"$summary"; then say "FAIL: resources $what"; fail=1; fi

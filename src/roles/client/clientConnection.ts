@@ -1,6 +1,6 @@
 // The client host's ready-to-use connection files: pg_service.conf (services
 // "primary" and "replicas" through HAProxy) and a 0600 .pgpass for root.
-// https://www.postgresql.org/docs/15/libpq-pgservice.html
+// https://www.postgresql.org/docs/17/libpq-pgservice.html
 import { ManagedFileContext, managedHeader } from "../../render/managedHeader";
 
 export const PG_SERVICE_PATH = "/etc/postgresql-common/pg_service.conf";
@@ -15,14 +15,27 @@ export interface ClientEndpoint {
   readonly replicaPort: number;
 }
 
-export function renderPgService(ctx: ManagedFileContext, endpoint: ClientEndpoint, user: string, dbname = "postgres"): string {
+export function renderPgService(
+  ctx: ManagedFileContext,
+  endpoint: ClientEndpoint,
+  user: string,
+  dbname = "postgres",
+): string {
   const service = (name: string, port: number, session: string) =>
-    [`[${name}]`, `host=${endpoint.host}`, `port=${port}`, `user=${user}`, `dbname=${dbname}`, `target_session_attrs=${session}`].join(
-      "\n",
-    );
+    [
+      `[${name}]`,
+      `host=${endpoint.host}`,
+      `port=${port}`,
+      `user=${user}`,
+      `dbname=${dbname}`,
+      `target_session_attrs=${session}`,
+    ].join("\n");
   return (
     managedHeader(ctx) +
-    [service(PRIMARY_SERVICE, endpoint.primaryPort, "read-write"), service(REPLICAS_SERVICE, endpoint.replicaPort, "any")].join("\n\n") +
+    [
+      service(PRIMARY_SERVICE, endpoint.primaryPort, "read-write"),
+      service(REPLICAS_SERVICE, endpoint.replicaPort, "any"),
+    ].join("\n\n") +
     "\n"
   );
 }
@@ -34,6 +47,8 @@ export function renderPgpass(
   entries: readonly { host: string; port: number; user: string; password: string }[],
 ): string {
   return (
-    managedHeader(ctx) + entries.map((e) => `${e.host}:${e.port}:*:${escapePgpass(e.user)}:${escapePgpass(e.password)}`).join("\n") + "\n"
+    managedHeader(ctx) +
+    entries.map((e) => `${e.host}:${e.port}:*:${escapePgpass(e.user)}:${escapePgpass(e.password)}`).join("\n") +
+    "\n"
   );
 }

@@ -1,13 +1,17 @@
-// The client host of the seeds: psql and pgbench installed (by HostBase), a
+// A client host as the runbooks have one: psql and pgbench installed (by HostBase), a
 // pg_service.conf with services "primary" and "replicas" through the first
 // HAProxy and a 0600 .pgpass for root, so `psql service=primary` just works.
 import * as pulumi from "@pulumi/pulumi";
 import { ShellCommand } from "../../providers/shellCommand";
-import { secretValues } from "../../cluster/passwords";
+import { secretValues } from "../../stack/passwords";
 import { HostSteps } from "../../steps/hostSteps";
+import { scriptsIn } from "../../steps/stepScript";
+import { HAPROXY_ROLE } from "../haproxy/slice";
+import { SUPERUSER } from "../postgres/slice";
 import { RoleArgs } from "../roleArgs";
-import { SUPERUSER } from "../patroni/patroniConfig";
 import { PG_SERVICE_PATH, PRIMARY_SERVICE, renderPgpass, renderPgService, ROOT_PGPASS_PATH } from "./clientConnection";
+
+const script = scriptsIn(__dirname);
 
 export type ClientHostArgs = RoleArgs;
 
@@ -18,10 +22,14 @@ export class ClientHost extends pulumi.ComponentResource {
   constructor(name: string, args: ClientHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pulumi-patroni:index:ClientHost", name, {}, { ...opts, aliases: [{ type: "pulumi-patroni:ClientHost" }] });
     const { config, host } = args;
-    const steps = new HostSteps(this, name, host);
-    const entry = args.topology.haproxyHosts[0];
+    const steps = new HostSteps(this, name, host, args.facts);
+    const entry = args.topology.withRole(HAPROXY_ROLE)[0];
     const ports = [config.haproxy.primaryPort, config.haproxy.replicaPort];
-    const pgService = renderPgService(args.managed, { host: entry.address, primaryPort: ports[0], replicaPort: ports[1] }, SUPERUSER);
+    const pgService = renderPgService(
+      args.managed,
+      { host: entry.address, primaryPort: ports[0], replicaPort: ports[1] },
+      SUPERUSER,
+    );
     const pgpass = args.passwords.apply((p) =>
       renderPgpass(
         args.managed,
@@ -33,13 +41,22 @@ export class ClientHost extends pulumi.ComponentResource {
       steps.file("pg-service", { path: PG_SERVICE_PATH, content: pgService }, legacy("file-pg-service")),
       steps.file(
         "pgpass",
-        { path: ROOT_PGPASS_PATH, content: pulumi.secret(pgpass), mode: "0600", mask: args.passwords.apply(secretValues) },
+        {
+          path: ROOT_PGPASS_PATH,
+          content: pulumi.secret(pgpass),
+          mode: "0600",
+          mask: args.passwords.apply(secretValues),
+        },
         legacy("file-pgpass"),
       ),
     ];
     this.ready = steps.gate(
       "gate",
-      { what: "client", template: "wait-client", env: { SERVICE: PRIMARY_SERVICE, TIMEOUT: 60 }, triggers: [pgService] },
+      {
+        what: "client",
+        script: script("wait-client", { SERVICE: PRIMARY_SERVICE, TIMEOUT: 60 }),
+        triggers: [pgService],
+      },
       { legacyName: `${host.name}-gate-client`, dependsOn: files },
     );
     this.registerOutputs({ ready: this.ready.id });

@@ -1,34 +1,35 @@
 // /etc/default/etcd, read by Debian's etcd.service (EnvironmentFile=).
-// https://etcd.io/docs/v3.4/op-guide/configuration/
+// https://etcd.io/docs/v3.5/op-guide/configuration/
 import { ManagedFileContext, managedHeader } from "../../render/managedHeader";
+import { etcdDataDirectory } from "./slice";
 
-export const ETCD_ENVIRONMENT_PATH = "/etc/default/etcd";
-/** What a member that joined a running cluster starts with besides (written by templates/steps/etcd-member.sh). */
+export { ETCD_ENVIRONMENT_PATH } from "./slice";
+
+/** What a member that joined a running cluster starts with besides (written by etcd-member.sh). */
 export const ETCD_JOIN_ENVIRONMENT_PATH = "/etc/default/etcd-join";
 
 export interface EtcdEnvironmentInput {
   readonly clusterName: string;
   readonly memberName: string;
-  readonly address: string;
-  readonly clientPort: number;
-  readonly peerPort: number;
+  /** This member's peer URL and client URL (etcd/slice.ts). */
+  readonly peerUrl: string;
+  readonly clientUrl: string;
+  /** The same client port on the loopback address, for the host's own clients. */
+  readonly loopbackClientUrl: string;
   /** name=http://addr:peerPort,... for every member. */
   readonly initialCluster: string;
   readonly heartbeatIntervalMs: number;
   readonly electionTimeoutMs: number;
 }
 
-/** A data dir of our own: the package's default member ("default") must never join our cluster. */
-export const etcdDataDirectory = (clusterName: string) => `/var/lib/etcd/${clusterName}`;
-
 export function renderEtcdEnvironment(ctx: ManagedFileContext, e: EtcdEnvironmentInput): string {
   const vars: [string, string][] = [
     ["ETCD_NAME", e.memberName],
     ["ETCD_DATA_DIR", etcdDataDirectory(e.clusterName)],
-    ["ETCD_LISTEN_PEER_URLS", `http://${e.address}:${e.peerPort}`],
-    ["ETCD_LISTEN_CLIENT_URLS", `http://${e.address}:${e.clientPort},http://127.0.0.1:${e.clientPort}`],
-    ["ETCD_INITIAL_ADVERTISE_PEER_URLS", `http://${e.address}:${e.peerPort}`],
-    ["ETCD_ADVERTISE_CLIENT_URLS", `http://${e.address}:${e.clientPort}`],
+    ["ETCD_LISTEN_PEER_URLS", e.peerUrl],
+    ["ETCD_LISTEN_CLIENT_URLS", `${e.clientUrl},${e.loopbackClientUrl}`],
+    ["ETCD_INITIAL_ADVERTISE_PEER_URLS", e.peerUrl],
+    ["ETCD_ADVERTISE_CLIENT_URLS", e.clientUrl],
     ["ETCD_INITIAL_CLUSTER", e.initialCluster],
     ["ETCD_INITIAL_CLUSTER_TOKEN", e.clusterName],
     // Only read when the data dir is empty, by a member of the first deploy; a

@@ -1,48 +1,16 @@
-// One etcd member: its settings, environment file, unit drop-in, service.
-// The cluster-wide health gate lives in cluster/clusterSteps.ts because it
-// needs every member.
+// One etcd member: its environment file, unit drop-in, service. The steps
+// that need every member (the health gate, the rolling restart) are in
+// etcdCluster.ts.
 import * as pulumi from "@pulumi/pulumi";
-import { z } from "zod";
-import { port, positiveInt } from "../../config/primitives";
-import { StackConfig } from "../../config/schema";
-import { Topology } from "../../config/topology";
-import { dropInPath, ETCD_DROP_IN, renderSystemdDropIn } from "../../render/systemdUnit";
+import { dropInPath, renderSystemdDropIn } from "../../render/systemdUnit";
 import { ShellCommand } from "../../providers/shellCommand";
 import { contentHash, HostSteps } from "../../steps/hostSteps";
+import { scriptsIn } from "../../steps/stepScript";
 import { RoleArgs } from "../roleArgs";
-import { renderStepScript } from "../../steps/stepScript";
-import { ETCD_ENVIRONMENT_PATH, ETCD_JOIN_ENVIRONMENT_PATH, etcdDataDirectory, renderEtcdEnvironment } from "./etcdEnvironment";
+import { ETCD_ENVIRONMENT_PATH, ETCD_JOIN_ENVIRONMENT_PATH, renderEtcdEnvironment } from "./etcdEnvironment";
+import { ETCD_DROP_IN, etcdClientUrl, etcdInitialCluster, etcdPeerUrl } from "./slice";
 
-export const etcdSettingsSchema = z
-  .object({
-    clientPort: port.default(2379).describe("etcd client port."),
-    peerPort: port.default(2380).describe("etcd peer port."),
-    heartbeatIntervalMs: positiveInt.default(1000).describe("etcd heartbeat interval."),
-    electionTimeoutMs: positiveInt.default(5000).describe("etcd election timeout."),
-  })
-  .strict();
-
-/** Ports an etcd member opens, with the field that sets each. */
-export const etcdPorts = (c: StackConfig) => [
-  { port: c.etcd.clientPort, field: "etcd.clientPort" },
-  { port: c.etcd.peerPort, field: "etcd.peerPort" },
-];
-
-export function etcdProblems(c: StackConfig, topo: Topology): string[] {
-  const problems: string[] = [];
-  if (topo.etcdHosts.length === 0) problems.push(`hosts: no host has the etcd role; Patroni needs etcd as its DCS (1, 3 or 5 members)`);
-  else if (topo.etcdHosts.length % 2 === 0) {
-    problems.push(
-      `hosts: ${topo.etcdHosts.length} hosts have the etcd role; etcd needs an odd number of members (1, 3, 5, 7) to keep a majority`,
-    );
-  }
-  if (c.etcd.electionTimeoutMs < 5 * c.etcd.heartbeatIntervalMs) {
-    problems.push(
-      `etcd.electionTimeoutMs: must be at least 5 x heartbeatIntervalMs (${5 * c.etcd.heartbeatIntervalMs}), got ${c.etcd.electionTimeoutMs}`,
-    );
-  }
-  return problems;
-}
+const script = scriptsIn(__dirname);
 
 export type EtcdMemberArgs = RoleArgs;
 
@@ -53,14 +21,14 @@ export class EtcdMember extends pulumi.ComponentResource {
   constructor(name: string, args: EtcdMemberArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pulumi-patroni:index:EtcdMember", name, {}, { ...opts, aliases: [{ type: "pulumi-patroni:EtcdMember" }] });
     const { config, host } = args;
-    const steps = new HostSteps(this, name, host);
+    const steps = new HostSteps(this, name, host, args.facts);
     const env = renderEtcdEnvironment(args.managed, {
       clusterName: config.cluster.name,
       memberName: host.name,
-      address: host.address,
-      clientPort: config.etcd.clientPort,
-      peerPort: config.etcd.peerPort,
-      initialCluster: args.topology.etcdInitialCluster,
+      peerUrl: etcdPeerUrl(config, host),
+      clientUrl: etcdClientUrl(config, host),
+      loopbackClientUrl: etcdClientUrl(config, { address: "127.0.0.1" }),
+      initialCluster: etcdInitialCluster(config),
       heartbeatIntervalMs: config.etcd.heartbeatIntervalMs,
       electionTimeoutMs: config.etcd.electionTimeoutMs,
     });
@@ -72,20 +40,17 @@ export class EtcdMember extends pulumi.ComponentResource {
     ];
     // etcd cannot reload its flags, and restarting every member at once loses
     // quorum: a changed setting is applied by the cluster's rolling etcd
-    // restart (cluster/clusterSteps.ts), one member at a time.
+    // restart (etcdCluster.ts), one member at a time.
     // Members start (or join, or leave) one at a time: each waits for the previous one's step.
     const member = (action: string) =>
-      renderStepScript("etcd-member", {
+      script("etcd-member", {
         ACTION: action,
         NAME: host.name,
-        PEER_URL: `http://${host.address}:${config.etcd.peerPort}`,
-        CLIENT_URL: `http://${host.address}:${config.etcd.clientPort}`,
-        ENDPOINTS: args.topology.etcdClientUrls.join(","),
-        DATA_DIR: etcdDataDirectory(config.cluster.name),
+        PEER_URL: etcdPeerUrl(config, host),
+        CLIENT_URL: etcdClientUrl(config, host),
         JOIN_ENV: ETCD_JOIN_ENVIRONMENT_PATH,
         JOIN_DROP_IN: dropInPath("etcd.service", "pulumi-patroni-join"),
         TIMEOUT: 120,
-        ...steps.ownerEnv,
       });
     this.ready = steps.service(
       "service",

@@ -2,13 +2,9 @@
 // on replicaPort. A server is up only when Patroni says it has the right role
 // AND its PgBouncer answers the PostgreSQL protocol: anchors that ask Patroni
 // alone keep sending sessions to a node whose PgBouncer is dead.
-// https://docs.haproxy.org/2.6/configuration.html#tcp-check%20connect
+// https://docs.haproxy.org/3.0/configuration.html#tcp-check%20connect
 import { ManagedFileContext, managedHeader } from "../../render/managedHeader";
-
-export const HAPROXY_CONFIG_PATH = "/etc/haproxy/haproxy.cfg";
-export const HAPROXY_STATS_USER = "admin";
-/** The runtime API socket: the health gate reads the servers' states there. */
-export const HAPROXY_ADMIN_SOCKET = "/run/haproxy/admin.sock";
+import { HAPROXY_ADMIN_SOCKET, HAPROXY_STATS_USER, primaryBackend, replicaBackend } from "./slice";
 
 export interface HaproxyBackendServer {
   readonly name: string;
@@ -95,7 +91,12 @@ export function renderHaproxyConfig(ctx: ManagedFileContext, input: HaproxyConfi
     "    stats refresh 5s",
     `    stats auth ${HAPROXY_STATS_USER}:${input.statsPassword}`,
   ].join("\n");
-  const primary = backend(`${input.clusterName}-primary`, input.primaryPort, "/primary", input);
-  const replicas = backend(`${input.clusterName}-replicas`, input.replicaPort, `/replica?lag=${input.replicaMaxLag}`, input);
+  const primary = backend(primaryBackend(input.clusterName), input.primaryPort, "/primary", input);
+  const replicas = backend(
+    replicaBackend(input.clusterName),
+    input.replicaPort,
+    `/replica?lag=${input.replicaMaxLag}`,
+    input,
+  );
   return managedHeader(ctx) + [global, defaults, stats, primary, replicas].join("\n\n") + "\n";
 }

@@ -1,60 +1,30 @@
-// HAProxy: its settings, haproxy.cfg (checked with `haproxy -c` before it
+// HAProxy: haproxy.cfg (checked with `haproxy -c` before it
 // replaces the old one; secret because it holds the stats password), unit
 // drop-in, service (a reload keeps established sessions), then a gate
 // waiting until one primary and the expected replicas are up.
 import * as pulumi from "@pulumi/pulumi";
-import { z } from "zod";
-import { ipv4Cidr, port, positiveInt } from "../../config/primitives";
-import { HostConfig, StackConfig } from "../../config/schema";
-import { MASKED, secretValues } from "../../cluster/passwords";
 import { hasRole, Topology } from "../../config/topology";
-import { dropInPath, HAPROXY_DROP_IN, renderSystemdDropIn } from "../../render/systemdUnit";
 import { ShellCommand } from "../../providers/shellCommand";
+import { dropInPath, renderSystemdDropIn } from "../../render/systemdUnit";
+import { MASKED, secretValues } from "../../stack/passwords";
+import { HostConfig, StackConfig } from "../../stack/stackConfig";
 import { contentHash, HostSteps } from "../../steps/hostSteps";
+import { scriptsIn } from "../../steps/stepScript";
+import { PGBOUNCER_ROLE } from "../pgbouncer/slice";
+import { POSTGRES_ROLE } from "../postgres/slice";
 import { RoleArgs } from "../roleArgs";
-import { HAPROXY_ADMIN_SOCKET, HAPROXY_CONFIG_PATH, HaproxyConfigInput, renderHaproxyConfig } from "./haproxyConfig";
+import { HaproxyConfigInput, renderHaproxyConfig } from "./haproxyConfig";
+import { HAPROXY_CONFIG_PATH, HAPROXY_DROP_IN, primaryBackend, replicaBackend } from "./slice";
 
-export const haproxySettingsSchema = z
-  .object({
-    primaryPort: port.default(5000).describe("Read-write port: routes to the primary."),
-    replicaPort: port.default(5001).describe("Read-only port: routes to healthy replicas."),
-    statsPort: port.default(7000).describe("Stats web page (basic auth, user 'admin')."),
-    maxConn: positiveInt.default(1000).describe("Global maxconn."),
-    replicaMaxLag: z
-      .string()
-      .regex(/^\d+(B|kB|MB|GB)$/, "must be a size like 10MB")
-      .default("10MB")
-      .describe("A replica lagging more than this leaves the replicas port."),
-    checkIntervalMs: positiveInt.default(2000).describe("Health check interval (inter)."),
-    fastCheckIntervalMs: positiveInt.default(1000).describe("Check interval while a server changes state (fastinter)."),
-    fall: positiveInt.default(3).describe("Failed checks before a server is marked down."),
-    rise: positiveInt.default(2).describe("Good checks before a server is marked up."),
-    clientNetworks: z
-      .array(ipv4Cidr)
-      .default([])
-      .describe(
-        "Networks of the applications allowed on the primary and replica ports, besides the cluster's hosts and cluster.adminNetworks.",
-      ),
-  })
-  .strict();
-
-export const haproxyPorts = (c: StackConfig) => [
-  { port: c.haproxy.primaryPort, field: "haproxy.primaryPort" },
-  { port: c.haproxy.replicaPort, field: "haproxy.replicaPort" },
-  { port: c.haproxy.statsPort, field: "haproxy.statsPort" },
-];
-
-export function haproxyProblems(_c: StackConfig, topo: Topology): string[] {
-  return topo.haproxyHosts.length === 0
-    ? [`hosts: no host has the haproxy role; clients reach the primary through HAProxy, list at least one`]
-    : [];
-}
-
-export const primaryBackend = (c: StackConfig) => `${c.cluster.name}-primary`;
-export const replicaBackend = (c: StackConfig) => `${c.cluster.name}-replicas`;
+const script = scriptsIn(__dirname);
 
 /** haproxy.cfg's input for one HAProxy host: every PostgreSQL host, through its PgBouncer when it has one. */
-export function haproxyConfigInput(c: StackConfig, topo: Topology, host: HostConfig, statsPassword: string): HaproxyConfigInput {
+export function haproxyConfigInput(
+  c: StackConfig,
+  topo: Topology<HostConfig>,
+  host: HostConfig,
+  statsPassword: string,
+): HaproxyConfigInput {
   // PgBouncer behind HAProxy sees HAProxy's address, not the client's: who may
   // connect at all is decided here.
   return {
@@ -70,13 +40,19 @@ export function haproxyConfigInput(c: StackConfig, topo: Topology, host: HostCon
     fastCheckIntervalMs: c.haproxy.fastCheckIntervalMs,
     fall: c.haproxy.fall,
     rise: c.haproxy.rise,
-    servers: topo.postgresHosts.map((h) => ({
+    servers: topo.withRole(POSTGRES_ROLE).map((h) => ({
       name: h.name,
       address: h.address,
-      port: hasRole(h, "pgbouncer") ? c.pgbouncer.port : c.cluster.postgresPort,
+      port: hasRole(h, PGBOUNCER_ROLE) ? c.pgbouncer.port : c.cluster.postgresPort,
     })),
     statsPassword,
-    allowedSources: [...new Set([...topo.sessionAddresses.map((a) => `${a}/32`), ...c.cluster.adminNetworks, ...c.haproxy.clientNetworks])],
+    allowedSources: [
+      ...new Set([
+        ...topo.sessionAddresses.map((a) => `${a}/32`),
+        ...c.cluster.adminNetworks,
+        ...c.haproxy.clientNetworks,
+      ]),
+    ],
   };
 }
 
@@ -89,8 +65,10 @@ export class HaproxyNode extends pulumi.ComponentResource {
   constructor(name: string, args: HaproxyNodeArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pulumi-patroni:index:HaproxyNode", name, {}, { ...opts, aliases: [{ type: "pulumi-patroni:HaproxyNode" }] });
     const { config, topology, host } = args;
-    const steps = new HostSteps(this, name, host);
-    const cfg = args.passwords.apply((p) => renderHaproxyConfig(args.managed, haproxyConfigInput(config, topology, host, p.haproxyStats)));
+    const steps = new HostSteps(this, name, host, args.facts);
+    const cfg = args.passwords.apply((p) =>
+      renderHaproxyConfig(args.managed, haproxyConfigInput(config, topology, host, p.haproxyStats)),
+    );
     const dropIn = renderSystemdDropIn(args.managed, HAPROXY_DROP_IN);
     const legacy = (step: string, dependsOn: pulumi.Input<pulumi.Resource>[] = args.dependsOn) => ({
       legacyName: `${host.name}-${step}`,
@@ -114,20 +92,22 @@ export class HaproxyNode extends pulumi.ComponentResource {
       steps.file("dropin", { path: dropInPath("haproxy.service"), content: dropIn }, legacy("file-haproxy-dropin")),
     ];
     const triggers = [contentHash(cfg), contentHash(dropIn)];
-    const service = steps.service("service", { unit: "haproxy", onChange: "reload", triggers }, legacy("service-haproxy", files));
-    const loadBalancedReplicas = topology.postgresHosts.filter((h) => !h.tags.noloadbalance).length - 1;
+    const service = steps.service(
+      "service",
+      { unit: "haproxy", onChange: "reload", triggers },
+      legacy("service-haproxy", files),
+    );
+    const loadBalancedReplicas = topology.withRole(POSTGRES_ROLE).filter((h) => !h.tags.noloadbalance).length - 1;
     this.ready = steps.gate(
       "gate",
       {
         what: "haproxy",
-        template: "wait-haproxy",
-        env: {
-          PRIMARY_BACKEND: primaryBackend(config),
-          REPLICA_BACKEND: replicaBackend(config),
+        script: script("wait-haproxy", {
+          PRIMARY_BACKEND: primaryBackend(config.cluster.name),
+          REPLICA_BACKEND: replicaBackend(config.cluster.name),
           REPLICAS: Math.max(0, loadBalancedReplicas),
-          SOCKET: HAPROXY_ADMIN_SOCKET,
           TIMEOUT: 90,
-        },
+        }),
         triggers,
       },
       legacy("gate-haproxy", [service]),

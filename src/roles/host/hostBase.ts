@@ -5,25 +5,29 @@
 // for every host's platform to be accepted, so a refused host leaves every
 // host as it was.
 import * as pulumi from "@pulumi/pulumi";
-import { HostConfig, StackConfig } from "../../config/schema";
 import { hasRole, Topology } from "../../config/topology";
-import { HostFacts, HostPlatform, packagesFor, parseHostFacts, resolveHostPlatform } from "../../platform/platform";
+import { HostPlatform, parsePlatformReport, PlatformReport, resolveHostPlatform } from "../../platform/platform";
 import { ShellCommand } from "../../providers/shellCommand";
+import { HostConfig, packagesFor, StackConfig } from "../../stack/stackConfig";
 import { HostSteps, StepHost } from "../../steps/hostSteps";
-import { renderStepScript } from "../../steps/stepScript";
+import { HostFacts, scriptsIn } from "../../steps/stepScript";
+import { ETCD_ROLE } from "../etcd/slice";
+import { POSTGRES_ROLE } from "../postgres/slice";
+
+const script = scriptsIn(__dirname);
 
 export interface HostBaseArgs {
   readonly config: StackConfig;
   readonly host: StepHost & { readonly roles: StackConfig["hosts"][number]["roles"] };
-  /** The stack's name: what it finds on the host written by it is its own. */
-  readonly stack: string;
+  /** The facts every host script may use by name. */
+  readonly facts: HostFacts;
   /** Resources that must exist first (the local machine). */
   readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
 export class HostBase extends pulumi.ComponentResource {
   /** What the host reported: release and package versions. */
-  readonly facts: pulumi.Output<HostFacts>;
+  readonly report: pulumi.Output<PlatformReport>;
   /** Every role step of this host depends on this (set by installPackages). */
   ready!: ShellCommand;
   /**
@@ -42,15 +46,15 @@ export class HostBase extends pulumi.ComponentResource {
   constructor(name: string, args: HostBaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pulumi-patroni:index:HostBase", name, {}, { ...opts, aliases: [{ type: "pulumi-patroni:HostBase" }] });
     const { config, host } = args;
-    this.steps = new HostSteps(this, name, host);
-    this.packages = packagesFor(host.roles, config.cluster.postgresVersion);
-    const etcdPackages = packagesFor(["etcd"], config.cluster.postgresVersion);
-    if (host.roles.includes("etcd") && this.packages.length > etcdPackages.length) this.etcdPackages = etcdPackages;
+    this.steps = new HostSteps(this, name, host, args.facts);
+    this.packages = packagesFor(host.roles, config);
+    const etcdPackages = packagesFor([ETCD_ROLE], config);
+    if (host.roles.includes(ETCD_ROLE) && this.packages.length > etcdPackages.length) this.etcdPackages = etcdPackages;
     const reachable = this.steps.command(
       "reachable",
       {
         description: "reachable over SSH",
-        create: renderStepScript("reachable"),
+        create: script("reachable"),
         // A freshly booted host may need a while before sshd answers.
         connectAttempts: 40,
       },
@@ -63,9 +67,7 @@ export class HostBase extends pulumi.ComponentResource {
       "platform",
       {
         description: "read the platform",
-        create: renderStepScript("platform", {
-          STACK: args.stack,
-          OWNER: `${args.stack}/${host.name}`,
+        create: script("platform", {
           PACKAGES: this.packages.join(" "),
           APT_SOURCES: config.cluster.aptSources.join("\n"),
           APT_KEYRINGS: keyrings.join("\n"),
@@ -74,7 +76,7 @@ export class HostBase extends pulumi.ComponentResource {
       },
       { legacyName: `${host.name}-platform`, dependsOn: [reachable] },
     );
-    this.facts = this.platform.stdout.apply(parseHostFacts);
+    this.report = this.platform.stdout.apply(parsePlatformReport);
   }
 
   /** Installs the packages once `accepted` resolves (every host's platform passed its check) and `after` is done. */
@@ -86,7 +88,7 @@ export class HostBase extends pulumi.ComponentResource {
             "etcd-packages",
             {
               description: "install etcd's packages",
-              create: renderStepScript("install-packages", { PACKAGES: this.etcdPackages.join(" ") }),
+              create: script("install-packages", { PACKAGES: this.etcdPackages.join(" ") }),
               triggers: [accepted],
             },
             { dependsOn: [this.platform, ...after] },
@@ -97,13 +99,13 @@ export class HostBase extends pulumi.ComponentResource {
       "packages",
       {
         description: "install packages",
-        create: renderStepScript("install-packages", { PACKAGES: this.packages.join(" ") }),
+        create: script("install-packages", { PACKAGES: this.packages.join(" ") }),
         triggers: [accepted],
       },
       { legacyName: `${this.steps.host.name}-packages`, dependsOn: [this.platform, ...after, ...first] },
     );
     this.etcdReady = first[0] ?? this.ready;
-    this.registerOutputs({ facts: this.facts, ready: this.ready.id });
+    this.registerOutputs({ facts: this.report, ready: this.ready.id });
     return this.ready;
   }
 }
@@ -117,12 +119,18 @@ export function acceptPlatforms(
   bases: ReadonlyMap<string, HostBase>,
   parent: pulumi.Resource,
 ): pulumi.Output<Record<string, HostPlatform>> {
-  return pulumi.all(Object.fromEntries([...bases].map(([h, base]) => [h, base.facts]))).apply((facts) => {
+  return pulumi.all(Object.fromEntries([...bases].map(([h, base]) => [h, base.report]))).apply((facts) => {
     const accepted: Record<string, HostPlatform> = {};
     const problems: string[] = [];
     for (const h of config.hosts) {
       const r = resolveHostPlatform(
-        { hostName: h.name, roles: h.roles, postgresVersion: config.cluster.postgresVersion, adoptExisting: h.adoptExisting },
+        {
+          hostName: h.name,
+          roles: h.roles,
+          packages: packagesFor(h.roles, config),
+          postgresVersion: config.cluster.postgresVersion,
+          adoptExisting: h.adoptExisting,
+        },
         facts[h.name],
       );
       problems.push(...r.problems);
@@ -145,13 +153,13 @@ export function acceptPlatforms(
  */
 export function installPackages(
   config: StackConfig,
-  topology: Topology,
+  topology: Topology<HostConfig>,
   bases: ReadonlyMap<string, HostBase>,
   parent: pulumi.Resource,
 ): pulumi.Output<Record<string, HostPlatform>> {
   const platforms = acceptPlatforms(config, bases, parent);
   const accepted = platforms.apply(() => "every host's platform accepted");
-  const isDatabaseHost = (h: HostConfig) => hasRole(h, "postgres") || hasRole(h, "etcd");
+  const isDatabaseHost = (h: HostConfig) => hasRole(h, POSTGRES_ROLE) || hasRole(h, ETCD_ROLE);
   const databasePackages = config.hosts.filter(isDatabaseHost).map((h) => bases.get(h.name)!.installPackages(accepted));
   for (const h of config.hosts.filter((h) => !isDatabaseHost(h))) {
     bases.get(h.name)!.installPackages(accepted, topology.hostsShareCpu ? databasePackages : []);

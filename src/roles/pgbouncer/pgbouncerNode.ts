@@ -1,57 +1,22 @@
-// PgBouncer in front of the local PostgreSQL: its settings, pgbouncer.ini,
+// PgBouncer in front of the local PostgreSQL: pgbouncer.ini, pgbouncer_hba.conf,
 // userlist.txt (secret), unit drop-in, service (reload on change, which keeps
 // client sessions), then a gate proving a session through it reaches
 // PostgreSQL and the admin console answers.
 import * as pulumi from "@pulumi/pulumi";
-import { z } from "zod";
-import { DEFAULT_POSTGRES_PARAMETERS } from "../../config/postgresParameters";
-import { secretValues } from "../../cluster/passwords";
-import { port, positiveInt } from "../../config/primitives";
-import { StackConfig } from "../../config/schema";
 import { pgbouncerHasAuthDbname } from "../../platform/platform";
-import { dropInPath, PGBOUNCER_DROP_IN, renderSystemdDropIn } from "../../render/systemdUnit";
 import { ShellCommand } from "../../providers/shellCommand";
+import { dropInPath, renderSystemdDropIn } from "../../render/systemdUnit";
+import { secretValues } from "../../stack/passwords";
 import { contentHash, HostSteps } from "../../steps/hostSteps";
+import { scriptsIn } from "../../steps/stepScript";
+import { SUPERUSER } from "../postgres/slice";
 import { RoleArgs } from "../roleArgs";
-import { SUPERUSER } from "../patroni/patroniConfig";
+import { PGBOUNCER_HBA_PATH, renderPgbouncerHba } from "./pgbouncerHba";
 import { PGBOUNCER_AUTH_USER, PGBOUNCER_INI_PATH, renderPgbouncerIni } from "./pgbouncerIni";
 import { clientLoginSecret, PGBOUNCER_USERLIST_PATH, renderPgbouncerUserlist } from "./pgbouncerUserlist";
-import { PGBOUNCER_HBA_PATH, renderPgbouncerHba } from "./pgbouncerHba";
+import { PGBOUNCER_DROP_IN } from "./slice";
 
-export const pgbouncerSettingsSchema = z
-  .object({
-    port: port.default(6432).describe("PgBouncer port on each postgres host that has the pgbouncer role."),
-    poolMode: z.enum(["session", "transaction", "statement"]).default("session").describe("PgBouncer pool_mode."),
-    defaultPoolSize: positiveInt.default(20).describe("Server connections per user/database pair."),
-    maxClientConn: positiveInt.default(1000).describe("Client connections PgBouncer accepts."),
-    authType: z.enum(["scram-sha-256", "md5"]).default("scram-sha-256").describe("Client authentication."),
-  })
-  .strict();
-
-export const pgbouncerPorts = (c: StackConfig) => [{ port: c.pgbouncer.port, field: "pgbouncer.port" }];
-
-export function pgbouncerProblems(c: StackConfig): string[] {
-  const problems: string[] = [];
-  c.hosts.forEach((h, i) => {
-    if (h.roles.includes("pgbouncer") && !h.roles.includes("postgres")) {
-      problems.push(
-        `hosts[${i}].roles: pgbouncer needs postgres on the same host (PgBouncer talks to the local PostgreSQL over its unix socket); add postgres or remove pgbouncer`,
-      );
-    }
-  });
-  if (c.pgbouncer.defaultPoolSize > c.pgbouncer.maxClientConn) {
-    problems.push(
-      `pgbouncer.defaultPoolSize: ${c.pgbouncer.defaultPoolSize} is larger than pgbouncer.maxClientConn ${c.pgbouncer.maxClientConn}`,
-    );
-  }
-  const maxConnections = Number(c.cluster.parameters.max_connections ?? DEFAULT_POSTGRES_PARAMETERS.max_connections);
-  if (c.pgbouncer.defaultPoolSize >= maxConnections) {
-    problems.push(
-      `pgbouncer.defaultPoolSize: ${c.pgbouncer.defaultPoolSize} must be below cluster.parameters.max_connections (${maxConnections})`,
-    );
-  }
-  return problems;
-}
+const script = scriptsIn(__dirname);
 
 export type PgbouncerNodeArgs = RoleArgs;
 
@@ -60,9 +25,14 @@ export class PgbouncerNode extends pulumi.ComponentResource {
   readonly ready: ShellCommand;
 
   constructor(name: string, args: PgbouncerNodeArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("pulumi-patroni:index:PgbouncerNode", name, {}, { ...opts, aliases: [{ type: "pulumi-patroni:PgbouncerNode" }] });
+    super(
+      "pulumi-patroni:index:PgbouncerNode",
+      name,
+      {},
+      { ...opts, aliases: [{ type: "pulumi-patroni:PgbouncerNode" }] },
+    );
     const { config, host } = args;
-    const steps = new HostSteps(this, name, host);
+    const steps = new HostSteps(this, name, host, args.facts);
     const ini = args.platform.apply((platform) =>
       renderPgbouncerIni(args.managed, {
         listenAddress: host.address,
@@ -87,7 +57,9 @@ export class PgbouncerNode extends pulumi.ComponentResource {
     );
     const userlist = pulumi
       .all([args.passwords, superuserSecret])
-      .apply(([p, superuser]) => renderPgbouncerUserlist(args.managed, { [PGBOUNCER_AUTH_USER]: p.pgbouncerAuth, [SUPERUSER]: superuser }));
+      .apply(([p, superuser]) =>
+        renderPgbouncerUserlist(args.managed, { [PGBOUNCER_AUTH_USER]: p.pgbouncerAuth, [SUPERUSER]: superuser }),
+      );
     const dropIn = renderSystemdDropIn(args.managed, PGBOUNCER_DROP_IN);
     const owner = { owner: "postgres", group: "postgres" };
     const legacy = (step: string, dependsOn: pulumi.Input<pulumi.Resource>[] = args.dependsOn) => ({
@@ -107,21 +79,32 @@ export class PgbouncerNode extends pulumi.ComponentResource {
           content: pulumi.secret(userlist),
           mode: "0600",
           ...owner,
-          mask: pulumi.all([args.passwords, superuserSecret]).apply(([p, superuser]) => [...secretValues(p), superuser]),
+          mask: pulumi
+            .all([args.passwords, superuserSecret])
+            .apply(([p, superuser]) => [...secretValues(p), superuser]),
         },
         legacy("file-pgbouncer-userlist"),
       ),
       steps.file("dropin", { path: dropInPath("pgbouncer.service"), content: dropIn }, legacy("file-pgbouncer-dropin")),
     ];
-    files.push(steps.file("hba", { path: PGBOUNCER_HBA_PATH, content: hba, mode: "0640", ...owner }, { dependsOn: args.dependsOn }));
+    files.push(
+      steps.file(
+        "hba",
+        { path: PGBOUNCER_HBA_PATH, content: hba, mode: "0640", ...owner },
+        { dependsOn: args.dependsOn },
+      ),
+    );
     const triggers = [contentHash(ini), contentHash(userlist), contentHash(dropIn), contentHash(hba)];
-    const service = steps.service("service", { unit: "pgbouncer", onChange: "reload", triggers }, legacy("service-pgbouncer", files));
+    const service = steps.service(
+      "service",
+      { unit: "pgbouncer", onChange: "reload", triggers },
+      legacy("service-pgbouncer", files),
+    );
     this.ready = steps.gate(
       "gate",
       {
         what: "pgbouncer",
-        template: "wait-pgbouncer",
-        env: { PORT: config.pgbouncer.port, ADMIN_USER: SUPERUSER, TIMEOUT: 60 },
+        script: script("wait-pgbouncer", { TIMEOUT: 60 }),
         triggers,
         stdin: pulumi.secret(args.passwords.apply((p) => `${p.superuser}\n`)),
         mask: args.passwords.apply(secretValues),

@@ -32,7 +32,12 @@ export function renderPgbouncerUserlist(ctx: ManagedFileContext, users: Readonly
  * PgBouncer: its SCRAM verifier (identical to PostgreSQL's, salt and all), or
  * PostgreSQL's md5 form ("md5" + md5(password + role)) when clients use md5.
  */
-export function clientLoginSecret(authType: "scram-sha-256" | "md5", role: string, password: string, clusterName: string): string {
+export function clientLoginSecret(
+  authType: "scram-sha-256" | "md5",
+  role: string,
+  password: string,
+  clusterName: string,
+): string {
   if (authType === "md5")
     return `md5${crypto
       .createHash("md5")

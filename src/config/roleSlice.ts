@@ -1,0 +1,60 @@
+// What a host role brings to the stack, as one object registered once
+// (src/roles/index.ts): its settings section, the ports it opens, the rules
+// that span fields, its packages, what a change of each of its fields does,
+// its secrets, and the facts its host scripts share. Validation, the
+// platform check, the README's configuration table and the preview guard
+// iterate over the list of slices; nothing else keeps a per-role list.
+//
+// `View` is the part of the stack configuration the slice reads (its own
+// section plus what it needs of others); the list of slices is checked
+// against the whole configuration where it is composed (src/stack/schema.ts).
+import { z } from "zod";
+import { FieldRule } from "./fieldClasses";
+import { Topology } from "./topology";
+
+/** A port a role opens on its host, and the config field that sets it. */
+export interface PortUse {
+  readonly port: number;
+  readonly field: string;
+}
+
+/** A secret of the stack configuration: set with `pulumi config set --secret KEY`, else generated once. */
+export interface SecretSpec {
+  /** Config key, e.g. haproxyStatsPassword. */
+  readonly key: string;
+  /** The field of the stack's passwords it fills, e.g. haproxyStats. */
+  readonly field: string;
+  /** Name of the GeneratedPassword resource when it is not configured. */
+  readonly generatedName: string;
+  /** What would break the file it goes into (length, characters), beyond the common checks. */
+  readonly problems?: (value: string) => string[];
+}
+
+export interface RoleSlice<View = never> {
+  /** The role's name in hosts[].roles. */
+  readonly role: string;
+  /** What runs on a host with this role, for hosts[].roles' description. */
+  readonly summary: string;
+  /** Its section of the stack configuration (a top-level key), if it has one. */
+  readonly settings?: {
+    readonly key: string;
+    readonly schema: z.ZodTypeAny;
+    readonly description: string;
+  };
+  // Function-typed properties, not methods: parameters are then checked
+  // strictly when the slice list meets the whole configuration.
+  /** Ports it opens on its host. */
+  readonly ports?: (c: View) => PortUse[];
+  /** Rules that span fields, checked after the schema; each message names the field path and what would be valid. */
+  readonly problems?: (c: View, topology: Topology) => string[];
+  /** Debian packages a host with this role needs. */
+  readonly packages?: (c: View) => string[];
+  /** By config table key ("haproxy.fall"): what `pulumi up` does with a change. */
+  readonly fieldClasses?: Readonly<Record<string, FieldRule>>;
+  readonly secrets?: readonly SecretSpec[];
+  /**
+   * Facts its host scripts share with every other script (paths, ports, URLs),
+   * by the shell variable name they use; a script gets the ones it names.
+   */
+  readonly facts?: (c: View) => Readonly<Record<string, string | number>>;
+}

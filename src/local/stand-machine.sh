@@ -1,0 +1,27 @@
+# One machine of the local stand. ACTION:
+#   create   a new machine (a leftover root filesystem of the same name is
+#            destroyed first: its cluster data would not match this state's
+#            passwords), booted, ready; prints its SSH host key
+#   ensure   boot it if it is stopped (its disk is kept); prints its host key
+#   destroy  remove it and everything it used
+#   check    exit 0 when it runs (diff: a stopped machine is booted by ensure)
+# stdin (create, ensure): the public key authorized for root.
+# Env: ACTION, MACHINES (the machine scripts' folder), NAME, STAND, ADDRESS
+# (with prefix), GATEWAY, BRIDGE, APT_PROXY, PULUMI_PATRONI_SUBNET_PREFIX.
+machine() { "$MACHINES/machine.sh" "$1" "$NAME" --stand "$STAND" "${@:2}"; }
+ensure() {
+  keys=$(mktemp)
+  trap 'rm -f "$keys"' EXIT
+  cat >"$keys"
+  machine create --address "$ADDRESS" --gateway "$GATEWAY" --bridge "$BRIDGE" --apt-proxy "$APT_PROXY" --authorized-keys-file "$keys" >&2
+  # Booted is not enough: the steps that follow need sshd and systemd up.
+  machine wait-ready --timeout 90 >&2
+  machine host-key
+}
+case "$ACTION" in
+  create) machine destroy >&2; ensure ;;
+  ensure) ensure ;;
+  destroy) machine destroy ;;
+  check) [ "$(machine status)" = running ] ;;
+  *) echo "unknown ACTION $ACTION" >&2; exit 2 ;;
+esac

@@ -1,0 +1,115 @@
+import { describe, expect, it } from "vitest";
+import { renderPatroniConfig, renderDynamicConfig, renderPgHba } from "./patroniConfig";
+import { seed000, seed001 } from "../../../test/fixtures/topologies";
+import { parseStackConfig, topologyOf } from "../../stack/stackConfig";
+import { etcdClientHostPorts } from "../etcd/slice";
+import * as yaml from "js-yaml";
+
+const ctx = { stack: "test" };
+const passwords = { superuser: "SuperPw1", replication: "ReplPw2", rewind: "RewindPw3", restApi: "RestPw4" };
+const HEADER = "# Managed by pulumi-patroni (stack test). Do not edit: change Pulumi.test.yaml and run pulumi up.";
+
+function patroniFor(raw: object, hostIndex: number) {
+  const c = parseStackConfig(JSON.parse(JSON.stringify(raw)), () => false);
+  const topo = topologyOf(c);
+  const host = topo.withRole("postgres")[hostIndex];
+  const input = {
+    cluster: c.cluster,
+    host,
+    clusterAddresses: c.hosts.map((h) => h.address),
+    replicationAddresses: topo.withRole("postgres").map((h) => h.address),
+    etcdHosts: etcdClientHostPorts(c),
+    passwords,
+  };
+  return { c, topo, host, text: renderPatroniConfig(ctx, input), input };
+}
+
+describe("patroni.yml", () => {
+  it("parses back with the fields that matter (seed 001: separate etcd host)", () => {
+    const { text, host } = patroniFor(seed001, 1);
+    expect(text.split("\n")[0]).toBe(HEADER);
+    const doc = yaml.load(text) as any;
+    expect(doc.scope).toBe("otus");
+    expect(doc.name).toBe("pg02");
+    expect(doc.etcd3.hosts).toEqual(["192.168.11.160:2379"]);
+    expect(doc.postgresql.listen).toBe(`${host.address},127.0.0.1:5432`);
+    expect(doc.postgresql.connect_address).toBe(`${host.address}:5432`);
+    expect(doc.postgresql.data_dir).toBe("/var/lib/postgresql/17/otus");
+    expect(doc.postgresql.bin_dir).toBe("/usr/lib/postgresql/17/bin");
+    expect(doc.postgresql.authentication.replication).toEqual({ username: "replicator", password: "ReplPw2" });
+    expect(doc.restapi.authentication).toEqual({ username: "patroni", password: "RestPw4" });
+    expect(doc.ctl.authentication.username).toBe("patroni");
+    expect(doc.bootstrap.dcs).toMatchObject({ ttl: 30, loop_wait: 10, retry_timeout: 10, failsafe_mode: true });
+    expect(doc.bootstrap.dcs.postgresql.parameters).toMatchObject({
+      max_connections: 100,
+      shared_buffers: "128MB",
+      password_encryption: "scram-sha-256",
+    });
+    expect(doc.tags).toEqual({ nofailover: false, noloadbalance: false, clonefrom: false, nosync: false });
+  });
+
+  it("bootstrap.pg_hba repeats postgresql.pg_hba (Patroni 3.0 validation requires it)", () => {
+    const doc = yaml.load(patroniFor(seed000, 0).text) as any;
+    expect(doc.bootstrap.pg_hba).toEqual(doc.postgresql.pg_hba);
+  });
+
+  it("is byte-stable and sorted", () => {
+    const a = patroniFor(seed000, 0).text;
+    const b = patroniFor(seed000, 0).text;
+    expect(a).toBe(b);
+    const topKeys = Object.keys(yaml.load(a) as object);
+    expect(topKeys).toEqual([...topKeys].sort());
+  });
+
+  it("pg_hba: scram only, no trust, replication only from postgres members", () => {
+    const { input } = patroniFor(seed000, 0);
+    const hba = renderPgHba(input);
+    expect(hba.join("\n")).not.toMatch(/\btrust\b/);
+    const replication = hba.filter((l) => l.includes(" replication "));
+    expect(replication).toEqual([
+      "host replication replicator 127.0.0.1/32 scram-sha-256",
+      "host replication replicator 192.168.11.150/32 scram-sha-256",
+      "host replication replicator 192.168.11.151/32 scram-sha-256",
+      "host replication replicator 192.168.11.152/32 scram-sha-256",
+    ]);
+    expect(hba).toContain("host all all 192.168.11.153/32 scram-sha-256");
+    expect(hba[0]).toBe("local all postgres peer");
+  });
+
+  it("user pg_hba rules come after the cluster's own", () => {
+    const { input } = patroniFor(
+      {
+        ...seed000,
+        cluster: {
+          pgHba: [{ type: "hostssl", database: "app", user: "app", address: "10.9.0.0/16", method: "scram-sha-256" }],
+        },
+      },
+      0,
+    );
+    const hba = renderPgHba(input);
+    expect(hba[hba.length - 1]).toBe("hostssl app app 10.9.0.0/16 scram-sha-256");
+  });
+
+  it("tags follow the host", () => {
+    const raw = JSON.parse(JSON.stringify(seed000));
+    raw.hosts[2].tags = { nofailover: true, noloadbalance: true };
+    const doc = yaml.load(patroniFor(raw, 2).text) as any;
+    expect(doc.tags).toMatchObject({ nofailover: true, noloadbalance: true });
+  });
+
+  it("dynamic config carries the DCS-only settings", () => {
+    const c = parseStackConfig(
+      JSON.parse(
+        JSON.stringify({
+          ...seed000,
+          cluster: { dcs: { synchronousMode: true }, parameters: { max_connections: 150 } },
+        }),
+      ),
+      () => false,
+    );
+    const dcs = renderDynamicConfig(c.cluster) as any;
+    expect(dcs.synchronous_mode).toBe(true);
+    expect(dcs.postgresql.parameters.max_connections).toBe(150);
+    expect(dcs.postgresql.use_slots).toBe(true);
+  });
+});

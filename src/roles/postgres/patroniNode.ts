@@ -1,0 +1,120 @@
+// One PostgreSQL node run by Patroni: patroni.yml (secret: it holds the
+// cluster's passwords), links to it at the runbooks' path and at patronictl's
+// default paths (so plain `patronictl list` works for root and postgres),
+// the unit drop-in, the service. A config change is validated on the node
+// (--ignore-listen-port: Patroni holds its ports) and applied with a reload:
+// Patroni re-reads patroni.yml on SIGHUP and never restarts PostgreSQL by itself.
+import * as pulumi from "@pulumi/pulumi";
+import { PATRONI_VALIDATE_COMMAND } from "../../platform/platform";
+import { ShellCommand } from "../../providers/shellCommand";
+import { dropInPath, renderSystemdDropIn } from "../../render/systemdUnit";
+import { MASKED_PASSWORDS, secretValues } from "../../stack/passwords";
+import { contentHash, HostSteps } from "../../steps/hostSteps";
+import { inlineScript, scriptsIn, sharedScript } from "../../steps/stepScript";
+import { etcdClientHostPorts } from "../etcd/slice";
+import { RoleArgs } from "../roleArgs";
+import {
+  PATRONI_CONFIG_ALIASES,
+  PATRONI_PGPASS_PATH,
+  PATRONI_ROLE_CHANGE_HOOK,
+  PatroniPasswords,
+  renderPatroniConfig,
+  renderRoleChangeHook,
+} from "./patroniConfig";
+import { PATRONI_CONFIG_PATH, PATRONI_DROP_IN, POSTGRES_ROLE } from "./slice";
+
+const script = scriptsIn(__dirname);
+
+export interface PatroniNodeArgs extends RoleArgs {
+  /**
+   * What this member's Patroni waits for before it starts (or reloads):
+   * every member's patroni.yml, so an existing primary already admits a
+   * member being added (pg_hba) when that member asks it for a base backup;
+   * and, for every member but the first, a running leader, so a new member
+   * finds one at its first HA loop instead of sleeping a loop_wait.
+   */
+  readonly startAfter: pulumi.Input<pulumi.Resource[]>;
+}
+
+export class PatroniNode extends pulumi.ComponentResource {
+  /** The running Patroni; the cluster's Patroni gate waits for every one. */
+  readonly ready: ShellCommand;
+  /** This member's patroni.yml step. */
+  readonly config: ShellCommand;
+
+  constructor(name: string, args: PatroniNodeArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("pulumi-patroni:index:PatroniNode", name, {}, { ...opts, aliases: [{ type: "pulumi-patroni:PatroniNode" }] });
+    const { config, topology, host } = args;
+    const steps = new HostSteps(this, name, host, args.facts);
+    const render = (passwords: PatroniPasswords) =>
+      renderPatroniConfig(args.managed, {
+        cluster: config.cluster,
+        host,
+        clusterAddresses: topology.sessionAddresses,
+        replicationAddresses: topology.withRole(POSTGRES_ROLE).map((h) => h.address),
+        etcdHosts: etcdClientHostPorts(config),
+        passwords,
+      });
+    const patroniConfig = args.passwords.apply(render);
+    const dropIn = renderSystemdDropIn(args.managed, PATRONI_DROP_IN);
+    const legacy = (step: string, dependsOn: pulumi.Input<pulumi.Resource>[] = args.dependsOn) => ({
+      legacyName: `${host.name}-${step}`,
+      dependsOn,
+    });
+    // The callback patroni.yml names: written first, so the validation of the new config finds it.
+    const hook = steps.file(
+      "role-change-hook",
+      { path: PATRONI_ROLE_CHANGE_HOOK, content: renderRoleChangeHook(args.managed), mode: "0755" },
+      { dependsOn: args.dependsOn },
+    );
+    const file = steps.file(
+      "config",
+      {
+        path: PATRONI_CONFIG_PATH,
+        content: pulumi.secret(patroniConfig),
+        mode: "0600",
+        owner: "postgres",
+        group: "postgres",
+        validate: PATRONI_VALIDATE_COMMAND,
+        shown: render(MASKED_PASSWORDS),
+        mask: args.passwords.apply(secretValues),
+      },
+      legacy("file-patroni-config", [...args.dependsOn, hook]),
+    );
+    const links = steps.links(
+      "config-links",
+      PATRONI_CONFIG_PATH,
+      PATRONI_CONFIG_ALIASES,
+      legacy("patroni-config-alias", [file]),
+    );
+    const unit = steps.file(
+      "dropin",
+      { path: dropInPath("patroni.service"), content: dropIn },
+      legacy("file-patroni-dropin"),
+    );
+    // Patroni writes its own .pgpass (replication, rewind): it goes with the stack.
+    const pgpass = steps.command(
+      "pgpass-cleanup",
+      {
+        description: `remove ${PATRONI_PGPASS_PATH} on destroy`,
+        create: inlineScript("pgpass-cleanup", "true"),
+        delete: sharedScript("remove-file", { TARGET: PATRONI_PGPASS_PATH }),
+      },
+      { dependsOn: args.dependsOn },
+    );
+    this.config = file;
+    const leave = script("patroni-leave", { NAME: host.name, LOOP_WAIT: config.cluster.dcs.loopWait });
+    const startAfter = pulumi.output(args.startAfter).apply((first) => [...first, links, unit, pgpass]);
+    this.ready = steps.service(
+      "service",
+      {
+        unit: "patroni",
+        onChange: "reload",
+        triggers: [contentHash(patroniConfig), contentHash(dropIn)],
+        delete: leave,
+      },
+      { legacyName: `${host.name}-service-patroni`, dependsOn: startAfter },
+    );
+    this.registerOutputs({ ready: this.ready.id });
+  }
+}

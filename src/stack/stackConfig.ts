@@ -1,0 +1,126 @@
+// The stack configuration, put together from the core sections
+// (src/config/core.ts), the local machines' section and every role slice's
+// section (src/roles/index.ts); and everything that iterates over the
+// slices: validation, field classes, secrets, packages. Pure: validation
+// loads no Pulumi and no component. Validated once and up front; the
+// README's configuration table is generated from the schema.
+import { z } from "zod";
+import { CORE_FIELD_CLASSES, coreShapeOf, SSH_PRIVATE_KEY } from "../config/core";
+import { FieldClasses } from "../config/fieldClasses";
+import { PortUse, RoleSlice, SecretSpec } from "../config/roleSlice";
+import { deriveTopology, Topology } from "../config/topology";
+import { hostProblems, parseWith, secretProblems } from "../config/validate";
+import {
+  controllerAddress,
+  LOCAL_MACHINES_FIELD_CLASSES,
+  localMachineProblems,
+  localMachinesSettingsSchema,
+} from "../local/settings";
+import { ROLE_SLICES } from "../roles";
+
+type Slice = (typeof ROLE_SLICES)[number];
+export type RoleName = Slice["role"];
+const ROLE_NAMES = ROLE_SLICES.map((s) => s.role) as [RoleName, ...RoleName[]];
+
+type SectionSlice = Extract<Slice, { settings: unknown }>;
+type SectionShape = { [S in SectionSlice as S["settings"]["key"]]: z.ZodDefault<S["settings"]["schema"]> };
+const sections = Object.fromEntries(
+  ROLE_SLICES.flatMap((s) =>
+    "settings" in s
+      ? [[s.settings.key, (s.settings.schema as z.ZodTypeAny).default({}).describe(s.settings.description)]]
+      : [],
+  ),
+) as SectionShape;
+
+export const stackConfigSchema = z
+  .object({
+    ...coreShapeOf(ROLE_NAMES, `What runs on the host: ${ROLE_SLICES.map((s) => s.summary).join(", ")}.`),
+    localMachines: localMachinesSettingsSchema
+      .default({})
+      .describe("The local stand (hostSource local-machines only)."),
+    ...sections,
+  })
+  .strict();
+export type StackConfig = z.infer<typeof stackConfigSchema>;
+export type HostConfig = StackConfig["hosts"][number];
+
+/** The slices, checked against the whole configuration: each reads only what the stack has. */
+const SLICES: readonly RoleSlice<StackConfig>[] = ROLE_SLICES;
+const sliceOf = (role: string) => SLICES.find((s) => s.role === role);
+
+/** Every config field's rule (what a change does to a running stack), by configuration table key. */
+export const FIELD_CLASSES: FieldClasses = Object.assign(
+  {},
+  CORE_FIELD_CLASSES,
+  LOCAL_MACHINES_FIELD_CLASSES,
+  ...SLICES.map((s) => s.fieldClasses ?? {}),
+);
+
+/** The generated passwords, by the field each fills. */
+type SecretField = Extract<Slice, { secrets: unknown }>["secrets"][number]["field"];
+/** Every password of the cluster, resolved once; the roles take what they need from it. */
+export type ClusterPasswords = Readonly<Record<SecretField, string>> & {
+  /** One per cluster.users entry, by role name. */
+  readonly users: Readonly<Record<string, string>>;
+};
+
+/** The secrets the roles declare. */
+export const SECRETS = ROLE_SLICES.flatMap((s) => ("secrets" in s ? [...s.secrets] : [])) as readonly (SecretSpec & {
+  readonly field: SecretField;
+})[];
+/** Config keys that may only hold Pulumi secrets (`pulumi config set --secret`). */
+export const SECRET_KEYS: readonly string[] = [SSH_PRIVATE_KEY, ...SECRETS.map((s) => s.key)];
+
+/** What is wrong with a configured secret's value, for the file it goes into. */
+export const configuredSecretProblems = (key: string, value: string): string[] =>
+  secretProblems(
+    key,
+    value,
+    SECRETS.find((s) => s.key === key),
+  );
+
+export function topologyOf(c: StackConfig): Topology<HostConfig> {
+  return deriveTopology(
+    c.hosts,
+    c.hostSource === "local-machines" ? { address: controllerAddress(c.localMachines) } : undefined,
+  );
+}
+
+/** Ports each role opens on its host, with the config field that sets it. */
+export const portsOf = (role: string, c: StackConfig): PortUse[] => sliceOf(role)?.ports?.(c) ?? [];
+
+/** Debian packages a host needs for its roles, sorted so the install step is byte-stable. */
+export function packagesFor(roles: readonly string[], c: StackConfig): string[] {
+  // Not ca-certificates: naming it upgrades it, and its postinst rebuilds
+  // every certificate link (25 s per host); curl pulls it in when missing.
+  const packages = new Set(["curl", "jq"]);
+  for (const role of roles) for (const p of sliceOf(role)?.packages?.(c) ?? []) packages.add(p);
+  return [...packages].sort();
+}
+
+function crossFieldProblems(c: StackConfig, stack: string | undefined): string[] {
+  const topology = topologyOf(c);
+  const problems = hostProblems(c.hosts, c.ssh.port, (role) => portsOf(role, c));
+  for (const slice of SLICES) problems.push(...(slice.problems?.(c, topology) ?? []));
+  const rotatable = new Set([...SECRETS.map((s) => s.key), ...c.cluster.users.map((u) => `user:${u.name}`)]);
+  for (const key of Object.keys(c.passwordRotation)) {
+    if (!rotatable.has(key))
+      problems.push(`passwordRotation.${key}: not a generated password; expected one of ${[...rotatable].join(", ")}`);
+  }
+  if (c.hostSource === "local-machines") problems.push(...localMachineProblems(c, stack));
+  return problems;
+}
+
+/**
+ * Validates the raw stack configuration. `values` maps short keys (without
+ * the project prefix) to parsed values; `isSecret` says whether a key was set
+ * with --secret; `stack` is the stack's name (a local stand is named after
+ * it). Throws ConfigError listing every problem at once.
+ */
+export function parseStackConfig(
+  values: Record<string, unknown>,
+  isSecret: (key: string) => boolean,
+  stack?: string,
+): StackConfig {
+  return parseWith(stackConfigSchema, SECRET_KEYS, (c) => crossFieldProblems(c, stack), values, isSecret);
+}

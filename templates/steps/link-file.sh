@@ -1,6 +1,0 @@
-# Symlinks to TARGET at each of LINKS (space separated), e.g. the seeds'
-# config path and patronictl's default config paths to ours. Env: TARGET, LINKS.
-for link in $LINKS; do
-  mkdir -p "$(dirname "$link")"
-  ln -sfn "$TARGET" "$link"
-done
