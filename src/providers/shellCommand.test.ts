@@ -129,6 +129,33 @@ describe("a changed connection", () => {
   });
 });
 
+describe("a disruptive update (runOnlyOnTriggers)", () => {
+  // Nothing listens on 127.0.0.1:1: running the step would fail with 255.
+  const conn = { host: "127.0.0.1", port: 1, user: "root", privateKey: "KEY-A", hostKey: "ssh-ed25519 AAAA" };
+  const state = {
+    ...base,
+    create: "true",
+    update: "systemctl restart etcd",
+    triggers: ["v1"],
+    runOnlyOnTriggers: true,
+  };
+  const olds = { ...state, connection: conn, connectAttempts: 1, fingerprint: fingerprintOf(state), stdout: "" };
+
+  it("stores a new version of its script without running it", async () => {
+    const news = { ...olds, update: "# a new version\nsystemctl restart etcd" };
+    expect((await shellCommandProvider.diff!("id", olds, news)).changes).toBe(true);
+    const r = await shellCommandProvider.update!("id", olds, news);
+    expect(r.outs.update).toContain("a new version");
+    expect((await shellCommandProvider.diff!("id", r.outs, news)).changes).toBe(false);
+  });
+
+  it("runs when its triggers change", async () => {
+    const news = { ...olds, triggers: ["v2"] };
+    expect((await shellCommandProvider.diff!("id", olds, news)).changes).toBe(true);
+    await expect(shellCommandProvider.update!("id", olds, news)).rejects.toThrow(/exit code 255/);
+  });
+});
+
 describe("bounded steps", () => {
   it("a script that outlives its timeout is stopped and fails with its last output", async () => {
     const started = Date.now();

@@ -39,6 +39,13 @@ export interface ShellCommandArgs extends CommandContract {
   readonly stdin?: pulumi.Input<string>;
   /** Any change re-runs the script (update). */
   readonly triggers?: pulumi.Input<unknown[]>;
+  /**
+   * Run `update` only when `triggers` or `stdin` change (or the host is a new
+   * machine), not when a script's text changes: for an update that disrupts
+   * (a restart), so that a new version of the script is stored without
+   * running it.
+   */
+  readonly runOnlyOnTriggers?: boolean;
   /** Script run at diff time; a non-zero exit means the host drifted and `update` must run. */
   readonly check?: pulumi.Input<string>;
   /**
@@ -67,6 +74,7 @@ export interface ShellCommandState {
   delete?: string;
   stdin?: string;
   triggers?: unknown[];
+  runOnlyOnTriggers?: boolean;
   check?: string;
   connectAttempts?: number;
   captureStdout?: boolean;
@@ -94,9 +102,16 @@ export function fingerprintOf(s: ShellCommandState): string {
 // A new host key means a new machine at the same address: every step must run again.
 const hostKeyOf = (c?: SshConnection) => c?.hostKey ?? "";
 
-/** The step's scripts, stdin or triggers changed, or its host is a new machine. */
+/** The step's scripts (unless runOnlyOnTriggers), stdin or triggers changed, or its host is a new machine. */
 function mustRun(olds: ShellCommandOutputs, news: ShellCommandState): boolean {
-  return fingerprintOf(news) !== olds.fingerprint || hostKeyOf(olds.connection) !== hostKeyOf(news.connection);
+  if (hostKeyOf(olds.connection) !== hostKeyOf(news.connection)) return true;
+  if (news.runOnlyOnTriggers) {
+    return (
+      JSON.stringify([olds.triggers ?? null, olds.stdin ?? null]) !==
+      JSON.stringify([news.triggers ?? null, news.stdin ?? null])
+    );
+  }
+  return fingerprintOf(news) !== olds.fingerprint;
 }
 
 /** How the controller reaches the host (the key compared by hash, never stored in clear here). */
@@ -127,8 +142,11 @@ export const shellCommandProvider: pulumi.dynamic.ResourceProvider = {
   // next step (or delete) uses it. A new host key is a new machine: every
   // step runs again.
   async diff(_id: string, olds: ShellCommandOutputs, news: ShellCommandState) {
+    // A new connection, or a new version of a runOnlyOnTriggers step's script, is stored without running.
     let changes =
-      mustRun(olds, news) || JSON.stringify(reachedAs(olds.connection)) !== JSON.stringify(reachedAs(news.connection));
+      mustRun(olds, news) ||
+      fingerprintOf(news) !== olds.fingerprint ||
+      JSON.stringify(reachedAs(olds.connection)) !== JSON.stringify(reachedAs(news.connection));
     // During preview an input may still be unknown; only probe a fully known host.
     // (Only our own fields: the serialized provider itself contains the marker.)
     const known = !JSON.stringify([news.connection ?? null, news.check]).includes(UNKNOWN);
@@ -153,7 +171,7 @@ export const shellCommandProvider: pulumi.dynamic.ResourceProvider = {
 
   async update(_id: string, olds: ShellCommandOutputs, news: ShellCommandState) {
     if (!mustRun(olds, news) && !(news.check && (await drifted(news)))) {
-      return { outs: { ...news, fingerprint: olds.fingerprint, stdout: olds.stdout ?? "" } };
+      return { outs: { ...news, fingerprint: fingerprintOf(news), stdout: olds.stdout ?? "" } };
     }
     const result = await runScript(
       news,

@@ -59,6 +59,8 @@ export class EtcdCluster {
           create: inlineScript("etcd-started", "echo 'etcd started with these settings'"),
           update: script("etcd-restart", { MEMBERS: hosts.length, TIMEOUT: 120 }),
           triggers: [settings],
+          // A restart: only for changed settings, never because the script itself changed.
+          runOnlyOnTriggers: true,
         },
         { dependsOn: previous },
       );
