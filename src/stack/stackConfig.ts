@@ -17,6 +17,7 @@ import {
   localMachinesSettingsSchema,
 } from "../local/settings";
 import { ROLE_SLICES } from "../roles";
+import { TLS_CA_KEY, TLS_FIELD_CLASSES, TLS_KEY_GROUP, tlsProblems, tlsSettingsSchema } from "../tls/settings";
 
 type Slice = (typeof ROLE_SLICES)[number];
 export type RoleName = Slice["role"];
@@ -39,6 +40,7 @@ export const stackConfigSchema = z
       .default({})
       .describe("The local stand (hostSource local-machines only)."),
     ...sections,
+    tls: tlsSettingsSchema.default({}).describe("TLS on every hop, the cluster's CA and the hosts' certificates."),
   })
   .strict();
 export type StackConfig = z.infer<typeof stackConfigSchema>;
@@ -54,6 +56,7 @@ export const FIELD_CLASSES: FieldClasses = Object.assign(
   CORE_FIELD_CLASSES,
   LOCAL_MACHINES_FIELD_CLASSES,
   ...SLICES.map((s) => s.fieldClasses ?? {}),
+  TLS_FIELD_CLASSES,
 );
 
 /** The generated passwords, by the field each fills. */
@@ -69,15 +72,19 @@ export const SECRETS = ROLE_SLICES.flatMap((s) => ("secrets" in s ? [...s.secret
   readonly field: SecretField;
 })[];
 /** Config keys that may only hold Pulumi secrets (`pulumi config set --secret`). */
-export const SECRET_KEYS: readonly string[] = [SSH_PRIVATE_KEY, ...SECRETS.map((s) => s.key)];
+export const SECRET_KEYS: readonly string[] = [SSH_PRIVATE_KEY, ...SECRETS.map((s) => s.key), TLS_CA_KEY];
 
 /** What is wrong with a configured secret's value, for the file it goes into. */
 export const configuredSecretProblems = (key: string, value: string): string[] =>
-  secretProblems(
-    key,
-    value,
-    SECRETS.find((s) => s.key === key),
-  );
+  key === TLS_CA_KEY
+    ? /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(value)
+      ? []
+      : [`${key}: is not a PEM private key`]
+    : secretProblems(
+        key,
+        value,
+        SECRETS.find((s) => s.key === key),
+      );
 
 export function topologyOf(c: StackConfig): Topology<HostConfig> {
   return deriveTopology(
@@ -94,6 +101,8 @@ export function packagesFor(roles: readonly string[], c: StackConfig): string[] 
   // Not ca-certificates: naming it upgrades it, and its postinst rebuilds
   // every certificate link (25 s per host); curl pulls it in when missing.
   const packages = new Set(["curl", "jq"]);
+  // The group that reads the hosts' TLS keys (postgresql-common puts postgres in it).
+  if (c.tls.enabled) packages.add(TLS_KEY_GROUP);
   for (const role of roles) for (const p of sliceOf(role)?.packages?.(c) ?? []) packages.add(p);
   return [...packages].sort();
 }
@@ -102,6 +111,7 @@ function crossFieldProblems(c: StackConfig, stack: string | undefined): string[]
   const topology = topologyOf(c);
   const problems = hostProblems(c.hosts, c.ssh.port, (role) => portsOf(role, c));
   for (const slice of SLICES) problems.push(...(slice.problems?.(c, topology) ?? []));
+  problems.push(...tlsProblems(c));
   const rotatable = new Set([...SECRETS.map((s) => s.key), ...c.cluster.users.map((u) => `user:${u.name}`)]);
   for (const key of Object.keys(c.passwordRotation)) {
     if (!rotatable.has(key))

@@ -7,19 +7,25 @@ import { port, positiveInt } from "../../config/primitives";
 import { RoleSlice } from "../../config/roleSlice";
 import { Topology } from "../../config/topology";
 import { UnitSections } from "../../render/systemdUnit";
+import { TlsView } from "../../tls/settings";
 import { ClusterView } from "../postgres/slice";
 
 export const etcdSettingsSchema = z
   .object({
     clientPort: port.default(2379).describe("etcd client port."),
     peerPort: port.default(2380).describe("etcd peer port."),
+    metricsPort: port
+      .default(2381)
+      .describe(
+        "With TLS: the plain listener for /health and /metrics (no certificate needed), on the host's address and 127.0.0.1.",
+      ),
     heartbeatIntervalMs: positiveInt.default(1000).describe("etcd heartbeat interval."),
     electionTimeoutMs: positiveInt.default(5000).describe("etcd election timeout."),
   })
   .strict();
 export type EtcdSettings = z.infer<typeof etcdSettingsSchema>;
 
-export interface EtcdView extends ClusterView {
+export interface EtcdView extends ClusterView, TlsView {
   readonly etcd: EtcdSettings;
 }
 
@@ -32,13 +38,15 @@ export const etcdHosts = <H extends CoreHost>(c: { readonly hosts: readonly H[] 
   c.hosts.filter((h) => h.roles.includes(ETCD_ROLE));
 
 /** How clients and peers speak to etcd. */
-const ETCD_SCHEME = "http";
+export const etcdScheme = (c: TlsView): "http" | "https" => (c.tls.enabled ? "https" : "http");
 
-/** A member's client URL (http://10.0.0.11:2379): where Patroni, etcdctl and the steps reach it. */
-export const etcdClientUrl = (c: { readonly etcd: EtcdSettings }, h: { readonly address: string }) =>
-  `${ETCD_SCHEME}://${h.address}:${c.etcd.clientPort}`;
-export const etcdPeerUrl = (c: { readonly etcd: EtcdSettings }, h: { readonly address: string }) =>
-  `${ETCD_SCHEME}://${h.address}:${c.etcd.peerPort}`;
+type EtcdUrlView = TlsView & { readonly etcd: EtcdSettings };
+
+/** A member's client URL (https://10.0.0.11:2379): where Patroni, etcdctl and the steps reach it. */
+export const etcdClientUrl = (c: EtcdUrlView, h: { readonly address: string }) =>
+  `${etcdScheme(c)}://${h.address}:${c.etcd.clientPort}`;
+export const etcdPeerUrl = (c: EtcdUrlView, h: { readonly address: string }) =>
+  `${etcdScheme(c)}://${h.address}:${c.etcd.peerPort}`;
 
 /** Every member's client address and port (address:2379), as Patroni's etcd3.hosts lists them. */
 export const etcdClientHostPorts = (c: EtcdView): string[] =>
@@ -83,6 +91,7 @@ function etcdProblems(c: EtcdView, topology: Topology): string[] {
 const FIELD_CLASSES: FieldClasses = {
   "etcd.clientPort": identity("Patroni and every member reach etcd there; " + NEW_STACK),
   "etcd.peerPort": identity("the members reach each other there; " + NEW_STACK),
+  "etcd.metricsPort": rolling("every etcd member restarts, one at a time, each healthy before the next"),
   "etcd.heartbeatIntervalMs": rolling("every etcd member restarts, one at a time, each healthy before the next"),
   "etcd.electionTimeoutMs": rolling("every etcd member restarts, one at a time, each healthy before the next"),
 };
@@ -94,6 +103,7 @@ export const etcdSlice = {
   ports: (c) => [
     { port: c.etcd.clientPort, field: "etcd.clientPort" },
     { port: c.etcd.peerPort, field: "etcd.peerPort" },
+    ...(c.tls.enabled ? [{ port: c.etcd.metricsPort, field: "etcd.metricsPort" }] : []),
   ],
   problems: etcdProblems,
   packages: () => ["etcd-server", "etcd-client"],

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { renderHaproxyConfig, HaproxyConfigInput } from "./haproxyConfig";
+import { renderHaproxyConfig, HaproxyConfigInput, TOLERANT_FALL } from "./haproxyConfig";
+import { generateCa, issueCertificate } from "../../providers/openssl";
+import { HaproxyStage, stageOf } from "../../tls/stages";
 import * as childProcess from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -28,6 +30,10 @@ function haproxyInput(overrides: Partial<HaproxyConfigInput> = {}): HaproxyConfi
     ],
     statsPassword: "StatsPw",
     allowedSources: ["10.213.0.0/24", "192.168.5.0/24"],
+    tls: {
+      stage: "plain",
+      paths: { ca: "/etc/pulumi-patroni/tls/ca.crt", haproxyPem: "/etc/pulumi-patroni/tls/haproxy.pem" },
+    },
     ...overrides,
   };
 }
@@ -80,13 +86,91 @@ describe("haproxy.cfg", () => {
   });
 
   it("is accepted by haproxy -c", () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "haproxy-test-"));
+    expect(haproxyCheck(text)).toBe("ok");
+  });
+});
+
+/** haproxy -c of `text` as the controller's haproxy sees it; `files` are written to its directory first. */
+function haproxyCheck(text: string, files: (dir: string) => void = () => undefined): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "haproxy-test-"));
+  try {
+    files(dir);
     const file = path.join(dir, "haproxy.cfg");
     // Users and sockets of the target host do not exist here; check the proxy sections.
     fs.writeFileSync(file, text.replace(/^\s+(user|group|stats socket|daemon).*$/gm, ""));
     const result = childProcess.spawnSync("haproxy", ["-c", "-f", file], { encoding: "utf8" });
-    fs.rmSync(dir, { recursive: true, force: true });
     expect(result.error, "haproxy must be installed on the controller (apt-get install haproxy)").toBeUndefined();
-    expect(result.status, result.stdout + result.stderr).toBe(0);
+    return result.status === 0 ? "ok" : result.stdout + result.stderr;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe("haproxy.cfg with TLS", () => {
+  const at = (stage: HaproxyStage, dir = "/etc/pulumi-patroni/tls") =>
+    renderHaproxyConfig(
+      ctx,
+      haproxyInput({ tls: { stage, paths: { ca: `${dir}/ca.crt`, haproxyPem: `${dir}/haproxy.pem` } } }),
+    );
+  const section = (text: string, name: string) =>
+    text
+      .slice(text.indexOf(`listen ${name}`))
+      .split("\n\n")[0]
+      .split("\n")
+      .map((l) => l.trim());
+
+  it("checks Patroni over TLS: the CA, this host's certificate, the server's name (verifyhost); sessions pass through", () => {
+    const text = at("tls");
+    expect(stageOf(text)).toBe("tls");
+    const primary = section(text, "demo-primary");
+    expect(primary).toContain(
+      "default-server inter 2000ms fastinter 1000ms fall 3 rise 2 on-marked-down shutdown-sessions ca-file /etc/pulumi-patroni/tls/ca.crt crt /etc/pulumi-patroni/tls/haproxy.pem verify required",
+    );
+    expect(primary).toContain("tcp-check connect port 8008 ssl");
+    // The PgBouncer probe stays a plain SSLRequest: PgBouncer answers S.
+    expect(primary.filter((l) => l.startsWith("tcp-check connect"))).toEqual([
+      "tcp-check connect port 8008 ssl",
+      "tcp-check connect",
+    ]);
+    expect(primary).toContain("server pg01 10.213.0.11:6432 check verifyhost pg01");
+    expect(primary).toContain("server pg03 10.213.0.13:5432 check verifyhost pg03");
+    // Never a check that accepts any certificate.
+    expect(text).not.toContain("verify none");
+  });
+
+  it("serves the stats page over https with the host's certificate", () => {
+    expect(section(at("tls"), "stats")).toContain("bind 10.213.0.31:7000 ssl crt /etc/pulumi-patroni/tls/haproxy.pem");
+    expect(section(at("plain"), "stats")).toContain("bind 10.213.0.31:7000");
+  });
+
+  it("tolerant (migration): the plain checks with a larger fall", () => {
+    const primary = section(at("tolerant"), "demo-primary");
+    expect(primary).toContain(
+      `default-server inter 2000ms fastinter 1000ms fall ${TOLERANT_FALL} rise 2 on-marked-down shutdown-sessions`,
+    );
+    expect(primary).toContain("tcp-check connect port 8008");
+  });
+
+  it("is accepted by haproxy -c with real certificate files (and refused without them)", async () => {
+    const ca = await generateCa("test CA", 30);
+    const leaf = await issueCertificate(ca, {
+      commonName: "haproxy01",
+      dnsNames: ["haproxy01"],
+      ipAddresses: ["10.213.0.31"],
+      days: 10,
+    });
+    const withFiles = (dir: string) => {
+      fs.writeFileSync(path.join(dir, "ca.crt"), ca.certificate);
+      fs.writeFileSync(path.join(dir, "haproxy.pem"), leaf.certificate + leaf.key, { mode: 0o600 });
+    };
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "haproxy-tls-"));
+    try {
+      const text = at("tls", tmp);
+      expect(haproxyCheck(text, () => withFiles(tmp))).toBe("ok");
+      fs.rmSync(path.join(tmp, "haproxy.pem"));
+      expect(haproxyCheck(text)).toMatch(/haproxy\.pem/);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });

@@ -4,6 +4,8 @@
 // alone keep sending sessions to a node whose PgBouncer is dead.
 // https://docs.haproxy.org/3.0/configuration.html#tcp-check%20connect
 import { ManagedFileContext, managedHeader } from "../../render/managedHeader";
+import { TlsPaths } from "../../tls/settings";
+import { HaproxyStage, stageMarker } from "../../tls/stages";
 import { HAPROXY_ADMIN_SOCKET, HAPROXY_STATS_USER, primaryBackend, replicaBackend } from "./slice";
 
 export interface HaproxyBackendServer {
@@ -30,23 +32,43 @@ export interface HaproxyConfigInput {
   readonly statsPassword: string;
   /** Client networks (CIDR) admitted on every port; others are refused at connect. */
   readonly allowedSources: readonly string[];
+  readonly tls: HaproxyTls;
 }
+
+/**
+ * tls: the Patroni checks over TLS, the server's certificate verified against
+ * the cluster's CA and its host name (verifyhost: DNS names only), this
+ * host's certificate shown (the REST API requires one); the stats page over
+ * https. tolerant (TLS migration only): plain checks that ride out a REST
+ * API restarting or switching to https (TOLERANT_FALL failures).
+ */
+export interface HaproxyTls {
+  readonly stage: HaproxyStage;
+  readonly paths: Pick<TlsPaths, "ca" | "haproxyPem">;
+}
+
+/** Failed checks before a server is down while the TLS migration restarts Patroni and turns its REST API to https. */
+export const TOLERANT_FALL = 10;
 
 // PostgreSQL SSLRequest (length 8, code 80877103): PgBouncer and PostgreSQL
 // answer "N" (no TLS) or "S"; a dead or frozen one answers nothing.
 const SSL_REQUEST = "0000000804d2162f";
 
 function backend(name: string, port: number, patroniPath: string, input: HaproxyConfigInput): string {
+  const tls = input.tls.stage === "tls";
+  const fall = input.tls.stage === "tolerant" ? Math.max(input.fall, TOLERANT_FALL) : input.fall;
+  const checkTls = tls ? ` ca-file ${input.tls.paths.ca} crt ${input.tls.paths.haproxyPem} verify required` : "";
   const lines = [
     `listen ${name}`,
     `bind ${input.listenAddress}:${port}`,
     `bind 127.0.0.1:${port}`,
     `tcp-request connection reject unless { src 127.0.0.1 ${input.allowedSources.join(" ")} }`,
     "balance roundrobin",
-    `default-server inter ${input.checkIntervalMs}ms fastinter ${input.fastCheckIntervalMs}ms fall ${input.fall} rise ${input.rise} on-marked-down shutdown-sessions`,
+    `default-server inter ${input.checkIntervalMs}ms fastinter ${input.fastCheckIntervalMs}ms fall ${fall} rise ${input.rise} on-marked-down shutdown-sessions${checkTls}`,
     "option tcp-check",
-    // 1. Patroni says this member has the role this port serves.
-    `tcp-check connect port ${input.restApiPort}`,
+    // 1. Patroni says this member has the role this port serves. Client
+    // sessions themselves pass through: TLS is between the client and PgBouncer.
+    `tcp-check connect port ${input.restApiPort}${tls ? " ssl" : ""}`,
     `tcp-check send "OPTIONS ${patroniPath} HTTP/1.0\\r\\n\\r\\n"`,
     "tcp-check expect rstring ^HTTP/1\\.[01]\\ 200",
     // 2. The port sessions go to (PgBouncer, or PostgreSQL) speaks the protocol.
@@ -54,7 +76,8 @@ function backend(name: string, port: number, patroniPath: string, input: Haproxy
     `tcp-check send-binary ${SSL_REQUEST}`,
     "tcp-check expect rbinary ^(4[Ee]|53)",
   ];
-  for (const s of input.servers) lines.push(`server ${s.name} ${s.address}:${s.port} check`);
+  for (const s of input.servers)
+    lines.push(`server ${s.name} ${s.address}:${s.port} check${tls ? ` verifyhost ${s.name}` : ""}`);
   return lines.map((l, i) => (i === 0 ? l : `    ${l}`)).join("\n");
 }
 
@@ -82,7 +105,7 @@ export function renderHaproxyConfig(ctx: ManagedFileContext, input: HaproxyConfi
   const stats = [
     "listen stats",
     "    mode http",
-    `    bind ${input.listenAddress}:${input.statsPort}`,
+    `    bind ${input.listenAddress}:${input.statsPort}${input.tls.stage === "tls" ? ` ssl crt ${input.tls.paths.haproxyPem}` : ""}`,
     `    tcp-request connection reject unless { src 127.0.0.1 ${input.allowedSources.join(" ")} }`,
     // The fault harness polls this page several times a second: not worth a log line each.
     "    http-request set-log-level silent",
@@ -98,5 +121,7 @@ export function renderHaproxyConfig(ctx: ManagedFileContext, input: HaproxyConfi
     `/replica?lag=${input.replicaMaxLag}`,
     input,
   );
-  return managedHeader(ctx) + [global, defaults, stats, primary, replicas].join("\n\n") + "\n";
+  return (
+    managedHeader(ctx) + stageMarker(input.tls.stage) + [global, defaults, stats, primary, replicas].join("\n\n") + "\n"
+  );
 }

@@ -15,6 +15,8 @@ import { POSTGRES_ROLE } from "../postgres/slice";
 import { RoleArgs } from "../roleArgs";
 import { HaproxyConfigInput, renderHaproxyConfig } from "./haproxyConfig";
 import { HAPROXY_CONFIG_PATH, HAPROXY_DROP_IN, primaryBackend, replicaBackend } from "./slice";
+import { TLS_PATHS } from "../../tls/settings";
+import { HaproxyStage, stagesOf } from "../../tls/stages";
 
 const script = scriptsIn(__dirname);
 
@@ -24,6 +26,7 @@ export function haproxyConfigInput(
   topo: Topology<HostConfig>,
   host: HostConfig,
   statsPassword: string,
+  stage: HaproxyStage = stagesOf(c.tls.enabled).haproxy,
 ): HaproxyConfigInput {
   // PgBouncer behind HAProxy sees HAProxy's address, not the client's: who may
   // connect at all is decided here.
@@ -53,8 +56,18 @@ export function haproxyConfigInput(
         ...c.haproxy.clientNetworks,
       ]),
     ],
+    tls: { stage, paths: TLS_PATHS },
   };
 }
+
+/** How haproxy.cfg is written (by this node's step and by the TLS rollout): checked before it replaces the old one. */
+export const HAPROXY_CONFIG_FILE = {
+  path: HAPROXY_CONFIG_PATH,
+  mode: "0640",
+  owner: "root",
+  group: "haproxy",
+  validate: "haproxy -c -q -f %s",
+} as const;
 
 export type HaproxyNodeArgs = RoleArgs;
 
@@ -78,14 +91,10 @@ export class HaproxyNode extends pulumi.ComponentResource {
       steps.file(
         "config",
         {
-          path: HAPROXY_CONFIG_PATH,
+          ...HAPROXY_CONFIG_FILE,
           content: pulumi.secret(cfg),
           shown: renderHaproxyConfig(args.managed, haproxyConfigInput(config, topology, host, MASKED)),
           mask: args.passwords.apply(secretValues),
-          mode: "0640",
-          owner: "root",
-          group: "haproxy",
-          validate: "haproxy -c -q -f %s",
         },
         legacy("file-haproxy-config"),
       ),

@@ -1,11 +1,13 @@
 // The haproxy role (clients' entry: the primary on one port, the replicas on
 // another) and its `haproxy` section.
 import { z } from "zod";
+import { CoreHost } from "../../config/core";
 import { FieldClasses, live } from "../../config/fieldClasses";
 import { ipv4Cidr, port, positiveInt } from "../../config/primitives";
 import { RoleSlice } from "../../config/roleSlice";
 import { Topology } from "../../config/topology";
 import { UnitSections } from "../../render/systemdUnit";
+import { EntryPoint } from "../../tls/names";
 
 export const haproxySettingsSchema = z
   .object({
@@ -45,6 +47,15 @@ export const HAPROXY_ADMIN_SOCKET = "/run/haproxy/admin.sock";
 /** The backends (listen sections) clients reach the primary and the replicas through. */
 export const primaryBackend = (clusterName: string) => `${clusterName}-primary`;
 export const replicaBackend = (clusterName: string) => `${clusterName}-replicas`;
+
+/**
+ * Where clients dial to reach the cluster: every HAProxy host, by address and
+ * by name. The hosts HAProxy sends sessions to carry these names in their
+ * certificates (a client through HAProxy verifies the address it dialled);
+ * a virtual IP in front of HAProxy belongs here too.
+ */
+export const clientEntryPoints = (c: { readonly hosts: readonly CoreHost[] }): EntryPoint[] =>
+  c.hosts.filter((h) => h.roles.includes(HAPROXY_ROLE)).map((h) => ({ address: h.address, name: h.name }));
 
 export const HAPROXY_DROP_IN: UnitSections = {
   Unit: { After: "network-online.target", Wants: "network-online.target" },

@@ -3,6 +3,8 @@
 // function (created by the cluster SQL step), so new roles work without
 // touching this file. https://www.pgbouncer.org/config.html
 import { ManagedFileContext, managedHeader } from "../../render/managedHeader";
+import { TlsPaths } from "../../tls/settings";
+import { PgbouncerStage, stageMarker } from "../../tls/stages";
 import { PGBOUNCER_HBA_PATH } from "./pgbouncerHba";
 
 export const PGBOUNCER_INI_PATH = "/etc/pgbouncer/pgbouncer.ini";
@@ -21,6 +23,15 @@ export interface PgbouncerIniInput {
   readonly authDbname?: string;
   /** Users allowed on the admin console (SHOW POOLS). */
   readonly adminUsers: readonly string[];
+  readonly tls: PgbouncerTls;
+}
+
+/** Client-side TLS with the host's certificate; the server side is the unix socket, which needs none. */
+export interface PgbouncerTls {
+  readonly stage: PgbouncerStage;
+  readonly paths: Pick<TlsPaths, "ca" | "cert" | "key">;
+  /** Sessions without TLS are still accepted (tls.allowPlainClients). */
+  readonly allowPlainClients: boolean;
 }
 
 export function renderPgbouncerIni(ctx: ManagedFileContext, p: PgbouncerIniInput): string {
@@ -48,8 +59,18 @@ export function renderPgbouncerIni(ctx: ManagedFileContext, p: PgbouncerIniInput
     ["logfile", "/var/log/postgresql/pgbouncer.log"],
     ["pidfile", "/var/run/postgresql/pgbouncer.pid"],
   ];
+  if (p.tls.stage === "tls") {
+    // RELOAD re-reads the files at the same paths: a renewed certificate needs no restart.
+    settings.push(
+      ["client_tls_sslmode", p.tls.allowPlainClients ? "prefer" : "require"],
+      ["client_tls_cert_file", p.tls.paths.cert],
+      ["client_tls_key_file", p.tls.paths.key],
+      ["client_tls_ca_file", p.tls.paths.ca],
+    );
+  }
   return (
     managedHeader(ctx, ";") +
+    stageMarker(p.tls.stage, ";") +
     "[databases]\n" +
     `* = host=/var/run/postgresql port=${p.postgresPort}\n\n` +
     "[pgbouncer]\n" +

@@ -11,6 +11,11 @@ import { dropInPath, renderSystemdDropIn } from "../../render/systemdUnit";
 import { MASKED_PASSWORDS, secretValues } from "../../stack/passwords";
 import { contentHash, HostSteps } from "../../steps/hostSteps";
 import { inlineScript, scriptsIn, sharedScript } from "../../steps/stepScript";
+import { Topology } from "../../config/topology";
+import { ManagedFileContext } from "../../render/managedHeader";
+import { HostConfig, StackConfig } from "../../stack/stackConfig";
+import { TLS_PATHS } from "../../tls/settings";
+import { PatroniStage, stagesOf } from "../../tls/stages";
 import { etcdClientHostPorts } from "../etcd/slice";
 import { RoleArgs } from "../roleArgs";
 import {
@@ -24,6 +29,35 @@ import {
 import { PATRONI_CONFIG_PATH, PATRONI_DROP_IN, POSTGRES_ROLE } from "./slice";
 
 const script = scriptsIn(__dirname);
+
+/** patroni.yml of `host` at TLS stage `stage` (the stack's own stage, or one of the TLS migration's). */
+export function renderPatroniConfigAt(
+  managed: ManagedFileContext,
+  config: StackConfig,
+  topology: Topology<HostConfig>,
+  host: HostConfig,
+  passwords: PatroniPasswords,
+  stage: PatroniStage,
+): string {
+  return renderPatroniConfig(managed, {
+    cluster: config.cluster,
+    host,
+    clusterAddresses: topology.sessionAddresses,
+    replicationAddresses: topology.withRole(POSTGRES_ROLE).map((h) => h.address),
+    etcdHosts: etcdClientHostPorts(config),
+    passwords,
+    tls: { stage, paths: TLS_PATHS, allowPlainClients: config.tls.allowPlainClients },
+  });
+}
+
+/** How patroni.yml is written (mode, owner, validation): by this node's step and by the TLS rollout. */
+export const PATRONI_CONFIG_FILE = {
+  path: PATRONI_CONFIG_PATH,
+  mode: "0600",
+  owner: "postgres",
+  group: "postgres",
+  validate: PATRONI_VALIDATE_COMMAND,
+} as const;
 
 export interface PatroniNodeArgs extends RoleArgs {
   /**
@@ -47,14 +81,7 @@ export class PatroniNode extends pulumi.ComponentResource {
     const { config, topology, host } = args;
     const steps = new HostSteps(this, name, host, args.facts);
     const render = (passwords: PatroniPasswords) =>
-      renderPatroniConfig(args.managed, {
-        cluster: config.cluster,
-        host,
-        clusterAddresses: topology.sessionAddresses,
-        replicationAddresses: topology.withRole(POSTGRES_ROLE).map((h) => h.address),
-        etcdHosts: etcdClientHostPorts(config),
-        passwords,
-      });
+      renderPatroniConfigAt(args.managed, config, topology, host, passwords, stagesOf(config.tls.enabled).patroni);
     const patroniConfig = args.passwords.apply(render);
     const dropIn = renderSystemdDropIn(args.managed, PATRONI_DROP_IN);
     const legacy = (step: string, dependsOn: pulumi.Input<pulumi.Resource>[] = args.dependsOn) => ({
@@ -70,12 +97,8 @@ export class PatroniNode extends pulumi.ComponentResource {
     const file = steps.file(
       "config",
       {
-        path: PATRONI_CONFIG_PATH,
+        ...PATRONI_CONFIG_FILE,
         content: pulumi.secret(patroniConfig),
-        mode: "0600",
-        owner: "postgres",
-        group: "postgres",
-        validate: PATRONI_VALIDATE_COMMAND,
         shown: render(MASKED_PASSWORDS),
         mask: args.passwords.apply(secretValues),
       },
