@@ -14,6 +14,11 @@ import { HAPROXY_STATS_USER } from "./roles/haproxy/slice";
 import { ClusterPasswords } from "./stack/passwords";
 import { readStackConfig } from "./stack/read";
 import { configuredSecretProblems, FIELD_CLASSES, SECRETS, StackConfig } from "./stack/stackConfig";
+import { daysLeft } from "./providers/tlsCertificates";
+import { renderPgServices } from "./roles/client/clientConnection";
+import { HAPROXY_ROLE } from "./roles/haproxy/slice";
+import { SUPERUSER } from "./roles/postgres/slice";
+import { suppliedCaProblems, TLS_CA_KEY, TLS_PATHS } from "./tls/settings";
 
 type Secrets = Partial<Record<string, pulumi.Output<string>>>;
 
@@ -43,8 +48,15 @@ function clusterPasswords(config: StackConfig, secrets: Secrets): pulumi.Output<
  */
 function stackIdentity(config: StackConfig, secrets: Secrets): StackIdentity {
   const fields = identityValues(FIELD_CLASSES, config);
+  const suppliedCa = config.tls.ca;
+  const caChecked = suppliedCa
+    ? pulumi.output(secrets[TLS_CA_KEY] ?? "").apply((k) => suppliedCaProblems(suppliedCa.certificate, k || undefined))
+    : pulumi.output([] as string[]);
   const secretsChecked = pulumi
-    .all(Object.entries(secrets).map(([key, value]) => value!.apply((v) => configuredSecretProblems(key, v))))
+    .all([
+      ...Object.entries(secrets).map(([key, value]) => value!.apply((v) => configuredSecretProblems(key, v))),
+      caChecked,
+    ])
     .apply((lists) => {
       const problems = lists.flat();
       if (problems.length > 0)
@@ -111,6 +123,7 @@ const cluster = new PostgresCluster("cluster", {
   connections,
   passwords,
   dependsOn: [identity, ...(localStand?.machines ?? [])],
+  tlsCaKey: secrets[TLS_CA_KEY],
 });
 
 export const primaryUri = cluster.primaryUri;
@@ -129,7 +142,7 @@ export const userUris = pulumi.secret(
         const db = config.cluster.databases.find((d) => d.owner === u.name)?.name ?? "postgres";
         return [
           u.name,
-          `postgresql://${u.name}:${encodeURIComponent(p.users[u.name])}@${cluster.entryAddress}:${config.haproxy.primaryPort}/${db}`,
+          `postgresql://${u.name}:${encodeURIComponent(p.users[u.name])}@${cluster.entryAddress}:${config.haproxy.primaryPort}/${db}${cluster.uriTls}`,
         ];
       }),
     );
@@ -155,3 +168,38 @@ export const hostKeys = pulumi.unsecret(
   ),
 );
 export const shell = localStand?.shellCommands;
+
+// TLS (with tls.enabled): what clients verify the cluster with, each
+// certificate's end and the days left (a preview shows the renewals a
+// pulumi up would make: renewBeforeDays), and the controller's certificate
+// for the REST API, etcd and monitoring.
+const clusterTls = cluster.tls;
+/** The CAs the cluster's certificates verify against (PEM): save as ~/.postgresql/root.crt for libpq. */
+export const tlsCaCertificate = clusterTls?.trust;
+export const tlsCertificates = clusterTls
+  ? pulumi
+      .all(
+        Object.fromEntries(Object.entries(clusterTls.hosts).map(([h, c]) => [h, pulumi.all([c.notAfter, c.serial])])),
+      )
+      .apply((hosts) =>
+        Object.fromEntries(
+          Object.entries(hosts).map(([h, [notAfter, serial]]) => [
+            h,
+            { notAfter, daysLeft: daysLeft(notAfter), serial },
+          ]),
+        ),
+      )
+  : undefined;
+export const tlsCa = clusterTls?.caNotAfter.apply((notAfter) => ({ notAfter, daysLeft: daysLeft(notAfter) }));
+export const tlsClientCertificate = clusterTls?.controller.certificate;
+export const tlsClientKey = clusterTls ? pulumi.secret(clusterTls.controller.key) : undefined;
+/** pg_service.conf as the client host has it: paste it (and the CA at sslrootcert) on a DBA's machine. */
+export const pgServiceConf = renderPgServices(
+  {
+    host: config.hosts.find((h) => h.roles.includes(HAPROXY_ROLE))!.address,
+    primaryPort: config.haproxy.primaryPort,
+    replicaPort: config.haproxy.replicaPort,
+  },
+  SUPERUSER,
+  clusterTls ? TLS_PATHS.ca : undefined,
+);

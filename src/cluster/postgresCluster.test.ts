@@ -6,6 +6,7 @@ import { seed000, seed001, seed002 } from "../../test/fixtures/topologies";
 import { parseStackConfig } from "../stack/stackConfig";
 import * as pulumi from "@pulumi/pulumi";
 import * as yaml from "js-yaml";
+import { generateCa, issueCertificate } from "../providers/openssl";
 
 interface Registered {
   type: string;
@@ -54,7 +55,29 @@ function mockStdout(name: string, inputs: Record<string, any>): string {
   });
 }
 
+/** What the certificate resources return under mocks: real PEM, made once. */
+let tlsOutputs: { ca: Record<string, string>; host: Record<string, string> };
+
 beforeAll(async () => {
+  const [ca, next] = await Promise.all([generateCa("mock CA", 30), generateCa("mock next CA", 30)]);
+  const leaf = await issueCertificate(ca, { commonName: "h", dnsNames: ["h"], ipAddresses: [], days: 10 });
+  tlsOutputs = {
+    ca: {
+      certificate: ca.certificate,
+      key: ca.key,
+      notAfter: "2036-01-01T00:00:00.000Z",
+      nextCertificate: next.certificate,
+      nextKey: next.key,
+    },
+    host: {
+      certificate: leaf.certificate,
+      twinCertificate: leaf.twin,
+      key: leaf.key,
+      serial: "AB",
+      twinSerial: "CD",
+      notAfter: "2029-01-01T00:00:00.000Z",
+    },
+  };
   await pulumi.runtime.setMocks(
     {
       newResource: (args) => {
@@ -63,9 +86,14 @@ beforeAll(async () => {
           name: args.name,
           inputs: { ...args.inputs, stdin: unwrap(args.inputs.stdin), rawStdin: args.inputs.stdin },
         });
+        const tls = args.type.endsWith(":ClusterCa")
+          ? tlsOutputs.ca
+          : args.type.endsWith(":HostCertificate")
+            ? tlsOutputs.host
+            : {};
         return {
           id: `${args.name}-id`,
-          state: { ...args.inputs, stdout: mockStdout(args.name, args.inputs), fingerprint: "f" },
+          state: { ...args.inputs, stdout: mockStdout(args.name, args.inputs), fingerprint: "f", ...tls },
         };
       },
       call: () => ({}),
@@ -140,6 +168,7 @@ describe("PostgresCluster, seed 000 topology", () => {
           `cluster-${h}-reachable`,
           `cluster-${h}-platform`,
           `cluster-${h}-packages`,
+          `cluster-${h}-tls-files`,
         ]),
         ...["servera", "serverb", "serverc"].flatMap((h) => [
           `cluster-${h}-etcd-packages`,
@@ -230,7 +259,7 @@ describe("PostgresCluster, seed 000 topology", () => {
     expect(doc.name).toBe("serverb");
     const haproxy = byName("cluster-haproxy-haproxy-config")!;
     expect(haproxy.inputs.create).toContain("export VALIDATE='haproxy -c -q -f %s'");
-    expect(haproxy.inputs.stdin).toContain("server serverc 192.168.11.152:6432 check");
+    expect(haproxy.inputs.stdin).toContain("server serverc 192.168.11.152:6432 check verifyhost serverc");
   });
 
   it("reloads Patroni, PgBouncer and HAProxy on change; etcd members restart one at a time, each after the previous", async () => {
@@ -252,7 +281,7 @@ describe("PostgresCluster, seed 000 topology", () => {
   it("etcd installs and starts while the rest of a database host's packages install", async () => {
     const { byName } = await deploy(seed000);
     expect(byName("cluster-servera-etcd-packages")!.inputs.create).toContain(
-      "export PACKAGES='curl etcd-client etcd-server jq'",
+      "export PACKAGES='curl etcd-client etcd-server jq ssl-cert'",
     );
     expect(await waitsFor("cluster-servera-packages")).toContain("cluster-servera-etcd-packages");
     expect(await waitsFor("cluster-servera-etcd-env")).toContain("cluster-servera-etcd-packages");
@@ -299,7 +328,99 @@ describe("PostgresCluster, seed 000 topology", () => {
 
   it("exports a primary URI through HAProxy 5000", async () => {
     const { uri } = await deploy(seed000);
-    expect(uri).toBe(`postgresql://postgres:${PASSWORDS.superuser}@192.168.11.153:5000/postgres`);
+    expect(uri).toBe(`postgresql://postgres:${PASSWORDS.superuser}@192.168.11.153:5000/postgres?sslmode=verify-full`);
+  });
+});
+
+describe("TLS", () => {
+  const tlsFiles = (stdin: string) =>
+    Object.fromEntries(
+      stdin
+        .trim()
+        .split("\n")
+        .map((l) => l.split(" "))
+        .map(([path, mode, owner, group, b64]) => [
+          path,
+          { mode, owner, group, content: Buffer.from(b64, "base64").toString() },
+        ]),
+    );
+
+  it("every host gets its files, the key 0640 root:ssl-cert, before any of its roles' steps; the stdin is secret", async () => {
+    const { byName, commands } = await deploy(seed000);
+    const files = tlsFiles(byName("cluster-haproxy-tls-files")!.inputs.stdin);
+    expect(Object.keys(files)).toEqual([
+      "/etc/pulumi-patroni/tls/ca.crt",
+      "/etc/pulumi-patroni/tls/host.key",
+      "/etc/pulumi-patroni/tls/host.crt",
+      "/etc/pulumi-patroni/tls/haproxy.pem",
+      "/etc/pulumi-patroni/tls/curl.conf",
+    ]);
+    expect(files["/etc/pulumi-patroni/tls/host.key"]).toMatchObject({ mode: "0640", owner: "root", group: "ssl-cert" });
+    expect(files["/etc/pulumi-patroni/tls/haproxy.pem"]).toMatchObject({ mode: "0600", owner: "root", group: "root" });
+    expect(files["/etc/pulumi-patroni/tls/haproxy.pem"].content).toBe(
+      tlsOutputs.host.certificate + tlsOutputs.host.key,
+    );
+    // The trust: the current CA and the next one.
+    expect(files["/etc/pulumi-patroni/tls/ca.crt"].content.match(/BEGIN CERTIFICATE/g)).toHaveLength(2);
+    expect(files["/etc/pulumi-patroni/tls/curl.conf"].content).toContain('key = "/etc/pulumi-patroni/tls/host.key"');
+    // Only HAProxy hosts get a pem.
+    expect(Object.keys(tlsFiles(byName("cluster-servera-tls-files")!.inputs.stdin))).not.toContain(
+      "/etc/pulumi-patroni/tls/haproxy.pem",
+    );
+    for (const c of commands.filter((x) => x.name.endsWith("-tls-files"))) {
+      expect(isSecret(c.inputs.rawStdin), c.name).toBe(true);
+      expect(unwrap(c.inputs.mask), c.name).toContain(tlsOutputs.host.key);
+    }
+    expect(await waitsFor("cluster-servera-etcd-env")).toContain("cluster-servera-tls-files");
+    expect(await waitsFor("cluster-servera-patroni-config")).toContain("cluster-servera-tls-files");
+    expect(await waitsFor("cluster-haproxy-haproxy-config")).toContain("cluster-haproxy-tls-files");
+    // After etcd's packages (its user joins the key's group), and after the rollout.
+    expect(await waitsFor("cluster-servera-tls-files")).toEqual([
+      "cluster-servera-etcd-packages",
+      "cluster-tls-rollout",
+    ]);
+  });
+
+  it("the rollout reads every host once it answers, and carries the hosts' connections and files as a secret", async () => {
+    await deploy(seed000);
+    expect((await waitsFor("cluster-tls-rollout")).sort()).toEqual(
+      ["servera", "serverb", "serverc", "haproxy"].map((h) => `cluster-${h}-platform`).sort(),
+    );
+    const rollout = registered.find((r) => r.name === "cluster-tls-rollout")!;
+    expect(isSecret(rollout.inputs.spec)).toBe(true);
+    const spec = unwrap(rollout.inputs.spec);
+    expect(spec.enabled).toBe(true);
+    const servera = spec.hosts.find((h: any) => h.name === "servera");
+    // The last stage of each file is what the roles' steps write.
+    const { byName } = await deploy(seed000);
+    expect(servera.stages.patroni.tls).toBe(byName("cluster-servera-patroni-config")!.inputs.stdin);
+    expect(servera.stages.etcd.tls).toBe(byName("cluster-servera-etcd-env")!.inputs.stdin);
+    expect(servera.stages.pgbouncer.tls[0].content).toBe(byName("cluster-servera-pgbouncer-ini")!.inputs.stdin);
+    expect(spec.mask).toContain(PASSWORDS.restApi);
+  });
+
+  it("a database host's certificate names HAProxy's address and name too; HAProxy's, its own", async () => {
+    await deploy(seed000);
+    const cert = (h: string) => registered.find((r) => r.name === `cluster-${h}-tls-certificate`)!.inputs;
+    expect(cert("servera")).toMatchObject({
+      commonName: "servera",
+      dnsNames: ["servera", "localhost", "haproxy"],
+      ipAddresses: ["192.168.11.150", "127.0.0.1", "192.168.11.153"],
+    });
+    expect(cert("haproxy")).toMatchObject({
+      dnsNames: ["haproxy", "localhost"],
+      ipAddresses: ["192.168.11.153", "127.0.0.1"],
+    });
+    expect(isSecret(cert("servera").caKey)).toBe(true);
+  });
+
+  it("with tls.enabled false: no certificate, no TLS files, plain configuration", async () => {
+    const { byName, commands } = await deploy({ ...seed000, tls: { enabled: false } });
+    expect(registered.filter((r) => /ClusterCa|HostCertificate/.test(r.type))).toEqual([]);
+    expect(commands.filter((c) => c.name.endsWith("-tls-files"))).toEqual([]);
+    expect(byName("cluster-servera-patroni-config")!.inputs.stdin).not.toMatch(/ssl|certfile/);
+    expect(byName("cluster-haproxy-haproxy-config")!.inputs.stdin).not.toContain("verifyhost");
+    expect(unwrap(registered.find((r) => r.name === "cluster-tls-rollout")!.inputs.spec).enabled).toBe(false);
   });
 });
 
@@ -310,7 +431,9 @@ describe("other seed topologies", () => {
       "cluster-etcd-etcd-service",
     ]);
     expect(commands.some((c) => c.name.includes("pgbouncer") && !c.name.includes("packages"))).toBe(false);
-    expect(byName("cluster-haproxy-haproxy-config")!.inputs.stdin).toContain("server pg01 192.168.11.121:5432 check");
+    expect(byName("cluster-haproxy-haproxy-config")!.inputs.stdin).toContain(
+      "server pg01 192.168.11.121:5432 check verifyhost pg01",
+    );
     expect(byName("cluster-pgclient-client-pg-service")!.inputs.stdin).toContain("host=192.168.11.150\nport=5000");
     expect(byName("cluster-pgclient-client-pgpass")!.inputs.create).toContain("export FILE_MODE='0600'");
     expect(byName("cluster-pgclient-packages")!.inputs.create).toContain("postgresql-17");

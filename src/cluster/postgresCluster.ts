@@ -24,6 +24,8 @@ import { RoleArgs } from "../roles/roleArgs";
 import { hostFactsOf } from "../stack/hostFacts";
 import { ClusterPasswords } from "../stack/passwords";
 import { HostConfig, StackConfig, topologyOf } from "../stack/stackConfig";
+import { ClusterTls, clusterTls, tlsFilesOf } from "./tls";
+import { tlsRollout } from "./tlsRollout";
 
 export interface PostgresClusterArgs {
   readonly config: StackConfig;
@@ -35,6 +37,8 @@ export interface PostgresClusterArgs {
   readonly passwords: pulumi.Output<ClusterPasswords>;
   /** Resources that must exist before any host step (e.g. local machines). */
   readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
+  /** The key of a CA supplied in tls.ca (secret). */
+  readonly tlsCaKey?: pulumi.Output<string>;
 }
 
 export class PostgresCluster extends pulumi.ComponentResource {
@@ -48,6 +52,10 @@ export class PostgresCluster extends pulumi.ComponentResource {
   readonly hostRoles: Record<string, { address: string; roles: string[] }>;
   /** Members still pending a restart (restartPolicy manual leaves them to the DBA). */
   readonly pendingRestart: pulumi.Output<string[]>;
+  /** The CA, the hosts' and the controller's certificates (with TLS on). */
+  readonly tls?: ClusterTls;
+  /** What libpq needs to verify the cluster (sslmode=verify-full) in a URI's query, or "". */
+  readonly uriTls: string;
 
   constructor(name: string, args: PostgresClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super(
@@ -72,6 +80,27 @@ export class PostgresCluster extends pulumi.ComponentResource {
       ]),
     );
     const platforms = installPackages(config, topology, bases, this);
+
+    // TLS: the CA and every host's certificate; the rollout brings running hosts
+    // where the stack wants them (a migration, a CA rotation, new certificates),
+    // then each host's TLS files are in place before its roles' first step.
+    const tls = config.tls.enabled ? clusterTls(this, name, config, args.tlsCaKey) : undefined;
+    const rollout = tlsRollout(
+      this,
+      name,
+      { config, topology, managed: { stack: args.stack }, facts, tls, passwords, platforms, connectionOf },
+      [...bases.values()].map((b) => b.platform),
+    );
+    if (tls) {
+      for (const h of config.hosts) {
+        const cert = tls.hosts[h.name];
+        bases.get(h.name)!.writeTlsFiles(
+          tlsFilesOf(h, tls.trust, cert).apply((f) => f.final),
+          pulumi.secret(cert.key.apply((k) => [k])),
+          [rollout],
+        );
+      }
+    }
     /** Name, arguments and options of host h's `role` component, which waits for the host's packages (etcd: its own) and `after`. */
     const on = (
       h: HostConfig,
@@ -80,7 +109,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
     ): [string, RoleArgs, pulumi.ComponentResourceOptions] => {
       const platform = platforms.apply((p) => p[h.name]);
       const base = bases.get(h.name)!;
-      const dependsOn = [role === ETCD_ROLE ? base.etcdReady : base.ready, ...after];
+      const dependsOn = [role === ETCD_ROLE ? base.etcdReady : base.ready, ...(base.tls ? [base.tls] : []), ...after];
       return [
         `${name}-${h.name}-${role}`,
         { config, topology, host: host(h), managed: { stack: args.stack }, facts, passwords, platform, dependsOn },
@@ -133,16 +162,20 @@ export class PostgresCluster extends pulumi.ComponentResource {
     for (const h of topology.withRole(CLIENT_ROLE)) new ClientHost(...on(h, CLIENT_ROLE, haproxiesReady));
 
     const entry = topology.withRole(HAPROXY_ROLE)[0];
+    // libpq reads the CA from ~/.postgresql/root.crt unless the URI names another (sslrootcert).
+    this.uriTls = tls ? "?sslmode=verify-full" : "";
     const uri = (port: number) =>
       pulumi.secret(
         passwords.apply(
-          (p) => `postgresql://${SUPERUSER}:${encodeURIComponent(p.superuser)}@${entry.address}:${port}/postgres`,
+          (p) =>
+            `postgresql://${SUPERUSER}:${encodeURIComponent(p.superuser)}@${entry.address}:${port}/postgres${this.uriTls}`,
         ),
       );
     this.primaryUri = uri(config.haproxy.primaryPort);
     this.replicasUri = uri(config.haproxy.replicaPort);
     this.entryAddress = entry.address;
-    this.haproxyStatsUrl = `http://${entry.address}:${config.haproxy.statsPort}/`;
+    this.haproxyStatsUrl = `${tls ? "https" : "http"}://${entry.address}:${config.haproxy.statsPort}/`;
+    this.tls = tls;
     this.etcdEndpoints = etcdClientUrls(config);
     this.pendingRestart = restarts.pending;
     this.hostRoles = Object.fromEntries(config.hosts.map((h) => [h.name, { address: h.address, roles: [...h.roles] }]));

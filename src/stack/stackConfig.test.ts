@@ -389,7 +389,15 @@ describe("configured secrets", () => {
 describe("packages per host", () => {
   it("follow the roles and are sorted", () => {
     const c = parseStackConfig(JSON.parse(JSON.stringify(seed002)), () => false);
-    expect(packagesFor(c.hosts[0].roles, c)).toEqual(["curl", "etcd-client", "etcd-server", "haproxy", "jq", "socat"]);
+    expect(packagesFor(c.hosts[0].roles, c)).toEqual([
+      "curl",
+      "etcd-client",
+      "etcd-server",
+      "haproxy",
+      "jq",
+      "socat",
+      "ssl-cert",
+    ]);
     expect(packagesFor(c.hosts[1].roles, c)).toEqual(
       [
         "curl",
@@ -401,6 +409,7 @@ describe("packages per host", () => {
         "postgresql-client-17",
         "python3-etcd",
         "python3-psycopg2",
+        "ssl-cert",
       ].sort(),
     );
   });

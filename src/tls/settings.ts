@@ -94,7 +94,13 @@ export const verifyFull = (paths: Pick<TlsPaths, "ca"> = TLS_PATHS) => `sslmode=
  * reads an empty config and libpq keeps its default.
  */
 export function tlsFacts(c: TlsView): Readonly<Record<string, string>> {
-  const paths = { TLS_DIR, TLS_CA: TLS_PATHS.ca, TLS_CERT: TLS_PATHS.cert, TLS_KEY: TLS_PATHS.key };
+  const paths = {
+    TLS_DIR,
+    TLS_CA: TLS_PATHS.ca,
+    TLS_CERT: TLS_PATHS.cert,
+    TLS_KEY: TLS_PATHS.key,
+    TLS_KEY_GROUP,
+  };
   if (!c.tls.enabled) return { ...paths, CURL_TLS: "/dev/null", PG_SSL: "sslmode=prefer" };
   return {
     ...paths,

@@ -13,6 +13,17 @@ describe("client connection files", () => {
     expect(text).not.toContain("password");
   });
 
+  it("with TLS, both services verify the server against the cluster's CAs", () => {
+    const text = renderPgService(
+      ctx,
+      { host: "10.0.0.5", primaryPort: 5000, replicaPort: 5001 },
+      "postgres",
+      "/ca.crt",
+    );
+    expect(text).toContain("target_session_attrs=read-write\nsslmode=verify-full\nsslrootcert=/ca.crt\n");
+    expect(text).toContain("target_session_attrs=any\nsslmode=verify-full\nsslrootcert=/ca.crt\n");
+  });
+
   it(".pgpass escapes colons and backslashes", () => {
     const text = renderPgpass(ctx, [{ host: "h", port: 5000, user: "postgres", password: "a:b\\c" }]);
     expect(text.split("\n")[1]).toBe("h:5000:*:postgres:a\\:b\\\\c");

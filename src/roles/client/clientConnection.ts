@@ -15,12 +15,12 @@ export interface ClientEndpoint {
   readonly replicaPort: number;
 }
 
-export function renderPgService(
-  ctx: ManagedFileContext,
-  endpoint: ClientEndpoint,
-  user: string,
-  dbname = "postgres",
-): string {
+/**
+ * pg_service.conf's services. With `caFile`, libpq verifies the server
+ * (verify-full: the HAProxy address it dialled is among the names of the
+ * certificate PgBouncer presents) against the cluster's CAs.
+ */
+export function renderPgServices(endpoint: ClientEndpoint, user: string, caFile?: string, dbname = "postgres"): string {
   const service = (name: string, port: number, session: string) =>
     [
       `[${name}]`,
@@ -29,15 +29,24 @@ export function renderPgService(
       `user=${user}`,
       `dbname=${dbname}`,
       `target_session_attrs=${session}`,
+      ...(caFile ? ["sslmode=verify-full", `sslrootcert=${caFile}`] : []),
     ].join("\n");
   return (
-    managedHeader(ctx) +
     [
       service(PRIMARY_SERVICE, endpoint.primaryPort, "read-write"),
       service(REPLICAS_SERVICE, endpoint.replicaPort, "any"),
-    ].join("\n\n") +
-    "\n"
+    ].join("\n\n") + "\n"
   );
+}
+
+export function renderPgService(
+  ctx: ManagedFileContext,
+  endpoint: ClientEndpoint,
+  user: string,
+  caFile?: string,
+  dbname = "postgres",
+): string {
+  return managedHeader(ctx) + renderPgServices(endpoint, user, caFile, dbname);
 }
 
 const escapePgpass = (s: string) => s.replace(/\\/g, "\\\\").replace(/:/g, "\\:");

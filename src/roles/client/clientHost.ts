@@ -9,6 +9,7 @@ import { scriptsIn } from "../../steps/stepScript";
 import { HAPROXY_ROLE } from "../haproxy/slice";
 import { SUPERUSER } from "../postgres/slice";
 import { RoleArgs } from "../roleArgs";
+import { TLS_PATHS } from "../../tls/settings";
 import { PG_SERVICE_PATH, PRIMARY_SERVICE, renderPgpass, renderPgService, ROOT_PGPASS_PATH } from "./clientConnection";
 
 const script = scriptsIn(__dirname);
@@ -29,6 +30,7 @@ export class ClientHost extends pulumi.ComponentResource {
       args.managed,
       { host: entry.address, primaryPort: ports[0], replicaPort: ports[1] },
       SUPERUSER,
+      config.tls.enabled ? TLS_PATHS.ca : undefined,
     );
     const pgpass = args.passwords.apply((p) =>
       renderPgpass(

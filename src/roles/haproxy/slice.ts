@@ -95,7 +95,7 @@ export const haproxySlice = {
       : [],
   packages: () => ["haproxy", "socat"],
   fieldClasses: FIELD_CLASSES,
-  facts: () => ({ HAPROXY_SOCKET: HAPROXY_ADMIN_SOCKET }),
+  facts: () => ({ HAPROXY_SOCKET: HAPROXY_ADMIN_SOCKET, HAPROXY_CONFIG: HAPROXY_CONFIG_PATH }),
   secrets: [
     {
       key: "haproxyStatsPassword",
