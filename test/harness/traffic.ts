@@ -2,7 +2,8 @@
 // HAProxy's primary port on several connections, and a prober asking every
 // PostgreSQL node directly (and HAProxy's stats) who is a writable primary,
 // several times a second.
-import { PgConnection, PgError } from "./pgwire";
+import { httpRequest, TlsClient } from "./https";
+import { PgConnection, PgError, SslOptions } from "./pgwire";
 import { ProbeRound, WriteRecord } from "./invariants";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -16,6 +17,8 @@ export interface Credentials {
   readonly user: string;
   readonly password: string;
   readonly database: string;
+  /** How the session negotiates TLS (default: none). */
+  readonly ssl?: SslOptions;
 }
 
 /** Table the writer fills; one per run, so runs never mix. */
@@ -109,17 +112,20 @@ export interface ProxyStats {
   readonly password: string;
   /** Name of the primary backend (CLUSTER-primary). */
   readonly primaryBackend: string;
+  /** For an https stats page: the CA to verify it with. */
+  readonly tls?: TlsClient;
 }
 
 /** Servers UP in the primary backend, from the stats page's CSV export. */
 export async function proxyPrimaries(stats: ProxyStats, timeoutMs = 1000): Promise<string[] | undefined> {
   try {
-    const r = await fetch(`${stats.url.replace(/\/$/, "")}/;csv`, {
+    const r = await httpRequest(`${stats.url.replace(/\/$/, "")}/;csv`, {
       headers: { authorization: `Basic ${Buffer.from(`${stats.user}:${stats.password}`).toString("base64")}` },
-      signal: AbortSignal.timeout(timeoutMs),
+      timeoutMs,
+      tls: stats.tls,
     });
-    if (!r.ok) return undefined;
-    return (await r.text())
+    if (r.status !== 200) return undefined;
+    return r.text
       .split("\n")
       .map((l) => l.split(","))
       .filter(
