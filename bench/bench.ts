@@ -249,7 +249,7 @@ async function deploySection(): Promise<void> {
   );
   // A replica's base backup alone, on the deployed stand.
   const targets = standTargets(stand, STACK);
-  const leader = leaderOf(await patroniCluster(targets.whole.restUrls))!;
+  const leader = leaderOf(await patroniCluster(targets.whole.restUrls, targets.whole.tls))!;
   const replica = stand.hostsWith("postgres").find((h) => h !== leader)!;
   const t2 = Date.now();
   stand.ssh(replica, `patronictl reinit ${STACK} ${replica} --force --wait >/dev/null`);
@@ -359,7 +359,9 @@ function alternate(
 }
 
 async function clientPathSection(): Promise<void> {
-  const leader = leaderOf(await patroniCluster(standTargets(stand, STACK).whole.restUrls))!;
+  const leader = leaderOf(
+    await patroniCluster(standTargets(stand, STACK).whole.restUrls, standTargets(stand, STACK).whole.tls),
+  )!;
   const addr = stand.address(leader);
   const haproxy = new URL(stand.outputs.primaryUri);
   const appPassword = decodeURIComponent(new URL((stand.outputs.userUris as Record<string, string>).app).password);

@@ -3,15 +3,39 @@
 // from Patroni's REST API on the first PostgreSQL host that answers; the
 // command is checked against it (src/ops/ctl.ts), run there with patronictl
 // (its config on the host holds the REST API credentials), and waited for.
-import { CtlError, ClusterView, parseClusterView, parseCtlArgs, planCtl, waitDone } from "../src/ops/ctl";
+import {
+  CtlError,
+  ClusterView,
+  formatStatus,
+  HostTlsStatus,
+  parseClusterView,
+  parseCtlArgs,
+  planCtl,
+  waitDone,
+} from "../src/ops/ctl";
 import { readStackOutputs, StackAccess } from "../src/ops/stackAccess";
 import { shellQuote } from "../src/render/shellQuote";
 import { PATRONI_CONFIG_PATH, POSTGRES_ROLE } from "../src/roles/postgres/slice";
 import { renderHostScript, scriptsIn } from "../src/steps/stepScript";
+import { TLS_PATHS } from "../src/tls/settings";
 import * as path from "path";
 
+const opsScript = scriptsIn(path.join(__dirname, "..", "src", "ops"));
 // Read on the host: the scope, synchronous_mode and Patroni's view of the cluster.
-const VIEW_SCRIPT = `set -e\n${renderHostScript(scriptsIn(path.join(__dirname, "..", "src", "ops"))("cluster-view", { PATRONI_CONFIG: PATRONI_CONFIG_PATH }))}`;
+const VIEW_SCRIPT = `set -e\n${renderHostScript(opsScript("cluster-view", { PATRONI_CONFIG: PATRONI_CONFIG_PATH }))}`;
+// Read on every host: its certificate's end and the CAs it trusts.
+const TLS_SCRIPT = `set -e\n${renderHostScript(opsScript("tls-status", { TLS_CERT: TLS_PATHS.cert, TLS_CA: TLS_PATHS.ca }))}`;
+
+/** Each host's TLS as its files say (or why it could not be read). */
+function readTls(access: StackAccess): Record<string, HostTlsStatus | string> {
+  return Object.fromEntries(
+    Object.keys(access.outputs.hosts).map((host) => {
+      const r = access.runScript(host, `${sudo(access)}bash -c ${shellQuote(TLS_SCRIPT)}`, 30_000);
+      if (r.code !== 0) return [host, (r.stderr || r.stdout).trim().split("\n").pop() ?? `exit ${r.code}`];
+      return [host, JSON.parse(r.stdout) as HostTlsStatus];
+    }),
+  );
+}
 
 const sudo = (access: StackAccess) => ((access.outputs.ssh?.user ?? "root") === "root" ? "" : "sudo -n ");
 
@@ -48,6 +72,10 @@ async function main(): Promise<number> {
   const access = new StackAccess(readStackOutputs(stack));
   try {
     let { host, view } = findCluster(access);
+    if (command.kind === "status") {
+      console.log(formatStatus(view, readTls(access)));
+      return 0;
+    }
     const plan = planCtl(command, view);
     if (plan.summary) console.log(plan.summary);
     if (plan.argv.length === 0) return 0;

@@ -1,6 +1,15 @@
 // npm run ctl's argument parsing and its checks before patronictl runs.
 import { describe, expect, it } from "vitest";
-import { ClusterMember, ClusterView, CtlError, parseClusterView, parseCtlArgs, planCtl, waitDone } from "./ctl";
+import {
+  ClusterMember,
+  ClusterView,
+  CtlError,
+  formatStatus,
+  parseClusterView,
+  parseCtlArgs,
+  planCtl,
+  waitDone,
+} from "./ctl";
 
 const m = (name: string, role: string, state: string, extra: Partial<ClusterMember> = {}): ClusterMember => ({
   name,
@@ -148,5 +157,36 @@ describe("ctl checks against the cluster", () => {
     expect(waitDone({ kind: "member-up", member: "pg01", streaming: true }, after)).toBe(true);
     const pending = view([m("pg01", "replica", "streaming", { pending_restart: true })]);
     expect(waitDone({ kind: "member-up", member: "pg01", streaming: true }, pending)).toBe(false);
+  });
+});
+
+describe("ctl status", () => {
+  it("shows the members, then each host's certificate and its CAs with the days left", () => {
+    expect(parseCtlArgs(["status"], "local").command).toEqual({ kind: "status" });
+    const now = Date.parse("2026-12-06T00:00:00Z");
+    const text = formatStatus(
+      view([
+        m("pg01", "leader", "running", { timeline: 3 }),
+        m("pg02", "replica", "streaming", { lag: 0, timeline: 3 }),
+      ]),
+      {
+        pg01: {
+          certificate: { notAfter: "2027-01-05T00:00:00Z", serial: "AB" },
+          cas: [
+            { notAfter: "2036-12-04T00:00:00Z", subject: "CN=ca 0" },
+            { notAfter: "2036-12-05T00:00:00Z", subject: "CN=ca 1" },
+          ],
+        },
+        client01: { cas: [] },
+        pg02: "ssh: connect to host timed out",
+      },
+      now,
+    );
+    const lines = text.split("\n");
+    expect(lines[0]).toBe("cluster main: leader pg01 on timeline 3, 1 of 1 replicas streaming");
+    expect(text).toMatch(/^pg02 +replica +streaming +3 +0$/m);
+    expect(text).toMatch(/^pg01 +2027-01-05 +30 +3651, 3652$/m);
+    expect(text).toMatch(/^client01 +no TLS$/m);
+    expect(text).toMatch(/^pg02 +unknown: ssh: connect to host timed out$/m);
   });
 });

@@ -23,6 +23,7 @@ export interface ClusterView {
 
 export type CtlCommand =
   | { readonly kind: "list" }
+  | { readonly kind: "status" }
   | { readonly kind: "history" }
   | { readonly kind: "switchover"; readonly to?: string }
   | { readonly kind: "failover"; readonly to: string }
@@ -49,6 +50,7 @@ export class CtlError extends Error {}
 
 export const CTL_USAGE = `usage: npm run ctl -- [--stack STACK] COMMAND
   list                     members, roles, states, lag (patronictl list)
+  status                   members, and each host's TLS certificate and CAs: days left
   history                  timeline history (patronictl history)
   switchover [--to MEMBER] planned: the leader hands over to MEMBER (default: a healthy replica)
   failover --to MEMBER     MEMBER is promoted whatever the leader's state
@@ -90,6 +92,7 @@ export function parseCtlArgs(argv: readonly string[], defaultStack: string): { s
   };
   switch (kind) {
     case "list":
+    case "status":
     case "history":
     case "pause":
     case "resume":
@@ -141,6 +144,8 @@ export function planCtl(command: CtlCommand, view: ClusterView): CtlPlan {
   switch (command.kind) {
     case "list":
       return { argv: ["list", scope], summary: "" };
+    case "status":
+      return { argv: [], summary: "" };
     case "history":
       return { argv: ["history", scope], summary: "" };
     case "pause":
@@ -255,4 +260,56 @@ export function waitDone(wait: CtlWait, view: ClusterView): boolean {
 export function parseClusterView(scope: string, json: string, synchronousMode?: string): ClusterView {
   const raw = JSON.parse(json) as { members?: ClusterMember[]; pause?: boolean };
   return { scope, members: raw.members ?? [], paused: raw.pause === true, synchronousMode: synchronousMode === "true" };
+}
+
+/** What a host's TLS files say (src/ops/tls-status.sh): its certificate and the CAs it trusts, or nothing without TLS. */
+export interface HostTlsStatus {
+  readonly certificate?: { readonly notAfter: string; readonly serial: string };
+  readonly cas: readonly { readonly notAfter: string; readonly subject: string }[];
+}
+
+const DAY_MS = 86_400_000;
+const daysTo = (date: string, now: number) => Math.floor((Date.parse(date) - now) / DAY_MS);
+
+/** npm run ctl -- status: the members as Patroni reports them, then each host's certificate and CAs with the days left. */
+export function formatStatus(
+  view: ClusterView,
+  tls: Readonly<Record<string, HostTlsStatus | string>>,
+  now = Date.now(),
+): string {
+  const leader = leaderOf(view);
+  const streaming = view.members.filter((m) => !isLeader(m) && m.state === "streaming").length;
+  const pad = (cells: readonly (string | number)[], widths: readonly number[]) =>
+    cells
+      .map((c, i) => String(c).padEnd(widths[i]))
+      .join("  ")
+      .trimEnd();
+  const lines = [
+    `cluster ${view.scope}: ${leader ? `leader ${leader.name} on timeline ${leader.timeline ?? "?"}` : "no leader"}, ` +
+      `${streaming} of ${view.members.length - (leader ? 1 : 0)} replicas streaming${view.paused ? ", paused (maintenance mode)" : ""}`,
+    pad(["member", "role", "state", "timeline", "lag"], [8, 12, 10, 8, 6]),
+    ...view.members.map((m) =>
+      pad([m.name, m.role, m.state, m.timeline ?? "", isLeader(m) ? "" : (m.lag ?? "")], [8, 12, 10, 8, 6]),
+    ),
+    "",
+    "TLS (days left):",
+    pad(["host", "certificate ends", "days", "CAs trusted (days)"], [10, 16, 5, 0]),
+  ];
+  for (const [host, s] of Object.entries(tls)) {
+    if (typeof s === "string") lines.push(pad([host, `unknown: ${s}`], [10, 0]));
+    else if (!s.certificate) lines.push(pad([host, "no TLS"], [10, 0]));
+    else
+      lines.push(
+        pad(
+          [
+            host,
+            s.certificate.notAfter.slice(0, 10),
+            daysTo(s.certificate.notAfter, now),
+            s.cas.map((c) => daysTo(c.notAfter, now)).join(", "),
+          ],
+          [10, 16, 5, 0],
+        ),
+      );
+  }
+  return lines.join("\n");
 }

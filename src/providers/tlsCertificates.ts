@@ -22,8 +22,21 @@ import { storedProvider } from "./storedProvider";
 
 const DAY_MS = 86_400_000;
 
-/** Days from now to an ISO date (negative once past). */
-export const daysLeft = (notAfter: string, now = Date.now()): number =>
+/**
+ * The time renewal windows are measured from: now, or PULUMI_PATRONI_NOW (an
+ * ISO date) to rehearse what a pulumi up on that day would renew
+ * (`PULUMI_PATRONI_NOW=2029-02-10 npm run pulumi -- preview`; the e2e test does).
+ */
+export function currentTime(): number {
+  const at = process.env.PULUMI_PATRONI_NOW;
+  if (!at) return Date.now();
+  const t = Date.parse(at);
+  if (Number.isNaN(t)) throw new Error(`PULUMI_PATRONI_NOW=${at} is not a date (like 2029-02-10)`);
+  return t;
+}
+
+/** Whole days from now to an ISO date (negative once past). */
+export const daysLeft = (notAfter: string, now = currentTime()): number =>
   Math.floor((Date.parse(notAfter) - now) / DAY_MS);
 
 // ---------------------------------------------------------------- ClusterCa
@@ -46,7 +59,11 @@ interface ClusterCaOutputs extends ClusterCaInputs {
 }
 
 /** Why the current CA must be rotated now, or undefined. */
-export function caRotationReason(olds: ClusterCaOutputs, news: ClusterCaInputs, now = Date.now()): string | undefined {
+export function caRotationReason(
+  olds: ClusterCaOutputs,
+  news: ClusterCaInputs,
+  now = currentTime(),
+): string | undefined {
   if (news.generation !== olds.generation) return `tls.caGeneration ${olds.generation} -> ${news.generation}`;
   if (daysLeft(olds.notAfter, now) <= news.renewBeforeDays)
     return `the cluster CA expires on ${olds.notAfter.slice(0, 10)}`;
@@ -151,7 +168,7 @@ interface HostCertificateOutputs extends HostCertificateInputs {
 export function certificateReplaces(
   olds: HostCertificateOutputs,
   news: HostCertificateInputs,
-  now = Date.now(),
+  now = currentTime(),
 ): string[] {
   const changed = (["caCertificate", "commonName", "dnsNames", "ipAddresses", "validityDays", "generation"] as const)
     .filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]))

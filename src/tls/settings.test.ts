@@ -30,8 +30,8 @@ describe("tls settings", () => {
   });
 
   it("refuses a renewal window as long as the validity, a CA generation with a supplied CA, a CA key in clear", () => {
-    expect(problems({ validityDays: 30, renewBeforeDays: 30 })).toContain(
-      "tls.renewBeforeDays: must be less than tls.validityDays (30)",
+    expect(problems({ validityDays: 30, renewBeforeDays: 16 })).toContain(
+      "tls.renewBeforeDays: must be at most half of tls.validityDays (15)",
     );
     expect(
       problems({

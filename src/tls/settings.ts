@@ -139,9 +139,9 @@ export function suppliedCaProblems(certificate: string, key: string | undefined)
 
 export function tlsProblems(c: TlsView): string[] {
   const problems: string[] = [];
-  if (c.tls.renewBeforeDays >= c.tls.validityDays) {
+  if (2 * c.tls.renewBeforeDays > c.tls.validityDays) {
     problems.push(
-      `tls.renewBeforeDays: must be less than tls.validityDays (${c.tls.validityDays}), or every pulumi up would renew every certificate; got ${c.tls.renewBeforeDays}`,
+      `tls.renewBeforeDays: must be at most half of tls.validityDays (${Math.floor(c.tls.validityDays / 2)}), or a new certificate would soon be renewed again; got ${c.tls.renewBeforeDays}`,
     );
   }
   if (c.tls.ca && c.tls.caGeneration > 0) {

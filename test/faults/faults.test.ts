@@ -61,7 +61,10 @@ describe("synchronous_mode on, as a day-2 change", () => {
     });
     await stand.up("synchronousMode: true");
     // In force when the up ends: Patroni has named a synchronous standby.
-    const members = await patroniCluster(standTargets(stand, STACK).whole.restUrls);
+    const members = await patroniCluster(
+      standTargets(stand, STACK).whole.restUrls,
+      standTargets(stand, STACK).whole.tls,
+    );
     expect(members?.filter((m) => m.role === "sync_standby").length).toBe(1);
   });
 });

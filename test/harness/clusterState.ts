@@ -64,7 +64,11 @@ export async function notWholeBecause(spec: WholeSpec): Promise<string | undefin
   const pending = members.filter((m) => m.pending_restart);
   if (pending.length) return `pending restart: ${pending.map((m) => m.name).join(",")}`;
   // With synchronous_mode on, whole means a synchronous standby is named again (commits wait for it).
-  if (members.length > 1 && (await synchronousModeOn(spec.restUrls, spec.tls)) && !members.some((m) => m.role === "sync_standby"))
+  if (
+    members.length > 1 &&
+    (await synchronousModeOn(spec.restUrls, spec.tls)) &&
+    !members.some((m) => m.role === "sync_standby")
+  )
     return "synchronous_mode is on and no synchronous standby is named";
   // The DCS can still show a member that just lost power as it was: ask each
   // member itself, and the leader's PostgreSQL which replicas stream from it.

@@ -13,6 +13,8 @@ import {
   ProbeRound,
   writeUnavailabilityMs,
 } from "./invariants";
+import { TlsClient } from "./https";
+import { SslOptions } from "./pgwire";
 import { createWriteTable, Credentials, ProbeNode, Prober, ProxyStats, Writer } from "./traffic";
 
 export interface FaultContext {
@@ -53,11 +55,33 @@ export interface FaultReport {
   readonly writes: number;
 }
 
-/** Where the harness reaches the stand: HAProxy's primary port, every PostgreSQL, Patroni's REST API, HAProxy's stats. */
-export function standTargets(stand: Stand, clusterName: string) {
+/**
+ * How the controller speaks TLS to the stand, from its outputs: the CAs to
+ * verify with and the controller's certificate (the REST API and etcd want
+ * one). Undefined for a stand without TLS.
+ */
+export function standTls(stand: Stand): TlsClient | undefined {
   const o = stand.outputs;
+  if (typeof o.tlsCaCertificate !== "string") return undefined;
+  return { ca: o.tlsCaCertificate, cert: o.tlsClientCertificate as string, key: o.tlsClientKey as string };
+}
+
+/**
+ * Where the harness reaches the stand: HAProxy's primary port, every
+ * PostgreSQL, Patroni's REST API, HAProxy's stats; with TLS, every session
+ * verifies the server (verify-full) and the REST API and stats page are https.
+ * `ssl` overrides the sessions' TLS (a plain-text stand about to move to TLS: prefer).
+ */
+export function standTargets(stand: Stand, clusterName: string, ssl?: SslOptions) {
+  const o = stand.outputs;
+  const tls = standTls(stand);
   const haproxy = new URL(o.primaryUri);
-  const creds: Credentials = { user: "postgres", password: stand.superuserPassword, database: "postgres" };
+  const creds: Credentials = {
+    user: "postgres",
+    password: stand.superuserPassword,
+    database: "postgres",
+    ssl: ssl ?? (tls ? { mode: "verify-full", ca: tls.ca } : undefined),
+  };
   const pgHosts = stand.hostsWith("postgres");
   const nodes: ProbeNode[] = pgHosts.map((name) => ({ name, host: stand.address(name), port: 5432 }));
   const stats: ProxyStats = {
@@ -65,9 +89,11 @@ export function standTargets(stand: Stand, clusterName: string) {
     user: o.haproxyStatsUser,
     password: o.haproxyStatsPassword,
     primaryBackend: `${clusterName}-primary`,
+    tls,
   };
   const whole: WholeSpec = {
-    restUrls: pgHosts.map((h) => `http://${stand.address(h)}:8008`),
+    restUrls: pgHosts.map((h) => `${tls ? "https" : "http"}://${stand.address(h)}:8008`),
+    tls,
     members: pgHosts,
     stats,
     replicaBackend: `${clusterName}-replicas`,
@@ -80,7 +106,7 @@ export function standTargets(stand: Stand, clusterName: string) {
 export async function runFault(stand: Stand, clusterName: string, scenario: FaultScenario): Promise<FaultReport> {
   const t = standTargets(stand, clusterName);
   await waitWhole(t.whole, 120_000);
-  const members = await patroniCluster(t.whole.restUrls);
+  const members = await patroniCluster(t.whole.restUrls, t.whole.tls);
   const leader = leaderOf(members)!;
   const ctx: FaultContext = { stand, leader, replicas: members!.filter((m) => m.name !== leader).map((m) => m.name) };
   const table = `harness_${scenario.name.replace(/[^a-z0-9]+/gi, "_").toLowerCase()}_${Date.now()}`;
@@ -121,7 +147,7 @@ export async function runFault(stand: Stand, clusterName: string, scenario: Faul
   const report: FaultReport = {
     scenario: scenario.name,
     leaderBefore: leader,
-    leaderAfter: leaderOf(await patroniCluster(t.whole.restUrls)),
+    leaderAfter: leaderOf(await patroniCluster(t.whole.restUrls, t.whole.tls)),
     writeUnavailableMs: writeUnavailabilityMs(writer.records, faultAt),
     lostAcknowledged: lostCount(durability),
     durability,
@@ -147,14 +173,20 @@ export interface TrafficReport {
   readonly staleProxyRounds: number;
 }
 
-/** Runs `action` while a client writes through HAProxy's primary port; then checks every acknowledged write is on every node. */
+/**
+ * Runs `action` while a client writes through HAProxy's primary port; then
+ * checks every acknowledged write is on every node. `ssl`: how the writer and
+ * the prober negotiate TLS, when the stand's outputs would not say it right
+ * for the whole action (a migration to TLS: prefer).
+ */
 export async function withTraffic(
   stand: Stand,
   clusterName: string,
   label: string,
   action: () => Promise<unknown>,
+  ssl?: SslOptions,
 ): Promise<TrafficReport> {
-  const t = standTargets(stand, clusterName);
+  const t = standTargets(stand, clusterName, ssl);
   const table = `traffic_${label.replace(/[^a-z0-9]+/gi, "_").toLowerCase()}_${Date.now()}`;
   await createWriteTable(t.primary, t.creds, table);
   const writer = new Writer(t.primary, t.creds, table);

@@ -11,6 +11,10 @@ import { PROJECT } from "../../src/config/validate";
 import { hostFactsOf } from "../../src/stack/hostFacts";
 import { parseStackConfig, StackConfig } from "../../src/stack/stackConfig";
 import { HostScript, renderHostScript } from "../../src/steps/stepScript";
+import { TLS_PATHS } from "../../src/tls/settings";
+
+/** etcdctl on a host as the host's scripts run it: with the host's certificate (etcd wants one). */
+export const ETCDCTL = `ETCDCTL_CACERT=${TLS_PATHS.ca} ETCDCTL_CERT=${TLS_PATHS.cert} ETCDCTL_KEY=${TLS_PATHS.key} etcdctl`;
 
 export interface StandOutputs {
   readonly primaryUri: string;
@@ -21,6 +25,10 @@ export interface StandOutputs {
   readonly etcdEndpoints: string[];
   readonly hosts: Record<string, { address: string; roles: string[] }>;
   readonly sshPrivateKey: string;
+  /** With TLS: the CAs to verify with, and the controller's certificate (REST API, etcd). */
+  readonly tlsCaCertificate?: string;
+  readonly tlsClientCertificate?: string;
+  readonly tlsClientKey?: string;
   readonly [key: string]: unknown;
 }
 

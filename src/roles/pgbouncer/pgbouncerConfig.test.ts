@@ -57,7 +57,10 @@ describe("pgbouncer", () => {
           .filter((l) => l.includes(" = "))
           .map((l) => l.split(" = ", 2) as [string, string]),
       );
-    const text = renderPgbouncerIni(ctx, { ...base, tls: { stage: "tls", paths: TLS_PATHS, allowPlainClients: false } });
+    const text = renderPgbouncerIni(ctx, {
+      ...base,
+      tls: { stage: "tls", paths: TLS_PATHS, allowPlainClients: false },
+    });
     expect(stageOf(text)).toBe("tls");
     const s = parse(text);
     expect(s.client_tls_sslmode).toBe("require");

@@ -201,9 +201,7 @@ export function renderPatroniConfig(ctx: ManagedFileContext, input: PatroniConfi
     log: { level: "INFO" },
   };
   return (
-    managedHeader(ctx) +
-    stageMarker(tls.stage) +
-    yaml.dump(document, { sortKeys: true, lineWidth: -1, noRefs: true })
+    managedHeader(ctx) + stageMarker(tls.stage) + yaml.dump(document, { sortKeys: true, lineWidth: -1, noRefs: true })
   );
 }
 
