@@ -47,14 +47,20 @@ export class Stand {
   /** The stack's configuration as the tests changed it (a copy of Pulumi.<stack>.yaml), once they do. */
   private configFile?: string;
 
-  run(args: string[], allowFailure = false): Promise<CliResult> {
+  /** `pulumi <args>` on this stack; `extra.env` adds to the stand's environment, `extra.input` is stdin. */
+  run(
+    args: string[],
+    allowFailure = false,
+    extra: { env?: Record<string, string>; input?: string } = {},
+  ): Promise<CliResult> {
     const withConfig =
-      this.configFile && ["up", "preview", "refresh", "destroy"].includes(args[0])
+      this.configFile && ["up", "preview", "refresh", "destroy", "config"].includes(args[0])
         ? ["--config-file", this.configFile]
         : [];
     return pulumi([...args, ...withConfig, "--stack", this.stack, "--non-interactive"], {
-      env: this.env,
+      env: { ...this.env, ...extra.env },
       allowFailure,
+      input: extra.input,
     });
   }
 
@@ -101,10 +107,10 @@ export class Stand {
     await pulumi(["stack", "select", "--create", this.stack, "--non-interactive"], { env: this.env });
   }
 
-  /** `pulumi up`, timed under `label`; refreshes the outputs. */
-  async up(label: string, extra: string[] = []): Promise<string> {
+  /** `pulumi up`, timed under `label`; refreshes the outputs. `env` adds to the stand's environment. */
+  async up(label: string, extra: string[] = [], env: Record<string, string> = {}): Promise<string> {
     const start = Date.now();
-    const r = await this.run(["up", "--yes", "--skip-preview", ...extra]);
+    const r = await this.run(["up", "--yes", "--skip-preview", ...extra], false, { env });
     this.upLog += r.stdout + r.stderr;
     this.timings[label] = (Date.now() - start) / 1000;
     console.log(`[e2e] ${label}: ${this.timings[label].toFixed(1)} s`);
