@@ -5,15 +5,13 @@
 # rollout) is left alone. Env: MEMBERS, TIMEOUT, FILES (what etcd reads at
 # start, space separated); fact ETCD_ENDPOINTS.
 started_at() {
-  local pid
-  pid=$(systemctl show -p MainPID --value etcd)
-  [ "${pid:-0}" != 0 ] || { echo 0; return; }
-  # Process start: seconds since boot (field 22, in clock ticks) plus the boot time.
-  awk -v ticks="$(getconf CLK_TCK)" -v boot="$(awk '/^btime/ {print $2}' /proc/stat)" '{printf "%.3f\n", boot + $22 / ticks}' "/proc/$pid/stat"
+  local at
+  at=$(systemctl show --timestamp=us -p ExecMainStartTimestamp --value etcd)
+  if [ -n "$at" ] && systemctl is-active --quiet etcd; then date -d "$at" +%s.%N; else echo 0; fi
 }
 # shellcheck disable=SC2086 # FILES is a list
-written_at() { stat -c %.3Y $FILES 2>/dev/null | sort -n | tail -n 1; }
-if awk -v s="$(started_at)" -v w="$(written_at)" 'BEGIN {exit !(s > w + 1)}'; then
+written_at() { stat -c %.6Y $FILES 2>/dev/null | sort -n | tail -n 1; }
+if awk -v s="$(started_at)" -v w="$(written_at)" 'BEGIN {exit !(s > w)}'; then
   echo "etcd on $(hostname) already runs with its current settings"
   exit 0
 fi
