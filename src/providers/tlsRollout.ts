@@ -347,6 +347,7 @@ async function run(inputs: TlsRolloutInputs): Promise<RolloutOutputs> {
     }
     throw new Error(
       `TLS rollout of ${inputs.clusterName} stopped; done: ${log.join("; ") || "nothing"}. ${(e as Error).message}`,
+      { cause: e },
     );
   }
   return { spec: inputs, log };
