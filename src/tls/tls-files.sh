@@ -6,6 +6,9 @@
 # Prints the files that changed. Facts: TLS_DIR, TLS_KEY_GROUP.
 mkdir -p "$TLS_DIR"
 chmod 0755 "$TLS_DIR"
+# The group that reads the key: Debian's ssl-cert package makes it (its
+# postinst accepts one made here first, on a host that installs it later).
+getent group "$TLS_KEY_GROUP" >/dev/null || groupadd --system "$TLS_KEY_GROUP"
 # etcd reads the key through the group (postgres is in it already: postgresql-common).
 if id etcd >/dev/null 2>&1 && ! id -nG etcd | tr ' ' '\n' | grep -qx "$TLS_KEY_GROUP"; then
   usermod -aG "$TLS_KEY_GROUP" etcd
