@@ -283,17 +283,20 @@ async function runStep(
     case "patroni-stage": {
       const h = hostOf(step.host);
       const i = postgresHosts(inputs).indexOf(h);
-      const env = {
-        ACTION: step.stage === "etcd" ? "restart" : "reload",
-        NAME: h.name,
-        // What the REST API speaks once the change is in.
-        REST: step.stage === "etcd" ? inputs.restUrls.http[i] : inputs.restUrls.https[i],
-        TIMEOUT: 120,
-      };
-      await onHost(inputs, h, what, withEnv(env, s.patroniStage), h.stages.patroni![step.stage]);
+      // Still plain http on its REST API after this stage.
+      const env = { ACTION: "restart", NAME: h.name, REST: inputs.restUrls.http[i], TIMEOUT: 120 };
+      await onHost(inputs, h, what, withEnv(env, s.patroniStage), h.stages.patroni!.etcd);
       return;
     }
-    case "wait-rest": {
+    case "patroni-tls": {
+      await Promise.all(
+        step.hosts.map((name) => {
+          const h = hostOf(name);
+          const i = postgresHosts(inputs).indexOf(h);
+          const env = { ACTION: "reload", NAME: h.name, REST: inputs.restUrls.https[i], TIMEOUT: 120 };
+          return onHost(inputs, h, what, withEnv(env, s.patroniStage), h.stages.patroni!.tls);
+        }),
+      );
       await onHost(
         inputs,
         firstDb,
@@ -321,6 +324,7 @@ function advance(states: Map<string, HostTlsState>, step: RolloutStep): void {
   const set = (host: string, patch: Partial<HostTlsState>) => states.set(host, { ...states.get(host)!, ...patch });
   if (step.kind === "etcd-stage") set(step.host, { etcd: step.stage });
   if (step.kind === "patroni-stage") set(step.host, { patroni: step.stage });
+  if (step.kind === "patroni-tls") for (const h of step.hosts) set(h, { patroni: "tls" });
   if (step.kind === "pgbouncer-stage") set(step.host, { pgbouncer: "tls" });
   if (step.kind === "haproxy-stage") set(step.host, { haproxy: step.stage });
 }

@@ -140,10 +140,7 @@ describe("the TLS rollout's plan", () => {
       "pg01: PgBouncer client TLS",
       "pg02: PgBouncer client TLS",
       "pg03: PgBouncer client TLS",
-      "pg01: Patroni REST API on https, hostssl (reload)",
-      "pg02: Patroni REST API on https, hostssl (reload)",
-      "pg03: Patroni REST API on https, hostssl (reload)",
-      "every REST API answers over https",
+      "pg01, pg02, pg03: Patroni REST API on https, hostssl (reload), every REST API answering https",
       "haproxy01: HAProxy checks over TLS",
     ]);
   });

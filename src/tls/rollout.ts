@@ -53,9 +53,10 @@ export type RolloutStep =
   | { readonly kind: "haproxy-stage"; readonly host: string; readonly stage: "tolerant" | "tls" }
   | { readonly kind: "etcd-stage"; readonly host: string; readonly stage: "dual" | "tls" }
   | { readonly kind: "patroni-pause" }
-  | { readonly kind: "patroni-stage"; readonly host: string; readonly stage: "etcd" | "tls" }
+  | { readonly kind: "patroni-stage"; readonly host: string; readonly stage: "etcd" }
+  /** Every listed member's REST API to https and pg_hba to hostssl, at once (a reload each), then every REST API answering https. */
+  | { readonly kind: "patroni-tls"; readonly hosts: readonly string[] }
   | { readonly kind: "patroni-resume" }
-  | { readonly kind: "wait-rest" }
   | { readonly kind: "pgbouncer-stage"; readonly host: string };
 
 /** Whether a host has anything of the stack yet (a component's file, or TLS files). */
@@ -105,9 +106,10 @@ function migration(hosts: readonly HostTlsState[], leader: string | undefined): 
     steps.push({ kind: "etcd-stage", host: h.name, stage: "tls" });
   for (const h of hosts.filter((x) => behind(x, "pgbouncer", "tls")))
     steps.push({ kind: "pgbouncer-stage", host: h.name });
+  // HAProxy's plain checks fail on a REST API on https: every member switches at
+  // once, and HAProxy follows as soon as they all answer, within its tolerance.
   const reloads = hosts.filter((x) => behind(x, "patroni", "tls"));
-  for (const h of reloads) steps.push({ kind: "patroni-stage", host: h.name, stage: "tls" });
-  if (reloads.length > 0) steps.push({ kind: "wait-rest" });
+  if (reloads.length > 0) steps.push({ kind: "patroni-tls", hosts: reloads.map((h) => h.name) });
   for (const h of hosts.filter((x) => behind(x, "haproxy", "tls")))
     steps.push({ kind: "haproxy-stage", host: h.name, stage: "tls" });
   return steps;
@@ -160,11 +162,11 @@ export function describeStep(s: RolloutStep): string {
     case "patroni-pause":
       return "Patroni paused";
     case "patroni-stage":
-      return `${s.host}: Patroni ${s.stage === "etcd" ? "etcd client and PostgreSQL on TLS (restart)" : "REST API on https, hostssl (reload)"}`;
+      return `${s.host}: Patroni etcd client and PostgreSQL on TLS (restart)`;
+    case "patroni-tls":
+      return `${s.hosts.join(", ")}: Patroni REST API on https, hostssl (reload), every REST API answering https`;
     case "patroni-resume":
       return "Patroni resumed";
-    case "wait-rest":
-      return "every REST API answers over https";
     case "pgbouncer-stage":
       return `${s.host}: PgBouncer client TLS`;
   }

@@ -48,8 +48,8 @@ export const stagesOf = (enabled: boolean): ComponentStages => (enabled ? FINAL 
  *      replication (a restart of Patroni only, the leader first);
  *   4. etcd members, one at a time: peers on https, http dropped (restart);
  *   5. PgBouncer: client TLS (reload);
- *   6. Patroni: REST API on https, pg_hba hostssl (reload); once every REST
- *      API answers https:
+ *   6. Patroni: REST API on https, pg_hba hostssl (a reload, every member at
+ *      once); once every REST API answers https:
  *   7. HAProxy: checks over TLS (reload).
  * The client host's file follows with its role's step.
  */

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateCa } from "../../src/providers/openssl";
 import { TLS_DIR, TLS_PATHS } from "../../src/tls/settings";
 import { patroniCluster, leaderOf, waitWhole } from "../harness/clusterState";
-import { PgConnection } from "../harness/pgwire";
+import { PgConnection, SslOptions } from "../harness/pgwire";
 import { standTargets, withTraffic, TrafficReport } from "../harness/scenario";
 import { ctl } from "../faults/scenarios";
 import { ETCDCTL, Stand } from "../helpers/stand";
@@ -25,9 +25,13 @@ const DB = ["pg01", "pg02", "pg03"];
 const ssh = (host: string, command: string, input?: string) => stand.ssh(host, command, input);
 const reports: Record<string, TrafficReport> = {};
 
-/** Runs `up` with a client writing through HAProxy 5000; 0 acknowledged writes lost, a pause under 5 s. */
-async function upUnderLoad(label: string, ssl?: Parameters<typeof withTraffic>[4]) {
-  const report = await withTraffic(stand, STACK, label, () => stand.up(label), ssl);
+/**
+ * Runs `up` with a client writing through HAProxy 5000, each of its
+ * connections made anew every second (so they meet every HAProxy reload):
+ * 0 acknowledged writes lost, a pause under 5 s.
+ */
+async function upUnderLoad(label: string, ssl?: SslOptions) {
+  const report = await withTraffic(stand, STACK, label, () => stand.up(label), { ssl, reconnectMs: 1000 });
   reports[label] = report;
   expect(report.acknowledged, label).toBeGreaterThan(50);
   expect(report.lostAcknowledged, label).toBe(0);

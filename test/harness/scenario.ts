@@ -173,23 +173,28 @@ export interface TrafficReport {
   readonly staleProxyRounds: number;
 }
 
+export interface TrafficOptions {
+  /** How the writer and the prober negotiate TLS, when the stand's outputs would not say it right for the whole action (a migration to TLS: prefer). */
+  readonly ssl?: SslOptions;
+  /** The writer opens its connections again this often (HAProxy reloads: see Writer). */
+  readonly reconnectMs?: number;
+}
+
 /**
  * Runs `action` while a client writes through HAProxy's primary port; then
- * checks every acknowledged write is on every node. `ssl`: how the writer and
- * the prober negotiate TLS, when the stand's outputs would not say it right
- * for the whole action (a migration to TLS: prefer).
+ * checks every acknowledged write is on every node.
  */
 export async function withTraffic(
   stand: Stand,
   clusterName: string,
   label: string,
   action: () => Promise<unknown>,
-  ssl?: SslOptions,
+  options: TrafficOptions = {},
 ): Promise<TrafficReport> {
-  const t = standTargets(stand, clusterName, ssl);
+  const t = standTargets(stand, clusterName, options.ssl);
   const table = `traffic_${label.replace(/[^a-z0-9]+/gi, "_").toLowerCase()}_${Date.now()}`;
   await createWriteTable(t.primary, t.creds, table);
-  const writer = new Writer(t.primary, t.creds, table);
+  const writer = new Writer(t.primary, t.creds, table, 4, 40, 4000, options.reconnectMs ?? 0);
   const prober = new Prober(t.nodes, t.creds, t.stats);
   writer.start();
   prober.start();

@@ -49,6 +49,12 @@ export class Writer {
     private readonly intervalMs = 40,
     /** A statement without an answer after this is "unknown" and its connection is dropped. */
     private readonly statementTimeoutMs = 4000,
+    /**
+     * Close and open each connection again after this long (0: keep it): a
+     * connection made before an HAProxy reload stays on the old process, so
+     * only new connections show what the new one routes.
+     */
+    private readonly reconnectMs = 0,
   ) {}
 
   start(): void {
@@ -67,7 +73,12 @@ export class Writer {
 
   private async loop(conn: number): Promise<void> {
     let c: PgConnection | undefined;
+    let openedAt = 0;
     while (this.running) {
+      if (c && !c.isClosed && this.reconnectMs > 0 && Date.now() - openedAt > this.reconnectMs) {
+        await c.close();
+        c = undefined;
+      }
       if (!c || c.isClosed) {
         try {
           c = await PgConnection.connect({
@@ -76,6 +87,7 @@ export class Writer {
             timeoutMs: 2000,
             applicationName: `writer-${conn}`,
           });
+          openedAt = Date.now();
         } catch {
           c = undefined;
           await sleep(100);

@@ -47,8 +47,12 @@ export interface HaproxyTls {
   readonly paths: Pick<TlsPaths, "ca" | "haproxyPem">;
 }
 
-/** Failed checks before a server is down while the TLS migration restarts Patroni and turns its REST API to https. */
-export const TOLERANT_FALL = 10;
+/**
+ * Failed checks before a server is down while the TLS migration restarts
+ * Patroni and turns its REST API to https (at fastinter, about as many
+ * seconds: a Patroni restart took 10 to 15 s on two busy shared cores).
+ */
+export const TOLERANT_FALL = 30;
 
 // PostgreSQL SSLRequest (length 8, code 80877103): PgBouncer and PostgreSQL
 // answer "N" (no TLS) or "S"; a dead or frozen one answers nothing.
