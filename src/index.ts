@@ -13,7 +13,7 @@ import { StackIdentity } from "./providers/stackIdentity";
 import { HAPROXY_STATS_USER } from "./roles/haproxy/slice";
 import { ClusterPasswords } from "./stack/passwords";
 import { readStackConfig } from "./stack/read";
-import { configuredSecretProblems, FIELD_CLASSES, SECRETS, StackConfig } from "./stack/stackConfig";
+import { allRolePackages, configuredSecretProblems, FIELD_CLASSES, SECRETS, StackConfig } from "./stack/stackConfig";
 
 type Secrets = Partial<Record<string, pulumi.Output<string>>>;
 
@@ -102,7 +102,16 @@ const passwords = clusterPasswords(config, secrets);
 const identity = stackIdentity(config, secrets);
 const localStand =
   config.hostSource === "local-machines"
-    ? new LocalStand("stand", { stand: stack, hosts: config.hosts, ...config.localMachines }, { dependsOn: [identity] })
+    ? new LocalStand(
+        "stand",
+        {
+          stand: stack,
+          hosts: config.hosts,
+          ...config.localMachines,
+          imagePackages: config.localMachines.prebuiltPackages ? allRolePackages(config) : [],
+        },
+        { dependsOn: [identity] },
+      )
     : undefined;
 const connections = localStand ? localStand.connections : existingHostConnections(config, secrets, identity);
 const cluster = new PostgresCluster("cluster", {

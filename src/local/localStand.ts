@@ -27,6 +27,8 @@ export interface LocalStandArgs {
   /** Bridge address with prefix, e.g. 10.213.0.1/24. */
   readonly bridgeAddress: string;
   readonly aptProxyPort: number;
+  /** Packages the machines' image carries installed (empty: the plain base image). */
+  readonly imagePackages: readonly string[];
 }
 
 export class LocalStand extends pulumi.ComponentResource {
@@ -84,6 +86,7 @@ export class LocalStand extends pulumi.ComponentResource {
           GATEWAY: bridgeIp,
           BRIDGE: args.bridge,
           APT_PROXY: aptProxy,
+          IMAGE_PACKAGES: args.imagePackages.join(" "),
         });
       const resource = new ShellCommand(
         `${name}-${h.name}`,
