@@ -122,6 +122,9 @@ const cluster = new PostgresCluster("cluster", {
   dependsOn: [identity, ...(localStand?.machines ?? [])],
 });
 
+// A whole-stand destroy switches the machines off first (see LocalStand.teardownAfter).
+localStand?.teardownAfter([cluster]);
+
 export const primaryUri = cluster.primaryUri;
 export const replicasUri = cluster.replicasUri;
 export const haproxyStatsUrl = cluster.haproxyStatsUrl;
