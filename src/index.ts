@@ -13,7 +13,7 @@ import { StackIdentity } from "./providers/stackIdentity";
 import { HAPROXY_STATS_USER } from "./roles/haproxy/slice";
 import { ClusterPasswords } from "./stack/passwords";
 import { readStackConfig } from "./stack/read";
-import { configuredSecretProblems, FIELD_CLASSES, SECRETS, StackConfig } from "./stack/stackConfig";
+import { allRolePackages, configuredSecretProblems, FIELD_CLASSES, SECRETS, StackConfig } from "./stack/stackConfig";
 import { daysLeft } from "./providers/tlsCertificates";
 import { renderPgServices } from "./roles/client/clientConnection";
 import { HAPROXY_ROLE } from "./roles/haproxy/slice";
@@ -114,7 +114,16 @@ const passwords = clusterPasswords(config, secrets);
 const identity = stackIdentity(config, secrets);
 const localStand =
   config.hostSource === "local-machines"
-    ? new LocalStand("stand", { stand: stack, hosts: config.hosts, ...config.localMachines }, { dependsOn: [identity] })
+    ? new LocalStand(
+        "stand",
+        {
+          stand: stack,
+          hosts: config.hosts,
+          ...config.localMachines,
+          imagePackages: config.localMachines.prebuiltPackages ? allRolePackages(config) : [],
+        },
+        { dependsOn: [identity] },
+      )
     : undefined;
 const connections = localStand ? localStand.connections : existingHostConnections(config, secrets, identity);
 const cluster = new PostgresCluster("cluster", {
@@ -125,6 +134,9 @@ const cluster = new PostgresCluster("cluster", {
   dependsOn: [identity, ...(localStand?.machines ?? [])],
   tlsCaKey: secrets[TLS_CA_KEY],
 });
+
+// A whole-stand destroy switches the machines off first (see LocalStand.teardownAfter).
+localStand?.teardownAfter([cluster]);
 
 export const primaryUri = cluster.primaryUri;
 export const replicasUri = cluster.replicasUri;

@@ -388,7 +388,7 @@ describe("configured secrets", () => {
 
 describe("packages per host", () => {
   it("follow the roles and are sorted", () => {
-    const c = parseStackConfig(JSON.parse(JSON.stringify(seed002)), () => false);
+    const c = parseStackConfig(JSON.parse(JSON.stringify({ ...seed002, tls: { enabled: true } })), () => false);
     expect(packagesFor(c.hosts[0].roles, c)).toEqual([
       "curl",
       "etcd-client",

@@ -18,9 +18,9 @@ const problems = (tls: object, values: object = {}) => {
 };
 
 describe("tls settings", () => {
-  it("TLS is on by default, certificates for 825 days renewed 30 days ahead, plain clients refused", () => {
+  it("TLS is off unless set (an upgraded stack stays plain), certificates for 825 days renewed 30 days ahead, plain clients refused", () => {
     expect(parse({}).tls).toEqual({
-      enabled: true,
+      enabled: false,
       validityDays: 825,
       renewBeforeDays: 30,
       rotation: 0,
@@ -57,7 +57,7 @@ describe("tls settings", () => {
   });
 
   it("gives the host scripts curl's config, etcdctl's certificates and libpq's verify-full; with TLS off, none of it", () => {
-    const on = tlsFacts(parse({}));
+    const on = tlsFacts(parse({ enabled: true }));
     expect(on).toMatchObject({
       CURL_TLS: "/etc/pulumi-patroni/tls/curl.conf",
       ETCDCTL_CACERT: "/etc/pulumi-patroni/tls/ca.crt",

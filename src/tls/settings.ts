@@ -16,11 +16,14 @@ const PEM_CERTIFICATE = /^-----BEGIN CERTIFICATE-----\n[A-Za-z0-9+/=\n]+-----END
 
 export const tlsSettingsSchema = z
   .object({
+    // Off when absent, so an upgraded stack never moves to TLS unasked; the
+    // stack files a new stack starts from (stacks/local.yaml, the README's
+    // example) set it.
     enabled: z
       .boolean()
-      .default(true)
+      .default(false)
       .describe(
-        "TLS with full verification on every hop: etcd (clients and peers need a certificate), Patroni's REST API, PostgreSQL and replication, PgBouncer, HAProxy's checks and stats page.",
+        "TLS with full verification on every hop: etcd (clients and peers need a certificate), Patroni's REST API, PostgreSQL and replication, PgBouncer, HAProxy's checks and stats page. New stacks set it (stacks/local.yaml does); a stack without it stays plain text.",
       ),
     validityDays: positiveInt.max(3650).default(825).describe("How long a host's certificate is valid, in days."),
     renewBeforeDays: positiveInt
