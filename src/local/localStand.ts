@@ -22,7 +22,8 @@ export const LOCAL_MACHINE_SCRIPTS = path.join("src", "local", "machines");
 export interface LocalStandArgs {
   /** Namespaces netns, veth and state directories: several stands may coexist. */
   readonly stand: string;
-  readonly hosts: readonly HostConfig[];
+  /** With the capabilities each machine needs beyond nspawn's defaults (machineCapabilitiesFor). */
+  readonly hosts: readonly (HostConfig & { readonly capabilities: readonly string[] })[];
   readonly bridge: string;
   /** Bridge address with prefix, e.g. 10.213.0.1/24. */
   readonly bridgeAddress: string;
@@ -84,6 +85,7 @@ export class LocalStand extends pulumi.ComponentResource {
           GATEWAY: bridgeIp,
           BRIDGE: args.bridge,
           APT_PROXY: aptProxy,
+          CAPABILITY: h.capabilities.length ? h.capabilities.join(",") : "none",
         });
       const resource = new ShellCommand(
         `${name}-${h.name}`,

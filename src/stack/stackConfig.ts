@@ -98,6 +98,11 @@ export function packagesFor(roles: readonly string[], c: StackConfig): string[] 
   return [...packages].sort();
 }
 
+/** Capabilities a local machine with these roles needs beyond systemd-nspawn's defaults, sorted. */
+export function machineCapabilitiesFor(roles: readonly string[]): string[] {
+  return [...new Set(roles.flatMap((r) => sliceOf(r)?.machineCapabilities ?? []))].sort();
+}
+
 function crossFieldProblems(c: StackConfig, stack: string | undefined): string[] {
   const topology = topologyOf(c);
   const problems = hostProblems(c.hosts, c.ssh.port, (role) => portsOf(role, c));

@@ -17,8 +17,10 @@ export interface ProbeRound {
   readonly writable: readonly string[];
   /** Nodes that did not answer in time (frozen, cut off): they may still take writes. */
   readonly unreachable: readonly string[];
-  /** HAProxy servers UP in the primary backend; undefined when the stats page did not answer. */
+  /** HAProxy servers UP in the primary backend (of every HAProxy that answered); undefined when none answered. */
   readonly proxyPrimaries?: readonly string[];
+  /** Each HAProxy's own answer, by host (undefined: its stats page did not answer). */
+  readonly proxies?: Readonly<Record<string, readonly string[] | undefined>>;
 }
 
 export interface DurabilityReport {

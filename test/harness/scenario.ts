@@ -13,7 +13,7 @@ import {
   ProbeRound,
   writeUnavailabilityMs,
 } from "./invariants";
-import { createWriteTable, Credentials, ProbeNode, Prober, ProxyStats, Writer } from "./traffic";
+import { createWriteTable, Credentials, parseLibpqUri, ProbeNode, Prober, ProxyStats, Writer } from "./traffic";
 
 export interface FaultContext {
   readonly stand: Stand;
@@ -53,28 +53,36 @@ export interface FaultReport {
   readonly writes: number;
 }
 
-/** Where the harness reaches the stand: HAProxy's primary port, every PostgreSQL, Patroni's REST API, HAProxy's stats. */
+/**
+ * Where the harness reaches the stand: the entry's primary port (the VIP,
+ * or every HAProxy host), every PostgreSQL, Patroni's REST API, and the
+ * stats page of the entry and of each HAProxy host.
+ */
 export function standTargets(stand: Stand, clusterName: string) {
   const o = stand.outputs;
-  const haproxy = new URL(o.primaryUri);
-  const creds: Credentials = { user: "postgres", password: stand.superuserPassword, database: "postgres" };
+  const entry = parseLibpqUri(o.primaryUri);
+  const creds: Credentials = { user: "postgres", password: entry.password, database: "postgres" };
   const pgHosts = stand.hostsWith("postgres");
   const nodes: ProbeNode[] = pgHosts.map((name) => ({ name, host: stand.address(name), port: 5432 }));
-  const stats: ProxyStats = {
-    url: o.haproxyStatsUrl,
+  const page = (name: string, url: string): ProxyStats => ({
+    name,
+    url,
     user: o.haproxyStatsUser,
     password: o.haproxyStatsPassword,
     primaryBackend: `${clusterName}-primary`,
-  };
+  });
+  const stats = page("entry", o.haproxyStatsUrl);
+  const statsPort = stand.parsedConfig().haproxy.statsPort;
+  const proxies = stand.hostsWith("haproxy").map((h) => page(h, `http://${stand.address(h)}:${statsPort}/`));
   const whole: WholeSpec = {
     restUrls: pgHosts.map((h) => `http://${stand.address(h)}:8008`),
     members: pgHosts,
-    stats,
+    stats: proxies,
     replicaBackend: `${clusterName}-replicas`,
     expectedReplicasUp: pgHosts.length - 1,
-    primaryLogin: { host: haproxy.hostname, port: Number(haproxy.port), creds },
+    primaryLogin: { targets: entry.hosts, creds },
   };
-  return { primary: { host: haproxy.hostname, port: Number(haproxy.port) }, creds, nodes, stats, whole };
+  return { primary: entry.hosts, creds, nodes, stats, proxies, whole };
 }
 
 export async function runFault(stand: Stand, clusterName: string, scenario: FaultScenario): Promise<FaultReport> {
@@ -86,7 +94,7 @@ export async function runFault(stand: Stand, clusterName: string, scenario: Faul
   const table = `harness_${scenario.name.replace(/[^a-z0-9]+/gi, "_").toLowerCase()}_${Date.now()}`;
   await createWriteTable(t.primary, t.creds, table);
   const writer = new Writer(t.primary, t.creds, table);
-  const prober = new Prober(t.nodes, t.creds, t.stats);
+  const prober = new Prober(t.nodes, t.creds, t.proxies);
   writer.start();
   prober.start();
   let faultAt: number;
@@ -158,7 +166,7 @@ export async function withTraffic(
   const table = `traffic_${label.replace(/[^a-z0-9]+/gi, "_").toLowerCase()}_${Date.now()}`;
   await createWriteTable(t.primary, t.creds, table);
   const writer = new Writer(t.primary, t.creds, table);
-  const prober = new Prober(t.nodes, t.creds, t.stats);
+  const prober = new Prober(t.nodes, t.creds, t.proxies);
   writer.start();
   prober.start();
   await new Promise((r) => setTimeout(r, 1000));

@@ -11,6 +11,7 @@ import { PROJECT } from "../../src/config/validate";
 import { hostFactsOf } from "../../src/stack/hostFacts";
 import { parseStackConfig, StackConfig } from "../../src/stack/stackConfig";
 import { HostScript, renderHostScript } from "../../src/steps/stepScript";
+import { parseLibpqUri } from "../harness/traffic";
 
 export interface StandOutputs {
   readonly primaryUri: string;
@@ -111,7 +112,7 @@ export class Stand {
   }
 
   get superuserPassword(): string {
-    return decodeURIComponent(new URL(this.outputs.primaryUri).password);
+    return parseLibpqUri(this.outputs.primaryUri).password;
   }
 
   address(host: string): string {
