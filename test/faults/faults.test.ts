@@ -1,5 +1,6 @@
-// npm run faults: every fault of test/faults/scenarios.ts on its own stand,
-// with a client writing through HAProxy 5000 and a prober asking every node
+// npm run faults: every fault of test/faults/scenarios.ts on its own stand
+// (the VIP faults too: the stand has two HAProxy hosts behind a VIP),
+// with a client writing through the VIP's port 5000 and a prober asking every node
 // whether it is a writable primary the whole time; first with asynchronous
 // replication (the default), then the faults that move the leader again with
 // synchronous_mode on (a day-2 change of the same stand), then the unplanned
@@ -11,7 +12,7 @@ import * as os from "os";
 import { Stand } from "../helpers/stand";
 import { patroniCluster } from "../harness/clusterState";
 import { runFault, standTargets } from "../harness/scenario";
-import { expectFaultInvariants, FAULTS, FaultRow, writeFaultReport } from "./scenarios";
+import { expectFaultInvariants, FAULTS, FaultCase, FaultRow, VIP_FAULTS, writeFaultReport } from "./scenarios";
 
 const STACK = "faults";
 const stand = new Stand(STACK, { PULUMI_CONFIG_PASSPHRASE: "faults-stand-passphrase" });
@@ -39,20 +40,23 @@ afterAll(async () => {
   stand.cleanup();
 });
 
+const ALL: Record<string, FaultCase> = { ...FAULTS, ...VIP_FAULTS };
+
 function suite(profile: string, names: string[]) {
   describe(`faults, ${profile}`, () => {
     for (const name of names) {
-      const fault = FAULTS[name];
+      const fault = ALL[name];
       it(`${name}: ${fault.what}`, async () => {
         const report = await runFault(stand, STACK, fault);
         rows.push({ ...report, profile, what: fault.what });
         expectFaultInvariants(fault, report);
+        await fault.verify?.({ stand, leader: report.leaderBefore, replicas: [] }, report);
       });
     }
   });
 }
 
-suite("asynchronous replication", Object.keys(FAULTS));
+suite("asynchronous replication", Object.keys(ALL));
 
 describe("synchronous_mode on, as a day-2 change", () => {
   it("pulumi up applies it live", async () => {

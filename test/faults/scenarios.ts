@@ -11,6 +11,7 @@ import { expect } from "vitest";
 import { REPO } from "../helpers/pulumiCli";
 import { Stand } from "../helpers/stand";
 import { FaultContext, FaultReport, FaultScenario } from "../harness/scenario";
+import { vipHolders, waitVipHolders } from "../harness/entry";
 
 export interface FaultCase extends FaultScenario {
   /** What the seeds' runbook says this shows. */
@@ -23,6 +24,10 @@ export interface FaultCase extends FaultScenario {
    * watchdog in a container). HAProxy must never route to two in any case.
    */
   readonly dualAtDatabaseExpected?: boolean;
+  /** The bound on the longest write pause this fault promises (ms). */
+  readonly writesBackWithinMs?: number;
+  /** What else must hold once the cluster is whole again (the VIP's holder, say). */
+  readonly verify?: (ctx: FaultContext, report: FaultReport) => Promise<void>;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -63,6 +68,154 @@ export function ctl(stand: Stand, ...args: string[]): Promise<{ code: number; ou
     );
   });
 }
+
+/** The stand's VIP (haproxy.vip.address); the VIP faults need one. */
+function vipOf(stand: Stand): string {
+  const vip = stand.parsedConfig().haproxy.vip?.address;
+  if (!vip) throw new Error(`stack ${stand.stack} has no haproxy.vip: the VIP faults need one`);
+  return vip;
+}
+
+/**
+ * A fault of the HAProxy host that holds the VIP: the VIP must be on
+ * another host within `writesBackWithinMs`, and stay there once the host
+ * is back (nopreempt: a returning host never cuts the sessions again).
+ */
+function onVipHolder(
+  what: string,
+  inject: (stand: Stand, holder: string) => Promise<void>,
+  heal: (stand: Stand, holder: string) => Promise<void>,
+  holdMs: number,
+  writesBackWithinMs: number,
+): Pick<FaultCase, "what" | "inject" | "heal" | "holdMs" | "verify" | "writesBackWithinMs"> {
+  let holder = "";
+  let takenOverBy: string[] = [];
+  return {
+    what,
+    inject: async (ctx) => {
+      const vip = vipOf(ctx.stand);
+      [holder] = await waitVipHolders(ctx.stand, vip, (h) => h.length === 1, 30_000);
+      console.log(`[fault] VIP ${vip} held by ${holder}`);
+      await inject(ctx.stand, holder);
+      takenOverBy = await waitVipHolders(ctx.stand, vip, (h) => h.length === 1 && h[0] !== holder, writesBackWithinMs);
+    },
+    holdMs,
+    heal: (ctx) => heal(ctx.stand, holder),
+    writesBackWithinMs,
+    verify: async (ctx) => {
+      // A few VRRP adverts after the host is back: the VIP has not moved back to it.
+      await sleep(5000);
+      expect(vipHolders(ctx.stand, vipOf(ctx.stand)), `the VIP stays with ${takenOverBy[0]}`).toEqual(takenOverBy);
+    },
+  };
+}
+
+/**
+ * The HAProxy hosts cut off from each other, both ways: in each host's
+ * namespace the other HAProxy hosts' addresses resolve to a MAC nobody has,
+ * so every unicast packet between them (VRRP's raw socket, keepalived's
+ * check of the peer) is lost on the bridge while clients and the database
+ * stay reachable. (This kernel has no tc drop action and the controller no
+ * nftables; a blackhole route does not stop keepalived's raw socket.)
+ */
+function partitionHaproxies(stand: Stand, action: "add" | "del"): void {
+  const hosts = stand.hostsWith("haproxy");
+  for (const h of hosts)
+    for (const other of hosts.filter((o) => o !== h)) {
+      const neigh = ["-n", `pp-${stand.stack}-${h}`, "neigh"];
+      childProcess.execFileSync(
+        "ip",
+        action === "add"
+          ? [
+              ...neigh,
+              "replace",
+              stand.address(other),
+              "lladdr",
+              "02:00:5e:00:de:ad",
+              "nud",
+              "permanent",
+              "dev",
+              "eth0",
+            ]
+          : [...neigh, "del", stand.address(other), "dev", "eth0"],
+      );
+    }
+}
+
+/** The VIP faults: they need haproxy.vip and two HAProxy hosts or more. */
+export const VIP_FAULTS: Record<string, FaultCase> = {
+  "power-loss-vip-holder": {
+    name: "power-loss-vip-holder",
+    ...onVipHolder(
+      "the HAProxy host holding the VIP loses power for 15 s, then boots: the VIP moves to another HAProxy host within 5 s and stays there",
+      async (stand, holder) => void (await stand.machineAsync("kill", holder)),
+      async (stand, holder) => void (await stand.machineAsync("start", holder)),
+      15_000,
+      5000,
+    ),
+    wholeWithinMs: 120_000,
+    leaderChanges: false,
+  },
+  "keepalived-stop-vip-holder": {
+    name: "keepalived-stop-vip-holder",
+    ...onVipHolder(
+      "keepalived stopped on the VIP holder for 10 s (it hands the VIP over: priority 0), then started: it comes back as a backup",
+      async (stand, holder) => void (await stand.sshAsync(holder, "systemctl stop keepalived")),
+      async (stand, holder) => void (await stand.sshAsync(holder, "systemctl start keepalived")),
+      10_000,
+      3000,
+    ),
+    wholeWithinMs: 60_000,
+    leaderChanges: false,
+  },
+  "link-down-vip-holder": {
+    name: "link-down-vip-holder",
+    ...onVipHolder(
+      "the VIP holder's network link down for 15 s, then up: another HAProxy host takes the VIP within 5 s and keeps it",
+      async (stand, holder) => void (await stand.machineAsync("link-down", holder)),
+      async (stand, holder) => void (await stand.machineAsync("link-up", holder)),
+      15_000,
+      5000,
+    ),
+    wholeWithinMs: 60_000,
+    leaderChanges: false,
+  },
+  "haproxy-partition": (() => {
+    let holders: string[][] = [];
+    let sampling: Promise<void> | undefined;
+    let healed = false;
+    return {
+      name: "haproxy-partition",
+      what: "the HAProxy hosts cut off from each other (not from clients or the database) for 12 s: each takes the VIP, both route writes to the one primary only; after the heal one holder remains",
+      inject: async (ctx) => {
+        healed = false;
+        holders = [];
+        partitionHaproxies(ctx.stand, "add");
+        const vip = vipOf(ctx.stand);
+        sampling = (async () => {
+          while (!healed) {
+            holders.push(vipHolders(ctx.stand, vip));
+            await sleep(200);
+          }
+        })();
+      },
+      holdMs: 12_000,
+      heal: async (ctx) => {
+        partitionHaproxies(ctx.stand, "del");
+        healed = true;
+        await sampling;
+      },
+      wholeWithinMs: 60_000,
+      leaderChanges: false,
+      writesBackWithinMs: 10_000,
+      verify: async (ctx) => {
+        // The split happened (else this proved nothing), and healed to one holder.
+        expect(Math.max(...holders.map((h) => h.length)), "two VIP holders during the partition").toBe(2);
+        await waitVipHolders(ctx.stand, vipOf(ctx.stand), (h) => h.length === 1, 10_000);
+      },
+    } satisfies FaultCase;
+  })(),
+};
 
 export const FAULTS: Record<string, FaultCase> = {
   "switchover-ctl": {
@@ -218,6 +371,8 @@ export function expectFaultInvariants(fault: FaultCase, report: FaultReport): vo
   expect(report.durability.phantom).toEqual({});
   expect(report.dualProxyRounds, "HAProxy routed to two writable primaries").toBe(0);
   if (!fault.dualAtDatabaseExpected) expect(report.dualPrimaryRounds, "two writable primaries at the database").toBe(0);
+  if (fault.writesBackWithinMs !== undefined)
+    expect(report.writeUnavailableMs, "longest write pause (ms)").toBeLessThan(fault.writesBackWithinMs);
   if (fault.leaderChanges === true) expect(report.leaderAfter).not.toBe(report.leaderBefore);
   if (fault.leaderChanges === false) expect(report.leaderAfter).toBe(report.leaderBefore);
   expect(report.wholeAfterMs).toBeLessThan(fault.wholeWithinMs);

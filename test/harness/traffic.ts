@@ -21,7 +21,8 @@ export interface EntryUri extends Credentials {
 /** Parses `postgresql://user:pw@h1:p1,h2:p2/db?k=v` (WHATWG URL refuses a host list). */
 export function parseLibpqUri(uri: string): EntryUri {
   const m = /^postgres(?:ql)?:\/\/([^:@/]+):([^@/]*)@([^/?]+)\/([^?]*)(?:\?(.*))?$/.exec(uri);
-  if (!m) throw new Error(`not a libpq URI with user, password, hosts and database: ${uri.replace(/:[^:@/]*@/, ":***@")}`);
+  if (!m)
+    throw new Error(`not a libpq URI with user, password, hosts and database: ${uri.replace(/:[^:@/]*@/, ":***@")}`);
   const [, user, password, hostList, database, query] = m;
   return {
     user: decodeURIComponent(user),

@@ -214,6 +214,19 @@ export class Stand {
       .trim();
   }
 
+  /** machine.sh without blocking the event loop: a fault injected while the harness's writer keeps writing. */
+  machineAsync(...args: string[]): Promise<string> {
+    return new Promise((resolve, reject) =>
+      childProcess.execFile(
+        path.join(REPO, "src", "local", "machines", "machine.sh"),
+        [...args, "--stand", this.stack],
+        { encoding: "utf8" },
+        (err, stdout, stderr) =>
+          err ? reject(new Error(`machine.sh ${args.join(" ")}: ${stderr}`)) : resolve(stdout.trim()),
+      ),
+    );
+  }
+
   cleanup(): void {
     if (this.keyDir) fs.rmSync(this.keyDir, { recursive: true, force: true });
   }

@@ -92,6 +92,13 @@ export function renderHaproxyConfig(ctx: ManagedFileContext, input: HaproxyConfi
     "    mode tcp",
     "    log global",
     "    option dontlognull",
+    // A client that vanished (its host died, or a VIP move left its session
+    // here while its packets now reach another host) holds a PgBouncer
+    // session until timeout client: probe idle clients, close the dead.
+    "    option clitcpka",
+    "    clitcpka-idle 10s",
+    "    clitcpka-intvl 5s",
+    "    clitcpka-cnt 3",
     "    retries 2",
     "    timeout connect 4s",
     "    timeout client 30m",
@@ -107,8 +114,9 @@ export function renderHaproxyConfig(ctx: ManagedFileContext, input: HaproxyConfi
     // otherwise. keepalived's check asks it here and on the peers (keepalived-check.sh).
     `    monitor-uri ${HAPROXY_PRIMARY_UP_URI}`,
     `    monitor fail if { nbsrv(${primaryBackend(input.clusterName)}) lt 1 }`,
-    // The fault harness polls this page several times a second: not worth a log line each.
-    "    http-request set-log-level silent",
+    // keepalived's checks ask /primary-up every second on every host, the fault harness polls the
+    // page several times a second: not worth a log line each.
+    "    no log",
     "    stats enable",
     "    stats uri /",
     "    stats refresh 5s",

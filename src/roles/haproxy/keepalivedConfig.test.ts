@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { parseStackConfig } from "../../stack/stackConfig";
 import { seed000 } from "../../../test/fixtures/topologies";
 import { renderKeepalivedConfig } from "./keepalivedConfig";
-import { keepalivedCheckScript, keepalivedConfigInput } from "./keepalivedNode";
+import { keepalivedConfigInput, keepalivedScript } from "./keepalivedNode";
 import { entryAddresses, virtualRouterId, vrrpOrder, vrrpPriority } from "./slice";
 
 const ctx = { stack: "test" };
@@ -52,6 +52,11 @@ describe("keepalived.conf", () => {
     );
     expect(l).toContain("script_user nobody nogroup");
     expect(l).toContain("enable_script_security");
+  });
+
+  it("leaving MASTER (backup, fault, stop), the host closes the sessions clients opened through the VIP", () => {
+    for (const n of ["notify_backup", "notify_fault", "notify_stop"])
+      expect(l).toContain(`${n} "/usr/local/lib/pulumi-patroni/keepalived-release 192.168.11.30" root root`);
   });
 
   it("PASS authentication with the password's first 8 characters (what VRRPv2 carries)", () => {
@@ -116,7 +121,7 @@ describe("the entry's addresses (for certificates that clients verify through HA
 
 describe("the VRRP check script", () => {
   it("carries the managed-file line after its shebang", () => {
-    const s = keepalivedCheckScript(ctx).split("\n");
+    const s = keepalivedScript(ctx, "keepalived-check").split("\n");
     expect(s[0]).toBe("#!/bin/sh");
     expect(s[1]).toContain("Managed by pulumi-patroni (stack test)");
   });

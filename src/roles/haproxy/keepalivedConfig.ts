@@ -25,6 +25,8 @@ export interface KeepalivedConfigInput {
   /** VRRPv2 PASS authentication: only the first 8 characters count (keepalived warns and cuts longer ones). */
   readonly password: string;
   readonly checkScript: string;
+  /** Run as root when this host leaves MASTER: closes the sessions opened through the VIP (keepalived-release.sh). */
+  readonly releaseScript: string;
   /** HAProxy's stats port and its /primary-up URI, asked by the check on this host and the peers. */
   readonly healthPort: number;
   readonly healthUri: string;
@@ -70,6 +72,8 @@ export function renderKeepalivedConfig(ctx: ManagedFileContext, k: KeepalivedCon
     ...block("authentication", ["auth_type PASS", `auth_pass ${k.password.slice(0, 8)}`]),
     ...block("virtual_ipaddress", [`${k.vip}/${k.prefix} dev ${k.interface}`]),
     ...block("track_script", ["haproxy_serves_primary"]),
+    // Leaving MASTER, however: the sessions opened here through the VIP are orphans from now on.
+    ...["notify_backup", "notify_fault", "notify_stop"].map((n) => `${n} "${k.releaseScript} ${k.vip}" root root`),
   ]);
   return managedHeader(ctx) + [global, check, instance].map((b) => b.join("\n")).join("\n\n") + "\n";
 }

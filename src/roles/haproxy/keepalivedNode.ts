@@ -1,4 +1,5 @@
-// keepalived on one HAProxy host (haproxy.vip): its check script, the
+// keepalived on one HAProxy host (haproxy.vip): its scripts (the check, and
+// the release of the VIP's sessions when the host leaves MASTER), the
 // interface the VIP goes on, keepalived.conf (validated with `keepalived -t`
 // before it replaces the old one; secret: it holds the VRRP password), a
 // reload of a running keepalived when the file changes, the first start,
@@ -21,6 +22,7 @@ import {
   HAPROXY_PRIMARY_UP_URI,
   KEEPALIVED_CHECK_PATH,
   KEEPALIVED_CONFIG_PATH,
+  KEEPALIVED_RELEASE_PATH,
   VipSettings,
   virtualRouterId,
   vrrpOrder,
@@ -52,14 +54,15 @@ export function keepalivedConfigInput(
     unicast: vip.unicast,
     password,
     checkScript: KEEPALIVED_CHECK_PATH,
+    releaseScript: KEEPALIVED_RELEASE_PATH,
     healthPort: c.haproxy.statsPort,
     healthUri: HAPROXY_PRIMARY_UP_URI,
   };
 }
 
-/** The check script as installed: keepalived-check.sh with the managed-file line after its shebang. */
-export function keepalivedCheckScript(ctx: ManagedFileContext): string {
-  const [shebang, ...rest] = fs.readFileSync(path.join(__dirname, "keepalived-check.sh"), "utf8").split("\n");
+/** A keepalived script as installed: its file here with the managed-file line after its shebang. */
+export function keepalivedScript(ctx: ManagedFileContext, name: "keepalived-check" | "keepalived-release"): string {
+  const [shebang, ...rest] = fs.readFileSync(path.join(__dirname, `${name}.sh`), "utf8").split("\n");
   return [shebang, managedHeader(ctx).trimEnd(), ...rest].join("\n");
 }
 
@@ -91,15 +94,18 @@ export class KeepalivedNode extends pulumi.ComponentResource {
         },
         { dependsOn: args.dependsOn },
       ).stdout;
-    const check = steps.file(
-      "check",
-      {
-        path: KEEPALIVED_CHECK_PATH,
-        content: keepalivedCheckScript(args.managed),
-        mode: "0755",
-      },
-      { dependsOn: args.dependsOn },
-    );
+    const scripts = [
+      steps.file(
+        "check",
+        { path: KEEPALIVED_CHECK_PATH, content: keepalivedScript(args.managed, "keepalived-check"), mode: "0755" },
+        { dependsOn: args.dependsOn },
+      ),
+      steps.file(
+        "release",
+        { path: KEEPALIVED_RELEASE_PATH, content: keepalivedScript(args.managed, "keepalived-release"), mode: "0755" },
+        { dependsOn: args.dependsOn },
+      ),
+    ];
     const render = (i: string, password: string) =>
       renderKeepalivedConfig(args.managed, keepalivedConfigInput(config, vip, host, i, password));
     const conf = pulumi.all([iface, args.passwords]).apply(([i, p]) => render(i, p.haproxyVrrp));
@@ -114,7 +120,7 @@ export class KeepalivedNode extends pulumi.ComponentResource {
         mode: "0600",
         validate: "keepalived -t -f %s",
       },
-      { dependsOn: [...args.dependsOn, check] },
+      { dependsOn: [...args.dependsOn, ...scripts] },
     );
     const triggers = [contentHash(conf)];
     this.reloaded = steps.command(

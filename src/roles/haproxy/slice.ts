@@ -100,8 +100,9 @@ export const HAPROXY_ADMIN_SOCKET = "/run/haproxy/admin.sock";
 export const HAPROXY_PRIMARY_UP_URI = "/primary-up";
 
 export const KEEPALIVED_CONFIG_PATH = "/etc/keepalived/keepalived.conf";
-/** The VRRP check (keepalived-check.sh), root-owned in a root-owned directory: keepalived's script security. */
+/** keepalived's scripts, root-owned in a root-owned directory (keepalived's script security). */
 export const KEEPALIVED_CHECK_PATH = "/usr/local/lib/pulumi-patroni/keepalived-check";
+export const KEEPALIVED_RELEASE_PATH = "/usr/local/lib/pulumi-patroni/keepalived-release";
 
 /** The backends (listen sections) clients reach the primary and the replicas through. */
 export const primaryBackend = (clusterName: string) => `${clusterName}-primary`;
