@@ -127,22 +127,26 @@ export class PostgresCluster extends pulumi.ComponentResource {
       .map((h) => new PgbouncerNode(...on(h, PGBOUNCER_ROLE, [sql])));
 
     // 5. HAProxy in front of them; with a VIP, keepalived on every HAProxy host once its
-    // HAProxy serves (it binds the VIP whoever holds it). Every running keepalived learns
-    // a new peer (reload) before that peer starts, so it never elects itself while a
-    // healthy holder exists. Then the client hosts, through the entry.
+    // HAProxy serves (it binds the VIP whoever holds it). The hosts reload together, once
+    // every keepalived.conf is written; every running keepalived learns a new peer (reload)
+    // before that peer starts, so it never elects itself while a healthy holder exists.
+    // Then the client hosts, through the entry.
     const haproxyHosts = topology.withRole(HAPROXY_ROLE);
     const haproxies = haproxyHosts.map(
       (h) => new HaproxyNode(...on(h, HAPROXY_ROLE, [...pgbouncers.map((b) => b.ready), sql])),
     );
     const entryReady: pulumi.Resource[] = haproxies.map((x) => x.ready);
     if (config.haproxy.vip) {
+      let configsDone!: (configs: pulumi.Resource[]) => void;
+      const configs = new Promise<pulumi.Resource[]>((resolve) => (configsDone = resolve));
       let reloadsDone!: (reloads: pulumi.Resource[]) => void;
       const reloads = new Promise<pulumi.Resource[]>((resolve) => (reloadsDone = resolve));
       // The component name keeps the role's folder: keepalived is part of the haproxy role.
       const keepaliveds = haproxyHosts.map((h, i) => {
         const [n, a, o] = on(h, HAPROXY_ROLE, [haproxies[i].ready]);
-        return new KeepalivedNode(`${n}-keepalived`, { ...a, startAfter: reloads }, o);
+        return new KeepalivedNode(`${n}-keepalived`, { ...a, reloadAfter: configs, startAfter: reloads }, o);
       });
+      configsDone(keepaliveds.map((k) => k.config));
       reloadsDone(keepaliveds.map((k) => k.reloaded));
       entryReady.push(...keepaliveds.map((k) => k.ready));
     }

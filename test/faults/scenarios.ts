@@ -12,6 +12,9 @@ import { REPO } from "../helpers/pulumiCli";
 import { Stand } from "../helpers/stand";
 import { FaultContext, FaultReport, FaultScenario } from "../harness/scenario";
 import { vipHolders, waitVipHolders } from "../harness/entry";
+import { ctl } from "../harness/ctl";
+
+export { ctl };
 
 export interface FaultCase extends FaultScenario {
   /** What the seeds' runbook says this shows. */
@@ -54,19 +57,6 @@ function frozenOnLeader(pidOf: (ctx: FaultContext) => string): Pick<FaultCase, "
       ctx.stand.ssh(ctx.leader, `kill -CONT ${pid}`);
     },
   };
-}
-
-/** npm run ctl against the stand, as a DBA runs it. */
-export function ctl(stand: Stand, ...args: string[]): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    childProcess.execFile(
-      "npm",
-      ["run", "--silent", "ctl", "--", "--stack", stand.stack, ...args],
-      { cwd: REPO, env: { ...process.env, ...stand.env }, encoding: "utf8", timeout: 300_000 },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
-    );
-  });
 }
 
 /** The stand's VIP (haproxy.vip.address); the VIP faults need one. */

@@ -6,7 +6,11 @@
 // from the hosts' journals.
 import * as childProcess from "child_process";
 import { Stand } from "../helpers/stand";
-import { WriteRecord } from "./invariants";
+import { leaderOf, patroniCluster, readIdsEverywhere, waitWhole } from "./clusterState";
+import { ctl } from "./ctl";
+import { checkDurability, dualProxyRounds, lostCount, writeUnavailabilityMs, WriteRecord } from "./invariants";
+import { standTargets } from "./scenario";
+import { createWriteTable, Prober, Writer } from "./traffic";
 
 /** The HAProxy hosts that have the VIP on an interface now (two during a VRRP split). */
 export function vipHolders(stand: Stand, vip: string): string[] {
@@ -69,7 +73,8 @@ export async function libpqWriter(
     `  sleep 0.02`,
     `done`,
   ].join("\n");
-  const out = await stand.sshAsync(clientHost, `bash -c ${JSON.stringify(script)}`, (seconds + 120) * 1000);
+  const encoded = Buffer.from(script).toString("base64");
+  const out = await stand.sshAsync(clientHost, `echo ${encoded} | base64 -d | bash`, (seconds + 120) * 1000);
   const records: WriteRecord[] = [];
   const errors: Record<string, number> = {};
   for (const line of out.split("\n")) {
@@ -197,3 +202,54 @@ export const timelineTable = (rows: readonly { t: number; host: string; what: st
     "|---:|---|---|",
     ...rows.map((r) => `| ${r.t.toFixed(2)} | ${r.host} | ${r.what} |`),
   ].join("\n");
+
+export interface SwitchoverMeasure {
+  readonly pauseMs: number;
+  readonly acknowledged: number;
+  readonly lost: number;
+  /** Rounds in which the HAProxies together routed writes to two primaries (must be 0). */
+  readonly dualProxyRounds: number;
+  readonly from: string;
+  readonly to: string;
+  readonly rows: { t: number; host: string; what: string }[];
+}
+
+/**
+ * One planned switchover through `npm run ctl -- switchover` while the
+ * harness writes through the entry's primary port (the VIP): the longest
+ * write pause, every acknowledged write checked on every node, and where
+ * the pause went, from the hosts' journals.
+ */
+export async function measureSwitchover(stand: Stand, clusterName: string): Promise<SwitchoverMeasure> {
+  const t = standTargets(stand, clusterName);
+  await waitWhole(t.whole, 120_000);
+  const from = leaderOf(await patroniCluster(t.whole.restUrls))!;
+  const table = `switchover_${Date.now()}`;
+  await createWriteTable(t.primary, t.creds, table);
+  const writer = new Writer(t.primary, t.creds, table);
+  const prober = new Prober(t.nodes, t.creds, t.proxies);
+  writer.start();
+  prober.start();
+  let at = 0;
+  try {
+    await new Promise((r) => setTimeout(r, 2000));
+    at = Date.now();
+    const r = await ctl(stand, "switchover");
+    if (r.code !== 0) throw new Error(`npm run ctl -- switchover failed: ${r.out}`);
+    await new Promise((r) => setTimeout(r, 2000));
+  } finally {
+    await writer.stop();
+    await prober.stop();
+  }
+  const durability = checkDurability(writer.records, await readIdsEverywhere(t.nodes, t.creds, table));
+  const timeline = switchoverTimeline(stand, writer.records, at, Date.now());
+  return {
+    pauseMs: writeUnavailabilityMs(writer.records, at),
+    acknowledged: durability.acknowledged,
+    lost: lostCount(durability),
+    dualProxyRounds: dualProxyRounds(prober.rounds).length,
+    from,
+    to: leaderOf(await patroniCluster(t.whole.restUrls)) ?? "none",
+    rows: timeline.rows,
+  };
+}

@@ -67,11 +67,20 @@ export function keepalivedScript(ctx: ManagedFileContext, name: "keepalived-chec
 }
 
 export interface KeepalivedNodeArgs extends RoleArgs {
+  /**
+   * What the reload waits for: every HAProxy host's keepalived.conf
+   * (KeepalivedNode.config), so that the hosts reload together. Hosts that
+   * disagree on the VRRP password, the virtual router id or unicast for
+   * longer than the master-down interval (3 s) each elect themselves.
+   */
+  readonly reloadAfter: pulumi.Input<pulumi.Resource[]>;
   /** What the first start waits for: every HAProxy host's reload step (KeepalivedNode.reloaded). */
   readonly startAfter: pulumi.Input<pulumi.Resource[]>;
 }
 
 export class KeepalivedNode extends pulumi.ComponentResource {
+  /** keepalived.conf written (not yet in force). */
+  readonly config: ShellCommand;
   /** keepalived.conf in force on a running keepalived (a no-op on a host that has none yet). */
   readonly reloaded: ShellCommand;
   /** keepalived runs with its check enabled, and the VIP answers. */
@@ -122,6 +131,7 @@ export class KeepalivedNode extends pulumi.ComponentResource {
       },
       { dependsOn: [...args.dependsOn, ...scripts] },
     );
+    this.config = file;
     const triggers = [contentHash(conf)];
     this.reloaded = steps.command(
       "reload",
@@ -132,7 +142,7 @@ export class KeepalivedNode extends pulumi.ComponentResource {
         update: sharedScript("service", { UNIT: "keepalived", ACTION: "reload" }),
         triggers,
       },
-      { dependsOn: [file] },
+      { dependsOn: pulumi.output(args.reloadAfter).apply((configs) => [file, ...configs]) },
     );
     const service = steps.service(
       "service",

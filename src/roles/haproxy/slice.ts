@@ -202,7 +202,7 @@ const FIELD_CLASSES: FieldClasses = {
   "haproxy.vip.prefix": keepalivedReloaded("the holder adds the VIP again with the new prefix"),
   "haproxy.vip.interface": keepalivedReloaded("the holder moves the VIP to the new interface"),
   "haproxy.vip.virtualRouterId": keepalivedReloaded(
-    "a new VRRP instance: the VIP is away about one master-down interval (3 to 4 s) while a holder is elected again",
+    "a new VRRP instance on every host at once: the VIP may move once, away no longer than one failover (3 to 4 s)",
   ),
   "haproxy.vip.priorityOrder": keepalivedReloaded(
     "the VIP stays where it is (nopreempt); the order rules the next election",
@@ -212,7 +212,7 @@ const FIELD_CLASSES: FieldClasses = {
   ),
   haproxyStatsPassword: live("haproxy.cfg, reloaded"),
   haproxyVrrpPassword: keepalivedReloaded(
-    "every host at once; the holder keeps the VIP when the reloads land within the 3 s master-down interval",
+    "every host at once; hosts that disagree longer than the master-down interval (3 s) each take the VIP, then the highest priority keeps it: it may move once, away no longer than one failover",
   ),
 };
 
