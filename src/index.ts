@@ -118,7 +118,7 @@ const localStand =
         "stand",
         {
           stand: stack,
-          hosts: config.hosts.map((h) => ({ ...h, capabilities: machineCapabilitiesFor(h.roles) })),
+          hosts: config.hosts.map((h) => ({ ...h, capabilities: machineCapabilitiesFor(h.roles, config) })),
           ...config.localMachines,
         },
         { dependsOn: [identity] },

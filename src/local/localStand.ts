@@ -74,6 +74,10 @@ export class LocalStand extends pulumi.ComponentResource {
 
     this.connections = {};
     this.shellCommands = {};
+    // Machines that need capabilities beyond nspawn's defaults (the HAProxy hosts behind a VIP)
+    // come up one after the other: a change that boots them again (a capability they were not
+    // booted with) never takes all of them down at once.
+    let previousCapable: ShellCommand | undefined;
     this.machines = args.hosts.map((h) => {
       const machine = (action: string) =>
         script("stand-machine", {
@@ -100,8 +104,9 @@ export class LocalStand extends pulumi.ComponentResource {
           stdin: key.publicKey,
           captureStdout: true,
         },
-        { parent: this, dependsOn: [network] },
+        { parent: this, dependsOn: [network, ...(h.capabilities.length && previousCapable ? [previousCapable] : [])] },
       );
+      if (h.capabilities.length) previousCapable = resource;
       this.connections[h.name] = pulumi.secret(
         pulumi.all([key.privateKey, resource.stdout]).apply(([privateKey, hostKey]) => ({
           host: h.address,

@@ -416,7 +416,7 @@ describe("configured secrets", () => {
 });
 
 describe("packages per host", () => {
-  it("keepalived on the HAProxy hosts only with a VIP; local machines of the haproxy role get CAP_NET_ADMIN", () => {
+  it("keepalived on the HAProxy hosts only with a VIP; their local machines then get CAP_NET_ADMIN", () => {
     const withVip = parseStackConfig(
       JSON.parse(JSON.stringify({ ...seed002, haproxy: { vip: { address: "10.0.26.30" } } })),
       () => false,
@@ -425,8 +425,9 @@ describe("packages per host", () => {
     expect(packagesFor(withVip.hosts[1].roles, withVip)).not.toContain("keepalived");
     const without = parseStackConfig(JSON.parse(JSON.stringify(seed002)), () => false);
     expect(packagesFor(without.hosts[0].roles, without)).not.toContain("keepalived");
-    expect(machineCapabilitiesFor(["etcd", "haproxy"])).toEqual(["CAP_NET_ADMIN"]);
-    expect(machineCapabilitiesFor(["etcd", "postgres", "pgbouncer"])).toEqual([]);
+    expect(machineCapabilitiesFor(["etcd", "haproxy"], withVip)).toEqual(["CAP_NET_ADMIN"]);
+    expect(machineCapabilitiesFor(["etcd", "postgres", "pgbouncer"], withVip)).toEqual([]);
+    expect(machineCapabilitiesFor(["etcd", "haproxy"], without)).toEqual([]);
   });
 
   it("follow the roles and are sorted", () => {

@@ -99,8 +99,8 @@ export function packagesFor(roles: readonly string[], c: StackConfig): string[] 
 }
 
 /** Capabilities a local machine with these roles needs beyond systemd-nspawn's defaults, sorted. */
-export function machineCapabilitiesFor(roles: readonly string[]): string[] {
-  return [...new Set(roles.flatMap((r) => sliceOf(r)?.machineCapabilities ?? []))].sort();
+export function machineCapabilitiesFor(roles: readonly string[], c: StackConfig): string[] {
+  return [...new Set(roles.flatMap((r) => sliceOf(r)?.machineCapabilities?.(c) ?? []))].sort();
 }
 
 function crossFieldProblems(c: StackConfig, stack: string | undefined): string[] {

@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { Stand } from "../helpers/stand";
 import { checkDurability, lostCount, writeUnavailabilityMs } from "../harness/invariants";
 import { readIdsEverywhere, waitWhole } from "../harness/clusterState";
-import { libpqWriter, vipHolders } from "../harness/entry";
+import { libpqWriter, LibpqWriterRun, vipHolders } from "../harness/entry";
 import { standTargets, withTraffic } from "../harness/scenario";
 import { createWriteTable, parseLibpqUri } from "../harness/traffic";
 
@@ -50,18 +50,20 @@ export function entryTests(stand: Stand, clusterName: string): void {
    * a new connection each time: the entry as pg_service.conf names it,
    * rewritten by the action itself when the entry changes.
    */
-  async function writingThroughPgService(label: string, seconds: number, action: () => Promise<unknown>) {
+  async function writingThroughPgService(label: string, action: () => Promise<unknown>) {
     const t = standTargets(stand, clusterName);
     const table = `entry_${label.replace(/[^a-z0-9]+/gi, "_").toLowerCase()}_${Date.now()}`;
     await createWriteTable(t.primary, t.creds, table);
     const from = Date.now();
-    const [run] = await Promise.all([
-      libpqWriter(stand, "client01", "primary", table, seconds, 0),
-      (async () => {
-        await new Promise((r) => setTimeout(r, 3000));
-        await action();
-      })(),
-    ]);
+    const writer = libpqWriter(stand, "client01", "primary", table, 900);
+    let run: LibpqWriterRun;
+    try {
+      await new Promise((r) => setTimeout(r, 3000));
+      await action();
+      await new Promise((r) => setTimeout(r, 3000));
+    } finally {
+      run = await writer.stop();
+    }
     await stand.refreshOutputs();
     const now = standTargets(stand, clusterName);
     const durability = checkDurability(run.records, await readIdsEverywhere(now.nodes, now.creds, table));
@@ -139,7 +141,7 @@ export function entryTests(stand: Stand, clusterName: string): void {
       const old = vipConfig()!.address;
       const moved = subnetAddress(29);
       const label = "VIP moved";
-      await writingThroughPgService(label, 60, async () => {
+      await writingThroughPgService(label, async () => {
         stand.editConfig((c) => (c[HAPROXY].vip = { ...c[HAPROXY].vip, address: moved }));
         await stand.up(label);
       });
@@ -153,7 +155,7 @@ export function entryTests(stand: Stand, clusterName: string): void {
     it("the VIP removed: keepalived stops, clients list every HAProxy host (libpq multi-host)", async () => {
       const vip = vipConfig()!.address;
       const label = "VIP removed";
-      await writingThroughPgService(label, 60, async () => {
+      await writingThroughPgService(label, async () => {
         stand.editConfig((c) => delete c[HAPROXY].vip);
         await stand.up(label);
       });
@@ -169,7 +171,7 @@ export function entryTests(stand: Stand, clusterName: string): void {
     it("without a VIP, a libpq client survives an HAProxy host's power loss by itself: each new connection pays at most connect_timeout", async () => {
       const [first] = haproxies();
       const label = `${first} power loss, libpq multi-host`;
-      const { pauseMs, run } = await writingThroughPgService(label, 40, async () => {
+      const { pauseMs, run } = await writingThroughPgService(label, async () => {
         await stand.machineAsync("kill", first);
         await new Promise((res) => setTimeout(res, 20_000));
         await stand.machineAsync("start", first);
@@ -207,7 +209,7 @@ export function entryTests(stand: Stand, clusterName: string): void {
     it("the VIP set again: keepalived starts on every HAProxy host, clients move to it", async () => {
       const vip = subnetAddress(30);
       const label = "VIP set";
-      await writingThroughPgService(label, 60, async () => {
+      await writingThroughPgService(label, async () => {
         stand.editConfig((c) => (c[HAPROXY] = { ...(c[HAPROXY] ?? {}), vip: { address: vip } }));
         await stand.up(label);
       });

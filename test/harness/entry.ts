@@ -49,21 +49,22 @@ export interface LibpqWriterRun {
 
 /**
  * psql on the client host inserting ids into `table` through
- * `service=SERVICE` of its pg_service.conf, a new connection each time, for
- * `seconds`: libpq's own failover (multi-host, connect_timeout) exactly as
- * an application would get it. The table must exist (id bigint primary key).
+ * `service=SERVICE` of its pg_service.conf, a new connection each time,
+ * until stopped (at most `maxSeconds`): libpq's own failover (multi-host,
+ * connect_timeout) exactly as an application would get it. The table must
+ * exist (id bigint primary key, conn int).
  */
-export async function libpqWriter(
+export function libpqWriter(
   stand: Stand,
   clientHost: string,
   service: string,
   table: string,
-  seconds: number,
-  idBase: number,
-): Promise<LibpqWriterRun> {
+  maxSeconds: number,
+): { stop: () => Promise<LibpqWriterRun> } {
+  const stopFile = `/tmp/libpq-writer-${table}.stop`;
   const script = [
-    `end=$(( $(date +%s) + ${seconds} )); i=${idBase}`,
-    `while [ "$(date +%s)" -lt "$end" ]; do`,
+    `rm -f ${stopFile}; end=$(( $(date +%s) + ${maxSeconds} )); i=0`,
+    `while [ ! -e ${stopFile} ] && [ "$(date +%s)" -lt "$end" ]; do`,
     `  i=$((i + 1)); t0=$(date +%s%3N)`,
     `  if out=$(psql -X -At "service=${service}" -c "insert into ${table} (id, conn) values ($i, 99)" 2>&1); then`,
     `    echo "ack $i $t0 $(date +%s%3N)"`,
@@ -72,21 +73,28 @@ export async function libpqWriter(
     `  fi`,
     `  sleep 0.02`,
     `done`,
+    `rm -f ${stopFile}`,
   ].join("\n");
   const encoded = Buffer.from(script).toString("base64");
-  const out = await stand.sshAsync(clientHost, `echo ${encoded} | base64 -d | bash`, (seconds + 120) * 1000);
-  const records: WriteRecord[] = [];
-  const errors: Record<string, number> = {};
-  for (const line of out.split("\n")) {
-    const [status, id, sent, done, ...rest] = line.split(" ");
-    if (status !== "ack" && status !== "unknown") continue;
-    records.push({ id: Number(id), status, sentAt: Number(sent), doneAt: Number(done) });
-    if (status === "unknown") {
-      const why = rest.join(" ").replace(/\d+\.\d+\.\d+\.\d+/g, "A.B.C.D");
-      errors[why] = (errors[why] ?? 0) + 1;
-    }
-  }
-  return { records, errors };
+  const running = stand.sshAsync(clientHost, `echo ${encoded} | base64 -d | bash`, (maxSeconds + 120) * 1000);
+  return {
+    stop: async () => {
+      await stand.sshAsync(clientHost, `touch ${stopFile}`);
+      const out = await running;
+      const records: WriteRecord[] = [];
+      const errors: Record<string, number> = {};
+      for (const line of out.split("\n")) {
+        const [status, id, sent, done, ...rest] = line.split(" ");
+        if (status !== "ack" && status !== "unknown") continue;
+        records.push({ id: Number(id), status, sentAt: Number(sent), doneAt: Number(done) });
+        if (status === "unknown") {
+          const why = rest.join(" ").replace(/\d+\.\d+\.\d+\.\d+/g, "A.B.C.D");
+          errors[why] = (errors[why] ?? 0) + 1;
+        }
+      }
+      return { records, errors };
+    },
+  };
 }
 
 export interface TimelineEvent {

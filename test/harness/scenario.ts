@@ -11,6 +11,7 @@ import {
   staleProxyRounds,
   lostCount,
   ProbeRound,
+  proxyDrops,
   writeUnavailabilityMs,
 } from "./invariants";
 import { createWriteTable, Credentials, parseLibpqUri, ProbeNode, Prober, ProxyStats, Writer } from "./traffic";
@@ -47,6 +48,8 @@ export interface FaultReport {
   readonly dualProxyRounds: number;
   /** Rounds with two servers up in HAProxy's primary backend at all (stale checks after a role change). */
   readonly staleProxyRounds: number;
+  /** Times an answering HAProxy stopped routing writes to the leader of before the fault. */
+  readonly leaderDrops: number;
   readonly firstDualPrimary?: ProbeRound;
   /** From heal to whole (ms): every member healthy, HAProxy routing to them, and a write acknowledged through it. */
   readonly wholeAfterMs: number;
@@ -136,6 +139,7 @@ export async function runFault(stand: Stand, clusterName: string, scenario: Faul
     dualPrimaryRounds: dual.length,
     dualProxyRounds: dualProxyRounds(prober.rounds).length,
     staleProxyRounds: staleProxyRounds(prober.rounds).length,
+    leaderDrops: proxyDrops(prober.rounds, leader),
     firstDualPrimary: dual[0],
     wholeAfterMs,
     writes: writer.records.length,

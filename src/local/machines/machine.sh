@@ -190,6 +190,7 @@ start_locked() {
   # default set come from machine.env, so every boot (pulumi up, npm run power) gets them.
   local -a caps=()
   [[ ${CAPABILITY:-none} == none ]] || caps=("--capability=$CAPABILITY")
+  echo "${CAPABILITY:-none}" >"$sd/booted-capability"
   spawn_detached "$sd/console.log" systemd-nspawn -D "$root" --boot --register=no --keep-unit \
       --network-namespace-path="/run/netns/$NETNS" --machine="$name" \
       --link-journal=no --resolv-conf=off --timezone=off --console=read-only "${caps[@]}"
@@ -322,15 +323,15 @@ create_locked() {
     [[ $ADDRESS == "$address" && $GATEWAY == "$gateway" && $BRIDGE == "$bridge" ]] \
       || die "$name exists with address $ADDRESS gateway $GATEWAY bridge $BRIDGE; asked for $address $gateway $bridge: destroy it first"
     APT_PROXY=$apt_proxy AKEYS=$akeys HOSTS_FILE=$hosts_file
-    local had=${CAPABILITY:-none}
     CAPABILITY=$capability
     # Keys and hosts may have changed: cheap to rewrite.
     mount_root
     customize
     write_env
-    if [[ $had != "$CAPABILITY" ]] && is_running; then
-      # A running machine keeps the capabilities it booted with: boot it again (its disk is kept).
-      log "restarting $name: capabilities $had -> $CAPABILITY"
+    if is_running && ! caps_within "$CAPABILITY" "$(cat "$sd/booted-capability" 2>/dev/null || echo none)"; then
+      # A running machine keeps the capabilities it booted with: one it now needs means
+      # booting it again (its disk is kept). One it no longer needs waits for its next boot.
+      log "restarting $name: it needs $CAPABILITY, it was booted with $(cat "$sd/booted-capability" 2>/dev/null || echo none)"
       stop_locked poweroff >/dev/null
     fi
     start_locked
@@ -375,6 +376,13 @@ create_locked() {
   customize
   write_env
   start_locked
+}
+
+# caps_within WANTED BOOTED: every capability of WANTED (comma separated, or none) is in BOOTED.
+caps_within() {
+  local c
+  [[ $1 == none ]] && return 0
+  for c in ${1//,/ }; do [[ ,$2, == *,"$c",* ]] || return 1; done
 }
 
 write_env() {

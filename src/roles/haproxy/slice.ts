@@ -238,8 +238,8 @@ export const haproxySlice = {
   // keepalived only with a VIP: a cluster without one has nothing for it to do.
   packages: (c) => ["haproxy", "socat", ...(c.haproxy.vip ? ["keepalived"] : [])],
   // keepalived adds and removes the VIP (netlink): without CAP_NET_ADMIN it runs, claims the VIP
-  // and never adds it. Given with the role, not the VIP, so setting a VIP later reboots nothing.
-  machineCapabilities: ["CAP_NET_ADMIN"],
+  // and never adds it. Only with a VIP: a stand without one boots as before (no reboot on upgrade).
+  machineCapabilities: (c) => (c.haproxy.vip ? ["CAP_NET_ADMIN"] : []),
   fieldClasses: FIELD_CLASSES,
   facts: () => ({ HAPROXY_SOCKET: HAPROXY_ADMIN_SOCKET }),
   secrets: [
