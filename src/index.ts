@@ -15,6 +15,7 @@ import { HAPROXY_ROLE, HAPROXY_STATS_USER } from "./roles/haproxy/slice";
 import { ClusterPasswords } from "./stack/passwords";
 import { readStackConfig } from "./stack/read";
 import {
+  allRolePackages,
   configuredSecretProblems,
   FIELD_CLASSES,
   machineCapabilitiesFor,
@@ -120,6 +121,7 @@ const localStand =
           stand: stack,
           hosts: config.hosts.map((h) => ({ ...h, capabilities: machineCapabilitiesFor(h.roles, config) })),
           ...config.localMachines,
+          imagePackages: config.localMachines.prebuiltPackages ? allRolePackages(config) : [],
         },
         { dependsOn: [identity] },
       )
@@ -132,6 +134,9 @@ const cluster = new PostgresCluster("cluster", {
   passwords,
   dependsOn: [identity, ...(localStand?.machines ?? [])],
 });
+
+// A whole-stand destroy switches the machines off first (see LocalStand.teardownAfter).
+localStand?.teardownAfter([cluster]);
 
 export const primaryUri = cluster.primaryUri;
 export const replicasUri = cluster.replicasUri;

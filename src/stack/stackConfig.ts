@@ -103,6 +103,9 @@ export function machineCapabilitiesFor(roles: readonly string[], c: StackConfig)
   return [...new Set(roles.flatMap((r) => sliceOf(r)?.machineCapabilities?.(c) ?? []))].sort();
 }
 
+/** Every role's packages: what a prebuilt machine image carries. */
+export const allRolePackages = (c: StackConfig): string[] => packagesFor(ROLE_NAMES, c);
+
 function crossFieldProblems(c: StackConfig, stack: string | undefined): string[] {
   const topology = topologyOf(c);
   const problems = hostProblems(c.hosts, c.ssh.port, (role) => portsOf(role, c));
