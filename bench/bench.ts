@@ -11,15 +11,12 @@
 //      and removing a replica;
 //   3. pgbench from the client host, the paths run alternately in the same
 //      session: straight to the primary, to its PgBouncer, and through
-//      HAProxy 5000 (on the VIP) and PgBouncer; then what a new pooled connection costs
+//      HAProxy 5000 and PgBouncer; then what a new pooled connection costs
 //      (the superuser, whose verifier PgBouncer keeps, against an application
 //      user looked up with auth_query; libpq's TLS request against none);
 //   4. memory of each service and of the controller, the size of the state;
 //   5. fresh deploys with 5 and 7 PostgreSQL nodes (skipped with --quick);
-//   6. planned switchovers through `npm run ctl` with a client writing
-//      through the VIP: the write pause and where it went (the hosts'
-//      journals: Patroni's demote and promote, HAProxy's checks);
-//   7. the switchover and failover figures of the last fault-suite run.
+//   6. the switchover and failover figures of the last fault-suite run.
 import * as childProcess from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -28,7 +25,6 @@ import { REPO } from "../test/helpers/pulumiCli";
 import { Stand } from "../test/helpers/stand";
 import { leaderOf, patroniCluster, waitWhole } from "../test/harness/clusterState";
 import { standTargets } from "../test/harness/scenario";
-import { measureSwitchover, SwitchoverMeasure, timelineTable } from "../test/harness/entry";
 import { packagesFor } from "../src/stack/stackConfig";
 import { scriptsIn } from "../src/steps/stepScript";
 import { deployPhases, parseStepLog, summarizeTimeline, TimelineSummary } from "./timeline";
@@ -51,7 +47,6 @@ interface Figure {
 }
 const figures: Figure[] = [];
 const timelines: { label: string; summary: TimelineSummary }[] = [];
-const switchovers: SwitchoverMeasure[] = [];
 const meta: Record<string, string> = {};
 const record = (section: string, what: string, value: number, unit: string, note?: string) => {
   figures.push({ section, what, value, unit, note });
@@ -145,7 +140,6 @@ const pgHosts = (n: number) =>
   }));
 const otherHosts = [
   { name: "haproxy01", address: "10.213.3.31", roles: ["haproxy"] },
-  { name: "haproxy02", address: "10.213.3.32", roles: ["haproxy"] },
   { name: "client01", address: "10.213.3.41", roles: ["client"] },
 ];
 const setPgCount = (n: number) =>
@@ -470,40 +464,6 @@ async function scaleSection(): Promise<void> {
   }
 }
 
-/** Planned switchovers with a client writing through the VIP: the pause, and where it went. */
-async function switchoverSection(): Promise<void> {
-  for (let i = 1; i <= 3; i++) {
-    const m = await measureSwitchover(stand, STACK);
-    switchovers.push(m);
-    record(
-      "switchover",
-      `switchover ${i} (npm run ctl, ${m.from} -> ${m.to}): longest write pause through the VIP`,
-      m.pauseMs / 1000,
-      "s",
-      `${m.acknowledged} writes acknowledged, ${m.lost} lost, ${m.dualProxyRounds} rounds with two primaries behind the HAProxies`,
-    );
-    if (m.lost > 0 || m.dualProxyRounds > 0) throw new Error(`switchover ${i}: ${JSON.stringify(m)}`);
-  }
-  const pauses = switchovers.map((m) => m.pauseMs / 1000).sort((a, b) => a - b);
-  record("switchover", "write pause, median of 3", pauses[1], "s", "goal: under 2 s");
-  record("switchover", "write pause, longest of 3", pauses[2], "s");
-}
-
-function switchoverTimelines(): string[] {
-  if (switchovers.length === 0) return ["Not measured in this run."];
-  return [
-    "t = 0 is the last write acknowledged before the pause; HAProxy and keepalived events from every HAProxy host, Patroni's",
-    "and PostgreSQL's from the old and the new leader (journal times, same clock: the machines share the controller's).",
-    "",
-    ...switchovers.flatMap((m, i) => [
-      `### Switchover ${i + 1}: ${m.from} -> ${m.to}, writes paused ${(m.pauseMs / 1000).toFixed(2)} s`,
-      "",
-      timelineTable(m.rows),
-      "",
-    ]),
-  ];
-}
-
 /** The switchover and failover figures of the last fault-suite run (npm run faults, or npm test). */
 function faultFigures(): string[] {
   const dir = path.join(REPO, "bench", "results");
@@ -572,10 +532,7 @@ function writeResults(complete: boolean): string {
       ),
       "",
     ]),
-    "## Switchover: where the write pause goes",
-    "",
-    ...switchoverTimelines(),
-    "## Switchover and failover in the last fault-suite run",
+    "## Switchover and failover",
     "",
     ...faultFigures(),
     "",
@@ -595,7 +552,6 @@ async function main(): Promise<void> {
     await changesSection();
     await clientPathSection();
     await footprintSection();
-    await switchoverSection();
     if (!quick) await scaleSection();
     complete = true;
   } finally {

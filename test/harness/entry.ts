@@ -238,7 +238,7 @@ export async function measureSwitchover(stand: Stand, clusterName: string): Prom
   const prober = new Prober(t.nodes, t.creds, t.proxies);
   writer.start();
   prober.start();
-  let at = 0;
+  let at: number;
   try {
     await new Promise((r) => setTimeout(r, 2000));
     at = Date.now();

@@ -1,5 +1,5 @@
-// The cluster's entry without a single point of failure, on a running stand
-// with two HAProxy hosts behind a VIP: every haproxy.vip field applied by
+// The cluster's entry without a single point of failure, on the entry stand
+// (Pulumi.entry.yaml: two HAProxy hosts behind a VIP): every haproxy.vip field applied by
 // `pulumi up` while a client writes (through the VIP, or through the client
 // host's pg_service.conf when the entry itself changes), the VIP removed
 // (clients then list every HAProxy host, and survive one's power loss by
@@ -21,7 +21,8 @@ export function entryTests(stand: Stand, clusterName: string): void {
   const vipConfig = () => stand.config()[HAPROXY]?.vip as { address: string } | undefined;
   const haproxies = () => stand.hostsWith("haproxy");
   const conf = (host: string) => stand.ssh(host, "cat /etc/keepalived/keepalived.conf");
-  const pgService = () => stand.ssh("client01", "cat /etc/postgresql-common/pg_service.conf");
+  const client = () => stand.hostsWith("client")[0];
+  const pgService = () => stand.ssh(client(), "cat /etc/postgresql-common/pg_service.conf");
   /** Whether `host`'s init (the local machine) has CAP_NET_ADMIN (bit 12) in its bounding set. */
   const hasNetAdmin = (host: string) =>
     ((BigInt(`0x${stand.ssh(host, "awk '/^CapBnd/ {print $2}' /proc/1/status")}`) >> 12n) & 1n) === 1n;
@@ -55,7 +56,7 @@ export function entryTests(stand: Stand, clusterName: string): void {
     const table = `entry_${label.replace(/[^a-z0-9]+/gi, "_").toLowerCase()}_${Date.now()}`;
     await createWriteTable(t.primary, t.creds, table);
     const from = Date.now();
-    const writer = libpqWriter(stand, "client01", "primary", table, 900);
+    const writer = libpqWriter(stand, client(), "primary", table, 900);
     let run: LibpqWriterRun;
     try {
       await new Promise((r) => setTimeout(r, 3000));
@@ -70,7 +71,7 @@ export function entryTests(stand: Stand, clusterName: string): void {
     const pauseMs = writeUnavailabilityMs(run.records, from);
     pauses[label] = pauseMs;
     console.log(
-      `[e2e] ${label}: ${durability.acknowledged} acknowledged, ${durability.unknown} failed, longest pause ${pauseMs} ms, errors ${JSON.stringify(run.errors)}`,
+      `[entry] ${label}: ${durability.acknowledged} acknowledged, ${durability.unknown} failed, longest pause ${pauseMs} ms, errors ${JSON.stringify(run.errors)}`,
     );
     expect(durability.acknowledged, label).toBeGreaterThan(20);
     expect(lostCount(durability), `${label}: acknowledged writes lost`).toBe(0);
@@ -92,13 +93,13 @@ export function entryTests(stand: Stand, clusterName: string): void {
         // The local machine has CAP_NET_ADMIN (keepalived adds the VIP); the database hosts do not.
         expect(hasNetAdmin(h), h).toBe(true);
       }
-      expect(hasNetAdmin("pg01")).toBe(false);
+      expect(hasNetAdmin(stand.hostsWith("postgres")[0])).toBe(false);
       expect(conf(haproxies()[0])).toContain("priority 250");
       expect(conf(haproxies()[1])).toContain("priority 200");
       expect(parseLibpqUri(stand.outputs.primaryUri).hosts).toEqual([{ host: vip, port: 5000 }]);
       expect(stand.outputs.haproxyStatsUrl).toBe(`http://${vip}:7000/`);
       expect(pgService()).toContain(`[primary]\nhost=${vip}\nport=5000`);
-      expect(stand.psql("client01", "service=primary", "select pg_is_in_recovery()")).toBe("f");
+      expect(stand.psql(client(), "service=primary", "select pg_is_in_recovery()")).toBe("f");
     });
 
     it("priority order reversed, a /24 prefix, the interface named: keepalived reloads, the holder keeps the VIP", async () => {
@@ -177,7 +178,7 @@ export function entryTests(stand: Stand, clusterName: string): void {
         await stand.machineAsync("start", first);
       });
       const slow = run.records.filter((w) => w.status === "ack" && w.doneAt - w.sentAt > 1500).length;
-      console.log(`[e2e] ${label}: ${slow} of ${run.records.length} connections paid the connect timeout`);
+      console.log(`[entry] ${label}: ${slow} of ${run.records.length} connections paid the connect timeout`);
       // connect_timeout=2 on the dead host, then the other one: never a pause of two timeouts.
       expect(pauseMs).toBeLessThan(4000);
       // The dead host was tried (it was first for about half of the connections).
@@ -236,7 +237,7 @@ export function entryTests(stand: Stand, clusterName: string): void {
       expect(vipHolders(stand, vip)).toEqual([holder]);
       for (const h of haproxies()) expect(conf(h)).not.toContain(third.address);
       await expectNoChanges();
-      console.log(`[e2e] entry write pauses (ms): ${JSON.stringify(pauses)}`);
+      console.log(`[entry] entry write pauses (ms): ${JSON.stringify(pauses)}`);
     });
   });
 }
