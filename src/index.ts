@@ -10,10 +10,18 @@ import { GeneratedPassword } from "./providers/generatedPassword";
 import { HostKey } from "./providers/hostKey";
 import { SshConnection } from "./providers/shellCommand";
 import { StackIdentity } from "./providers/stackIdentity";
-import { HAPROXY_STATS_USER } from "./roles/haproxy/slice";
+import { clientEndpoint, entryUri } from "./roles/client/clientConnection";
+import { HAPROXY_ROLE, HAPROXY_STATS_USER } from "./roles/haproxy/slice";
 import { ClusterPasswords } from "./stack/passwords";
 import { readStackConfig } from "./stack/read";
-import { allRolePackages, configuredSecretProblems, FIELD_CLASSES, SECRETS, StackConfig } from "./stack/stackConfig";
+import {
+  allRolePackages,
+  configuredSecretProblems,
+  FIELD_CLASSES,
+  machineCapabilitiesFor,
+  SECRETS,
+  StackConfig,
+} from "./stack/stackConfig";
 
 type Secrets = Partial<Record<string, pulumi.Output<string>>>;
 
@@ -43,6 +51,7 @@ function clusterPasswords(config: StackConfig, secrets: Secrets): pulumi.Output<
  */
 function stackIdentity(config: StackConfig, secrets: Secrets): StackIdentity {
   const fields = identityValues(FIELD_CLASSES, config);
+  const haproxyHosts = config.hosts.filter((h) => h.roles.includes(HAPROXY_ROLE));
   const secretsChecked = pulumi
     .all(Object.entries(secrets).map(([key, value]) => value!.apply((v) => configuredSecretProblems(key, v))))
     .apply((lists) => {
@@ -61,6 +70,10 @@ function stackIdentity(config: StackConfig, secrets: Secrets): StackIdentity {
       ]),
     ),
     advice: Object.fromEntries(Object.keys(fields).map((k) => [k, identityAdvice(FIELD_CLASSES, k)])),
+    entry: {
+      uriHosts: config.haproxy.vip ? [] : haproxyHosts.map((h) => h.name),
+      haproxyHosts: haproxyHosts.map((h) => h.name),
+    },
   });
 }
 
@@ -106,7 +119,7 @@ const localStand =
         "stand",
         {
           stand: stack,
-          hosts: config.hosts,
+          hosts: config.hosts.map((h) => ({ ...h, capabilities: machineCapabilitiesFor(h.roles, config) })),
           ...config.localMachines,
           imagePackages: config.localMachines.prebuiltPackages ? allRolePackages(config) : [],
         },
@@ -133,16 +146,14 @@ export const haproxyStatsPassword = pulumi.secret(passwords.haproxyStats);
 export const etcdEndpoints = cluster.etcdEndpoints;
 export const hosts = cluster.hostRoles;
 export const pendingRestart = cluster.pendingRestart;
-/** A libpq URI per application user, through HAProxy's primary port, to its first database (secret). */
+/** A libpq URI per application user, through the entry's primary port, to its first database (secret). */
 export const userUris = pulumi.secret(
   passwords.apply((p) => {
+    const endpoint = clientEndpoint(config);
     return Object.fromEntries(
       config.cluster.users.map((u) => {
         const db = config.cluster.databases.find((d) => d.owner === u.name)?.name ?? "postgres";
-        return [
-          u.name,
-          `postgresql://${u.name}:${encodeURIComponent(p.users[u.name])}@${cluster.entryAddress}:${config.haproxy.primaryPort}/${db}`,
-        ];
+        return [u.name, entryUri(endpoint, config.haproxy.primaryPort, u.name, p.users[u.name], db, "read-write")];
       }),
     );
   }),

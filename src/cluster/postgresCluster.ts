@@ -12,7 +12,9 @@ import { CLIENT_ROLE } from "../roles/client/slice";
 import { EtcdCluster } from "../roles/etcd/etcdCluster";
 import { EtcdMember } from "../roles/etcd/etcdMember";
 import { ETCD_ROLE, etcdClientUrls } from "../roles/etcd/slice";
+import { clientEndpoint, entryUri } from "../roles/client/clientConnection";
 import { HaproxyNode } from "../roles/haproxy/haproxyNode";
+import { KeepalivedNode } from "../roles/haproxy/keepalivedNode";
 import { HAPROXY_ROLE } from "../roles/haproxy/slice";
 import { HostBase, installPackages } from "../roles/host/hostBase";
 import { PgbouncerNode } from "../roles/pgbouncer/pgbouncerNode";
@@ -38,12 +40,11 @@ export interface PostgresClusterArgs {
 }
 
 export class PostgresCluster extends pulumi.ComponentResource {
-  /** libpq URIs of the primary and of the replicas through the first HAProxy (secret). */
+  /** libpq URIs of the primary and of the replicas through the entry: the VIP, or every HAProxy host (secret). */
   readonly primaryUri: pulumi.Output<string>;
   readonly replicasUri: pulumi.Output<string>;
+  /** The stats page on the VIP, else on the first HAProxy host. */
   readonly haproxyStatsUrl: string;
-  /** The first HAProxy's address: where clients connect. */
-  readonly entryAddress: string;
   readonly etcdEndpoints: string[];
   readonly hostRoles: Record<string, { address: string; roles: string[] }>;
   /** Members still pending a restart (restartPolicy manual leaves them to the DBA). */
@@ -125,24 +126,38 @@ export class PostgresCluster extends pulumi.ComponentResource {
       .filter((h) => hasRole(h, PGBOUNCER_ROLE))
       .map((h) => new PgbouncerNode(...on(h, PGBOUNCER_ROLE, [sql])));
 
-    // 5. HAProxy in front of them, then the client hosts through the first HAProxy.
-    const haproxies = topology
-      .withRole(HAPROXY_ROLE)
-      .map((h) => new HaproxyNode(...on(h, HAPROXY_ROLE, [...pgbouncers.map((b) => b.ready), sql])));
-    const haproxiesReady = haproxies.map((x) => x.ready);
-    for (const h of topology.withRole(CLIENT_ROLE)) new ClientHost(...on(h, CLIENT_ROLE, haproxiesReady));
+    // 5. HAProxy in front of them; with a VIP, keepalived on every HAProxy host once its
+    // HAProxy serves (it binds the VIP whoever holds it). The hosts reload together, once
+    // every keepalived.conf is written; every running keepalived learns a new peer (reload)
+    // before that peer starts, so it never elects itself while a healthy holder exists.
+    // Then the client hosts, through the entry.
+    const haproxyHosts = topology.withRole(HAPROXY_ROLE);
+    const haproxies = haproxyHosts.map(
+      (h) => new HaproxyNode(...on(h, HAPROXY_ROLE, [...pgbouncers.map((b) => b.ready), sql])),
+    );
+    const entryReady: pulumi.Resource[] = haproxies.map((x) => x.ready);
+    if (config.haproxy.vip) {
+      let configsDone!: (configs: pulumi.Resource[]) => void;
+      const configs = new Promise<pulumi.Resource[]>((resolve) => (configsDone = resolve));
+      let reloadsDone!: (reloads: pulumi.Resource[]) => void;
+      const reloads = new Promise<pulumi.Resource[]>((resolve) => (reloadsDone = resolve));
+      // The component name keeps the role's folder: keepalived is part of the haproxy role.
+      const keepaliveds = haproxyHosts.map((h, i) => {
+        const [n, a, o] = on(h, HAPROXY_ROLE, [haproxies[i].ready]);
+        return new KeepalivedNode(`${n}-keepalived`, { ...a, reloadAfter: configs, startAfter: reloads }, o);
+      });
+      configsDone(keepaliveds.map((k) => k.config));
+      reloadsDone(keepaliveds.map((k) => k.reloaded));
+      entryReady.push(...keepaliveds.map((k) => k.ready));
+    }
+    for (const h of topology.withRole(CLIENT_ROLE)) new ClientHost(...on(h, CLIENT_ROLE, entryReady));
 
-    const entry = topology.withRole(HAPROXY_ROLE)[0];
-    const uri = (port: number) =>
-      pulumi.secret(
-        passwords.apply(
-          (p) => `postgresql://${SUPERUSER}:${encodeURIComponent(p.superuser)}@${entry.address}:${port}/postgres`,
-        ),
-      );
-    this.primaryUri = uri(config.haproxy.primaryPort);
-    this.replicasUri = uri(config.haproxy.replicaPort);
-    this.entryAddress = entry.address;
-    this.haproxyStatsUrl = `http://${entry.address}:${config.haproxy.statsPort}/`;
+    const endpoint = clientEndpoint(config);
+    const uri = (port: number, session: "read-write" | "any") =>
+      pulumi.secret(passwords.apply((p) => entryUri(endpoint, port, SUPERUSER, p.superuser, "postgres", session)));
+    this.primaryUri = uri(config.haproxy.primaryPort, "read-write");
+    this.replicasUri = uri(config.haproxy.replicaPort, "any");
+    this.haproxyStatsUrl = `http://${config.haproxy.vip?.address ?? haproxyHosts[0].address}:${config.haproxy.statsPort}/`;
     this.etcdEndpoints = etcdClientUrls(config);
     this.pendingRestart = restarts.pending;
     this.hostRoles = Object.fromEntries(config.hosts.map((h) => [h.name, { address: h.address, roles: [...h.roles] }]));

@@ -49,6 +49,8 @@ export interface RoleSlice<View = never> {
   readonly problems?: (c: View, topology: Topology) => string[];
   /** Debian packages a host with this role needs. */
   readonly packages?: (c: View) => string[];
+  /** Linux capabilities a local machine (systemd-nspawn) with this role needs beyond nspawn's default set. */
+  readonly machineCapabilities?: (c: View) => string[];
   /** By config table key ("haproxy.fall"): what `pulumi up` does with a change. */
   readonly fieldClasses?: Readonly<Record<string, FieldRule>>;
   readonly secrets?: readonly SecretSpec[];

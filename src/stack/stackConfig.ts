@@ -98,6 +98,11 @@ export function packagesFor(roles: readonly string[], c: StackConfig): string[] 
   return [...packages].sort();
 }
 
+/** Capabilities a local machine with these roles needs beyond systemd-nspawn's defaults, sorted. */
+export function machineCapabilitiesFor(roles: readonly string[], c: StackConfig): string[] {
+  return [...new Set(roles.flatMap((r) => sliceOf(r)?.machineCapabilities?.(c) ?? []))].sort();
+}
+
 /** Every role's packages: what a prebuilt machine image carries. */
 export const allRolePackages = (c: StackConfig): string[] => packagesFor(ROLE_NAMES, c);
 

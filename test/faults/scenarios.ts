@@ -11,6 +11,10 @@ import { expect } from "vitest";
 import { REPO } from "../helpers/pulumiCli";
 import { Stand } from "../helpers/stand";
 import { FaultContext, FaultReport, FaultScenario } from "../harness/scenario";
+import { vipHolders, waitVipHolders } from "../harness/entry";
+import { ctl } from "../harness/ctl";
+
+export { ctl };
 
 export interface FaultCase extends FaultScenario {
   /** What the seeds' runbook says this shows. */
@@ -29,6 +33,14 @@ export interface FaultCase extends FaultScenario {
    */
   readonly pauseBound: (t: DcsTimings) => number;
   readonly pauseWhy: string;
+  /**
+   * Nothing on the leader's path breaks: no HAProxy that answers may stop
+   * routing to it (with HAProxy's short check intervals, this is the
+   * flapping check).
+   */
+  readonly leaderStaysRouted?: boolean;
+  /** What else must hold once the cluster is whole again (the VIP's holder, say). */
+  readonly verify?: (ctx: FaultContext, report: FaultReport) => Promise<void>;
 }
 
 /** Patroni's DCS timings in seconds (the profile's). */
@@ -68,18 +80,159 @@ function frozenOnLeader(pidOf: (ctx: FaultContext) => string): Pick<FaultCase, "
   };
 }
 
-/** npm run ctl against the stand, as a DBA runs it. */
-export function ctl(stand: Stand, ...args: string[]): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    childProcess.execFile(
-      "npm",
-      ["run", "--silent", "ctl", "--", "--stack", stand.stack, ...args],
-      { cwd: REPO, env: { ...process.env, ...stand.env }, encoding: "utf8", timeout: 300_000 },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
-    );
-  });
+/** The stand's VIP (haproxy.vip.address); the VIP faults need one. */
+function vipOf(stand: Stand): string {
+  const vip = stand.parsedConfig().haproxy.vip?.address;
+  if (!vip) throw new Error(`stack ${stand.stack} has no haproxy.vip: the VIP faults need one`);
+  return vip;
 }
+
+/**
+ * A fault of the HAProxy host that holds the VIP: the VIP must be on
+ * another host within `writesBackWithinMs`, and stay there once the host
+ * is back (nopreempt: a returning host never cuts the sessions again).
+ */
+function onVipHolder(
+  what: string,
+  inject: (stand: Stand, holder: string) => Promise<void>,
+  heal: (stand: Stand, holder: string) => Promise<void>,
+  holdMs: number,
+  writesBackWithinMs: number,
+): Pick<FaultCase, "what" | "inject" | "heal" | "holdMs" | "verify" | "pauseBound" | "pauseWhy"> {
+  let holder = "";
+  let takenOverBy: string[] = [];
+  return {
+    what,
+    inject: async (ctx) => {
+      const vip = vipOf(ctx.stand);
+      [holder] = await waitVipHolders(ctx.stand, vip, (h) => h.length === 1, 30_000);
+      console.log(`[fault] VIP ${vip} held by ${holder}`);
+      await inject(ctx.stand, holder);
+      takenOverBy = await waitVipHolders(ctx.stand, vip, (h) => h.length === 1 && h[0] !== holder, writesBackWithinMs);
+    },
+    holdMs,
+    heal: (ctx) => heal(ctx.stand, holder),
+    pauseBound: () => writesBackWithinMs,
+    pauseWhy: "keepalived moves the VIP to a healthy HAProxy host",
+    verify: async (ctx) => {
+      // A few VRRP adverts after the host is back: the VIP has not moved back to it.
+      await sleep(5000);
+      expect(vipHolders(ctx.stand, vipOf(ctx.stand)), `the VIP stays with ${takenOverBy[0]}`).toEqual(takenOverBy);
+    },
+  };
+}
+
+/**
+ * The HAProxy hosts cut off from each other, both ways: in each host's
+ * namespace the other HAProxy hosts' addresses resolve to a MAC nobody has,
+ * so every unicast packet between them (VRRP's raw socket, keepalived's
+ * check of the peer) is lost on the bridge while clients and the database
+ * stay reachable. (This kernel has no tc drop action and the controller no
+ * nftables; a blackhole route does not stop keepalived's raw socket.)
+ */
+function partitionHaproxies(stand: Stand, action: "add" | "del"): void {
+  const hosts = stand.hostsWith("haproxy");
+  for (const h of hosts)
+    for (const other of hosts.filter((o) => o !== h)) {
+      const neigh = ["-n", `pp-${stand.stack}-${h}`, "neigh"];
+      childProcess.execFileSync(
+        "ip",
+        action === "add"
+          ? [
+              ...neigh,
+              "replace",
+              stand.address(other),
+              "lladdr",
+              "02:00:5e:00:de:ad",
+              "nud",
+              "permanent",
+              "dev",
+              "eth0",
+            ]
+          : [...neigh, "del", stand.address(other), "dev", "eth0"],
+      );
+    }
+}
+
+/** The VIP faults: they need haproxy.vip and two HAProxy hosts or more. */
+export const VIP_FAULTS: Record<string, FaultCase> = {
+  "power-loss-vip-holder": {
+    name: "power-loss-vip-holder",
+    ...onVipHolder(
+      "the HAProxy host holding the VIP loses power for 15 s, then boots: the VIP moves to another HAProxy host within 5 s and stays there",
+      async (stand, holder) => void (await stand.machineAsync("kill", holder)),
+      async (stand, holder) => void (await stand.machineAsync("start", holder)),
+      15_000,
+      5000,
+    ),
+    wholeWithinMs: 120_000,
+    leaderChanges: false,
+    leaderStaysRouted: true,
+  },
+  "keepalived-stop-vip-holder": {
+    name: "keepalived-stop-vip-holder",
+    ...onVipHolder(
+      "keepalived stopped on the VIP holder for 10 s (it hands the VIP over: priority 0), then started: it comes back as a backup",
+      async (stand, holder) => void (await stand.sshAsync(holder, "systemctl stop keepalived")),
+      async (stand, holder) => void (await stand.sshAsync(holder, "systemctl start keepalived")),
+      10_000,
+      3000,
+    ),
+    wholeWithinMs: 60_000,
+    leaderChanges: false,
+    leaderStaysRouted: true,
+  },
+  "link-down-vip-holder": {
+    name: "link-down-vip-holder",
+    ...onVipHolder(
+      "the VIP holder's network link down for 15 s, then up: another HAProxy host takes the VIP within 5 s and keeps it",
+      async (stand, holder) => void (await stand.machineAsync("link-down", holder)),
+      async (stand, holder) => void (await stand.machineAsync("link-up", holder)),
+      15_000,
+      5000,
+    ),
+    wholeWithinMs: 60_000,
+    leaderChanges: false,
+    leaderStaysRouted: true,
+  },
+  "haproxy-partition": (() => {
+    let holders: string[][] = [];
+    let sampling: Promise<void> | undefined;
+    let healed = false;
+    return {
+      name: "haproxy-partition",
+      what: "the HAProxy hosts cut off from each other (not from clients or the database) for 12 s: each takes the VIP, both route writes to the one primary only; after the heal one holder remains",
+      inject: async (ctx) => {
+        healed = false;
+        holders = [];
+        partitionHaproxies(ctx.stand, "add");
+        const vip = vipOf(ctx.stand);
+        sampling = (async () => {
+          while (!healed) {
+            holders.push(vipHolders(ctx.stand, vip));
+            await sleep(200);
+          }
+        })();
+      },
+      holdMs: 12_000,
+      heal: async (ctx) => {
+        partitionHaproxies(ctx.stand, "del");
+        healed = true;
+        await sampling;
+      },
+      wholeWithinMs: 60_000,
+      leaderChanges: false,
+      leaderStaysRouted: true,
+      pauseBound: () => 10_000,
+      pauseWhy: "both hosts keep routing to the one primary; one VIP holder after the heal",
+      verify: async (ctx) => {
+        // The split happened (else this proved nothing), and healed to one holder.
+        expect(Math.max(...holders.map((h) => h.length)), "two VIP holders during the partition").toBe(2);
+        await waitVipHolders(ctx.stand, vipOf(ctx.stand), (h) => h.length === 1, 10_000);
+      },
+    } satisfies FaultCase;
+  })(),
+};
 
 export const FAULTS: Record<string, FaultCase> = {
   "switchover-ctl": {
@@ -170,6 +323,7 @@ export const FAULTS: Record<string, FaultCase> = {
     },
     wholeWithinMs: 90_000,
     leaderChanges: false,
+    leaderStaysRouted: true,
   },
   "power-loss-leader": {
     name: "power-loss-leader",
@@ -217,6 +371,7 @@ export const FAULTS: Record<string, FaultCase> = {
     },
     wholeWithinMs: 180_000,
     leaderChanges: false,
+    leaderStaysRouted: true,
   },
   "haproxy-restart": {
     name: "haproxy-restart",
@@ -272,6 +427,7 @@ export function expectFaultInvariants(fault: FaultCase, report: FaultReport, tim
       report.lastDualPrimaryAfterHealMs,
       "two writable primaries longer than one loop_wait after the heal",
     ).toBeLessThan(s(timings.loopWait + 5));
+  if (fault.leaderStaysRouted) expect(report.leaderDrops, "HAProxy took the healthy leader out").toBe(0);
   if (fault.leaderChanges === true) expect(report.leaderAfter).not.toBe(report.leaderBefore);
   if (fault.leaderChanges === false) expect(report.leaderAfter).toBe(report.leaderBefore);
   expect(report.wholeAfterMs).toBeLessThan(fault.wholeWithinMs);
@@ -304,6 +460,7 @@ export function failedRow(scenario: string, profile: string, what: string, bound
       .slice(0, 300)}`,
     leaderBefore: "?",
     boundMs,
+    leaderDrops: NaN,
     writeUnavailableMs: NaN,
     lostAcknowledged: NaN,
     durability,
@@ -338,11 +495,11 @@ export function writeFaultReport(rows: readonly FaultRow[], meta: Record<string,
       .map(([k, v]) => `${k}: ${v}`)
       .join("; "),
     "",
-    "| profile | fault | outcome | leader | writes stopped (s) | bound (s) | acknowledged | lost | unknown | dual primary, DB rounds (last, s after heal) | dual primary, HAProxy rounds | probe Hz | etcd leader on its host | whole after heal (s) |",
-    "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+    "| profile | fault | outcome | leader | writes stopped (s) | bound (s) | acknowledged | lost | unknown | dual primary, DB rounds (last, s after heal) | dual primary, HAProxy rounds | HAProxy dropped the leader | probe Hz | etcd leader on its host | whole after heal (s) |",
+    "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ...rows.map(
       (r) =>
-        `| ${r.profile} | ${r.scenario} | ${r.outcome.replace(/\|/g, "/")} | ${r.leaderBefore} → ${r.leaderAfter ?? "none"} | ${sec(r.writeUnavailableMs)} | ${sec(r.boundMs)} | ${r.durability.acknowledged} | ${r.lostAcknowledged} | ${r.durability.unknown} | ${r.dualPrimaryRounds}${r.lastDualPrimaryAfterHealMs === undefined ? "" : ` (${sec(r.lastDualPrimaryAfterHealMs)})`} | ${r.dualProxyRounds} | ${r.probeRateHz} | ${r.etcdLeaderWithPatroniLeader === undefined ? "?" : r.etcdLeaderWithPatroniLeader ? "yes" : "no"} | ${sec(r.wholeAfterMs)} |`,
+        `| ${r.profile} | ${r.scenario} | ${r.outcome.replace(/\|/g, "/")} | ${r.leaderBefore} → ${r.leaderAfter ?? "none"} | ${sec(r.writeUnavailableMs)} | ${sec(r.boundMs)} | ${r.durability.acknowledged} | ${r.lostAcknowledged} | ${r.durability.unknown} | ${r.dualPrimaryRounds}${r.lastDualPrimaryAfterHealMs === undefined ? "" : ` (${sec(r.lastDualPrimaryAfterHealMs)})`} | ${r.dualProxyRounds} | ${r.leaderDrops ?? "-"} | ${r.probeRateHz} | ${r.etcdLeaderWithPatroniLeader === undefined ? "?" : r.etcdLeaderWithPatroniLeader ? "yes" : "no"} | ${sec(r.wholeAfterMs)} |`,
     ),
     "",
     ...rows.map((r) => `- **${r.scenario}** (${r.profile}): ${r.what}`),

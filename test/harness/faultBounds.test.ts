@@ -21,6 +21,7 @@ const report = (over: Partial<FaultReport>): FaultReport => ({
   dualProxyRounds: 0,
   staleProxyRounds: 0,
   probeRateHz: 4,
+  leaderDrops: 0,
   wholeAfterMs: 4000,
   writes: 2004,
   ...over,

@@ -11,9 +11,10 @@ import {
   staleProxyRounds,
   lostCount,
   ProbeRound,
+  proxyDrops,
   writeUnavailabilityMs,
 } from "./invariants";
-import { createWriteTable, Credentials, ProbeNode, Prober, ProxyStats, Writer } from "./traffic";
+import { createWriteTable, Credentials, parseLibpqUri, ProbeNode, Prober, ProxyStats, Writer } from "./traffic";
 
 export interface FaultContext {
   readonly stand: Stand;
@@ -47,6 +48,8 @@ export interface FaultReport {
   readonly dualProxyRounds: number;
   /** Rounds with two servers up in HAProxy's primary backend at all (stale checks after a role change). */
   readonly staleProxyRounds: number;
+  /** Times an answering HAProxy stopped routing writes to the leader of before the fault. */
+  readonly leaderDrops: number;
   readonly firstDualPrimary?: ProbeRound;
   /** The last round with two writable primaries at the database, from the heal (ms; negative: before it). */
   readonly lastDualPrimaryAfterHealMs?: number;
@@ -59,28 +62,36 @@ export interface FaultReport {
   readonly writes: number;
 }
 
-/** Where the harness reaches the stand: HAProxy's primary port, every PostgreSQL, Patroni's REST API, HAProxy's stats. */
+/**
+ * Where the harness reaches the stand: the entry's primary port (the VIP,
+ * or every HAProxy host), every PostgreSQL, Patroni's REST API, and the
+ * stats page of the entry and of each HAProxy host.
+ */
 export function standTargets(stand: Stand, clusterName: string) {
   const o = stand.outputs;
-  const haproxy = new URL(o.primaryUri);
-  const creds: Credentials = { user: "postgres", password: stand.superuserPassword, database: "postgres" };
+  const entry = parseLibpqUri(o.primaryUri);
+  const creds: Credentials = { user: "postgres", password: entry.password, database: "postgres" };
   const pgHosts = stand.hostsWith("postgres");
   const nodes: ProbeNode[] = pgHosts.map((name) => ({ name, host: stand.address(name), port: 5432 }));
-  const stats: ProxyStats = {
-    url: o.haproxyStatsUrl,
+  const page = (name: string, url: string): ProxyStats => ({
+    name,
+    url,
     user: o.haproxyStatsUser,
     password: o.haproxyStatsPassword,
     primaryBackend: `${clusterName}-primary`,
-  };
+  });
+  const stats = page("entry", o.haproxyStatsUrl);
+  const statsPort = stand.parsedConfig().haproxy.statsPort;
+  const proxies = stand.hostsWith("haproxy").map((h) => page(h, `http://${stand.address(h)}:${statsPort}/`));
   const whole: WholeSpec = {
     restUrls: pgHosts.map((h) => `http://${stand.address(h)}:8008`),
     members: pgHosts,
-    stats,
+    stats: proxies,
     replicaBackend: `${clusterName}-replicas`,
     expectedReplicasUp: pgHosts.length - 1,
-    primaryLogin: { host: haproxy.hostname, port: Number(haproxy.port), creds },
+    primaryLogin: { targets: entry.hosts, creds },
   };
-  return { primary: { host: haproxy.hostname, port: Number(haproxy.port) }, creds, nodes, stats, whole };
+  return { primary: entry.hosts, creds, nodes, stats, proxies, whole };
 }
 
 /** Rounds per second in [from, to]. */
@@ -110,7 +121,7 @@ export async function runFault(stand: Stand, clusterName: string, scenario: Faul
   const table = `harness_${scenario.name.replace(/[^a-z0-9]+/gi, "_").toLowerCase()}_${Date.now()}`;
   await createWriteTable(t.primary, t.creds, table);
   const writer = new Writer(t.primary, t.creds, table);
-  const prober = new Prober(t.nodes, t.creds, t.stats);
+  const prober = new Prober(t.nodes, t.creds, t.proxies);
   writer.start();
   prober.start();
   let faultAt: number;
@@ -154,6 +165,7 @@ export async function runFault(stand: Stand, clusterName: string, scenario: Faul
     dualPrimaryRounds: dual.length,
     dualProxyRounds: dualProxyRounds(prober.rounds).length,
     staleProxyRounds: staleProxyRounds(prober.rounds).length,
+    leaderDrops: proxyDrops(prober.rounds, leader),
     firstDualPrimary: dual[0],
     lastDualPrimaryAfterHealMs: dual.length > 0 ? dual[dual.length - 1].at - healedAt : undefined,
     probeRateHz: probeRate(prober.rounds, faultAt, healedAt),
@@ -187,7 +199,7 @@ export async function withTraffic(
   const table = `traffic_${label.replace(/[^a-z0-9]+/gi, "_").toLowerCase()}_${Date.now()}`;
   await createWriteTable(t.primary, t.creds, table);
   const writer = new Writer(t.primary, t.creds, table);
-  const prober = new Prober(t.nodes, t.creds, t.stats);
+  const prober = new Prober(t.nodes, t.creds, t.proxies);
   writer.start();
   prober.start();
   await new Promise((r) => setTimeout(r, 1000));

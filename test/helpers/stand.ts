@@ -11,6 +11,7 @@ import { PROJECT } from "../../src/config/validate";
 import { hostFactsOf } from "../../src/stack/hostFacts";
 import { parseStackConfig, StackConfig } from "../../src/stack/stackConfig";
 import { HostScript, renderHostScript } from "../../src/steps/stepScript";
+import { parseLibpqUri } from "../harness/traffic";
 
 export interface StandOutputs {
   readonly primaryUri: string;
@@ -111,7 +112,7 @@ export class Stand {
   }
 
   get superuserPassword(): string {
-    return decodeURIComponent(new URL(this.outputs.primaryUri).password);
+    return parseLibpqUri(this.outputs.primaryUri).password;
   }
 
   address(host: string): string {
@@ -211,6 +212,19 @@ export class Stand {
         encoding: "utf8",
       })
       .trim();
+  }
+
+  /** machine.sh without blocking the event loop: a fault injected while the harness's writer keeps writing. */
+  machineAsync(...args: string[]): Promise<string> {
+    return new Promise((resolve, reject) =>
+      childProcess.execFile(
+        path.join(REPO, "src", "local", "machines", "machine.sh"),
+        [...args, "--stand", this.stack],
+        { encoding: "utf8" },
+        (err, stdout, stderr) =>
+          err ? reject(new Error(`machine.sh ${args.join(" ")}: ${stderr}`)) : resolve(stdout.trim()),
+      ),
+    );
   }
 
   cleanup(): void {

@@ -79,14 +79,39 @@ describe("haproxy.cfg", () => {
     expect(text).toContain("stats auth admin:StatsPw");
   });
 
-  it("is accepted by haproxy -c", () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "haproxy-test-"));
-    const file = path.join(dir, "haproxy.cfg");
-    // Users and sockets of the target host do not exist here; check the proxy sections.
-    fs.writeFileSync(file, text.replace(/^\s+(user|group|stats socket|daemon).*$/gm, ""));
-    const result = childProcess.spawnSync("haproxy", ["-c", "-f", file], { encoding: "utf8" });
-    fs.rmSync(dir, { recursive: true, force: true });
-    expect(result.error, "haproxy must be installed on the controller (apt-get install haproxy)").toBeUndefined();
-    expect(result.status, result.stdout + result.stderr).toBe(0);
+  it("is accepted by haproxy -c, with and without a VIP", () => {
+    for (const cfg of [text, renderHaproxyConfig(ctx, haproxyInput({ vip: "10.213.0.30" }))]) {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "haproxy-test-"));
+      const file = path.join(dir, "haproxy.cfg");
+      // Users and sockets of the target host do not exist here; check the proxy sections.
+      fs.writeFileSync(file, cfg.replace(/^\s+(user|group|stats socket|daemon).*$/gm, ""));
+      const result = childProcess.spawnSync("haproxy", ["-c", "-f", file], { encoding: "utf8" });
+      fs.rmSync(dir, { recursive: true, force: true });
+      expect(result.error, "haproxy must be installed on the controller (apt-get install haproxy)").toBeUndefined();
+      expect(result.status, result.stdout + result.stderr).toBe(0);
+    }
+  });
+
+  it("with a VIP, every port binds it transparently (this host may not hold it), and the host address and loopback", () => {
+    const withVip = renderHaproxyConfig(ctx, haproxyInput({ vip: "10.213.0.30" }));
+    for (const port of [5000, 5001, 7000]) {
+      const binds = withVip
+        .split("\n")
+        .map((l) => l.trim())
+        .filter((l) => l.startsWith("bind ") && l.includes(`:${port}`));
+      expect(binds).toEqual([
+        `bind 10.213.0.30:${port} transparent`,
+        `bind 10.213.0.31:${port}`,
+        `bind 127.0.0.1:${port}`,
+      ]);
+    }
+    expect(text).not.toContain("transparent");
+  });
+
+  it("answers /primary-up without authentication: 503 when no primary is up (keepalived's check)", () => {
+    const stats = text.slice(text.indexOf("listen stats"), text.indexOf("listen demo-primary"));
+    expect(stats).toContain("monitor-uri /primary-up");
+    expect(stats).toContain("monitor fail if { nbsrv(demo-primary) lt 1 }");
+    expect(stats.indexOf("monitor-uri")).toBeLessThan(stats.indexOf("stats auth"));
   });
 });

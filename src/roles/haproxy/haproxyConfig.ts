@@ -4,7 +4,13 @@
 // alone keep sending sessions to a node whose PgBouncer is dead.
 // https://docs.haproxy.org/3.0/configuration.html#tcp-check%20connect
 import { ManagedFileContext, managedHeader } from "../../render/managedHeader";
-import { HAPROXY_ADMIN_SOCKET, HAPROXY_STATS_USER, primaryBackend, replicaBackend } from "./slice";
+import {
+  HAPROXY_ADMIN_SOCKET,
+  HAPROXY_PRIMARY_UP_URI,
+  HAPROXY_STATS_USER,
+  primaryBackend,
+  replicaBackend,
+} from "./slice";
 
 export interface HaproxyBackendServer {
   readonly name: string;
@@ -16,6 +22,13 @@ export interface HaproxyBackendServer {
 export interface HaproxyConfigInput {
   readonly clusterName: string;
   readonly listenAddress: string;
+  /**
+   * The VIP (haproxy.vip), bound with `transparent` so that this HAProxy
+   * starts and reloads while another host holds the VIP, and serves it the
+   * moment keepalived adds it here (a plain bind to an address the host
+   * does not have fails, and `haproxy -c` does not catch it).
+   */
+  readonly vip?: string;
   readonly primaryPort: number;
   readonly replicaPort: number;
   readonly statsPort: number;
@@ -36,11 +49,17 @@ export interface HaproxyConfigInput {
 // answer "N" (no TLS) or "S"; a dead or frozen one answers nothing.
 const SSL_REQUEST = "0000000804d2162f";
 
+/** The VIP first (when there is one), then the host's address and loopback. */
+const binds = (input: HaproxyConfigInput, port: number) => [
+  ...(input.vip ? [`bind ${input.vip}:${port} transparent`] : []),
+  `bind ${input.listenAddress}:${port}`,
+  `bind 127.0.0.1:${port}`,
+];
+
 function backend(name: string, port: number, patroniPath: string, input: HaproxyConfigInput): string {
   const lines = [
     `listen ${name}`,
-    `bind ${input.listenAddress}:${port}`,
-    `bind 127.0.0.1:${port}`,
+    ...binds(input, port),
     `tcp-request connection reject unless { src 127.0.0.1 ${input.allowedSources.join(" ")} }`,
     "balance roundrobin",
     `default-server inter ${input.checkIntervalMs}ms fastinter ${input.fastCheckIntervalMs}ms fall ${input.fall} rise ${input.rise} on-marked-down shutdown-sessions`,
@@ -73,6 +92,13 @@ export function renderHaproxyConfig(ctx: ManagedFileContext, input: HaproxyConfi
     "    mode tcp",
     "    log global",
     "    option dontlognull",
+    // A client that vanished (its host died, or a VIP move left its session
+    // here while its packets now reach another host) holds a PgBouncer
+    // session until timeout client: probe idle clients, close the dead.
+    "    option clitcpka",
+    "    clitcpka-idle 10s",
+    "    clitcpka-intvl 5s",
+    "    clitcpka-cnt 3",
     "    retries 2",
     "    timeout connect 4s",
     "    timeout client 30m",
@@ -82,10 +108,15 @@ export function renderHaproxyConfig(ctx: ManagedFileContext, input: HaproxyConfi
   const stats = [
     "listen stats",
     "    mode http",
-    `    bind ${input.listenAddress}:${input.statsPort}`,
+    ...binds(input, input.statsPort).map((b) => `    ${b}`),
     `    tcp-request connection reject unless { src 127.0.0.1 ${input.allowedSources.join(" ")} }`,
-    // The fault harness polls this page several times a second: not worth a log line each.
-    "    http-request set-log-level silent",
+    // Without authentication, before it: 200 while a primary is up behind this HAProxy, 503
+    // otherwise. keepalived's check asks it here and on the peers (keepalived-check.sh).
+    `    monitor-uri ${HAPROXY_PRIMARY_UP_URI}`,
+    `    monitor fail if { nbsrv(${primaryBackend(input.clusterName)}) lt 1 }`,
+    // keepalived's checks ask /primary-up every second on every host, the fault harness polls the
+    // page several times a second: not worth a log line each.
+    "    no log",
     "    stats enable",
     "    stats uri /",
     "    stats refresh 5s",
