@@ -30,10 +30,18 @@ export interface ClusterTls {
 /**
  * The names of `host`'s certificate. HAProxy sends client sessions to the
  * PostgreSQL hosts (to their PgBouncer when they have one), so those carry
- * every place clients dial (clientEntryPoints) too.
+ * every place clients dial (clientEntryPoints) too. An HAProxy host serves
+ * its stats page over https on the VIP as well (haproxy.vip): it names the VIP.
  */
 export const certificateNamesOf = (config: StackConfig, host: HostConfig) =>
-  certificateNames(host, hasRole(host, POSTGRES_ROLE) ? clientEntryPoints(config) : []);
+  certificateNames(
+    host,
+    hasRole(host, POSTGRES_ROLE)
+      ? clientEntryPoints(config)
+      : hasRole(host, HAPROXY_ROLE) && config.haproxy.vip
+        ? [{ address: config.haproxy.vip.address }]
+        : [],
+  );
 
 export function clusterTls(
   parent: pulumi.Resource,

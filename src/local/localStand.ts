@@ -25,7 +25,8 @@ export const tornDownMarker = (stand: string) => `/run/pulumi-patroni/torn-down/
 export interface LocalStandArgs {
   /** Namespaces netns, veth and state directories: several stands may coexist. */
   readonly stand: string;
-  readonly hosts: readonly HostConfig[];
+  /** With the capabilities each machine needs beyond nspawn's defaults (machineCapabilitiesFor). */
+  readonly hosts: readonly (HostConfig & { readonly capabilities: readonly string[] })[];
   readonly bridge: string;
   /** Bridge address with prefix, e.g. 10.213.0.1/24. */
   readonly bridgeAddress: string;
@@ -80,6 +81,10 @@ export class LocalStand extends pulumi.ComponentResource {
 
     this.connections = {};
     this.shellCommands = {};
+    // Machines that need capabilities beyond nspawn's defaults (the HAProxy hosts behind a VIP)
+    // come up one after the other: a change that boots them again (a capability they were not
+    // booted with) never takes all of them down at once.
+    let previousCapable: ShellCommand | undefined;
     this.machines = args.hosts.map((h) => {
       const machine = (action: string) =>
         script("stand-machine", {
@@ -91,6 +96,7 @@ export class LocalStand extends pulumi.ComponentResource {
           GATEWAY: bridgeIp,
           BRIDGE: args.bridge,
           APT_PROXY: aptProxy,
+          CAPABILITY: h.capabilities.length ? h.capabilities.join(",") : "none",
           IMAGE_PACKAGES: args.imagePackages.join(" "),
         });
       const resource = new ShellCommand(
@@ -106,8 +112,9 @@ export class LocalStand extends pulumi.ComponentResource {
           stdin: key.publicKey,
           captureStdout: true,
         },
-        { parent: this, dependsOn: [network] },
+        { parent: this, dependsOn: [network, ...(h.capabilities.length && previousCapable ? [previousCapable] : [])] },
       );
+      if (h.capabilities.length) previousCapable = resource;
       this.connections[h.name] = pulumi.secret(
         pulumi.all([key.privateKey, resource.stdout]).apply(([privateKey, hostKey]) => ({
           host: h.address,

@@ -38,6 +38,7 @@ export type LocalMachinesSettings = z.infer<typeof localMachinesSettingsSchema>;
 
 export interface LocalMachinesView extends ClusterView {
   readonly localMachines: LocalMachinesSettings;
+  readonly haproxy: { readonly vip?: { readonly address: string } };
 }
 
 /** The controller's address on the stand's bridge. */
@@ -64,10 +65,16 @@ export function localMachineProblems(c: LocalMachinesView, stack: string | undef
       `localMachines.bridgeAddress: ${bridgeIp} is outside ${LOCAL_SUBNET_PREFIX}0.0/16, the only range a local stand may use; pick e.g. 10.213.5.1/24`,
     );
   }
+  const vip = c.haproxy.vip?.address;
+  if (vip && !vip.startsWith(`${prefix}.`))
+    problems.push(`haproxy.vip.address: ${vip} is outside the local bridge network ${prefix}.0/24`);
+  if (vip === bridgeIp) problems.push(`haproxy.vip.address: ${vip} is the bridge's own address`);
   c.hosts.forEach((h, i) => {
     if (!h.address.startsWith(`${prefix}.`))
       problems.push(`hosts[${i}].address: ${h.address} is outside the local bridge network ${prefix}.0/24`);
     if (h.address === bridgeIp) problems.push(`hosts[${i}].address: ${h.address} is the bridge's own address`);
+    if (h.sshPort !== undefined)
+      problems.push(`hosts[${i}].sshPort: a local machine's sshd listens on 22; sshPort is for hostSource existing`);
     if (!/^[a-z][a-z0-9-]{0,30}$/.test(h.name))
       problems.push(`hosts[${i}].name: a local machine's name is a-z then a-z0-9 and '-', at most 31 characters`);
   });

@@ -17,6 +17,7 @@ import {
   localMachinesSettingsSchema,
 } from "../local/settings";
 import { ROLE_SLICES } from "../roles";
+import { archives } from "../roles/backup/slice";
 import { TLS_CA_KEY, TLS_FIELD_CLASSES, TLS_KEY_GROUP, tlsProblems, tlsSettingsSchema } from "../tls/settings";
 
 type Slice = (typeof ROLE_SLICES)[number];
@@ -32,6 +33,16 @@ const sections = Object.fromEntries(
       : [],
   ),
 ) as SectionShape;
+/** The sections a stack may leave out (a slice's `sections`): absent means undefined. */
+type OptionalSection = Extract<Slice, { sections: unknown }>["sections"][number];
+type OptionalShape = { [S in OptionalSection as S["key"]]: z.ZodOptional<S["schema"]> };
+const optionalSections = Object.fromEntries(
+  ROLE_SLICES.flatMap((s) =>
+    "sections" in s
+      ? s.sections.map((x) => [x.key, (x.schema as z.ZodTypeAny).optional().describe(x.description)])
+      : [],
+  ),
+) as OptionalShape;
 
 export const stackConfigSchema = z
   .object({
@@ -41,6 +52,7 @@ export const stackConfigSchema = z
       .describe("The local stand (hostSource local-machines only)."),
     ...sections,
     tls: tlsSettingsSchema.default({}).describe("TLS on every hop, the cluster's CA and the hosts' certificates."),
+    ...optionalSections,
   })
   .strict();
 export type StackConfig = z.infer<typeof stackConfigSchema>;
@@ -68,7 +80,9 @@ export type ClusterPasswords = Readonly<Record<SecretField, string>> & {
 };
 
 /** The secrets the roles declare. */
-export const SECRETS = ROLE_SLICES.flatMap((s) => ("secrets" in s ? [...s.secrets] : [])) as readonly (SecretSpec & {
+export const SECRETS = ROLE_SLICES.flatMap((s) =>
+  "secrets" in s ? [...s.secrets] : [],
+) as readonly (SecretSpec<StackConfig> & {
   readonly field: SecretField;
 })[];
 /** Config keys that may only hold Pulumi secrets (`pulumi config set --secret`). */
@@ -104,7 +118,14 @@ export function packagesFor(roles: readonly string[], c: StackConfig): string[] 
   // The group that reads the hosts' TLS keys (postgresql-common puts postgres in it).
   if (c.tls.enabled) packages.add(TLS_KEY_GROUP);
   for (const role of roles) for (const p of sliceOf(role)?.packages?.(c) ?? []) packages.add(p);
+  for (const slice of SLICES)
+    for (const role of roles) for (const p of slice.packagesWith?.(c)[role] ?? []) packages.add(p);
   return [...packages].sort();
+}
+
+/** Capabilities a local machine with these roles needs beyond systemd-nspawn's defaults, sorted. */
+export function machineCapabilitiesFor(roles: readonly string[], c: StackConfig): string[] {
+  return [...new Set(roles.flatMap((r) => sliceOf(r)?.machineCapabilities?.(c) ?? []))].sort();
 }
 
 /** Every role's packages: what a prebuilt machine image carries. */
@@ -115,9 +136,19 @@ function crossFieldProblems(c: StackConfig, stack: string | undefined): string[]
   const problems = hostProblems(c.hosts, c.ssh.port, (role) => portsOf(role, c));
   for (const slice of SLICES) problems.push(...(slice.problems?.(c, topology) ?? []));
   problems.push(...tlsProblems(c));
-  const rotatable = new Set([...SECRETS.map((s) => s.key), ...c.cluster.users.map((u) => `user:${u.name}`)]);
+  // pgBackRest's TLS transport shows and checks the hosts' certificates, which only TLS writes.
+  if (archives(c) && !c.tls.enabled)
+    problems.push(
+      `tls.enabled: backups (a host with the backup role, or restore) reach the repository over TLS with the cluster's certificates; set tls.enabled: true`,
+    );
+  const rotatable = new Set([
+    ...SECRETS.filter((s) => !s.fixed).map((s) => s.key),
+    ...c.cluster.users.map((u) => `user:${u.name}`),
+  ]);
   for (const key of Object.keys(c.passwordRotation)) {
-    if (!rotatable.has(key))
+    const fixed = SECRETS.find((s) => s.key === key)?.fixed;
+    if (fixed) problems.push(`passwordRotation.${key}: cannot be rotated: ${fixed}`);
+    else if (!rotatable.has(key))
       problems.push(`passwordRotation.${key}: not a generated password; expected one of ${[...rotatable].join(", ")}`);
   }
   if (c.hostSource === "local-machines") problems.push(...localMachineProblems(c, stack));

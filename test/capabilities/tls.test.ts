@@ -16,6 +16,7 @@ import { TLS_PATHS } from "../../src/tls/settings";
 import { patroniCluster, leaderOf, waitWhole } from "../harness/clusterState";
 import { PgConnection, SslOptions } from "../harness/pgwire";
 import { standTargets, withTraffic, TrafficReport } from "../harness/scenario";
+import { connectAny } from "../harness/traffic";
 import { ctl } from "../faults/scenarios";
 import { ETCDCTL, Stand } from "../helpers/stand";
 
@@ -204,11 +205,7 @@ describe("TLS on every hop, as a DBA checks it", () => {
     expect(replication.sort()).toEqual(DB.filter((h) => h !== leader).map((h) => `${h}|t|TLSv1.3|/CN=${h}`));
     // A session through HAProxy 5000, verified like libpq's verify-full (the HAProxy address is in PgBouncer's certificate).
     const t = standTargets(stand, STACK);
-    const session = await PgConnection.connect({
-      ...t.primary,
-      ...t.creds,
-      applicationName: "tls-e2e-through-haproxy",
-    });
+    const session = await connectAny(t.primary, t.creds, 10_000, "tls-e2e-through-haproxy");
     try {
       expect(session.encrypted).toBe(true);
       const clients = ssh(

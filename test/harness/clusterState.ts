@@ -4,7 +4,7 @@
 // HAProxy routing to exactly that leader and to the replicas.
 import { getJson, httpRequest, TlsClient } from "./https";
 import { PgConnection } from "./pgwire";
-import { Credentials, ProbeNode, ProxyStats, proxyPrimaries } from "./traffic";
+import { Credentials, ProbeNode, ProxyStats, proxyPrimaries, Target } from "./traffic";
 
 export interface PatroniMember {
   readonly name: string;
@@ -41,12 +41,13 @@ export interface WholeSpec {
   /** The controller as a TLS client of the REST API. */
   readonly tls?: TlsClient;
   readonly members: readonly string[];
-  readonly stats?: ProxyStats;
+  /** Every HAProxy host's stats page: each must route to the leader and the replicas. */
+  readonly stats?: ProxyStats | readonly ProxyStats[];
   /** Replicas HAProxy must route to (members without noloadbalance, minus the leader). */
   readonly replicaBackend?: string;
   readonly expectedReplicasUp?: number;
-  /** A login through HAProxy's primary port, as a client with target_session_attrs=read-write checks it. */
-  readonly primaryLogin?: { readonly host: string; readonly port: number; readonly creds: Credentials };
+  /** A login through the entry's primary port (the VIP, or each HAProxy host), as a client with target_session_attrs=read-write checks it. */
+  readonly primaryLogin?: { readonly targets: readonly Target[]; readonly creds: Credentials };
 }
 
 /** Why the cluster is not whole yet, or undefined when it is. */
@@ -88,21 +89,21 @@ export async function notWholeBecause(spec: WholeSpec): Promise<string | undefin
       return `${name} itself says ${self.role}/${self.replication_state ?? self.state}`;
     }
   }
-  if (spec.stats) {
-    const up = await proxyPrimaries(spec.stats);
+  for (const stats of spec.stats === undefined ? [] : Array.isArray(spec.stats) ? spec.stats : [spec.stats]) {
+    const which = stats.name ? `HAProxy on ${stats.name}` : "HAProxy";
+    const up = await proxyPrimaries(stats);
     if (!up || up.length !== 1 || up[0] !== leaders[0].name)
-      return `HAProxy primary backend up: ${up?.join(",") ?? "(stats not answering)"} (leader ${leaders[0].name})`;
+      return `${which}: primary backend up: ${up?.join(",") ?? "(stats not answering)"} (leader ${leaders[0].name})`;
     if (spec.replicaBackend !== undefined && spec.expectedReplicasUp !== undefined) {
-      const replicas = await proxyPrimaries({ ...spec.stats, primaryBackend: spec.replicaBackend });
+      const replicas = await proxyPrimaries({ ...stats, primaryBackend: spec.replicaBackend });
       if ((replicas?.length ?? 0) !== spec.expectedReplicasUp)
-        return `HAProxy replica backend up: ${replicas?.join(",") ?? "?"} (want ${spec.expectedReplicasUp})`;
+        return `${which}: replica backend up: ${replicas?.join(",") ?? "?"} (want ${spec.expectedReplicasUp})`;
     }
   }
-  if (spec.primaryLogin) {
-    const { host, port, creds } = spec.primaryLogin;
+  for (const { host, port } of spec.primaryLogin?.targets ?? []) {
     let c: PgConnection | undefined;
     try {
-      c = await PgConnection.connect({ host, port, ...creds, timeoutMs: 3000 });
+      c = await PgConnection.connect({ host, port, ...spec.primaryLogin!.creds, timeoutMs: 3000 });
       // PgBouncer may show clients the parameters it cached under the old role (https://github.com/pgbouncer/pgbouncer/issues/859).
       if (c.parameters.in_hot_standby === "on" || c.parameters.default_transaction_read_only === "on")
         return `a login through ${host}:${port} reports in_hot_standby=${c.parameters.in_hot_standby} default_transaction_read_only=${c.parameters.default_transaction_read_only} (libpq's read-write check would refuse it)`;

@@ -13,6 +13,30 @@ export interface Target {
   readonly port: number;
 }
 
+/** A libpq URI as the stack outputs it: one host (the VIP), or several (`h1:5000,h2:5000`), with its options. */
+export interface EntryUri extends Credentials {
+  readonly hosts: readonly Target[];
+  readonly options: Readonly<Record<string, string>>;
+}
+
+/** Parses `postgresql://user:pw@h1:p1,h2:p2/db?k=v` (WHATWG URL refuses a host list). */
+export function parseLibpqUri(uri: string): EntryUri {
+  const m = /^postgres(?:ql)?:\/\/([^:@/]+):([^@/]*)@([^/?]+)\/([^?]*)(?:\?(.*))?$/.exec(uri);
+  if (!m)
+    throw new Error(`not a libpq URI with user, password, hosts and database: ${uri.replace(/:[^:@/]*@/, ":***@")}`);
+  const [, user, password, hostList, database, query] = m;
+  return {
+    user: decodeURIComponent(user),
+    password: decodeURIComponent(password),
+    database: decodeURIComponent(database),
+    hosts: hostList.split(",").map((hp) => {
+      const [host, port] = hp.split(":");
+      return { host, port: Number(port ?? 5432) };
+    }),
+    options: Object.fromEntries(new URLSearchParams(query ?? "")),
+  };
+}
+
 export interface Credentials {
   readonly user: string;
   readonly password: string;
@@ -22,8 +46,12 @@ export interface Credentials {
 }
 
 /** Table the writer fills; one per run, so runs never mix. */
-export async function createWriteTable(target: Target, creds: Credentials, table: string): Promise<void> {
-  const c = await PgConnection.connect({ ...target, ...creds, timeoutMs: 10_000 });
+export async function createWriteTable(
+  targets: Target | readonly Target[],
+  creds: Credentials,
+  table: string,
+): Promise<void> {
+  const c = await connectAny(Array.isArray(targets) ? targets : [targets as Target], creds, 10_000);
   try {
     await c.query(
       `CREATE TABLE IF NOT EXISTS ${table} (id bigint PRIMARY KEY, conn int NOT NULL, at timestamptz NOT NULL DEFAULT now())`,
@@ -34,14 +62,36 @@ export async function createWriteTable(target: Target, creds: Credentials, table
   }
 }
 
+/**
+ * Connects as libpq does to a host list: each host in turn, at most
+ * `timeoutMs` each, the first that answers wins (a VIP is a list of one).
+ */
+export async function connectAny(
+  targets: readonly Target[],
+  creds: Credentials,
+  timeoutMs: number,
+  applicationName?: string,
+): Promise<PgConnection> {
+  let last: unknown;
+  for (const t of targets) {
+    try {
+      return await PgConnection.connect({ ...t, ...creds, timeoutMs, applicationName });
+    } catch (e) {
+      last = e;
+    }
+  }
+  throw last;
+}
+
 export class Writer {
   readonly records: WriteRecord[] = [];
   private nextId = 1;
   private running = false;
   private loops: Promise<void>[] = [];
+  private readonly targets: readonly Target[];
 
   constructor(
-    private readonly target: Target,
+    target: Target | readonly Target[],
     private readonly creds: Credentials,
     private readonly table: string,
     private readonly connections = 4,
@@ -55,7 +105,9 @@ export class Writer {
      * only new connections show what the new one routes.
      */
     private readonly reconnectMs = 0,
-  ) {}
+  ) {
+    this.targets = Array.isArray(target) ? target : [target as Target];
+  }
 
   start(): void {
     this.running = true;
@@ -81,12 +133,7 @@ export class Writer {
       }
       if (!c || c.isClosed) {
         try {
-          c = await PgConnection.connect({
-            ...this.target,
-            ...this.creds,
-            timeoutMs: 2000,
-            applicationName: `writer-${conn}`,
-          });
+          c = await connectAny(this.targets, this.creds, 2000, `writer-${conn}`);
           openedAt = Date.now();
         } catch {
           c = undefined;
@@ -118,6 +165,8 @@ export interface ProbeNode extends Target {
 }
 
 export interface ProxyStats {
+  /** The HAProxy host (or "entry" for the page behind the VIP). */
+  readonly name?: string;
   /** http://host:port/ of HAProxy's stats page. */
   readonly url: string;
   readonly user: string;
@@ -149,18 +198,37 @@ export async function proxyPrimaries(stats: ProxyStats, timeoutMs = 1000): Promi
   }
 }
 
+/**
+ * The servers up in the primary backend of every HAProxy that answered
+ * (union), and each HAProxy's own answer: with several HAProxy hosts, two
+ * of them routing to different primaries is a split as much as one routing
+ * to two.
+ */
+export async function proxiesPrimaries(
+  stats: readonly ProxyStats[],
+): Promise<{ union?: string[]; each: Record<string, string[] | undefined> }> {
+  const answers = await Promise.all(stats.map((s) => proxyPrimaries(s)));
+  const each = Object.fromEntries(stats.map((s, i) => [s.name ?? s.url, answers[i]]));
+  const answered = answers.filter((a): a is string[] => a !== undefined);
+  return { union: answered.length ? [...new Set(answered.flat())] : undefined, each };
+}
+
 export class Prober {
   readonly rounds: ProbeRound[] = [];
   private running = false;
   private loopDone: Promise<void> = Promise.resolve();
   private readonly conns = new Map<string, PgConnection>();
+  private readonly stats: readonly ProxyStats[];
 
   constructor(
     private readonly nodes: readonly ProbeNode[],
     private readonly creds: Credentials,
-    private readonly stats: ProxyStats | undefined,
+    /** Every HAProxy host's stats page (or one). */
+    stats: ProxyStats | readonly ProxyStats[] | undefined,
     private readonly intervalMs = 250,
-  ) {}
+  ) {
+    this.stats = stats === undefined ? [] : Array.isArray(stats) ? stats : [stats as ProxyStats];
+  }
 
   start(): void {
     this.running = true;
@@ -210,13 +278,14 @@ export class Prober {
       const at = Date.now();
       const [answers, proxy] = await Promise.all([
         Promise.all(this.nodes.map((n) => this.ask(n))),
-        this.stats ? proxyPrimaries(this.stats) : undefined,
+        this.stats.length ? proxiesPrimaries(this.stats) : undefined,
       ]);
       this.rounds.push({
         at,
         writable: this.nodes.filter((_, i) => answers[i] === "writable").map((n) => n.name),
         unreachable: this.nodes.filter((_, i) => answers[i] === "unreachable").map((n) => n.name),
-        proxyPrimaries: proxy,
+        proxyPrimaries: proxy?.union,
+        proxies: proxy?.each,
       });
       await sleep(Math.max(0, this.intervalMs - (Date.now() - at)));
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { renderHaproxyConfig, HaproxyConfigInput, TOLERANT_FALL } from "./haproxyConfig";
+import { renderHaproxyConfig, HaproxyConfigInput, TOLERANT_MS, tolerantFall } from "./haproxyConfig";
 import { generateCa, issueCertificate } from "../../providers/openssl";
 import { HaproxyStage, stageOf } from "../../tls/stages";
 import * as childProcess from "child_process";
@@ -85,8 +85,33 @@ describe("haproxy.cfg", () => {
     expect(text).toContain("stats auth admin:StatsPw");
   });
 
-  it("is accepted by haproxy -c", () => {
-    expect(haproxyCheck(text)).toBe("ok");
+  it("is accepted by haproxy -c, with and without a VIP", () => {
+    for (const cfg of [text, renderHaproxyConfig(ctx, haproxyInput({ vip: "10.213.0.30" }))]) {
+      expect(haproxyCheck(cfg)).toBe("ok");
+    }
+  });
+
+  it("with a VIP, every port binds it transparently (this host may not hold it), and the host address and loopback", () => {
+    const withVip = renderHaproxyConfig(ctx, haproxyInput({ vip: "10.213.0.30" }));
+    for (const port of [5000, 5001, 7000]) {
+      const binds = withVip
+        .split("\n")
+        .map((l) => l.trim())
+        .filter((l) => l.startsWith("bind ") && l.includes(`:${port}`));
+      expect(binds).toEqual([
+        `bind 10.213.0.30:${port} transparent`,
+        `bind 10.213.0.31:${port}`,
+        `bind 127.0.0.1:${port}`,
+      ]);
+    }
+    expect(text).not.toContain("transparent");
+  });
+
+  it("answers /primary-up without authentication: 503 when no primary is up (keepalived's check)", () => {
+    const stats = text.slice(text.indexOf("listen stats"), text.indexOf("listen demo-primary"));
+    expect(stats).toContain("monitor-uri /primary-up");
+    expect(stats).toContain("monitor fail if { nbsrv(demo-primary) lt 1 }");
+    expect(stats.indexOf("monitor-uri")).toBeLessThan(stats.indexOf("stats auth"));
   });
 });
 
@@ -138,16 +163,36 @@ describe("haproxy.cfg with TLS", () => {
     expect(text).not.toContain("verify none");
   });
 
-  it("serves the stats page over https with the host's certificate", () => {
-    expect(section(at("tls"), "stats")).toContain("bind 10.213.0.31:7000 ssl crt /etc/pulumi-patroni/tls/haproxy.pem");
+  it("serves the stats page over https with the host's certificate, on every address it binds", () => {
+    const pem = "/etc/pulumi-patroni/tls/haproxy.pem";
+    expect(section(at("tls"), "stats")).toContain(`bind 10.213.0.31:7000 ssl crt ${pem}`);
+    expect(section(at("tls"), "stats")).toContain(`bind 127.0.0.1:7000 ssl crt ${pem}`);
     expect(section(at("plain"), "stats")).toContain("bind 10.213.0.31:7000");
+    expect(section(at("plain"), "stats").join("\n")).not.toContain("ssl");
+    const withVip = renderHaproxyConfig(
+      ctx,
+      haproxyInput({ vip: "10.213.0.30", tls: { stage: "tls", paths: { ca: "/ca.crt", haproxyPem: pem } } }),
+    );
+    expect(section(withVip, "stats").filter((l) => l.startsWith("bind "))).toEqual([
+      `bind 10.213.0.30:7000 transparent ssl crt ${pem}`,
+      `bind 10.213.0.31:7000 ssl crt ${pem}`,
+      `bind 127.0.0.1:7000 ssl crt ${pem}`,
+    ]);
+    // The session ports pass TLS through: no ssl on their binds.
+    expect(section(withVip, "demo-primary").filter((l) => l.startsWith("bind "))).toEqual([
+      "bind 10.213.0.30:5000 transparent",
+      "bind 10.213.0.31:5000",
+      "bind 127.0.0.1:5000",
+    ]);
   });
 
-  it("tolerant (migration): the plain checks with a larger fall", () => {
+  it("tolerant (migration): the plain checks with a larger fall, TOLERANT_MS at fastinter", () => {
     const primary = section(at("tolerant"), "demo-primary");
     expect(primary).toContain(
-      `default-server inter 2000ms fastinter 1000ms fall ${TOLERANT_FALL} rise 2 on-marked-down shutdown-sessions`,
+      `default-server inter 2000ms fastinter 1000ms fall ${TOLERANT_MS / 1000} rise 2 on-marked-down shutdown-sessions`,
     );
+    // main's defaults check faster: as many seconds take more checks.
+    expect(tolerantFall({ fall: 2, fastCheckIntervalMs: 250 })).toBe(TOLERANT_MS / 250);
     expect(primary).toContain("tcp-check connect port 8008");
   });
 

@@ -55,6 +55,16 @@ export function renderPgbouncerIni(ctx: ManagedFileContext, p: PgbouncerIniInput
     // After a failed server login PgBouncer waits this long before the next
     // (default 15 s): a PostgreSQL restart of half a second paused writes 15 s.
     ["server_login_retry", "0.5"],
+    // A client (an HAProxy host) that lost power or its link, or whose
+    // sessions a VIP move orphaned, never closes its connections: with the
+    // kernel's keepalive defaults (2 h) each would hold a server connection,
+    // and a few failovers exhaust a session pool. Probed after 10 s idle, a
+    // live host resets a connection it no longer has at once, a dead one is
+    // given up after 3 unanswered probes 5 s apart.
+    ["tcp_keepalive", 1],
+    ["tcp_keepidle", 10],
+    ["tcp_keepintvl", 5],
+    ["tcp_keepcnt", 3],
     ["ignore_startup_parameters", "extra_float_digits,options"],
     ["logfile", "/var/log/postgresql/pgbouncer.log"],
     ["pidfile", "/var/run/postgresql/pgbouncer.pid"],

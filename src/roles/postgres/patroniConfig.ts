@@ -18,6 +18,7 @@ import {
   SUPERUSER,
 } from "./slice";
 import { PGBOUNCER_INI_PATH } from "../pgbouncer/pgbouncerIni";
+import { archiveParameters, PatroniArchiving, replicaCreation, restoreBootstrap } from "../backup/patroniArchiving";
 
 /** The .pgpass Patroni writes for its replication and rewind connections. */
 export const PATRONI_PGPASS_PATH = "/var/lib/postgresql/.pgpass_patroni";
@@ -59,6 +60,8 @@ export interface PatroniConfigInput {
   readonly etcdHosts: readonly string[];
   readonly passwords: PatroniPasswords;
   readonly tls: PatroniTls;
+  /** WAL archiving through pgBackRest, when the stack has a repository (src/roles/backup/). */
+  readonly archiving?: PatroniArchiving;
 }
 
 export const dataDirectory = (cluster: ClusterSettings) =>
@@ -99,7 +102,7 @@ export function renderPgHba(
 }
 
 /** The DCS part Patroni keeps in etcd; also what day-2 PATCHes to /config. */
-export function renderDynamicConfig(cluster: ClusterSettings): Record<string, unknown> {
+export function renderDynamicConfig(cluster: ClusterSettings, archiving?: PatroniArchiving): Record<string, unknown> {
   const d = cluster.dcs;
   return {
     ttl: d.ttl,
@@ -112,7 +115,11 @@ export function renderDynamicConfig(cluster: ClusterSettings): Record<string, un
     postgresql: {
       use_pg_rewind: d.usePgRewind,
       use_slots: d.useSlots,
-      parameters: { ...DEFAULT_POSTGRES_PARAMETERS, ...cluster.parameters },
+      parameters: {
+        ...DEFAULT_POSTGRES_PARAMETERS,
+        ...(archiving ? archiveParameters(archiving) : {}),
+        ...cluster.parameters,
+      },
     },
   };
 }
@@ -147,7 +154,9 @@ export function renderPatroniConfig(ctx: ManagedFileContext, input: PatroniConfi
       ...(at("etcd") ? { protocol: "https", cacert: ca, cert, key } : {}),
     },
     bootstrap: {
-      dcs: renderDynamicConfig(cluster),
+      dcs: renderDynamicConfig(cluster, input.archiving),
+      // A restored stack: Patroni's custom bootstrap restores the source's backup instead of initdb.
+      ...(input.archiving ? restoreBootstrap(input.archiving, dataDirectory(cluster)) : {}),
       initdb: [{ encoding: "UTF8" }, { locale: "C.UTF-8" }, "data-checksums"],
       // The same rules as postgresql.pg_hba, which Patroni writes and uses;
       // kept here so a bootstrap never opens anything postgresql.pg_hba would not.
@@ -191,6 +200,7 @@ export function renderPatroniConfig(ctx: ManagedFileContext, input: PatroniConfi
       pg_hba: renderPgHba(input),
       create_replica_methods: ["basebackup"],
       basebackup: [{ checkpoint: "fast" }],
+      ...(input.archiving ? replicaCreation(input.archiving) : {}),
     },
     tags: {
       nofailover: host.tags.nofailover,
@@ -214,11 +224,17 @@ export function renderPatroniConfig(ctx: ManagedFileContext, input: PatroniConfi
  * read-only", https://github.com/pgbouncer/pgbouncer/issues/859). RECONNECT on the admin console drops
  * that cache and the pooled server connections as they are released.
  */
-export function renderRoleChangeHook(ctx: ManagedFileContext, socketDir = POSTGRES_SOCKET_DIR): string {
+export function renderRoleChangeHook(
+  ctx: ManagedFileContext,
+  socketDir = POSTGRES_SOCKET_DIR,
+  etcdLeaderAway?: string,
+): string {
   return [
     "#!/bin/sh",
     managedHeader(ctx).trimEnd(),
     "# Patroni's on_role_change callback: PgBouncer forgets what it cached under the old role.",
+    // A new primary on the etcd leader's host hands the etcd leadership away now, not at the next check.
+    ...(etcdLeaderAway ? [`case "$2" in primary|master) ${etcdLeaderAway} --once >/dev/null 2>&1 & ;; esac`] : []),
     `ini=${PGBOUNCER_INI_PATH}`,
     '[ -r "$ini" ] || exit 0',
     `port=$(sed -n 's/^listen_port = //p' "$ini")`,

@@ -16,7 +16,14 @@ import { ManagedFileContext } from "../../render/managedHeader";
 import { HostConfig, StackConfig } from "../../stack/stackConfig";
 import { TLS_PATHS } from "../../tls/settings";
 import { PatroniStage, stagesOf } from "../../tls/stages";
-import { etcdClientHostPorts } from "../etcd/slice";
+import { archivingOf } from "../backup/patroniArchiving";
+import { ETCD_ROLE, etcdClientHostPorts, etcdClientUrl, etcdClientUrls } from "../etcd/slice";
+import {
+  ETCD_LEADER_AWAY_PATH,
+  ETCD_LEADER_AWAY_UNIT,
+  renderEtcdLeaderAway,
+  renderEtcdLeaderAwayUnit,
+} from "./etcdLeaderAway";
 import { RoleArgs } from "../roleArgs";
 import {
   PATRONI_CONFIG_ALIASES,
@@ -26,7 +33,7 @@ import {
   renderPatroniConfig,
   renderRoleChangeHook,
 } from "./patroniConfig";
-import { PATRONI_CONFIG_PATH, PATRONI_DROP_IN, POSTGRES_ROLE } from "./slice";
+import { PATRONI_CONFIG_PATH, PATRONI_DROP_IN, PATRONI_NAMESPACE, POSTGRES_ROLE } from "./slice";
 
 const script = scriptsIn(__dirname);
 
@@ -46,6 +53,7 @@ export function renderPatroniConfigAt(
     replicationAddresses: topology.withRole(POSTGRES_ROLE).map((h) => h.address),
     etcdHosts: etcdClientHostPorts(config),
     passwords,
+    archiving: archivingOf(config),
     tls: { stage, paths: TLS_PATHS, allowPlainClients: config.tls.allowPlainClients },
   });
 }
@@ -89,11 +97,17 @@ export class PatroniNode extends pulumi.ComponentResource {
       dependsOn,
     });
     // The callback patroni.yml names: written first, so the validation of the new config finds it.
+    const withEtcd = host.roles.includes(ETCD_ROLE);
     const hook = steps.file(
       "role-change-hook",
-      { path: PATRONI_ROLE_CHANGE_HOOK, content: renderRoleChangeHook(args.managed), mode: "0755" },
+      {
+        path: PATRONI_ROLE_CHANGE_HOOK,
+        content: renderRoleChangeHook(args.managed, undefined, withEtcd ? ETCD_LEADER_AWAY_PATH : undefined),
+        mode: "0755",
+      },
       { dependsOn: args.dependsOn },
     );
+    if (withEtcd) this.etcdLeaderAway(steps, args);
     const file = steps.file(
       "config",
       {
@@ -139,5 +153,40 @@ export class PatroniNode extends pulumi.ComponentResource {
       { legacyName: `${host.name}-service-patroni`, dependsOn: startAfter },
     );
     this.registerOutputs({ ready: this.ready.id });
+  }
+
+  /** On a host with an etcd member too: the service keeping the etcd leader off Patroni's leader (etcdLeaderAway.ts). */
+  private etcdLeaderAway(steps: HostSteps, args: PatroniNodeArgs): void {
+    const { config, host } = args;
+    const script = renderEtcdLeaderAway(args.managed, {
+      member: host.name,
+      leaderKey: `${PATRONI_NAMESPACE}${config.cluster.name}/leader`,
+      endpoints: etcdClientUrls(config),
+      ownEndpoint: etcdClientUrl(config, host),
+      // With TLS, etcdctl shows this host's certificate (postgres reads the key through ssl-cert).
+      tls: config.tls.enabled ? TLS_PATHS : undefined,
+    });
+    const unit = renderEtcdLeaderAwayUnit(args.managed);
+    const files = [
+      steps.file(
+        "etcd-leader-away-script",
+        { path: ETCD_LEADER_AWAY_PATH, content: script, mode: "0755" },
+        {
+          dependsOn: args.dependsOn,
+        },
+      ),
+      steps.file(
+        "etcd-leader-away-unit",
+        { path: `/etc/systemd/system/${ETCD_LEADER_AWAY_UNIT}`, content: unit },
+        {
+          dependsOn: args.dependsOn,
+        },
+      ),
+    ];
+    steps.service(
+      "etcd-leader-away",
+      { unit: ETCD_LEADER_AWAY_UNIT, onChange: "restart", triggers: [contentHash(script), contentHash(unit)] },
+      { dependsOn: files },
+    );
   }
 }
