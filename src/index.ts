@@ -254,11 +254,7 @@ export const tlsCa = clusterTls?.caNotAfter.apply((notAfter) => ({ notAfter, day
 export const tlsClientCertificate = clusterTls?.controller.certificate;
 export const tlsClientKey = clusterTls ? pulumi.secret(clusterTls.controller.key) : undefined;
 /** pg_service.conf as the client host has it: paste it (and the CA at sslrootcert) on a DBA's machine. */
-export const pgServiceConf = renderPgServices(
-  clientEndpoint(config),
-  SUPERUSER,
-  clusterTls ? TLS_PATHS.ca : undefined,
-);
+export const pgServiceConf = renderPgServices(clientEndpoint(config), SUPERUSER, clusterTls ? TLS_PATHS.ca : undefined);
 
 const repositoryHost = backupHostOf(config);
 /** The stack's pgBackRest repository, for `npm run ctl -- backups` and for stacks restored from it (restore.source.stack). */

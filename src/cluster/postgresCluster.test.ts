@@ -457,8 +457,10 @@ describe("other seed topologies", () => {
 });
 
 describe("a stack with a backup host", () => {
+  // pgBackRest speaks TLS with the cluster's certificates: backups need tls.enabled.
   const withBackup = {
     cluster: { name: "demo" },
+    tls: { enabled: true },
     hosts: [
       { name: "pg01", address: "10.0.0.11", roles: ["etcd", "postgres"] },
       { name: "pg02", address: "10.0.0.12", roles: ["etcd", "postgres"] },
@@ -505,6 +507,7 @@ describe("a stack with a backup host", () => {
 describe("a restored stack", () => {
   const restoredStack = {
     cluster: { name: "demo2" },
+    tls: { enabled: true },
     restore: { source: { stack: "prod", stanza: "demo" }, target: { type: "name", value: "drill" } },
     hosts: [{ name: "rpg01", address: "10.0.0.21", roles: ["etcd", "postgres", "haproxy"] }],
   };
@@ -519,6 +522,8 @@ describe("a restored stack", () => {
     const { byName } = await deploy(restoredStack, { externalRepository: external });
     expect(byName("cluster-backup-stanza-config")!.inputs.stdin).toContain("tls-server-auth=rpg01=demo,demo2");
     expect(await waitsFor("cluster-rpg01-patroni-config")).toContain("cluster-backup-stanza-trust");
+    // The cluster's CA is read from the file the TLS step writes.
+    expect(await waitsFor("cluster-rpg01-backup-cluster-ca")).toContain("cluster-rpg01-tls-files");
     expect(await waitsFor("cluster-restore-gate")).toEqual(["cluster-rpg01-patroni-service"]);
     expect(byName("cluster-leader-gate")).toBeUndefined();
     expect(byName("cluster-rpg01-pgbackrest-restore-wrapper")).toBeDefined();

@@ -144,8 +144,10 @@ export class PostgresCluster extends pulumi.ComponentResource {
       throw new pulumi.ResourceError("restore: the source's repository is unknown", this);
     const backup = access && new BackupCluster(this, name, config, facts, { stack: args.stack }, connectionOf, access);
     const backupHost = repositoryHost && new BackupHost(...on(repositoryHost, BACKUP_ROLE));
+    // The steps that read this stack's CA file (a restored stack's guest stanza) wait for every host's TLS files.
+    const tlsWritten = [...bases.values()].flatMap((b) => (b.tls ? [b.tls] : []));
     const repositoryCa = backup?.repositoryCa(args.dependsOn ?? []);
-    const guest = backup?.guestStanza(args.dependsOn ?? []) ?? [];
+    const guest = backup?.guestStanza([...(args.dependsOn ?? []), ...tlsWritten]) ?? [];
     const pgbackrest = new Map(
       (access ? topology.withRole(POSTGRES_ROLE) : []).map((h) => {
         const [n, a, o] = on(h, "pgbackrest");

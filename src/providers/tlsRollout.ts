@@ -194,6 +194,9 @@ function tlsPorts(inputs: TlsRolloutInputs, state: HostTlsState): { units: strin
     units.push("haproxy");
     ports.push(`${inputs.ports.stats}:-`);
   }
+  // pgBackRest's TLS server (the backup role, which needs TLS): reloaded to read the new files
+  // where it runs (tls-reload.sh skips a unit that does not). Its port is not checked yet.
+  units.push("pgbackrest");
   return { units, ports };
 }
 

@@ -97,7 +97,7 @@ export class BackupCluster {
     if (this.access.kind === "own" || !this.config.restore) return [];
     const r = this.access.repository;
     const first = this.members[0];
-    // Until the tls role exports the cluster CA, it is read where the host certificates are.
+    // The CAs this stack trusts, as its TLS step wrote them (ClusterTls.trust would do as well).
     const ownCa = this.on(first, `${this.name}-${first.name}-backup`).command(
       "cluster-ca",
       {

@@ -41,7 +41,9 @@ function problemsOf(values: object): string[] {
 
 describe("the backup section", () => {
   it("needs TLS: pgBackRest reaches the repository with the cluster's certificates", () => {
-    expect(problemsOf({ ...base, tls: { enabled: false } })).toContainEqual(expect.stringMatching(/^tls\.enabled: backups/));
+    expect(problemsOf({ ...base, tls: { enabled: false } })).toContainEqual(
+      expect.stringMatching(/^tls\.enabled: backups/),
+    );
     expect(problemsOf({ ...restored, tls: undefined })).toContainEqual(expect.stringMatching(/^tls\.enabled: backups/));
     expect(problemsOf(base)).toEqual([]);
   });

@@ -12,6 +12,7 @@ import { FieldClasses, identity, live, NEW_STACK } from "../../config/fieldClass
 import { hasControlCharacter, positiveInt } from "../../config/primitives";
 import { RoleSlice } from "../../config/roleSlice";
 import { Topology } from "../../config/topology";
+import { TLS_PATHS } from "../../tls/settings";
 import { ClusterView, POSTGRES_ROLE } from "../postgres/slice";
 import { PGBACKREST_TLS_PORT, restoreTargetProblems } from "./restoreTarget";
 
@@ -136,10 +137,10 @@ export const METRICS_TEXTFILE_DIR = "/var/lib/prometheus/node-exporter";
 /** The archive monitor's own state (counts survive log rotation). */
 export const ARCHIVE_METRICS_STATE = "/var/lib/pulumi-patroni/archive-metrics";
 
-/** The cluster's TLS files (the tls role's layout; every host has them). */
-export const TLS_CA_FILE = "/etc/pulumi-patroni/tls/ca.crt";
-export const TLS_CERT_FILE = "/etc/pulumi-patroni/tls/host.crt";
-export const TLS_KEY_FILE = "/etc/pulumi-patroni/tls/host.key";
+/** The cluster's TLS files, as every host has them with tls.enabled (src/tls/settings.ts). */
+export const TLS_CA_FILE = TLS_PATHS.ca;
+export const TLS_CERT_FILE = TLS_PATHS.cert;
+export const TLS_KEY_FILE = TLS_PATHS.key;
 
 /** The stack's own stanza: its cluster's name. */
 export const stanzaOf = (c: ClusterView): string => c.cluster.name;
@@ -220,7 +221,8 @@ export const backupSlice = {
   settings: {
     key: "backup",
     schema: backupSettingsSchema,
-    description: "Backups and WAL archiving with pgBackRest (used when a host has the backup role, or with restore).",
+    description:
+      "Backups and WAL archiving with pgBackRest (used when a host has the backup role, or with restore); needs tls.enabled (pgBackRest speaks TLS with the cluster's certificates).",
   },
   sections: [
     {

@@ -32,12 +32,7 @@ export class ClientHost extends pulumi.ComponentResource {
     const { config, host } = args;
     const steps = new HostSteps(this, name, host, args.facts);
     const endpoint = clientEndpoint(config);
-    const pgService = renderPgService(
-      args.managed,
-      endpoint,
-      SUPERUSER,
-      config.tls.enabled ? TLS_PATHS.ca : undefined,
-    );
+    const pgService = renderPgService(args.managed, endpoint, SUPERUSER, config.tls.enabled ? TLS_PATHS.ca : undefined);
     const pgpass = args.passwords.apply((p) =>
       renderPgpass(
         args.managed,

@@ -1,4 +1,12 @@
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as childProcess from "child_process";
+import * as fs from "fs";
+import * as http from "http";
+import * as https from "https";
+import * as net from "net";
+import * as os from "os";
+import * as path from "path";
+import { generateCa, issueCertificate } from "../../providers/openssl";
 import { parseStackConfig } from "../../stack/stackConfig";
 import { seed000 } from "../../../test/fixtures/topologies";
 import { renderKeepalivedConfig } from "./keepalivedConfig";
@@ -46,7 +54,9 @@ describe("keepalived.conf", () => {
   });
 
   it("the check asks this HAProxy's /primary-up and the peers'; two failures in a row move the VIP", () => {
-    expect(l).toContain('script "/usr/local/lib/pulumi-patroni/keepalived-check 7000 /primary-up /etc/pulumi-patroni/tls/ca.crt 192.168.11.154"');
+    expect(l).toContain(
+      'script "/usr/local/lib/pulumi-patroni/keepalived-check 7000 /primary-up /etc/pulumi-patroni/tls/ca.crt 192.168.11.154"',
+    );
     expect(l).toEqual(
       expect.arrayContaining(["interval 1", "fall 2", "rise 2", "track_script {", "haproxy_serves_primary"]),
     );
@@ -77,7 +87,7 @@ describe("keepalived.conf", () => {
       keepalivedConfigInput(alone, alone.haproxy.vip!, host, "eth0", "x".repeat(12)),
     );
     expect(a).not.toContain("unicast_peer");
-    expect(a).toContain('keepalived-check 7000 /primary-up"');
+    expect(a).toContain('keepalived-check 7000 /primary-up /etc/pulumi-patroni/tls/ca.crt"');
   });
 });
 
@@ -125,4 +135,83 @@ describe("the VRRP check script", () => {
     expect(s[0]).toBe("#!/bin/sh");
     expect(s[1]).toContain("Managed by pulumi-patroni (stack test)");
   });
+});
+
+/**
+ * The check against stand-ins for HAProxy's stats port: this host's on
+ * 127.0.0.1, a peer's on 127.0.0.2, each answering /primary-up with a
+ * status the test sets, over http (a stack without TLS, or before the TLS
+ * migration reaches HAProxy) or https with a certificate of a test CA.
+ */
+describe("the VRRP check script, run", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "keepalived-check-"));
+  const check = path.join(dir, "check");
+  const caFile = path.join(dir, "ca.crt");
+  const servers: net.Server[] = [];
+  let port = 0;
+  const status: Record<string, number> = {};
+  let tls: { cert: string; key: string };
+
+  const serve = (host: string, secure: boolean) =>
+    new Promise<void>((resolve) => {
+      const answer = (req: http.IncomingMessage, res: http.ServerResponse) => {
+        res.writeHead(req.url === "/primary-up" ? status[host] : 404);
+        res.end();
+      };
+      const server = secure ? https.createServer(tls, answer) : http.createServer(answer);
+      servers.push(server);
+      server.listen(port, host, () => {
+        port = (server.address() as net.AddressInfo).port;
+        resolve();
+      });
+    });
+  const stopAll = async () => {
+    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+    servers.length = 0;
+  };
+  /** The check's exit code with this host answering `own` and the peer `peer` (0: no peer listed). */
+  const run = (own: number, peer: number, ca = caFile) => {
+    status["127.0.0.1"] = own;
+    status["127.0.0.2"] = peer;
+    const args = [check, String(port), "/primary-up", ca, ...(peer ? ["127.0.0.2"] : [])];
+    return new Promise<number>((resolve) =>
+      childProcess.execFile("sh", args, { timeout: 10_000 }, (err) => resolve(err ? Number(err.code ?? -1) : 0)),
+    );
+  };
+
+  beforeAll(async () => {
+    fs.writeFileSync(check, keepalivedScript(ctx, "keepalived-check"), { mode: 0o755 });
+    const ca = await generateCa("check test CA", 1);
+    const leaf = await issueCertificate(ca, {
+      commonName: "haproxy",
+      dnsNames: ["haproxy"],
+      ipAddresses: ["127.0.0.1", "127.0.0.2"],
+      days: 1,
+    });
+    fs.writeFileSync(caFile, ca.certificate);
+    tls = { cert: leaf.certificate, key: leaf.key };
+  });
+  afterAll(async () => {
+    await stopAll();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  for (const secure of [false, true])
+    it(`over ${secure ? "https (TLS)" : "http (no TLS yet)"}: ok while this HAProxy sees a primary; fail when only a peer does`, async () => {
+      port = 0;
+      await serve("127.0.0.1", secure);
+      await serve("127.0.0.2", secure);
+      expect(await run(200, 0)).toBe(0);
+      expect(await run(503, 0)).toBe(0);
+      expect(await run(503, 503)).toBe(0);
+      expect(await run(503, 200)).toBe(1);
+      expect(await run(200, 200)).toBe(0);
+      if (secure) {
+        // A page whose certificate the CA file does not vouch for is no answer.
+        expect(await run(200, 0, path.join(dir, "absent.crt"))).toBe(1);
+      }
+      await stopAll();
+      // Nobody answers: fail.
+      expect(await run(200, 0)).toBe(1);
+    });
 });
