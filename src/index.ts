@@ -3,6 +3,7 @@
 // source), deploy the cluster onto them, export how to reach it.
 import * as pulumi from "@pulumi/pulumi";
 import { PostgresCluster } from "./cluster/postgresCluster";
+import { BackupRepositoryOutput, restoreSource } from "./cluster/restoreSource";
 import { identityAdvice, identityValues } from "./config/fieldClasses";
 import { SSH_PRIVATE_KEY } from "./config/core";
 import { LocalStand } from "./local/localStand";
@@ -10,7 +11,9 @@ import { GeneratedPassword } from "./providers/generatedPassword";
 import { HostKey } from "./providers/hostKey";
 import { SshConnection } from "./providers/shellCommand";
 import { StackIdentity } from "./providers/stackIdentity";
+import { backupHostOf, stanzaOf } from "./roles/backup/slice";
 import { HAPROXY_STATS_USER } from "./roles/haproxy/slice";
+import { hostFactsOf } from "./stack/hostFacts";
 import { ClusterPasswords } from "./stack/passwords";
 import { readStackConfig } from "./stack/read";
 import { configuredSecretProblems, FIELD_CLASSES, SECRETS, StackConfig } from "./stack/stackConfig";
@@ -27,7 +30,13 @@ function clusterPasswords(config: StackConfig, secrets: Secrets): pulumi.Output<
       keepers: generation > 0 ? { generation: String(generation) } : undefined,
     }).result;
   };
-  const roles = Object.fromEntries(SECRETS.map((s) => [s.field, secrets[s.key] ?? generated(s.generatedName, s.key)]));
+  // A secret the stack does not need (the backup cipher without a backup host) is never generated.
+  const roles = Object.fromEntries(
+    SECRETS.map((s) => [
+      s.field,
+      secrets[s.key] ?? ((s.neededBy?.(config) ?? true) ? generated(s.generatedName, s.key) : pulumi.output("")),
+    ]),
+  );
   const users = Object.fromEntries(
     config.cluster.users.map((u) => [u.name, generated(`user-${u.name}-password`, `user:${u.name}`)]),
   );
@@ -100,9 +109,12 @@ const stack = pulumi.getStack();
 const { config, secrets } = readStackConfig();
 const passwords = clusterPasswords(config, secrets);
 const identity = stackIdentity(config, secrets);
+// A restored stack: its source's repository, and the guard that refuses (at preview) what it cannot serve.
+const restore = config.restore ? restoreSource(config, config.restore, stack, hostFactsOf(config, stack)) : undefined;
+const guards = [identity, ...(restore ? [restore.guard] : [])];
 const localStand =
   config.hostSource === "local-machines"
-    ? new LocalStand("stand", { stand: stack, hosts: config.hosts, ...config.localMachines }, { dependsOn: [identity] })
+    ? new LocalStand("stand", { stand: stack, hosts: config.hosts, ...config.localMachines }, { dependsOn: guards })
     : undefined;
 const connections = localStand ? localStand.connections : existingHostConnections(config, secrets, identity);
 const cluster = new PostgresCluster("cluster", {
@@ -110,7 +122,8 @@ const cluster = new PostgresCluster("cluster", {
   stack,
   connections,
   passwords,
-  dependsOn: [identity, ...(localStand?.machines ?? [])],
+  dependsOn: [...guards, ...(localStand?.machines ?? [])],
+  externalRepository: restore?.repository,
 });
 
 export const primaryUri = cluster.primaryUri;
@@ -155,3 +168,26 @@ export const hostKeys = pulumi.unsecret(
   ),
 );
 export const shell = localStand?.shellCommands;
+const repositoryHost = backupHostOf(config);
+/** The stack's pgBackRest repository, for `npm run ctl -- backups` and for stacks restored from it (restore.source.stack). */
+export const backupRepository:
+  BackupRepositoryOutput | { stack: string; stanza: string; onDestroy: string } | undefined = repositoryHost
+  ? {
+      host: repositoryHost.name,
+      address: repositoryHost.address,
+      path: config.backup.path,
+      stanza: stanzaOf(config),
+      onDestroy: config.backup.removeRepositoryOnDestroy
+        ? `pulumi destroy deletes stanza ${stanzaOf(config)}'s backups and WAL from ${repositoryHost.name}:${config.backup.path} (backup.removeRepositoryOnDestroy: true)`
+        : `pulumi destroy keeps stanza ${stanzaOf(config)}'s backups and WAL in ${repositoryHost.name}:${config.backup.path} (backup.removeRepositoryOnDestroy: false)`,
+    }
+  : config.restore
+    ? {
+        // Its stanza lives in the source stack's repository.
+        stack: config.restore.source.stack,
+        stanza: stanzaOf(config),
+        onDestroy: config.backup.removeRepositoryOnDestroy
+          ? `pulumi destroy deletes stanza ${stanzaOf(config)}'s backups and WAL from ${config.restore.source.stack}'s repository (backup.removeRepositoryOnDestroy: true)`
+          : `pulumi destroy keeps stanza ${stanzaOf(config)}'s backups and WAL in ${config.restore.source.stack}'s repository (backup.removeRepositoryOnDestroy: false)`,
+      }
+    : undefined;
