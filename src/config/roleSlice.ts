@@ -58,6 +58,8 @@ export interface RoleSlice<View = never> {
   readonly problems?: (c: View, topology: Topology) => string[];
   /** Debian packages a host with this role needs. */
   readonly packages?: (c: View) => string[];
+  /** Debian packages this role needs on hosts of other roles, by their role (pgBackRest on the database hosts). */
+  readonly packagesWith?: (c: View) => Readonly<Record<string, readonly string[]>>;
   /** By config table key ("haproxy.fall"): what `pulumi up` does with a change. */
   readonly fieldClasses?: Readonly<Record<string, FieldRule>>;
   readonly secrets?: readonly SecretSpec<View>[];

@@ -106,6 +106,8 @@ export function packagesFor(roles: readonly string[], c: StackConfig): string[] 
   // every certificate link (25 s per host); curl pulls it in when missing.
   const packages = new Set(["curl", "jq"]);
   for (const role of roles) for (const p of sliceOf(role)?.packages?.(c) ?? []) packages.add(p);
+  for (const slice of SLICES)
+    for (const role of roles) for (const p of slice.packagesWith?.(c)[role] ?? []) packages.add(p);
   return [...packages].sort();
 }
 

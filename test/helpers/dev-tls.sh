@@ -7,6 +7,10 @@
 # these files itself.
 #
 #   dev-tls.sh STACK NAME=ADDRESS...
+#   DEV_TLS_WAIT=SECONDS dev-tls.sh ...   waits for each machine to run first
+#     (start it in the background before `pulumi up` creates the machines:
+#     the files are in place seconds after a machine boots, long before the
+#     packages that use them are installed)
 #
 # One CA per stack (EC P-256, kept 0600 under the stands' state root), one
 # leaf per host with CN=NAME, SAN DNS:NAME, IP:ADDRESS, EKU serverAuth and
@@ -27,6 +31,11 @@ if [[ ! -s $dir/ca.key ]]; then
 fi
 for pair in "$@"; do
   name=${pair%%=*} addr=${pair#*=}
+  deadline=$(($(date +%s) + ${DEV_TLS_WAIT:-0}))
+  until [[ $("$machine" status "$name" --stand "$stack" 2>/dev/null) == running ]]; do
+    if (($(date +%s) >= deadline)); then echo "dev-tls: $stack/$name is not running" >&2; exit 1; fi
+    sleep 0.5
+  done
   work=$(mktemp -d)
   openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -pkeyopt ec_param_enc:named_curve -out "$work/host.key"
   openssl req -new -key "$work/host.key" -subj "/CN=$name" -out "$work/host.csr"

@@ -239,6 +239,8 @@ export const backupSlice = {
   ports: () => [{ port: PGBACKREST_TLS_PORT, field: "pgBackRest's TLS server (backup role)" }],
   problems: backupProblems,
   packages: () => ["pgbackrest"],
+  // Every PostgreSQL host of a stack that archives runs pgBackRest (archive_command, its TLS server).
+  packagesWith: (c) => ({ [POSTGRES_ROLE]: archives(c) ? ["pgbackrest"] : [] }),
   fieldClasses: FIELD_CLASSES,
   facts: () => ({
     PGBACKREST_CONFIG: PGBACKREST_CONFIG_PATH,
