@@ -152,7 +152,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
       ? backup!.restoreGate([patroni[0].ready])
       : patroniCluster.leaderRuns([patroni[0].ready]);
     leaderRuns([...patroni.map((p) => p.config), firstLeads]);
-    const handover = patroniCluster.leaderHandover(patroni.map((p) => p.ready));
+    const handover = patroniCluster.leaderHandover([...patroni.map((p) => p.ready), firstLeads]);
     const dynamicConfig = patroniCluster.dynamicConfiguration(passwords, [
       patroniCluster.healthy(passwords, [handover]),
     ]);

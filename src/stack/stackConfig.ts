@@ -76,7 +76,9 @@ export type ClusterPasswords = Readonly<Record<SecretField, string>> & {
 };
 
 /** The secrets the roles declare. */
-export const SECRETS = ROLE_SLICES.flatMap((s) => ("secrets" in s ? [...s.secrets] : [])) as readonly (SecretSpec<StackConfig> & {
+export const SECRETS = ROLE_SLICES.flatMap((s) =>
+  "secrets" in s ? [...s.secrets] : [],
+) as readonly (SecretSpec<StackConfig> & {
   readonly field: SecretField;
 })[];
 /** Config keys that may only hold Pulumi secrets (`pulumi config set --secret`). */

@@ -117,6 +117,8 @@ export class BackupCluster {
           STANZA: this.stanza,
           REMOVE: this.config.backup.removeRepositoryOnDestroy ? 1 : 0,
         }),
+        // pulumi destroy says what became of the backups.
+        announceDelete: true,
       },
       { dependsOn: after },
     );

@@ -74,6 +74,8 @@ export class BackupHost extends pulumi.ComponentResource {
           STANZA: stanza,
           REMOVE: config.backup.removeRepositoryOnDestroy ? 1 : 0,
         }),
+        // pulumi destroy says what became of the backups.
+        announceDelete: true,
       },
       { dependsOn: args.dependsOn },
     );

@@ -11,8 +11,10 @@
 since=$(($(date +%s) - 30))
 deadline=$(($(date +%s) + TIMEOUT))
 why() {
-  journalctl -u patroni -t pp-restore-bootstrap --since "@$since" -o cat --no-pager 2>/dev/null |
-    grep -E "FATAL|REFUSED|ERROR|Failed to bootstrap|recovery ended|recovery stopping|restoring stanza" | tail -n 15
+  # PostgreSQL, Patroni and the wrapper all log into patroni.service's journal.
+  journalctl -u patroni --since "@$since" -o cat --no-pager 2>/dev/null |
+    grep -E "FATAL|REFUSED|ERROR|Failed to bootstrap|recovery ended|recovery stopping|restoring stanza" |
+    grep -vE "not accepting connections|is starting up|is shutting down" | tail -n 15
 }
 while :; do
   if cluster=$(curl -fsS --max-time 3 "$REST/cluster" 2>/dev/null) &&
