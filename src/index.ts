@@ -16,7 +16,7 @@ import { HAPROXY_STATS_USER } from "./roles/haproxy/slice";
 import { hostFactsOf } from "./stack/hostFacts";
 import { ClusterPasswords } from "./stack/passwords";
 import { readStackConfig } from "./stack/read";
-import { configuredSecretProblems, FIELD_CLASSES, SECRETS, StackConfig } from "./stack/stackConfig";
+import { allRolePackages, configuredSecretProblems, FIELD_CLASSES, SECRETS, StackConfig } from "./stack/stackConfig";
 
 type Secrets = Partial<Record<string, pulumi.Output<string>>>;
 
@@ -114,7 +114,16 @@ const restore = config.restore ? restoreSource(config, config.restore, stack, ho
 const guards = [identity, ...(restore ? [restore.guard] : [])];
 const localStand =
   config.hostSource === "local-machines"
-    ? new LocalStand("stand", { stand: stack, hosts: config.hosts, ...config.localMachines }, { dependsOn: guards })
+    ? new LocalStand(
+        "stand",
+        {
+          stand: stack,
+          hosts: config.hosts,
+          ...config.localMachines,
+          imagePackages: config.localMachines.prebuiltPackages ? allRolePackages(config) : [],
+        },
+        { dependsOn: guards },
+      )
     : undefined;
 const connections = localStand ? localStand.connections : existingHostConnections(config, secrets, identity);
 const cluster = new PostgresCluster("cluster", {
@@ -125,6 +134,9 @@ const cluster = new PostgresCluster("cluster", {
   dependsOn: [...guards, ...(localStand?.machines ?? [])],
   externalRepository: restore?.repository,
 });
+
+// A whole-stand destroy switches the machines off first (see LocalStand.teardownAfter).
+localStand?.teardownAfter([cluster]);
 
 export const primaryUri = cluster.primaryUri;
 export const replicasUri = cluster.replicasUri;

@@ -5,10 +5,13 @@
 # controller reboot say, and `up` runs again). Several stands may share a
 # bridge, its address and its apt proxy.
 # Env: ACTION, MACHINES (the machine scripts' folder), BRIDGE, BRIDGE_ADDRESS,
-# LISTEN (the bridge's address), APT_PROXY_PORT, PULUMI_PATRONI_SUBNET_PREFIX
-# (the only addresses a stand may use; machines/lib.sh refuses others).
+# LISTEN (the bridge's address), APT_PROXY_PORT, MARKER (a whole-stand destroy's
+# mark, see stand-teardown.sh: gone once the stand is up again or destroyed),
+# PULUMI_PATRONI_SUBNET_PREFIX (the only addresses a stand may use;
+# machines/lib.sh refuses others).
 case "$ACTION" in
   up)
+    rm -f "$MARKER"
     "$MACHINES/network.sh" up --bridge "$BRIDGE" --address "$BRIDGE_ADDRESS"
     "$MACHINES/apt-proxy.sh" up --listen "$LISTEN" --port "$APT_PROXY_PORT"
     "$MACHINES/rootfs.sh" ensure >/dev/null
@@ -24,6 +27,7 @@ case "$ACTION" in
     fi
     "$MACHINES/apt-proxy.sh" down --listen "$LISTEN" --port "$APT_PROXY_PORT"
     "$MACHINES/network.sh" down --bridge "$BRIDGE" --address "$BRIDGE_ADDRESS"
+    rm -f "$MARKER"
     ;;
   check)
     "$MACHINES/network.sh" status --bridge "$BRIDGE" --address "$BRIDGE_ADDRESS" >/dev/null &&

@@ -209,7 +209,7 @@ describe("patroni.yml of a stack that archives", () => {
 });
 
 describe("the committed backup stacks", () => {
-  it.each(["Pulumi.e2e-backup.yaml", "Pulumi.e2e-restore.yaml"])("%s is valid", (file) => {
+  it.each(["Pulumi.bkcap.yaml", "Pulumi.bkcapr.yaml"])("%s is valid", (file) => {
     const doc = yaml.load(fs.readFileSync(path.join(__dirname, "..", "..", "..", file), "utf8")) as {
       config: Record<string, unknown>;
     };
