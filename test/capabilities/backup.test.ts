@@ -6,8 +6,8 @@
 // applied by pulumi up, a full archive queue reported (never a silent gap),
 // WAL archived from the new leader after a power loss, the restore drill to
 // a restore point with the source's stanza unchanged, a target past the
-// newest WAL failing loudly, a stanza that holds WAL refused, and what
-// destroy does with the repository. Both stands are destroyed at the end.
+// newest WAL failing loudly, a stanza that holds WAL refused, and that
+// destroying a restored stack keeps its stanza. Both stands are destroyed at the end.
 //
 // Until the tls branch is merged, the cluster's certificate files are put
 // on the machines by test/helpers/dev-tls.sh (one CA per stack, as the tls
@@ -90,7 +90,7 @@ async function leaderOf(stand: Stand, hosts: string[]): Promise<string> {
     for (const h of hosts) {
       try {
         const cluster = JSON.parse(
-          stand.ssh(h, "curl -fsS --max-time 3 http://127.0.0.1:8008/cluster", undefined, 15_000),
+          stand.ssh(h, `curl -fsS --max-time 3 http://${stand.address(h)}:8008/cluster`, undefined, 15_000),
         );
         const leader = cluster.members.find((m: any) => m.role === "leader" && m.state === "running");
         if (leader) return leader.name;
@@ -268,7 +268,9 @@ describe("backups of a running cluster", () => {
       return files.includes(history) && files.includes(`/${segment}-`) ? Date.now() : undefined;
     });
     expect(newTimeline).toBeGreaterThan(timeline);
-    console.log(`[capabilities] new leader's WAL archived ${((archived - promoted) / 1000).toFixed(1)} s after it was promoted`);
+    console.log(
+      `[capabilities] new leader's WAL archived ${((archived - promoted) / 1000).toFixed(1)} s after it was promoted`,
+    );
     expect(archived - promoted).toBeLessThan(60_000);
     // After an unplanned failover, a new backup: WAL the old leader had not archived is lost to the archive.
     // With no standby left, it comes from the primary (backup-standby=prefer).
@@ -288,6 +290,8 @@ describe("the restore drill, into a new stack", () => {
     sql(source, leader, "insert into drill select generate_series(1, 1000)");
     sql(source, leader, "select pg_create_restore_point('drill')");
     sql(source, leader, "delete from drill");
+    // Analyzed now, so no autovacuum commits after the past target of the next test (it must lie beyond the WAL).
+    sql(source, leader, "vacuum analyze drill");
     const segment = sql(source, leader, "select pg_walfile_name(pg_current_wal_lsn()); select pg_switch_wal()").split(
       "\n",
     )[0];
@@ -346,16 +350,8 @@ describe("the restore drill, into a new stack", () => {
     for (const f of after.filter((x) => !before.includes(x))) expect(path.basename(f).slice(0, 8)).toBe(sourceTimeline);
   });
 
-  it("pulumi destroy of the restored stack keeps its stanza in the repository, and says so", async () => {
-    const r = await destroy(restored);
-    expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(r.stdout + r.stderr).toContain(`kept stanza ${RESTORED_STANZA} (its backups and WAL)`);
-    expect(info(RESTORED_STANZA).backup.length).toBeGreaterThan(0);
-    expect(source.ssh("backup01", `ls /etc/pgbackrest/conf.d/`)).toBe("");
-  });
-
   it("a new cluster pointed at a stanza that already holds WAL is refused at preview", async () => {
-    // The destroyed stack's configuration as a new stack would have it: its stanza (cluster.name) holds WAL, kept.
+    // The restored stack's configuration as another new stack: its stanza (cluster.name) holds WAL.
     const config = JSON.parse(JSON.stringify(restored.config()));
     config["pulumi-patroni:hosts"] = [
       { name: "rpg02", address: "10.213.15.22", roles: ["etcd", "postgres", "haproxy"] },
@@ -371,21 +367,13 @@ describe("the restore drill, into a new stack", () => {
     expect(out).toContain("give cluster.name another value");
     expect(source.machine("list")).not.toContain("rpg02");
   });
-});
 
-describe("destroying the source", () => {
-  it("with removeRepositoryOnDestroy, pulumi destroy deletes the stanza's backups and WAL, and says so", async () => {
-    source.editConfig((c) => {
-      c["pulumi-patroni:backup"].removeRepositoryOnDestroy = true;
-    });
-    await source.up("bkcap: removeRepositoryOnDestroy");
-    const urn = `urn:pulumi:${source.stack}::pulumi-patroni::pulumi-patroni:index:PostgresCluster$pulumi-patroni:index:BackupHost$pulumi-nodejs:dynamic/patroni:ShellCommand::cluster-backup01-backup-repository`;
-    const r = await source.run(["destroy", "--yes", "--skip-preview", "--target", urn], true);
+  it("pulumi destroy of the restored stack keeps its stanza in the repository, and says so", async () => {
+    const r = await destroy(restored);
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(r.stdout + r.stderr).toContain(`removed stanza ${STANZA} (its backups and WAL)`);
-    expect(source.ssh("backup01", `ls /var/lib/pgbackrest/backup/ 2>/dev/null || true`)).not.toContain(STANZA);
-    // The restored stack's stanza, kept, is still there.
-    expect(info(RESTORED_STANZA).status.code).toBe(0);
+    expect(r.stdout + r.stderr).toContain(`kept stanza ${RESTORED_STANZA} (its backups and WAL)`);
+    expect(info(RESTORED_STANZA).backup.length).toBeGreaterThan(0);
+    expect(source.ssh("backup01", `ls /etc/pgbackrest/conf.d/`)).toBe("");
   });
 });
 
