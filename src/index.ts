@@ -189,17 +189,13 @@ export const backupRepository:
       address: repositoryHost.address,
       path: config.backup.path,
       stanza: stanzaOf(config),
-      onDestroy: config.backup.removeRepositoryOnDestroy
-        ? `pulumi destroy deletes stanza ${stanzaOf(config)}'s backups and WAL from ${repositoryHost.name}:${config.backup.path} (backup.removeRepositoryOnDestroy: true)`
-        : `pulumi destroy keeps stanza ${stanzaOf(config)}'s backups and WAL in ${repositoryHost.name}:${config.backup.path} (backup.removeRepositoryOnDestroy: false)`,
+      onDestroy: `pulumi destroy keeps stanza ${stanzaOf(config)}'s backups and WAL in ${repositoryHost.name}:${config.backup.path}`,
     }
   : config.restore
     ? {
         // Its stanza lives in the source stack's repository.
         stack: config.restore.source.stack,
         stanza: stanzaOf(config),
-        onDestroy: config.backup.removeRepositoryOnDestroy
-          ? `pulumi destroy deletes stanza ${stanzaOf(config)}'s backups and WAL from ${config.restore.source.stack}'s repository (backup.removeRepositoryOnDestroy: true)`
-          : `pulumi destroy keeps stanza ${stanzaOf(config)}'s backups and WAL in ${config.restore.source.stack}'s repository (backup.removeRepositoryOnDestroy: false)`,
+        onDestroy: `pulumi destroy keeps stanza ${stanzaOf(config)}'s backups and WAL in ${config.restore.source.stack}'s repository`,
       }
     : undefined;

@@ -91,7 +91,7 @@ export class BackupCluster {
    * A restored stack's stanza in the external repository: its hosts' CA in
    * the bundle the TLS server trusts, its own conf.d file (its hosts, and
    * what their certificates may use), the server reloaded; on destroy, its
-   * files go and its backups and WAL stay unless removeRepositoryOnDestroy.
+   * files go and its backups and WAL stay.
    */
   guestStanza(after: pulumi.Input<pulumi.Resource>[]): pulumi.Resource[] {
     if (this.access.kind === "own" || !this.config.restore) return [];
@@ -111,12 +111,8 @@ export class BackupCluster {
       "stanza-data",
       {
         description: `stanza ${this.stanza} in ${r.stack}'s repository`,
-        create: script("guest-stanza", { ACTION: "create", STANZA: this.stanza, REMOVE: 0 }),
-        delete: script("guest-stanza", {
-          ACTION: "delete",
-          STANZA: this.stanza,
-          REMOVE: this.config.backup.removeRepositoryOnDestroy ? 1 : 0,
-        }),
+        create: script("guest-stanza", { ACTION: "create", STANZA: this.stanza }),
+        delete: script("guest-stanza", { ACTION: "delete", STANZA: this.stanza }),
         // pulumi destroy says what became of the backups.
         announceDelete: true,
       },

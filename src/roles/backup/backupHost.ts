@@ -67,13 +67,8 @@ export class BackupHost extends pulumi.ComponentResource {
       "repository",
       {
         description: `pgBackRest repository ${config.backup.path}`,
-        create: script("repository", { ACTION: "create", REPO_PATH: config.backup.path, STANZA: stanza, REMOVE: 0 }),
-        delete: script("repository", {
-          ACTION: "delete",
-          REPO_PATH: config.backup.path,
-          STANZA: stanza,
-          REMOVE: config.backup.removeRepositoryOnDestroy ? 1 : 0,
-        }),
+        create: script("repository", { ACTION: "create", REPO_PATH: config.backup.path, STANZA: stanza }),
+        delete: script("repository", { ACTION: "delete", REPO_PATH: config.backup.path, STANZA: stanza }),
         // pulumi destroy says what became of the backups.
         announceDelete: true,
       },

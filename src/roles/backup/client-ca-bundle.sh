@@ -3,7 +3,7 @@
 # repository (a restored cluster's, in CA_DIR). Rebuilt when it differs
 # (check exits 1 then), and pgBackRest's server reloaded to read it.
 # Env: ACTION (create|check), CA_FILE, CA_DIR, BUNDLE.
-[ -r "$CA_FILE" ] || { echo "no cluster CA at $CA_FILE: the host's TLS files must be there first" >&2; exit 1; }
+[ -r "$CA_FILE" ] || { echo "no cluster CA at $CA_FILE on $(hostname): pgBackRest's TLS uses the certificates the tls role writes there; they must be in place first" >&2; exit 1; }
 wanted() { cat "$CA_FILE"; for f in "$CA_DIR"/*.crt; do [ -f "$f" ] && cat "$f"; done; return 0; }
 if [ "$ACTION" = check ]; then
   [ -f "$BUNDLE" ] && [ "$(cat "$BUNDLE")" = "$(wanted)" ]

@@ -2,9 +2,8 @@
 # repository's host: the repository is there already (its path is in the
 # repository's own pgbackrest.conf). ACTION:
 #   create  checks that the repository is there
-#   delete  REMOVE=1: this stanza's backups and WAL are deleted; REMOVE=0:
-#           they are kept (the default), and said so
-# Env: ACTION, STANZA, REMOVE, PGBACKREST_CONFIG.
+#   delete  the stanza's backups and WAL are kept, and said so
+# Env: ACTION, STANZA, PGBACKREST_CONFIG.
 repo=$(sed -n 's/^repo1-path=//p' "$PGBACKREST_CONFIG")
 if [ -z "$repo" ] || [ ! -d "$repo" ]; then
   echo "no pgBackRest repository on $(hostname) ($PGBACKREST_CONFIG names none)" >&2
@@ -13,12 +12,7 @@ fi
 case "$ACTION" in
   create) echo "repository $repo on $(hostname) holds stanza $STANZA" ;;
   delete)
-    if [ "$REMOVE" = 1 ]; then
-      rm -rf "${repo:?}/archive/$STANZA" "${repo:?}/backup/$STANZA"
-      echo "removed stanza $STANZA (its backups and WAL) from $repo on $(hostname) (backup.removeRepositoryOnDestroy is true)"
-    else
-      echo "kept stanza $STANZA (its backups and WAL) in $repo on $(hostname) (backup.removeRepositoryOnDestroy is false)"
-    fi
+    echo "kept stanza $STANZA (its backups and WAL) in $repo on $(hostname); to delete them: pgbackrest --stanza=$STANZA stop && pgbackrest --stanza=$STANZA stanza-delete"
     ;;
   *) echo "unknown ACTION $ACTION" >&2; exit 2 ;;
 esac

@@ -45,7 +45,6 @@ describe("the backup section", () => {
       diffSchedule: "Mon..Sat *-*-* 01:00:00",
       archivePushQueueMax: "1GiB",
       archiveTimeout: 60,
-      removeRepositoryOnDestroy: false,
     });
     expect(c.restore).toBeUndefined();
   });

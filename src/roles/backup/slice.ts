@@ -60,12 +60,6 @@ export const backupSettingsSchema = z
       .describe(
         "Seconds after which a primary with writes switches to a new WAL segment, so it gets archived (archive_timeout): the data an idle primary can lose.",
       ),
-    removeRepositoryOnDestroy: z
-      .boolean()
-      .default(false)
-      .describe(
-        "pulumi destroy also deletes this stack's backups and WAL from the repository. Default: they are kept (and destroy says so).",
-      ),
   })
   .strict();
 export type BackupSettings = z.infer<typeof backupSettingsSchema>;
@@ -212,7 +206,6 @@ const FIELD_CLASSES: FieldClasses = {
   "backup.diffSchedule": live("the differential backup timer on the backup host, rewritten and restarted"),
   "backup.archivePushQueueMax": live("pgbackrest.conf on the database hosts (read by every archive-push)"),
   "backup.archiveTimeout": live("dynamic configuration (DCS): archive_timeout, reloaded"),
-  "backup.removeRepositoryOnDestroy": live("only read by pulumi destroy"),
   restore: live(
     "read when the cluster is bootstrapped: a change after a failed restore retries it; once the cluster exists, nothing runs again",
   ),
