@@ -3,10 +3,21 @@
 // from Patroni's REST API on the first PostgreSQL host that answers; the
 // command is checked against it (src/ops/ctl.ts), run there with patronictl
 // (its config on the host holds the REST API credentials), and waited for.
-import { CtlError, ClusterView, parseClusterView, parseCtlArgs, planCtl, waitDone } from "../src/ops/ctl";
+import { backupProblems, formatBackups, HostArchive, parseHostArchive, parseInfo } from "../src/ops/backups";
+import {
+  CtlCommand,
+  CtlError,
+  ClusterView,
+  isBackupCommand,
+  parseClusterView,
+  parseCtlArgs,
+  planCtl,
+  waitDone,
+} from "../src/ops/ctl";
 import { readStackOutputs, StackAccess } from "../src/ops/stackAccess";
 import { shellQuote } from "../src/render/shellQuote";
-import { PATRONI_CONFIG_PATH, POSTGRES_ROLE } from "../src/roles/postgres/slice";
+import { ARCHIVE_METRICS_PATH } from "../src/roles/backup/slice";
+import { PATRONI_CONFIG_PATH, POSTGRES_ROLE, POSTGRES_SOCKET_DIR } from "../src/roles/postgres/slice";
 import { renderHostScript, scriptsIn } from "../src/steps/stepScript";
 import * as path from "path";
 
@@ -43,10 +54,102 @@ function findCluster(access: StackAccess): { host: string; view: ClusterView } {
   throw new CtlError(`no PostgreSQL host's Patroni answered:\n  ${errors.join("\n  ")}`);
 }
 
+const opsScript = (name: string, env: Record<string, string>) =>
+  `set -e\n${renderHostScript(scriptsIn(path.join(__dirname, "..", "src", "ops"))(name, env))}`;
+
+/** The stack's stanza and the repository host that holds it (this stack's, or its source's when restored). */
+function repositoryOf(stack: string, access: StackAccess): { stanza: string; repo: StackAccess; host: string } {
+  const r = access.outputs.backupRepository as { host?: string; stack?: string; stanza: string } | undefined;
+  if (!r)
+    throw new CtlError(
+      `stack ${stack} has no backups: no host has the backup role, and it was not restored from another stack's repository`,
+    );
+  if (r.host) return { stanza: r.stanza, repo: access, host: r.host };
+  const source = new StackAccess(readStackOutputs(r.stack!));
+  const host = (source.outputs.backupRepository as { host?: string } | undefined)?.host;
+  if (!host) throw new CtlError(`stack ${r.stack}, whose repository stack ${stack} uses, has no backup host any more`);
+  return { stanza: r.stanza, repo: source, host };
+}
+
+/** backups, backup, check: pgBackRest on the repository host, the archive's state on each PostgreSQL host. */
+function backupCommand(
+  stack: string,
+  access: StackAccess,
+  command: Extract<CtlCommand, { kind: "backups" | "backup" | "check" }>,
+): number {
+  const { stanza, repo, host } = repositoryOf(stack, access);
+  const pgbackrest = (args: string[], timeoutMs = 120_000) =>
+    repo.runScript(
+      host,
+      `cd /tmp && runuser -u postgres -- pgbackrest --stanza=${shellQuote(stanza)} ${args.map(shellQuote).join(" ")}`,
+      timeoutMs,
+    );
+  try {
+    if (command.kind === "backup") {
+      console.log(`${command.type} backup of stanza ${stanza} on ${host}`);
+      const started = Date.now();
+      const r = pgbackrest([`--type=${command.type}`, "--log-level-console=info", "backup"], 6 * 3600_000);
+      const shown = (r.stdout + r.stderr).split("\n").filter((l) => /new backup label|backup size|WARN|ERROR/.test(l));
+      console.log(shown.map((l) => l.replace(/^\S+ \S+ P\d+ +/, "")).join("\n"));
+      if (r.code !== 0) {
+        console.error(
+          `pgbackrest backup failed (exit ${r.code})${r.code === 50 ? ": another backup of the stanza runs (a timer?)" : ""}`,
+        );
+        return 1;
+      }
+      console.log(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      return 0;
+    }
+    const info = pgbackrest(["--output=json", "info"]);
+    if (info.code !== 0)
+      throw new CtlError(`pgbackrest info failed on ${host}: ${(info.stderr || info.stdout).trim()}`);
+    const stanzaInfo = parseInfo(info.stdout, stanza);
+    const hosts: HostArchive[] = access.hostsWith(POSTGRES_ROLE).map((h) => {
+      const r = access.runScript(
+        h,
+        opsScript("archive-state", {
+          STANZA: stanza,
+          ARCHIVE_METRICS: ARCHIVE_METRICS_PATH,
+          PATRONI_CONFIG: PATRONI_CONFIG_PATH,
+          PG_SOCKET_DIR: POSTGRES_SOCKET_DIR,
+        }),
+        30_000,
+      );
+      return r.code === 0
+        ? parseHostArchive(h, r.stdout)
+        : {
+            ...parseHostArchive(h, ""),
+            unreachable: (r.stderr || r.stdout).trim().split("\n").at(-1) || `exit ${r.code}`,
+          };
+    });
+    if (command.kind === "backups") {
+      console.log(formatBackups(stanzaInfo, hosts, `${host}`));
+      return stanzaInfo.status.code === 0 ? 0 : 1;
+    }
+    const check = pgbackrest(["--log-level-console=warn", "check"], 300_000);
+    const problems = backupProblems(stanzaInfo, hosts);
+    if (check.code !== 0)
+      problems.unshift(
+        `pgbackrest check failed (exit ${check.code}): ${(check.stdout + check.stderr).trim().split("\n").slice(-3).join(" ")}`,
+      );
+    if (problems.length === 0) {
+      console.log(
+        `check: stanza ${stanza} ok: WAL archived from the primary, ${stanzaInfo.backup?.length ?? 0} backup(s), no WAL dropped since the newest`,
+      );
+      return 0;
+    }
+    console.error(problems.map((p) => `check: ${p}`).join("\n"));
+    return 1;
+  } finally {
+    if (repo !== access) repo.close();
+  }
+}
+
 async function main(): Promise<number> {
   const { stack, command } = parseCtlArgs(process.argv.slice(2), process.env.STACK ?? "local");
   const access = new StackAccess(readStackOutputs(stack));
   try {
+    if (isBackupCommand(command)) return backupCommand(stack, access, command);
     let { host, view } = findCluster(access);
     const plan = planCtl(command, view);
     if (plan.summary) console.log(plan.summary);

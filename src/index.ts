@@ -3,6 +3,7 @@
 // source), deploy the cluster onto them, export how to reach it.
 import * as pulumi from "@pulumi/pulumi";
 import { PostgresCluster } from "./cluster/postgresCluster";
+import { BackupRepositoryOutput, restoreSource } from "./cluster/restoreSource";
 import { identityAdvice, identityValues } from "./config/fieldClasses";
 import { SSH_PRIVATE_KEY } from "./config/core";
 import { LocalStand } from "./local/localStand";
@@ -10,8 +11,10 @@ import { GeneratedPassword } from "./providers/generatedPassword";
 import { HostKey } from "./providers/hostKey";
 import { SshConnection } from "./providers/shellCommand";
 import { StackIdentity } from "./providers/stackIdentity";
+import { backupHostOf, stanzaOf } from "./roles/backup/slice";
 import { clientEndpoint, entryUri } from "./roles/client/clientConnection";
 import { HAPROXY_ROLE, HAPROXY_STATS_USER } from "./roles/haproxy/slice";
+import { hostFactsOf } from "./stack/hostFacts";
 import { ClusterPasswords } from "./stack/passwords";
 import { readStackConfig } from "./stack/read";
 import {
@@ -35,7 +38,13 @@ function clusterPasswords(config: StackConfig, secrets: Secrets): pulumi.Output<
       keepers: generation > 0 ? { generation: String(generation) } : undefined,
     }).result;
   };
-  const roles = Object.fromEntries(SECRETS.map((s) => [s.field, secrets[s.key] ?? generated(s.generatedName, s.key)]));
+  // A secret the stack does not need (the backup cipher without a backup host) is never generated.
+  const roles = Object.fromEntries(
+    SECRETS.map((s) => [
+      s.field,
+      secrets[s.key] ?? ((s.neededBy?.(config) ?? true) ? generated(s.generatedName, s.key) : pulumi.output("")),
+    ]),
+  );
   const users = Object.fromEntries(
     config.cluster.users.map((u) => [u.name, generated(`user-${u.name}-password`, `user:${u.name}`)]),
   );
@@ -113,6 +122,9 @@ const stack = pulumi.getStack();
 const { config, secrets } = readStackConfig();
 const passwords = clusterPasswords(config, secrets);
 const identity = stackIdentity(config, secrets);
+// A restored stack: its source's repository, and the guard that refuses (at preview) what it cannot serve.
+const restore = config.restore ? restoreSource(config, config.restore, stack, hostFactsOf(config, stack)) : undefined;
+const guards = [identity, ...(restore ? [restore.guard] : [])];
 const localStand =
   config.hostSource === "local-machines"
     ? new LocalStand(
@@ -123,7 +135,7 @@ const localStand =
           ...config.localMachines,
           imagePackages: config.localMachines.prebuiltPackages ? allRolePackages(config) : [],
         },
-        { dependsOn: [identity] },
+        { dependsOn: guards },
       )
     : undefined;
 const connections = localStand ? localStand.connections : existingHostConnections(config, secrets, identity);
@@ -132,7 +144,8 @@ const cluster = new PostgresCluster("cluster", {
   stack,
   connections,
   passwords,
-  dependsOn: [identity, ...(localStand?.machines ?? [])],
+  dependsOn: [...guards, ...(localStand?.machines ?? [])],
+  externalRepository: restore?.repository,
 });
 
 // A whole-stand destroy switches the machines off first (see LocalStand.teardownAfter).
@@ -178,3 +191,22 @@ export const hostKeys = pulumi.unsecret(
   ),
 );
 export const shell = localStand?.shellCommands;
+const repositoryHost = backupHostOf(config);
+/** The stack's pgBackRest repository, for `npm run ctl -- backups` and for stacks restored from it (restore.source.stack). */
+export const backupRepository:
+  BackupRepositoryOutput | { stack: string; stanza: string; onDestroy: string } | undefined = repositoryHost
+  ? {
+      host: repositoryHost.name,
+      address: repositoryHost.address,
+      path: config.backup.path,
+      stanza: stanzaOf(config),
+      onDestroy: `pulumi destroy keeps stanza ${stanzaOf(config)}'s backups and WAL in ${repositoryHost.name}:${config.backup.path}`,
+    }
+  : config.restore
+    ? {
+        // Its stanza lives in the source stack's repository.
+        stack: config.restore.source.stack,
+        stanza: stanzaOf(config),
+        onDestroy: `pulumi destroy keeps stanza ${stanzaOf(config)}'s backups and WAL in ${config.restore.source.stack}'s repository`,
+      }
+    : undefined;

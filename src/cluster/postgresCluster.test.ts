@@ -2,6 +2,7 @@
 // topology registers, with which inputs. No host is touched.
 import { beforeAll, describe, expect, it } from "vitest";
 import { ClusterPasswords } from "../stack/passwords";
+import type { PostgresClusterArgs } from "./postgresCluster";
 import { seed000, seed001, seed002 } from "../../test/fixtures/topologies";
 import { parseStackConfig } from "../stack/stackConfig";
 import * as pulumi from "@pulumi/pulumi";
@@ -84,10 +85,11 @@ const PASSWORDS = {
   pgbouncerAuth: "BOUNCERpw00000000000005",
   haproxyStats: "STATSpw0000000000000006",
   haproxyVrrp: "VRRPpw00000000000000008",
+  backupCipher: "CIPHERpw00000000000000008",
   users: { app: "APPpw000000000000000007" },
 };
 
-async function deploy(raw: object) {
+async function deploy(raw: object, extra: Partial<Pick<PostgresClusterArgs, "externalRepository">> = {}) {
   registered = [];
   const { PostgresCluster } = await import("./postgresCluster");
   const config = parseStackConfig(JSON.parse(JSON.stringify(raw)), () => false);
@@ -98,7 +100,7 @@ async function deploy(raw: object) {
   dependsOn.clear();
   const cluster = new PostgresCluster(
     "cluster",
-    { config, stack: "test", connections, passwords },
+    { config, stack: "test", connections, passwords, ...extra },
     {
       // Record what every step waits for (mocks do not see dependencies).
       transformations: [
@@ -325,5 +327,83 @@ describe("other seed topologies", () => {
     expect(gate.inputs.create).toContain("export REPLICAS='1'");
     const patroni = yaml.load(byName("cluster-pg1-patroni-config")!.inputs.stdin) as any;
     expect(patroni.etcd3.hosts).toEqual(["10.0.26.10:2379"]);
+  });
+});
+
+describe("a stack with a backup host", () => {
+  const withBackup = {
+    cluster: { name: "demo" },
+    hosts: [
+      { name: "pg01", address: "10.0.0.11", roles: ["etcd", "postgres"] },
+      { name: "pg02", address: "10.0.0.12", roles: ["etcd", "postgres"] },
+      { name: "backup01", address: "10.0.0.31", roles: ["etcd", "haproxy", "backup"] },
+    ],
+  };
+
+  it("puts pgBackRest on every PostgreSQL host before its Patroni starts, and the repository on the backup host", async () => {
+    const { byName, commands } = await deploy(withBackup);
+    for (const h of ["pg01", "pg02"]) {
+      expect(await waitsFor(`cluster-${h}-patroni-config`)).toContain(`cluster-${h}-pgbackrest-server`);
+      expect(byName(`cluster-${h}-pgbackrest-config`)!.inputs.stdin).toContain("repo1-host=10.0.0.31");
+      expect(byName(`cluster-${h}-packages`)!.inputs.create).toContain("pgbackrest");
+    }
+    const repo = byName("cluster-backup01-backup-config")!;
+    expect(repo.inputs.stdin).toContain(`repo1-cipher-pass=${PASSWORDS.backupCipher}`);
+    expect(isSecret(repo.inputs.rawStdin)).toBe(true);
+    expect(repo.inputs.create).toContain(
+      "export VALIDATE='/usr/local/lib/pulumi-patroni/pp-validate-repository-config %s'",
+    );
+    expect(unwrap(repo.inputs.mask)).toContain(PASSWORDS.backupCipher);
+    // The cipher passphrase never reaches a database host.
+    for (const c of commands.filter((c) => /pg0\d/.test(c.name)))
+      expect(String(c.inputs.stdin ?? ""), c.name).not.toContain(PASSWORDS.backupCipher);
+    expect(byName("cluster-backup01-backup-repository")!.inputs.delete).not.toContain("rm -rf");
+    expect(byName("cluster-backup01-backup-repository")!.inputs.announceDelete).toBe(true);
+  });
+
+  it("creates the stanza and the first full backup once the cluster runs with archiving in force, then the timers", async () => {
+    await deploy(withBackup);
+    const stanza = await waitsFor("cluster-backup-stanza");
+    expect(stanza).toContain("cluster-rolling-restart");
+    expect(stanza).toContain("cluster-backup01-backup-server");
+    for (const t of ["full", "diff"])
+      expect(await waitsFor(`cluster-backup-${t}-timer-unit`)).toContain("cluster-backup-stanza");
+  });
+
+  it("a stack without one archives nothing and has no backup step", async () => {
+    const { commands } = await deploy(seed000);
+    expect(commands.filter((c) => /backup|pgbackrest/.test(c.name)).map((c) => c.name)).toEqual([]);
+  });
+});
+
+describe("a restored stack", () => {
+  const restoredStack = {
+    cluster: { name: "demo2" },
+    restore: { source: { stack: "prod", stanza: "demo" }, target: { type: "name", value: "drill" } },
+    hosts: [{ name: "rpg01", address: "10.0.0.21", roles: ["etcd", "postgres", "haproxy"] }],
+  };
+  const external = {
+    stack: "prod",
+    name: pulumi.output("backup01"),
+    address: pulumi.output("10.0.0.31"),
+    connection: pulumi.secret({ host: "10.0.0.31", privateKey: "SOURCE-KEY-MATERIAL" }),
+  };
+
+  it("writes its stanza into the source's repository before its Patroni restores, and waits for the restore", async () => {
+    const { byName } = await deploy(restoredStack, { externalRepository: external });
+    expect(byName("cluster-backup-stanza-config")!.inputs.stdin).toContain("tls-server-auth=rpg01=demo,demo2");
+    expect(await waitsFor("cluster-rpg01-patroni-config")).toContain("cluster-backup-stanza-trust");
+    expect(await waitsFor("cluster-restore-gate")).toEqual(["cluster-rpg01-patroni-service"]);
+    expect(byName("cluster-leader-gate")).toBeUndefined();
+    expect(byName("cluster-rpg01-pgbackrest-restore-wrapper")).toBeDefined();
+    const config = await new Promise<string>((r) =>
+      pulumi.output(byName("cluster-rpg01-pgbackrest-config")!.inputs.stdin).apply(r),
+    );
+    expect(config).toContain("repo1-host=10.0.0.31");
+    expect(config).toContain("tls-server-auth=backup01=demo2");
+    // The source's key only ever travels in a connection.
+    for (const c of registered)
+      for (const field of ["create", "update", "delete", "stdin"])
+        expect(String(c.inputs[field] ?? ""), `${c.name}.${field}`).not.toContain("SOURCE-KEY-MATERIAL");
   });
 });

@@ -7,6 +7,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { hasRole } from "../config/topology";
 import { SshConnection } from "../providers/shellCommand";
+import { BackupCluster, ExternalRepository, RepositoryAccess } from "../roles/backup/backupCluster";
+import { BackupHost } from "../roles/backup/backupHost";
+import { PgbackrestNode } from "../roles/backup/pgbackrestNode";
+import { archives, BACKUP_ROLE, backupHostOf } from "../roles/backup/slice";
 import { ClientHost } from "../roles/client/clientHost";
 import { CLIENT_ROLE } from "../roles/client/slice";
 import { EtcdCluster } from "../roles/etcd/etcdCluster";
@@ -37,6 +41,8 @@ export interface PostgresClusterArgs {
   readonly passwords: pulumi.Output<ClusterPasswords>;
   /** Resources that must exist before any host step (e.g. local machines). */
   readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
+  /** A restored stack: the source stack's repository host, where this stack's stanza lives too. */
+  readonly externalRepository?: ExternalRepository;
 }
 
 export class PostgresCluster extends pulumi.ComponentResource {
@@ -97,7 +103,32 @@ export class PostgresCluster extends pulumi.ComponentResource {
     }
     const etcdSettled = etcdCluster.rollingRestart([etcdCluster.healthy(etcd.map((m) => m.ready))]);
 
-    // 3. Patroni nodes, then one leader and every replica streaming; then the DCS configuration.
+    // 3. Backups (a repository host of its own, or its source's when restored): the repository host's
+    // pgBackRest, and pgBackRest on each PostgreSQL host before its Patroni starts.
+    const repositoryHost = backupHostOf(config);
+    const access: RepositoryAccess | undefined = repositoryHost
+      ? { kind: "own", host: repositoryHost }
+      : args.externalRepository
+        ? { kind: "external", repository: args.externalRepository }
+        : undefined;
+    if (archives(config) && !access)
+      throw new pulumi.ResourceError("restore: the source's repository is unknown", this);
+    const backup = access && new BackupCluster(this, name, config, facts, { stack: args.stack }, connectionOf, access);
+    const backupHost = repositoryHost && new BackupHost(...on(repositoryHost, BACKUP_ROLE));
+    const repositoryCa = backup?.repositoryCa(args.dependsOn ?? []);
+    const guest = backup?.guestStanza(args.dependsOn ?? []) ?? [];
+    const pgbackrest = new Map(
+      (access ? topology.withRole(POSTGRES_ROLE) : []).map((h) => {
+        const [n, a, o] = on(h, "pgbackrest");
+        const repository =
+          access!.kind === "own"
+            ? { name: access!.host.name, address: access!.host.address }
+            : { name: access!.repository.name, address: access!.repository.address, caCertificate: repositoryCa };
+        return [h.name, new PgbackrestNode(n, { ...a, repository }, o)];
+      }),
+    );
+
+    // 4. Patroni nodes, then one leader and every replica streaming; then the DCS configuration.
     const patroniCluster = new PatroniCluster(this, name, config, facts, connectionOf);
     const roles = patroniCluster.internalRoles(passwords, (h) => bases.get(h.name)!.ready);
     // Every member's patroni.yml is written before any Patroni starts or reloads, and the
@@ -108,25 +139,36 @@ export class PostgresCluster extends pulumi.ComponentResource {
     const afterLeader = new Promise<pulumi.Resource[]>((resolve) => (leaderRuns = resolve));
     // The component name keeps the role's former name: renaming it would replace every step.
     const patroni = topology.withRole(POSTGRES_ROLE).map((h, i) => {
-      const [n, a, o] = on(h, "patroni", [...etcdSettled, ...roles]);
+      const [n, a, o] = on(h, "patroni", [
+        ...etcdSettled,
+        ...roles,
+        ...(pgbackrest.get(h.name)?.ready ?? []),
+        ...guest,
+      ]);
       return new PatroniNode(n, { ...a, startAfter: i === 0 ? allConfigs : afterLeader }, o);
     });
     configsWritten(patroni.map((p) => p.config));
-    leaderRuns([...patroni.map((p) => p.config), patroniCluster.leaderRuns([patroni[0].ready])]);
-    const handover = patroniCluster.leaderHandover(patroni.map((p) => p.ready));
+    // A restored stack's first member restores the source's backup: its own gate reports a failed restore.
+    const firstLeads = config.restore
+      ? backup!.restoreGate([patroni[0].ready])
+      : patroniCluster.leaderRuns([patroni[0].ready]);
+    leaderRuns([...patroni.map((p) => p.config), firstLeads]);
+    const handover = patroniCluster.leaderHandover([...patroni.map((p) => p.ready), firstLeads]);
     const dynamicConfig = patroniCluster.dynamicConfiguration(passwords, [
       patroniCluster.healthy(passwords, [handover]),
     ]);
     const restarts = patroniCluster.rollingRestart(passwords, [dynamicConfig]);
+    // 5. The stanza in the repository, checked, a first full backup, the backup timers.
+    backup?.stanzaReady([restarts, ...(backupHost ? [backupHost.ready] : []), ...guest]);
 
-    // 4. Roles, databases and PgBouncer's auth function on the primary; then PgBouncer.
+    // 6. Roles, databases and PgBouncer's auth function on the primary; then PgBouncer.
     const sql = patroniCluster.rolesAndDatabases(passwords, [restarts]);
     const pgbouncers = topology
       .withRole(POSTGRES_ROLE)
       .filter((h) => hasRole(h, PGBOUNCER_ROLE))
       .map((h) => new PgbouncerNode(...on(h, PGBOUNCER_ROLE, [sql])));
 
-    // 5. HAProxy in front of them; with a VIP, keepalived on every HAProxy host once its
+    // 7. HAProxy in front of them; with a VIP, keepalived on every HAProxy host once its
     // HAProxy serves (it binds the VIP whoever holds it). The hosts reload together, once
     // every keepalived.conf is written; every running keepalived learns a new peer (reload)
     // before that peer starts, so it never elects itself while a healthy holder exists.

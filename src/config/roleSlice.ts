@@ -19,7 +19,7 @@ export interface PortUse {
 }
 
 /** A secret of the stack configuration: set with `pulumi config set --secret KEY`, else generated once. */
-export interface SecretSpec {
+export interface SecretSpec<View = never> {
   /** Config key, e.g. haproxyStatsPassword. */
   readonly key: string;
   /** The field of the stack's passwords it fills, e.g. haproxyStats. */
@@ -28,6 +28,17 @@ export interface SecretSpec {
   readonly generatedName: string;
   /** What would break the file it goes into (length, characters), beyond the common checks. */
   readonly problems?: (value: string) => string[];
+  /** Why it can never be rotated (passwordRotation refuses it), when that is so. */
+  readonly fixed?: string;
+  /** Whether the stack needs it; absent: always. A secret not needed is neither generated nor checked. */
+  readonly neededBy?: (c: View) => boolean;
+}
+
+/** A top-level section of the stack configuration a slice owns. */
+export interface SliceSection {
+  readonly key: string;
+  readonly schema: z.ZodTypeAny;
+  readonly description: string;
 }
 
 export interface RoleSlice<View = never> {
@@ -36,11 +47,9 @@ export interface RoleSlice<View = never> {
   /** What runs on a host with this role, for hosts[].roles' description. */
   readonly summary: string;
   /** Its section of the stack configuration (a top-level key), if it has one. */
-  readonly settings?: {
-    readonly key: string;
-    readonly schema: z.ZodTypeAny;
-    readonly description: string;
-  };
+  readonly settings?: SliceSection;
+  /** Further sections of its own that a stack may leave out entirely (absent: undefined, not defaults). */
+  readonly sections?: readonly SliceSection[];
   // Function-typed properties, not methods: parameters are then checked
   // strictly when the slice list meets the whole configuration.
   /** Ports it opens on its host. */
@@ -51,9 +60,11 @@ export interface RoleSlice<View = never> {
   readonly packages?: (c: View) => string[];
   /** Linux capabilities a local machine (systemd-nspawn) with this role needs beyond nspawn's default set. */
   readonly machineCapabilities?: (c: View) => string[];
+  /** Debian packages this role needs on hosts of other roles, by their role (pgBackRest on the database hosts). */
+  readonly packagesWith?: (c: View) => Readonly<Record<string, readonly string[]>>;
   /** By config table key ("haproxy.fall"): what `pulumi up` does with a change. */
   readonly fieldClasses?: Readonly<Record<string, FieldRule>>;
-  readonly secrets?: readonly SecretSpec[];
+  readonly secrets?: readonly SecretSpec<View>[];
   /**
    * Facts its host scripts share with every other script (paths, ports, URLs),
    * by the shell variable name they use; a script gets the ones it names.

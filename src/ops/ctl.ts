@@ -29,7 +29,17 @@ export type CtlCommand =
   | { readonly kind: "restart"; readonly member: string }
   | { readonly kind: "reinit"; readonly member: string }
   | { readonly kind: "pause" }
-  | { readonly kind: "resume" };
+  | { readonly kind: "resume" }
+  | { readonly kind: "backups" }
+  | { readonly kind: "backup"; readonly type: BackupType }
+  | { readonly kind: "check" };
+
+export const BACKUP_TYPES = ["full", "diff", "incr"] as const;
+export type BackupType = (typeof BACKUP_TYPES)[number];
+
+/** The commands about backups (src/ops/backups.ts); the others are Patroni's. */
+export const isBackupCommand = (c: CtlCommand): c is Extract<CtlCommand, { kind: "backups" | "backup" | "check" }> =>
+  c.kind === "backups" || c.kind === "backup" || c.kind === "check";
 
 /** What a command is done waiting for, checked on the cluster view after patronictl returns. */
 export type CtlWait =
@@ -56,6 +66,9 @@ export const CTL_USAGE = `usage: npm run ctl -- [--stack STACK] COMMAND
   reinit MEMBER            rebuild replica MEMBER from the leader (new base backup)
   pause                    maintenance mode: Patroni stops acting on failures
   resume                   leave maintenance mode
+  backups                  pgBackRest's backups (sizes, times, WAL range) and the archive's state
+  backup [--type T]        a backup now: full, diff or incr (default incr, full when there is none)
+  check                    pgbackrest check, and no WAL dropped since the newest backup
 STACK defaults to local (or $STACK).`;
 
 /** `[--stack S] command [args]` → the stack and the command; throws CtlError with the usage. */
@@ -63,6 +76,7 @@ export function parseCtlArgs(argv: readonly string[], defaultStack: string): { s
   const args = [...argv];
   let stack = defaultStack;
   let to: string | undefined;
+  let type: string | undefined;
   const positional: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
@@ -75,13 +89,16 @@ export function parseCtlArgs(argv: readonly string[], defaultStack: string): { s
     else if (a.startsWith("--stack=")) stack = a.slice("--stack=".length);
     else if (a === "--to" || a === "--candidate") to = value();
     else if (a.startsWith("--to=")) to = a.slice("--to=".length);
+    else if (a === "--type") type = value();
+    else if (a.startsWith("--type=")) type = a.slice("--type=".length);
     else if (a === "-h" || a === "--help") throw new CtlError(CTL_USAGE);
     else if (a.startsWith("-")) throw new CtlError(`unknown option ${a}\n${CTL_USAGE}`);
     else positional.push(a);
   }
   const [kind, member, ...extra] = positional;
   const none = (k: CtlCommand["kind"]) => {
-    if (member !== undefined || to !== undefined) throw new CtlError(`${k} takes no arguments\n${CTL_USAGE}`);
+    if (member !== undefined || to !== undefined || (type !== undefined && k !== "backup"))
+      throw new CtlError(`${k} takes no arguments\n${CTL_USAGE}`);
   };
   const one = (k: string): string => {
     if (!member || extra.length > 0 || to !== undefined)
@@ -95,6 +112,15 @@ export function parseCtlArgs(argv: readonly string[], defaultStack: string): { s
     case "resume":
       none(kind);
       return { stack, command: { kind } };
+    case "backups":
+    case "check":
+      none(kind);
+      return { stack, command: { kind } };
+    case "backup":
+      none(kind);
+      if (type !== undefined && !(BACKUP_TYPES as readonly string[]).includes(type))
+        throw new CtlError(`backup --type must be one of ${BACKUP_TYPES.join(", ")}, not ${type}\n${CTL_USAGE}`);
+      return { stack, command: { kind, type: (type as BackupType | undefined) ?? "incr" } };
     case "switchover":
       if (member !== undefined) throw new CtlError(`switchover names its target with --to MEMBER\n${CTL_USAGE}`);
       return { stack, command: { kind, to } };
@@ -139,6 +165,10 @@ export function planCtl(command: CtlCommand, view: ClusterView): CtlPlan {
   const scope = view.scope;
   const leader = leaderOf(view);
   switch (command.kind) {
+    case "backups":
+    case "backup":
+    case "check":
+      throw new CtlError(`${command.kind} is not a Patroni command`);
     case "list":
       return { argv: ["list", scope], summary: "" };
     case "history":

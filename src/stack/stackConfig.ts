@@ -31,6 +31,16 @@ const sections = Object.fromEntries(
       : [],
   ),
 ) as SectionShape;
+/** The sections a stack may leave out (a slice's `sections`): absent means undefined. */
+type OptionalSection = Extract<Slice, { sections: unknown }>["sections"][number];
+type OptionalShape = { [S in OptionalSection as S["key"]]: z.ZodOptional<S["schema"]> };
+const optionalSections = Object.fromEntries(
+  ROLE_SLICES.flatMap((s) =>
+    "sections" in s
+      ? s.sections.map((x) => [x.key, (x.schema as z.ZodTypeAny).optional().describe(x.description)])
+      : [],
+  ),
+) as OptionalShape;
 
 export const stackConfigSchema = z
   .object({
@@ -39,6 +49,7 @@ export const stackConfigSchema = z
       .default({})
       .describe("The local stand (hostSource local-machines only)."),
     ...sections,
+    ...optionalSections,
   })
   .strict();
 export type StackConfig = z.infer<typeof stackConfigSchema>;
@@ -65,7 +76,9 @@ export type ClusterPasswords = Readonly<Record<SecretField, string>> & {
 };
 
 /** The secrets the roles declare. */
-export const SECRETS = ROLE_SLICES.flatMap((s) => ("secrets" in s ? [...s.secrets] : [])) as readonly (SecretSpec & {
+export const SECRETS = ROLE_SLICES.flatMap((s) =>
+  "secrets" in s ? [...s.secrets] : [],
+) as readonly (SecretSpec<StackConfig> & {
   readonly field: SecretField;
 })[];
 /** Config keys that may only hold Pulumi secrets (`pulumi config set --secret`). */
@@ -95,6 +108,8 @@ export function packagesFor(roles: readonly string[], c: StackConfig): string[] 
   // every certificate link (25 s per host); curl pulls it in when missing.
   const packages = new Set(["curl", "jq"]);
   for (const role of roles) for (const p of sliceOf(role)?.packages?.(c) ?? []) packages.add(p);
+  for (const slice of SLICES)
+    for (const role of roles) for (const p of slice.packagesWith?.(c)[role] ?? []) packages.add(p);
   return [...packages].sort();
 }
 
@@ -110,9 +125,14 @@ function crossFieldProblems(c: StackConfig, stack: string | undefined): string[]
   const topology = topologyOf(c);
   const problems = hostProblems(c.hosts, c.ssh.port, (role) => portsOf(role, c));
   for (const slice of SLICES) problems.push(...(slice.problems?.(c, topology) ?? []));
-  const rotatable = new Set([...SECRETS.map((s) => s.key), ...c.cluster.users.map((u) => `user:${u.name}`)]);
+  const rotatable = new Set([
+    ...SECRETS.filter((s) => !s.fixed).map((s) => s.key),
+    ...c.cluster.users.map((u) => `user:${u.name}`),
+  ]);
   for (const key of Object.keys(c.passwordRotation)) {
-    if (!rotatable.has(key))
+    const fixed = SECRETS.find((s) => s.key === key)?.fixed;
+    if (fixed) problems.push(`passwordRotation.${key}: cannot be rotated: ${fixed}`);
+    else if (!rotatable.has(key))
       problems.push(`passwordRotation.${key}: not a generated password; expected one of ${[...rotatable].join(", ")}`);
   }
   if (c.hostSource === "local-machines") problems.push(...localMachineProblems(c, stack));

@@ -16,6 +16,7 @@ import {
   SUPERUSER,
 } from "./slice";
 import { PGBOUNCER_INI_PATH } from "../pgbouncer/pgbouncerIni";
+import { archiveParameters, PatroniArchiving, replicaCreation, restoreBootstrap } from "../backup/patroniArchiving";
 
 /** The .pgpass Patroni writes for its replication and rewind connections. */
 export const PATRONI_PGPASS_PATH = "/var/lib/postgresql/.pgpass_patroni";
@@ -48,6 +49,8 @@ export interface PatroniConfigInput {
   readonly replicationAddresses: readonly string[];
   readonly etcdHosts: readonly string[];
   readonly passwords: PatroniPasswords;
+  /** WAL archiving through pgBackRest, when the stack has a repository (src/roles/backup/). */
+  readonly archiving?: PatroniArchiving;
 }
 
 export const dataDirectory = (cluster: ClusterSettings) =>
@@ -77,7 +80,7 @@ export function renderPgHba(
 }
 
 /** The DCS part Patroni keeps in etcd; also what day-2 PATCHes to /config. */
-export function renderDynamicConfig(cluster: ClusterSettings): Record<string, unknown> {
+export function renderDynamicConfig(cluster: ClusterSettings, archiving?: PatroniArchiving): Record<string, unknown> {
   const d = cluster.dcs;
   return {
     ttl: d.ttl,
@@ -90,7 +93,11 @@ export function renderDynamicConfig(cluster: ClusterSettings): Record<string, un
     postgresql: {
       use_pg_rewind: d.usePgRewind,
       use_slots: d.useSlots,
-      parameters: { ...DEFAULT_POSTGRES_PARAMETERS, ...cluster.parameters },
+      parameters: {
+        ...DEFAULT_POSTGRES_PARAMETERS,
+        ...(archiving ? archiveParameters(archiving) : {}),
+        ...cluster.parameters,
+      },
     },
   };
 }
@@ -110,7 +117,9 @@ export function renderPatroniConfig(ctx: ManagedFileContext, input: PatroniConfi
     ctl: { authentication: { username: REST_API_USER, password: passwords.restApi } },
     etcd3: { hosts: [...input.etcdHosts] },
     bootstrap: {
-      dcs: renderDynamicConfig(cluster),
+      dcs: renderDynamicConfig(cluster, input.archiving),
+      // A restored stack: Patroni's custom bootstrap restores the source's backup instead of initdb.
+      ...(input.archiving ? restoreBootstrap(input.archiving, dataDirectory(cluster)) : {}),
       initdb: [{ encoding: "UTF8" }, { locale: "C.UTF-8" }, "data-checksums"],
       // The same rules as postgresql.pg_hba, which Patroni writes and uses;
       // kept here so a bootstrap never opens anything postgresql.pg_hba would not.
@@ -137,6 +146,7 @@ export function renderPatroniConfig(ctx: ManagedFileContext, input: PatroniConfi
       pg_hba: renderPgHba(input),
       create_replica_methods: ["basebackup"],
       basebackup: [{ checkpoint: "fast" }],
+      ...(input.archiving ? replicaCreation(input.archiving) : {}),
     },
     tags: {
       nofailover: host.tags.nofailover,

@@ -11,6 +11,7 @@ import { dropInPath, renderSystemdDropIn } from "../../render/systemdUnit";
 import { MASKED_PASSWORDS, secretValues } from "../../stack/passwords";
 import { contentHash, HostSteps } from "../../steps/hostSteps";
 import { inlineScript, scriptsIn, sharedScript } from "../../steps/stepScript";
+import { archivingOf } from "../backup/patroniArchiving";
 import { ETCD_ROLE, etcdClientHostPorts, etcdClientUrl, etcdClientUrls } from "../etcd/slice";
 import {
   ETCD_LEADER_AWAY_PATH,
@@ -60,6 +61,7 @@ export class PatroniNode extends pulumi.ComponentResource {
         replicationAddresses: topology.withRole(POSTGRES_ROLE).map((h) => h.address),
         etcdHosts: etcdClientHostPorts(config),
         passwords,
+        archiving: archivingOf(config),
       });
     const patroniConfig = args.passwords.apply(render);
     const dropIn = renderSystemdDropIn(args.managed, PATRONI_DROP_IN);
