@@ -128,7 +128,11 @@ export class Stand {
   async refreshOutputs(): Promise<void> {
     this.outputs = JSON.parse((await this.run(["stack", "output", "--json", "--show-secrets"])).stdout);
     if (!this.keyDir) this.keyDir = fs.mkdtempSync(path.join(os.tmpdir(), "e2e-key-"));
-    fs.writeFileSync(path.join(this.keyDir, "key"), this.outputs.sshPrivateKey, { mode: 0o600 });
+    // `pulumi config set --secret` strips the key file's last newline, without which ssh cannot read the key.
+    const key = this.outputs.sshPrivateKey.endsWith("\n")
+      ? this.outputs.sshPrivateKey
+      : `${this.outputs.sshPrivateKey}\n`;
+    fs.writeFileSync(path.join(this.keyDir, "key"), key, { mode: 0o600 });
   }
 
   get superuserPassword(): string {
