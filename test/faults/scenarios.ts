@@ -226,14 +226,48 @@ export function expectFaultInvariants(fault: FaultCase, report: FaultReport): vo
 export interface FaultRow extends FaultReport {
   readonly profile: string;
   readonly what: string;
+  /** passed, or why the scenario failed (an invariant, or an error before its report). */
+  readonly outcome: string;
 }
 
-/** bench/results/faults-<date>.{json,md}: the figures of one `npm run faults`. */
-export function writeFaultReport(rows: readonly FaultRow[], meta: Record<string, string>): string {
+/** A scenario that threw before it had a report: kept as a row, never dropped. */
+export function failedRow(scenario: string, profile: string, what: string, error: unknown): FaultRow {
+  const durability = {
+    acknowledged: 0,
+    unknown: 0,
+    failed: 0,
+    lost: [],
+    phantom: {},
+  } as unknown as FaultReport["durability"];
+  return {
+    scenario,
+    profile,
+    what,
+    outcome: `error: ${String((error as Error)?.message ?? error)
+      .split("\n")[0]
+      .slice(0, 300)}`,
+    leaderBefore: "?",
+    writeUnavailableMs: NaN,
+    lostAcknowledged: NaN,
+    durability,
+    dualPrimaryRounds: NaN,
+    dualProxyRounds: NaN,
+    staleProxyRounds: NaN,
+    wholeAfterMs: NaN,
+    writes: 0,
+  };
+}
+
+/**
+ * bench/results/faults-<date>T<time>[-<suffix>].{json,md}: the figures of one
+ * run of the suite, with its outcome per scenario. Every run keeps its own
+ * file; nothing overwrites an earlier run.
+ */
+export function writeFaultReport(rows: readonly FaultRow[], meta: Record<string, string>, suffix = ""): string {
   const dir = path.join(REPO, "bench", "results");
   fs.mkdirSync(dir, { recursive: true });
-  const stamp = new Date().toISOString().slice(0, 10);
-  const base = path.join(dir, `faults-${stamp}`);
+  const stamp = new Date().toISOString().slice(0, 16).replace(":", "");
+  const base = path.join(dir, `faults-${stamp}${suffix ? `-${suffix}` : ""}`);
   fs.writeFileSync(
     `${base}.json`,
     JSON.stringify({ meta, rows: rows.map(({ durability: _d, ...r }) => r) }, null, 2) + "\n",
@@ -246,11 +280,11 @@ export function writeFaultReport(rows: readonly FaultRow[], meta: Record<string,
       .map(([k, v]) => `${k}: ${v}`)
       .join("; "),
     "",
-    "| profile | fault | leader | writes stopped (s) | acknowledged | lost | unknown | dual primary, DB rounds | dual primary, HAProxy rounds | whole after heal (s) |",
-    "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    "| profile | fault | outcome | leader | writes stopped (s) | acknowledged | lost | unknown | dual primary, DB rounds | dual primary, HAProxy rounds | whole after heal (s) |",
+    "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ...rows.map(
       (r) =>
-        `| ${r.profile} | ${r.scenario} | ${r.leaderBefore} → ${r.leaderAfter ?? "none"} | ${s(r.writeUnavailableMs)} | ${r.durability.acknowledged} | ${r.lostAcknowledged} | ${r.durability.unknown} | ${r.dualPrimaryRounds} | ${r.dualProxyRounds} | ${s(r.wholeAfterMs)} |`,
+        `| ${r.profile} | ${r.scenario} | ${r.outcome.replace(/\|/g, "/")} | ${r.leaderBefore} → ${r.leaderAfter ?? "none"} | ${s(r.writeUnavailableMs)} | ${r.durability.acknowledged} | ${r.lostAcknowledged} | ${r.durability.unknown} | ${r.dualPrimaryRounds} | ${r.dualProxyRounds} | ${s(r.wholeAfterMs)} |`,
     ),
     "",
     ...rows.map((r) => `- **${r.scenario}** (${r.profile}): ${r.what}`),
