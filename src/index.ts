@@ -6,10 +6,10 @@ import { PostgresCluster } from "./cluster/postgresCluster";
 import { identityAdvice, identityValues } from "./config/fieldClasses";
 import { SSH_PRIVATE_KEY, sshAccessOf, sshPortOf } from "./config/core";
 import { LocalStand } from "./local/localStand";
-import { GeneratedPassword } from "./providers/generatedPassword";
 import { takeoverProblem, takesOver } from "./platform/platform";
+import { GeneratedPassword } from "./providers/generatedPassword";
 import { HostKey } from "./providers/hostKey";
-import { HostSurvey } from "./providers/hostSurvey";
+import { FOUND, HostSurvey } from "./providers/hostSurvey";
 import { SshConnection } from "./providers/shellCommand";
 import { StackIdentity } from "./providers/stackIdentity";
 import { HAPROXY_STATS_USER } from "./roles/haproxy/slice";
@@ -101,7 +101,7 @@ function existingHostConnections(
           pinned: config.ssh.hostKeys[h.name],
           script: survey,
           refusal:
-            takesOver(h.roles) && !h.adoptExisting ? takeoverProblem(`hosts ${h.name}`, h.name, "{found}") : undefined,
+            takesOver(h.roles) && !h.adoptExisting ? takeoverProblem(`hosts ${h.name}`, h.name, FOUND) : undefined,
         },
         { dependsOn: [identity] },
       ),

@@ -36,7 +36,8 @@ export interface HostSurveyInputs {
   found?: string[];
 }
 
-const FOUND = "{found}";
+/** What stands for a finding in `refusal`. */
+export const FOUND = "{found}";
 
 /** The problems the findings are: each finding in the refusal's words, or none without a refusal. */
 export function surveyProblems(refusal: string | undefined, found: readonly string[]): string[] {

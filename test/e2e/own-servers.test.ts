@@ -138,18 +138,22 @@ sshd -t
 systemctl restart ssh
 `;
 
-// An operator's PostgreSQL, as Debian makes one: the package, then a
-// cluster of its own, started, holding a table.
-const LEGACY_CLUSTER = `
+// An operator's PostgreSQL, as Debian makes one: the package (installed
+// while the README's commands run: no cluster yet, nothing for their preview
+// to refuse), then a cluster of its own, started, holding a table.
+const OPERATOR_PACKAGES = `
 export DEBIAN_FRONTEND=noninteractive
 mkdir -p /etc/postgresql-common/createcluster.d
 echo 'create_main_cluster = false' > /etc/postgresql-common/createcluster.d/00-operator.conf
 apt-get update -q >/tmp/operator-apt.log 2>&1 || { tail /tmp/operator-apt.log; exit 1; }
 apt-get install -y -q --no-install-recommends postgresql-17 >>/tmp/operator-apt.log 2>&1 || { tail -20 /tmp/operator-apt.log; exit 1; }
+`;
+const OPERATOR_CLUSTER = `
 pg_createcluster 17 legacy --start >/dev/null
 runuser -u postgres -- psql -X -q -c "create table kept(note text); insert into kept values ('written before the first deploy')"
 pg_lsclusters -h
 `;
+let operatorPackages: Promise<unknown> = Promise.resolve();
 
 /** The units running on a host (what a provider's image runs: the baseline destroy must return to). */
 const RUNNING_UNITS =
@@ -253,6 +257,11 @@ describe("the README's own-servers commands, verbatim", () => {
     const toolchain = childProcess
       .execFileSync(path.join(REPO, "scripts", "toolchain.sh"), { encoding: "utf8" })
       .trim();
+    operatorPackages = timed("own: PostgreSQL's packages installed on db1 by its operator (meanwhile)", () =>
+      onConsoleAsync(LEGACY_HOST, OPERATOR_PACKAGES),
+    );
+    // Never an unhandled rejection: the next test awaits it and fails with its error.
+    operatorPackages.catch(() => undefined);
     const env = Object.fromEntries(
       Object.entries(process.env).filter(([k]) => !/^PULUMI_(CONFIG_PASSPHRASE|BACKEND_URL|HOME)/.test(k)),
     ) as Record<string, string>;
@@ -309,7 +318,10 @@ describe("a server that already runs PostgreSQL", () => {
   let before: Record<string, string> = {};
 
   it("is refused by preview and by up, naming it and adoptExisting; no host changes", async () => {
-    await timed("own: an operator's PostgreSQL cluster on db1", () => onConsoleAsync(LEGACY_HOST, LEGACY_CLUSTER));
+    await timed("own: an operator's PostgreSQL cluster on db1 (the rest of its install)", async () => {
+      await operatorPackages;
+      await onConsoleAsync(LEGACY_HOST, OPERATOR_CLUSTER);
+    });
     before = Object.fromEntries(HOSTS.map((h) => [h.name, untouched(h)]));
     expect(before[LEGACY_HOST]).toMatch(/free\nlegacy online/);
     await stand.setSecret("sshPrivateKey", fs.readFileSync(keyFile, "utf8"));
