@@ -17,7 +17,7 @@ import { surveyScript } from "./roles/host/hostBase";
 import { hostFactsOf } from "./stack/hostFacts";
 import { ClusterPasswords } from "./stack/passwords";
 import { readStackConfig } from "./stack/read";
-import { configuredSecretProblems, FIELD_CLASSES, HostConfig, SECRETS, StackConfig } from "./stack/stackConfig";
+import { allRolePackages, configuredSecretProblems, FIELD_CLASSES, HostConfig, SECRETS, StackConfig } from "./stack/stackConfig";
 
 type Secrets = Partial<Record<string, pulumi.Output<string>>>;
 
@@ -132,7 +132,16 @@ const passwords = clusterPasswords(config, secrets);
 const identity = stackIdentity(config, secrets);
 const localStand =
   config.hostSource === "local-machines"
-    ? new LocalStand("stand", { stand: stack, hosts: config.hosts, ...config.localMachines }, { dependsOn: [identity] })
+    ? new LocalStand(
+        "stand",
+        {
+          stand: stack,
+          hosts: config.hosts,
+          ...config.localMachines,
+          imagePackages: config.localMachines.prebuiltPackages ? allRolePackages(config) : [],
+        },
+        { dependsOn: [identity] },
+      )
     : undefined;
 const connections = localStand ? localStand.connections : existingHostConnections(config, secrets, identity, stack);
 const cluster = new PostgresCluster("cluster", {
@@ -142,6 +151,9 @@ const cluster = new PostgresCluster("cluster", {
   passwords,
   dependsOn: [identity, ...(localStand?.machines ?? [])],
 });
+
+// A whole-stand destroy switches the machines off first (see LocalStand.teardownAfter).
+localStand?.teardownAfter([cluster]);
 
 export const primaryUri = cluster.primaryUri;
 export const replicasUri = cluster.replicasUri;

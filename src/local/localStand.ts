@@ -19,6 +19,9 @@ const script = (name: string, env: ScriptEnv) => renderHostScript(scriptsIn(__di
 // machine), and a destroy runs the scripts of the checkout that runs it.
 export const LOCAL_MACHINE_SCRIPTS = path.join("src", "local", "machines");
 
+/** Exists while a stand is destroyed as a whole (stand-teardown.sh): its steps' deletes are skipped. */
+export const tornDownMarker = (stand: string) => `/run/pulumi-patroni/torn-down/${stand}`;
+
 export interface LocalStandArgs {
   /** Namespaces netns, veth and state directories: several stands may coexist. */
   readonly stand: string;
@@ -27,6 +30,8 @@ export interface LocalStandArgs {
   /** Bridge address with prefix, e.g. 10.213.0.1/24. */
   readonly bridgeAddress: string;
   readonly aptProxyPort: number;
+  /** Packages the machines' image carries installed (empty: the plain base image). */
+  readonly imagePackages: readonly string[];
 }
 
 export class LocalStand extends pulumi.ComponentResource {
@@ -40,6 +45,7 @@ export class LocalStand extends pulumi.ComponentResource {
   readonly shellCommands: Record<string, string>;
   /** The controller's address on the bridge. */
   readonly controllerAddress: string;
+  private readonly args: LocalStandArgs;
 
   constructor(name: string, args: LocalStandArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pulumi-patroni:index:LocalStand", name, {}, { ...opts, aliases: [{ type: "pulumi-patroni:LocalStand" }] });
@@ -58,6 +64,7 @@ export class LocalStand extends pulumi.ComponentResource {
         BRIDGE_ADDRESS: args.bridgeAddress,
         LISTEN: bridgeIp,
         APT_PROXY_PORT: args.aptProxyPort,
+        MARKER: tornDownMarker(args.stand),
       });
     const network = new ShellCommand(
       `${name}-network`,
@@ -84,6 +91,7 @@ export class LocalStand extends pulumi.ComponentResource {
           GATEWAY: bridgeIp,
           BRIDGE: args.bridge,
           APT_PROXY: aptProxy,
+          IMAGE_PACKAGES: args.imagePackages.join(" "),
         });
       const resource = new ShellCommand(
         `${name}-${h.name}`,
@@ -108,16 +116,42 @@ export class LocalStand extends pulumi.ComponentResource {
           privateKey,
           hostKey: hostKey || undefined,
           disposable: true,
+          tornDownMarker: tornDownMarker(args.stand),
         })),
       );
       this.shellCommands[h.name] =
         `${args.stand === "local" ? "" : `STACK=${args.stand} `}npm run --silent ssh -- ${h.name}`;
       return resource;
     });
+    this.args = args;
     this.registerOutputs({
       privateKey: this.privateKey,
       machines: this.machines.map((m) => m.id),
       shellCommands: this.shellCommands,
     });
+  }
+
+  /**
+   * The step a whole-stand destroy deletes first: it depends on `everything`
+   * (the cluster), so Pulumi deletes it before any of the cluster's steps;
+   * its delete switches the machines off and marks the stand torn down, and
+   * the steps' deletes are skipped (tornDownMarker). Creating it does nothing.
+   */
+  teardownAfter(everything: pulumi.Resource[]): ShellCommand {
+    return new ShellCommand(
+      "stand-teardown",
+      {
+        description: `local stand ${this.args.stand}: switched off first when destroyed`,
+        create: "true",
+        delete: script("stand-teardown", {
+          MACHINES: LOCAL_MACHINE_SCRIPTS,
+          STAND: this.args.stand,
+          NAMES: this.args.hosts.map((h) => h.name).join(" "),
+          MARKER: tornDownMarker(this.args.stand),
+          PULUMI_PATRONI_SUBNET_PREFIX: LOCAL_SUBNET_PREFIX,
+        }),
+      },
+      { parent: this, dependsOn: everything },
+    );
   }
 }

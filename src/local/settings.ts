@@ -3,7 +3,7 @@
 // machine scripts would refuse in the middle of `pulumi up`, refused at
 // preview instead.
 import { z } from "zod";
-import { FieldClasses, identity } from "../config/fieldClasses";
+import { FieldClasses, identity, live } from "../config/fieldClasses";
 import { ipv4Cidr, port } from "../config/primitives";
 import { DEBIAN_RELEASES, LOCAL_MACHINE_RELEASE } from "../platform/platform";
 import { ClusterView } from "../roles/postgres/slice";
@@ -26,6 +26,12 @@ export const localMachinesSettingsSchema = z
       .default("10.213.0.1/24")
       .describe("Controller address on the bridge, with the prefix length (a /24 inside 10.213.0.0/16)."),
     aptProxyPort: port.default(3142).describe("apt-cacher-ng port on the bridge address."),
+    prebuiltPackages: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Make the machines from an image with every role's packages already installed (built once per package list), as a cloud image would be: a deploy then has nothing to install. Off, the machines install their packages as servers would.",
+      ),
   })
   .strict();
 export type LocalMachinesSettings = z.infer<typeof localMachinesSettingsSchema>;
@@ -77,5 +83,8 @@ export const LOCAL_MACHINES_FIELD_CLASSES: FieldClasses = {
   ),
   "localMachines.aptProxyPort": identity(
     "every machine's apt configuration points at it; destroy the local stand and bring it up again",
+  ),
+  "localMachines.prebuiltPackages": live(
+    "only machines created later are made from the other image; existing machines keep their disk",
   ),
 };

@@ -13,6 +13,7 @@
 // data travels on stdin, and the private key goes to a 0600 file in a 0700
 // temporary directory that is removed after each run.
 import * as crypto from "crypto";
+import * as fs from "fs";
 import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { failWith, runScript } from "./remoteScript";
@@ -188,6 +189,8 @@ export const shellCommandProvider: pulumi.dynamic.ResourceProvider = {
 
   async delete(_id: string, olds: ShellCommandOutputs) {
     if (!olds.delete) return;
+    const marker = olds.connection?.disposable ? olds.connection.tornDownMarker : undefined;
+    if (marker && fs.existsSync(marker)) return;
     const result = await runScript(olds, olds.delete, undefined, 3, "delete");
     if (result.code === 255 && olds.connection?.disposable) return;
     if (result.code !== 0) failWith(olds, "delete", result);

@@ -98,6 +98,9 @@ export function packagesFor(roles: readonly string[], c: StackConfig): string[] 
   return [...packages].sort();
 }
 
+/** Every role's packages: what a prebuilt machine image carries. */
+export const allRolePackages = (c: StackConfig): string[] => packagesFor(ROLE_NAMES, c);
+
 function crossFieldProblems(c: StackConfig, stack: string | undefined): string[] {
   const topology = topologyOf(c);
   const problems = hostProblems(c.hosts, c.ssh.port, (role) => portsOf(role, c));

@@ -115,4 +115,8 @@ if (!QUICK)
     });
   });
 
-suite("synchronous_mode, ttl 20 / loop_wait 5 / retry_timeout 5", pick(["power-loss-leader", "link-down-leader"], []));
+if (!QUICK)
+  suite(
+    "synchronous_mode, ttl 20 / loop_wait 5 / retry_timeout 5",
+    pick(["power-loss-leader", "link-down-leader"], []),
+  );

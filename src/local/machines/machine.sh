@@ -6,6 +6,7 @@
 #   machine.sh create NAME --address 10.213.0.11/24 --authorized-keys-file FILE
 #                     [--gateway 10.213.0.1] [--bridge pgstand0] [--apt-proxy http://10.213.0.1:3142|none]
 #                     [--hosts-file FILE] [--storage auto|overlay|copy] [--stand local]
+#                     [--image-packages "P1 P2 ..."]   (made from an image with those installed)
 #   machine.sh start NAME                          -> boots it if needed, prints "running"
 #   machine.sh status NAME                         -> prints exactly "running" or "stopped"
 #   machine.sh wait-ready NAME [--timeout 60] [--identity KEY]   -> prints "running" or "degraded"
@@ -28,7 +29,7 @@ usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 # ---------------------------------------------------------------- arguments
 cmd=${1:-}; [[ -n $cmd && $cmd != -h && $cmd != --help ]] || usage; shift
-name='' stand=local address='' gateway='' bridge='' apt_proxy='' akeys='' hosts_file='' storage=auto
+name='' stand=local address='' gateway='' bridge='' apt_proxy='' akeys='' hosts_file='' storage=auto image_packages=
 timeout=60 identity='' known_hosts=0
 exec_argv=()
 while (($#)); do
@@ -41,6 +42,7 @@ while (($#)); do
     --authorized-keys-file) akeys=${2:?}; shift 2 ;;
     --hosts-file) hosts_file=${2:?}; shift 2 ;;
     --storage) storage=${2:?}; shift 2 ;;
+    --image-packages) image_packages=${2:?}; shift 2 ;;
     --timeout) timeout=${2:?}; shift 2 ;;
     --identity) identity=${2:?}; shift 2 ;;
     --known-hosts) known_hosts=1; shift ;;
@@ -334,8 +336,10 @@ create_locked() {
   if [[ -d $sd ]]; then umount_root; rm -rf --one-file-system "$sd"; fi
 
   local base
-  if [[ $apt_proxy == none ]]; then base=$("$HERE/rootfs.sh" ensure --no-proxy)
-  else base=$("$HERE/rootfs.sh" ensure --apt-proxy "${apt_proxy%/}"); fi
+  local -a image=()
+  [[ -z $image_packages ]] || image=(--with-packages "$image_packages")
+  if [[ $apt_proxy == none ]]; then base=$("$HERE/rootfs.sh" ensure --no-proxy "${image[@]}")
+  else base=$("$HERE/rootfs.sh" ensure --apt-proxy "${apt_proxy%/}" "${image[@]}"); fi
   [[ -f $base/.complete ]] || die "rootfs.sh returned an incomplete base: $base"
 
   mkdir -p "$sd"
