@@ -48,7 +48,6 @@ export default defineConfig({
         test: {
           name: "capabilities",
           include: ["test/capabilities/**/*.test.ts"],
-          passWithNoTests: true,
           testTimeout: 1_800_000,
           hookTimeout: 1_800_000,
           pool: "forks",
