@@ -17,7 +17,14 @@ import { surveyScript } from "./roles/host/hostBase";
 import { hostFactsOf } from "./stack/hostFacts";
 import { ClusterPasswords } from "./stack/passwords";
 import { readStackConfig } from "./stack/read";
-import { allRolePackages, configuredSecretProblems, FIELD_CLASSES, HostConfig, SECRETS, StackConfig } from "./stack/stackConfig";
+import {
+  allRolePackages,
+  configuredSecretProblems,
+  FIELD_CLASSES,
+  HostConfig,
+  SECRETS,
+  StackConfig,
+} from "./stack/stackConfig";
 
 type Secrets = Partial<Record<string, pulumi.Output<string>>>;
 
