@@ -3,7 +3,7 @@
 // machine scripts alone), and prepared as a provider's image would be: user
 // debian with passwordless sudo and the test's key, root login refused by
 // sshd, db2's sshd on port 2222. Then, as a DBA would:
-// - the own-servers commands of the README (docs/own-servers-commands.md),
+// - the own-servers commands of the README (its marked blocks),
 //   verbatim, through `preview`;
 // - db1 already runs a PostgreSQL cluster: preview and up refuse it, naming
 //   it, and change no host; with hosts[].adoptExisting it is taken over
@@ -31,8 +31,8 @@ import { MANAGED_MARKER } from "../../src/render/managedHeader";
 import { passwordsInState } from "./hardening";
 
 const STACK = "own";
-/** Where the README's own-servers commands are (the lead moves them into README.md). */
-const OWN_SERVERS_DOC = path.join(REPO, "docs", "own-servers-commands.md");
+/** Where the own-servers commands are: the README's section "Deploying to your own servers". */
+const OWN_SERVERS_DOC = path.join(REPO, "README.md");
 // The machines' network: what a hypervisor would give them (never in the stack's config).
 const NETWORK = { bridge: "pgown0", address: "10.213.13.1/24", aptProxyPort: 3153 };
 const CONTROLLER = NETWORK.address.split("/")[0];
