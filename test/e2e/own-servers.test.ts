@@ -1,8 +1,13 @@
-// Your own servers, end to end (hostSource: existing). Three machines are
+// Your own servers, end to end (hostSource: existing). Two machines are
 // made outside the program, as a hypervisor or a cloud makes them (the
 // machine scripts alone), and prepared as a provider's image would be: user
 // debian with passwordless sudo and the test's key, root login refused by
-// sshd, db2's sshd on port 2222. Then, as a DBA would:
+// sshd, db2's sshd on port 2222. db1 is plain Debian (the deploy installs
+// its packages, over sudo); db2 comes from an image with the roles'
+// packages installed and nothing of theirs running, as a cloud image can
+// be (localMachines.prebuiltPackages makes the same): the deploy's install
+// path is proven once, and the two cores are spared a second install.
+// Then, as a DBA would:
 // - the own-servers commands of the README (its marked blocks),
 //   verbatim, through `preview`;
 // - db1 already runs a PostgreSQL cluster: preview and up refuse it, naming
@@ -29,6 +34,7 @@ import { ctl } from "../faults/scenarios";
 import { fingerprint } from "../../src/providers/hostKey";
 import { MANAGED_MARKER } from "../../src/render/managedHeader";
 import { passwordsInState } from "./hardening";
+import { allRolePackages, parseStackConfig } from "../../src/stack/stackConfig";
 
 const STACK = "own";
 /** Where the own-servers commands are: the README's section "Deploying to your own servers". */
@@ -54,6 +60,21 @@ const HOSTS: OwnHost[] = committed.config["pulumi-patroni:hosts"];
 const pgHosts = HOSTS.filter((h) => h.roles.includes("postgres")).map((h) => h.name);
 const clientHost = HOSTS.find((h) => h.roles.includes("client"))!.name;
 const sshPortOf = (h: OwnHost) => h.sshPort ?? 22;
+/** The services the deploy runs on a host. */
+const unitsOf = (h: OwnHost) => [
+  ...(h.roles.includes("etcd") ? ["etcd"] : []),
+  "patroni",
+  "pgbouncer",
+  ...(h.roles.includes("haproxy") ? ["haproxy"] : []),
+];
+/** The provider's image for every host but db1: every role's packages of this stack installed, none running. */
+const IMAGE_PACKAGES = allRolePackages(
+  parseStackConfig(
+    Object.fromEntries(Object.entries(committed.config).map(([k, v]) => [k.replace(/^pulumi-patroni:/, ""), v])),
+    () => false,
+    STACK,
+  ),
+).join(" ");
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "own-servers-"));
 const keyFile = path.join(work, "id_ed25519");
@@ -194,24 +215,34 @@ beforeAll(async () => {
   await removeStackState();
   await stand.select();
   childProcess.execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "own-servers-test", "-f", keyFile]);
-  await timed("own: 3 machines made by the machine scripts and prepared as a provider would", async () => {
-    machines("network", "up", ...networkArgs);
-    machines("apt-proxy", "up", ...proxyArgs);
-    const machineSh = path.join(REPO, "src", "local", "machines", "machine.sh");
-    const pub = fs.readFileSync(`${keyFile}.pub`, "utf8").trim();
-    await Promise.all(
-      HOSTS.map(async (h) => {
-        await run(machineSh, [
-          ...["create", h.name, "--stand", STACK, "--address", `${h.address}/24`, "--gateway", CONTROLLER],
-          ...["--bridge", NETWORK.bridge, "--apt-proxy", `http://${CONTROLLER}:${NETWORK.aptProxyPort}`],
-          ...["--authorized-keys-file", `${keyFile}.pub`],
-        ]);
-        await run(machineSh, ["wait-ready", h.name, "--stand", STACK, "--timeout", "90"]);
-        await onConsoleAsync(h.name, PREPARE, String(sshPortOf(h)), pub);
-        baseline[h.name] = (await onConsoleAsync(h.name, RUNNING_UNITS)).split("\n");
-      }),
-    );
-  });
+  await timed(
+    `own: ${HOSTS.length} machines made by the machine scripts and prepared as a provider would`,
+    async () => {
+      machines("network", "up", ...networkArgs);
+      machines("apt-proxy", "up", ...proxyArgs);
+      const machineSh = path.join(REPO, "src", "local", "machines", "machine.sh");
+      const pub = fs.readFileSync(`${keyFile}.pub`, "utf8").trim();
+      await Promise.all(
+        HOSTS.map(async (h) => {
+          await run(machineSh, [
+            ...["create", h.name, "--stand", STACK, "--address", `${h.address}/24`, "--gateway", CONTROLLER],
+            ...["--bridge", NETWORK.bridge, "--apt-proxy", `http://${CONTROLLER}:${NETWORK.aptProxyPort}`],
+            ...["--authorized-keys-file", `${keyFile}.pub`],
+            ...(h.name === LEGACY_HOST ? [] : ["--image-packages", IMAGE_PACKAGES]),
+          ]);
+          await run(machineSh, ["wait-ready", h.name, "--stand", STACK, "--timeout", "90"]);
+          await onConsoleAsync(h.name, PREPARE, String(sshPortOf(h)), pub);
+          baseline[h.name] = (await onConsoleAsync(h.name, RUNNING_UNITS)).split("\n");
+        }),
+      );
+    },
+  );
+  // Meanwhile (the README's commands, through preview): no cluster yet, nothing to refuse.
+  operatorPackages = timed("own: PostgreSQL's packages installed on db1 by its operator (meanwhile)", () =>
+    onConsoleAsync(LEGACY_HOST, OPERATOR_PACKAGES),
+  );
+  // Never an unhandled rejection: the refusal test awaits it and fails with its error.
+  operatorPackages.catch(() => undefined);
 });
 
 afterAll(async () => {
@@ -257,11 +288,6 @@ describe("the README's own-servers commands, verbatim", () => {
     const toolchain = childProcess
       .execFileSync(path.join(REPO, "scripts", "toolchain.sh"), { encoding: "utf8" })
       .trim();
-    operatorPackages = timed("own: PostgreSQL's packages installed on db1 by its operator (meanwhile)", () =>
-      onConsoleAsync(LEGACY_HOST, OPERATOR_PACKAGES),
-    );
-    // Never an unhandled rejection: the next test awaits it and fails with its error.
-    operatorPackages.catch(() => undefined);
     const env = Object.fromEntries(
       Object.entries(process.env).filter(([k]) => !/^PULUMI_(CONFIG_PASSPHRASE|BACKEND_URL|HOME)/.test(k)),
     ) as Record<string, string>;
@@ -331,7 +357,8 @@ describe("a server that already runs PostgreSQL", () => {
     const preview = await timed("own: preview refused", () => stand.run(["preview"], true));
     expect(preview.code).not.toBe(0);
     expect(preview.stdout + preview.stderr).toContain(refusal);
-    expect(preview.stdout + preview.stderr).not.toMatch(/hosts db[23]: already runs/);
+    for (const h of HOSTS.filter((h) => h.name !== LEGACY_HOST))
+      expect(preview.stdout + preview.stderr).not.toContain(`hosts ${h.name}: already runs`);
     const up = await timed("own: up refused", () => stand.run(["up", "--yes", "--skip-preview"], true));
     expect(up.code).not.toBe(0);
     expect(up.stdout + up.stderr).toContain(refusal);
@@ -345,7 +372,7 @@ describe("a server that already runs PostgreSQL", () => {
     stand.editConfig((c) => {
       c["pulumi-patroni:hosts"].find((h: OwnHost) => h.name === LEGACY_HOST).adoptExisting = true;
     });
-    await stand.up("own: pulumi up onto existing servers (3 hosts, db1 adopted)");
+    await stand.up(`own: pulumi up onto existing servers (${HOSTS.length} hosts, db1 adopted)`);
     expect(onConsole(LEGACY_HOST, "pg_lsclusters -h | awk '{print $2, $4}'")).toBe("legacy down");
     expect(
       onConsole(
@@ -471,11 +498,10 @@ describe("idempotence", () => {
     stand.ssh(host, `systemctl show -p ActiveEnterTimestampMonotonic --value ${units.join(" ")}`);
 
   it("a second pulumi up reports no changes and restarts nothing", async () => {
-    const units = (h: OwnHost) => ["etcd", "patroni", "pgbouncer", ...(h.roles.includes("haproxy") ? ["haproxy"] : [])];
-    const before = HOSTS.map((h) => activeSince(h.name, units(h)));
+    const before = HOSTS.map((h) => activeSince(h.name, unitsOf(h)));
     const out = await stand.up("own: no-change pulumi up");
     expect(out).not.toMatch(/\d+ (to update|updated|created|deleted|replaced)/);
-    expect(HOSTS.map((h) => activeSince(h.name, units(h)))).toEqual(before);
+    expect(HOSTS.map((h) => activeSince(h.name, unitsOf(h)))).toEqual(before);
   });
 });
 
@@ -489,7 +515,7 @@ describe("destroy", () => {
     destroyed = true;
     const etcdDataKept: string[] = [];
     for (const h of HOSTS) {
-      const units = ["etcd", "patroni", "pgbouncer", ...(h.roles.includes("haproxy") ? ["haproxy"] : [])];
+      const units = unitsOf(h);
       // Services: stopped, disabled, no process left; the units running are the image's own again.
       expect(
         onConsole(
@@ -511,7 +537,7 @@ describe("destroy", () => {
         h.name,
       ).toBe(
         [
-          "/etc/default/etcd",
+          ...(h.roles.includes("etcd") ? ["/etc/default/etcd"] : []),
           "/etc/pgbouncer/pgbouncer.ini",
           "/etc/postgresql-common/createcluster.d/pulumi-patroni.conf",
         ].join("\n"),
@@ -536,7 +562,7 @@ describe("destroy", () => {
       const packages = [
         "patroni",
         "postgresql-17",
-        "etcd-server",
+        ...(h.roles.includes("etcd") ? ["etcd-server"] : []),
         "pgbouncer",
         ...(h.roles.includes("haproxy") ? ["haproxy"] : []),
       ];
@@ -548,7 +574,7 @@ describe("destroy", () => {
       if (onConsole(h.name, "ls -A /var/lib/etcd/own 2>/dev/null || true") !== "") etcdDataKept.push(h.name);
       expect(onConsole(h.name, "cat /etc/pulumi-patroni/owner"), h.name).toBe(`${STACK}/${h.name}`);
     }
-    // etcd members leave one at a time, each clearing its data directory; the last one keeps its data.
+    // etcd members leave one at a time, each clearing its data directory; the last (here the only) one keeps its data.
     expect(etcdDataKept).toHaveLength(1);
   });
 
