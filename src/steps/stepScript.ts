@@ -46,8 +46,8 @@ const exportLine = (name: string, value: string | number, script: string) => {
   return `export ${name}=${shellQuote(String(value))}`;
 };
 
-/** Whether `body` uses shell variable `name` ($NAME or ${NAME...}). */
-const uses = (body: string, name: string) => new RegExp(`\\$\\{?${name}\\b`).test(body);
+/** Whether `body` uses variable `name`: $NAME, ${NAME...}, or os.environ["NAME"] in an embedded python. */
+const uses = (body: string, name: string) => new RegExp(`\\$\\{?${name}\\b|environ\\[["']${name}["']\\]`).test(body);
 
 export function renderHostScript(script: HostScript, facts: HostFacts = {}): string {
   if (script.inline !== undefined) return script.inline;

@@ -14,7 +14,15 @@ import * as os from "os";
 import { Stand } from "../helpers/stand";
 import { patroniCluster } from "../harness/clusterState";
 import { runFault, standTargets } from "../harness/scenario";
-import { expectFaultInvariants, failedRow, FAULTS, FaultRow, writeFaultReport } from "./scenarios";
+import {
+  DcsTimings,
+  DEFAULT_DCS,
+  expectFaultInvariants,
+  failedRow,
+  FAULTS,
+  FaultRow,
+  writeFaultReport,
+} from "./scenarios";
 
 const QUICK = process.env.PULUMI_PATRONI_FAULTS === "quick";
 /** The few npm test runs: a planned switchover, a process killed, a freeze past ttl, the leader's power lost. */
@@ -53,30 +61,32 @@ afterAll(async () => {
   stand.cleanup();
 });
 
-function suite(profile: string, names: string[]) {
+function suite(profile: string, names: string[], timings: DcsTimings = DEFAULT_DCS) {
   describe(`faults, ${profile}`, () => {
     for (const name of names) {
       const fault = FAULTS[name];
+      const boundMs = fault.pauseBound(timings);
       it(`${name}: ${fault.what}`, async () => {
         let report;
         try {
           report = await runFault(stand, STACK, fault);
         } catch (e) {
-          rows.push(failedRow(name, profile, fault.what, e));
+          rows.push(failedRow(name, profile, fault.what, boundMs, e));
           throw e;
         }
         try {
-          expectFaultInvariants(fault, report);
+          expectFaultInvariants(fault, report, timings);
         } catch (e) {
           rows.push({
             ...report,
             profile,
             what: fault.what,
+            boundMs,
             outcome: `failed: ${String((e as Error).message).split("\n")[0]}`,
           });
           throw e;
         }
-        rows.push({ ...report, profile, what: fault.what, outcome: "passed" });
+        rows.push({ ...report, profile, what: fault.what, boundMs, outcome: "passed" });
       });
     }
   });

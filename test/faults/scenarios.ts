@@ -23,7 +23,24 @@ export interface FaultCase extends FaultScenario {
    * watchdog in a container). HAProxy must never route to two in any case.
    */
   readonly dualAtDatabaseExpected?: boolean;
+  /**
+   * The longest writes may stop (ms) with the DCS timings in force, and why:
+   * a regression past it fails the scenario.
+   */
+  readonly pauseBound: (t: DcsTimings) => number;
+  readonly pauseWhy: string;
 }
+
+/** Patroni's DCS timings in seconds (the profile's). */
+export interface DcsTimings {
+  readonly ttl: number;
+  readonly loopWait: number;
+  readonly retryTimeout: number;
+}
+
+export const DEFAULT_DCS: DcsTimings = { ttl: 30, loopWait: 10, retryTimeout: 10 };
+
+const s = (seconds: number) => seconds * 1000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -67,7 +84,9 @@ export function ctl(stand: Stand, ...args: string[]): Promise<{ code: number; ou
 export const FAULTS: Record<string, FaultCase> = {
   "switchover-ctl": {
     name: "switchover-ctl",
-    what: "planned switchover with npm run ctl -- switchover (seed 003)",
+    pauseBound: () => s(5),
+    pauseWhy: "a planned switchover: demote, promote, HAProxy's next check (2 s)",
+    what: "planned switchover with npm run ctl -- switchover (every seed)",
     inject: async (ctx) => {
       const r = await ctl(ctx.stand, "switchover");
       if (r.code !== 0) throw new Error(`ctl switchover failed: ${r.out}`);
@@ -79,7 +98,9 @@ export const FAULTS: Record<string, FaultCase> = {
   },
   "kill9-postgres-leader": {
     name: "kill9-postgres-leader",
-    what: "kill -9 of the leader's postmaster: Patroni starts it again (seed 004)",
+    pauseBound: (t) => s(t.loopWait + 10),
+    pauseWhy: "Patroni notices at its next loop and starts PostgreSQL again, plus HAProxy's checks",
+    what: "kill -9 of the leader's postmaster: Patroni starts it again (seed 002)",
     inject: async (ctx) => {
       ctx.stand.ssh(ctx.leader, `kill -9 ${postmasterPid(ctx)}`);
     },
@@ -89,7 +110,9 @@ export const FAULTS: Record<string, FaultCase> = {
   },
   "kill9-patroni-leader": {
     name: "kill9-patroni-leader",
-    what: "kill -9 of Patroni on the leader: systemd starts it again, PostgreSQL keeps running (seed 004)",
+    pauseBound: (t) => s(t.loopWait + 10),
+    pauseWhy: "systemd starts Patroni again; HAProxy counts the node down while its REST API is gone",
+    what: "kill -9 of Patroni on the leader: systemd starts it again, PostgreSQL keeps running (seed 002)",
     inject: async (ctx) => {
       ctx.stand.ssh(ctx.leader, 'kill -9 "$(systemctl show -p MainPID --value patroni)"');
     },
@@ -99,14 +122,19 @@ export const FAULTS: Record<string, FaultCase> = {
   },
   "sigstop-postgres-leader": {
     name: "sigstop-postgres-leader",
-    what: "SIGSTOP of the leader's postmaster for 40 s, then SIGCONT (seed 004)",
+    pauseBound: (t) => s(40 + t.loopWait),
+    pauseWhy: "the freeze itself (40 s) and one loop after it",
+    what: "SIGSTOP of the leader's postmaster for 40 s, then SIGCONT (seed 002)",
     ...frozenOnLeader(postmasterPid),
     holdMs: 40_000,
     wholeWithinMs: 120_000,
   },
   "sigstop-patroni-leader": {
     name: "sigstop-patroni-leader",
-    what: "SIGSTOP of Patroni on the leader for ttl + 15 s, then SIGCONT (seed 004; Debian 12's Patroni lost writes here)",
+    pauseBound: (t) => s(t.ttl + t.loopWait + 10),
+    pauseWhy:
+      "HAProxy takes the frozen REST API out at once; the lock expires after ttl; a replica promotes at its next loop",
+    what: "SIGSTOP of Patroni on the leader for ttl + 15 s, then SIGCONT (seed 002; Debian 12's Patroni lost writes here)",
     ...frozenOnLeader(mainPid("patroni")),
     holdMs: 45_000,
     wholeWithinMs: 90_000,
@@ -115,6 +143,8 @@ export const FAULTS: Record<string, FaultCase> = {
   },
   "stop-patroni-leader": {
     name: "stop-patroni-leader",
+    pauseBound: () => s(10),
+    pauseWhy: "a clean shutdown hands the lock to a replica at once",
     what: "systemctl stop patroni on the leader (clean shutdown hands the lock over), then start",
     inject: async (ctx) => {
       ctx.stand.ssh(ctx.leader, "systemctl stop patroni");
@@ -128,7 +158,9 @@ export const FAULTS: Record<string, FaultCase> = {
   },
   "etcd-all-stopped": {
     name: "etcd-all-stopped",
-    what: "every etcd member stopped for 40 s: failsafe mode keeps the primary while every member answers (seed 005)",
+    pauseBound: () => s(5),
+    pauseWhy: "failsafe mode: the primary keeps taking writes while every member answers",
+    what: "every etcd member stopped for 40 s: failsafe mode keeps the primary while every member answers (seed 002)",
     inject: async (ctx) => {
       await Promise.all(ctx.stand.hostsWith("etcd").map((h) => ctx.stand.sshAsync(h, "systemctl stop etcd")));
     },
@@ -141,7 +173,10 @@ export const FAULTS: Record<string, FaultCase> = {
   },
   "power-loss-leader": {
     name: "power-loss-leader",
-    what: "the leader's machine loses power for 45 s, then pulumi up boots it: a replica takes over, the old leader rejoins by pg_rewind (seed 005)",
+    pauseBound: (t) => s(t.ttl + t.loopWait),
+    pauseWhy:
+      "the lock expires after ttl (the etcd leader is kept off the primary's host), a replica promotes within a loop, HAProxy's checks",
+    what: "the leader's machine loses power for 45 s, then pulumi up boots it: a replica takes over, the old leader rejoins by pg_rewind (seed 002 powers off cleanly; this cut is harder)",
     inject: async (ctx) => {
       ctx.stand.machine("kill", ctx.leader);
     },
@@ -155,7 +190,9 @@ export const FAULTS: Record<string, FaultCase> = {
   },
   "link-down-leader": {
     name: "link-down-leader",
-    what: "the leader's network link down (eth0 in its namespace) for 45 s, then up: it demotes itself, a replica takes over (seed 005)",
+    pauseBound: (t) => s(t.ttl + t.loopWait + 15),
+    pauseWhy: "as a power loss, plus connections to the cut-off node that hang until the client gives up on them",
+    what: "the leader's network link down (eth0 in its namespace) for 45 s, then up: it demotes itself, a replica takes over (seed 001)",
     inject: async (ctx) => {
       ctx.stand.machine("link-down", ctx.leader);
     },
@@ -168,6 +205,8 @@ export const FAULTS: Record<string, FaultCase> = {
   },
   "power-loss-replica": {
     name: "power-loss-replica",
+    pauseBound: () => s(5),
+    pauseWhy: "a replica's loss does not stop writes (asynchronous replication)",
     what: "a replica's machine loses power for 20 s, then boots and streams again",
     inject: async (ctx) => {
       ctx.stand.machine("kill", ctx.replicas[0]);
@@ -181,6 +220,8 @@ export const FAULTS: Record<string, FaultCase> = {
   },
   "haproxy-restart": {
     name: "haproxy-restart",
+    pauseBound: () => s(5),
+    pauseWhy: "clients reconnect to the restarted HAProxy",
     what: "systemctl restart haproxy: clients reconnect, nothing fails over",
     inject: async (ctx) => {
       for (const h of ctx.stand.hostsWith("haproxy")) ctx.stand.ssh(h, "systemctl restart haproxy");
@@ -192,6 +233,8 @@ export const FAULTS: Record<string, FaultCase> = {
   },
   "sigstop-pgbouncer-leader": {
     name: "sigstop-pgbouncer-leader",
+    pauseBound: () => s(20 + 10),
+    pauseWhy: "no node takes writes while the leader's PgBouncer is frozen (20 s), then HAProxy's checks",
     what: "PgBouncer on the leader frozen (SIGSTOP) for 20 s, then SIGCONT: HAProxy's probe takes the node out, nothing fails over",
     ...frozenOnLeader(mainPid("pgbouncer")),
     holdMs: 20_000,
@@ -200,6 +243,8 @@ export const FAULTS: Record<string, FaultCase> = {
   },
   "kill9-pgbouncer-leader": {
     name: "kill9-pgbouncer-leader",
+    pauseBound: () => s(10),
+    pauseWhy: "systemd starts PgBouncer again, then HAProxy's checks",
     what: "kill -9 of PgBouncer on the leader: systemd starts it again, HAProxy's check follows",
     inject: async (ctx) => {
       ctx.stand.ssh(ctx.leader, 'kill -9 "$(systemctl show -p MainPID --value pgbouncer)"');
@@ -212,12 +257,21 @@ export const FAULTS: Record<string, FaultCase> = {
 };
 
 /** The invariants every fault must keep, whatever its timings. */
-export function expectFaultInvariants(fault: FaultCase, report: FaultReport): void {
+export function expectFaultInvariants(fault: FaultCase, report: FaultReport, timings: DcsTimings): void {
+  const bound = fault.pauseBound(timings);
+  expect(report.writeUnavailableMs, `writes stopped longer than ${bound} ms (${fault.pauseWhy})`).toBeLessThan(bound);
   expect(report.durability.acknowledged, "writes were acknowledged during the run").toBeGreaterThan(100);
   expect(report.lostAcknowledged, `acknowledged writes lost: ${JSON.stringify(report.durability.lost)}`).toBe(0);
   expect(report.durability.phantom).toEqual({});
   expect(report.dualProxyRounds, "HAProxy routed to two writable primaries").toBe(0);
   if (!fault.dualAtDatabaseExpected) expect(report.dualPrimaryRounds, "two writable primaries at the database").toBe(0);
+  // No watchdog in a container: a frozen Patroni cannot fence its PostgreSQL, but
+  // it must demote it within a loop of resuming.
+  if (report.dualPrimaryRounds > 0)
+    expect(
+      report.lastDualPrimaryAfterHealMs,
+      "two writable primaries longer than one loop_wait after the heal",
+    ).toBeLessThan(s(timings.loopWait + 5));
   if (fault.leaderChanges === true) expect(report.leaderAfter).not.toBe(report.leaderBefore);
   if (fault.leaderChanges === false) expect(report.leaderAfter).toBe(report.leaderBefore);
   expect(report.wholeAfterMs).toBeLessThan(fault.wholeWithinMs);
@@ -228,10 +282,12 @@ export interface FaultRow extends FaultReport {
   readonly what: string;
   /** passed, or why the scenario failed (an invariant, or an error before its report). */
   readonly outcome: string;
+  /** The scenario's write-pause bound in force (ms). */
+  readonly boundMs: number;
 }
 
 /** A scenario that threw before it had a report: kept as a row, never dropped. */
-export function failedRow(scenario: string, profile: string, what: string, error: unknown): FaultRow {
+export function failedRow(scenario: string, profile: string, what: string, boundMs: number, error: unknown): FaultRow {
   const durability = {
     acknowledged: 0,
     unknown: 0,
@@ -247,6 +303,7 @@ export function failedRow(scenario: string, profile: string, what: string, error
       .split("\n")[0]
       .slice(0, 300)}`,
     leaderBefore: "?",
+    boundMs,
     writeUnavailableMs: NaN,
     lostAcknowledged: NaN,
     durability,
@@ -254,6 +311,7 @@ export function failedRow(scenario: string, profile: string, what: string, error
     dualProxyRounds: NaN,
     staleProxyRounds: NaN,
     wholeAfterMs: NaN,
+    probeRateHz: NaN,
     writes: 0,
   };
 }
@@ -272,7 +330,7 @@ export function writeFaultReport(rows: readonly FaultRow[], meta: Record<string,
     `${base}.json`,
     JSON.stringify({ meta, rows: rows.map(({ durability: _d, ...r }) => r) }, null, 2) + "\n",
   );
-  const s = (ms: number) => (ms / 1000).toFixed(1);
+  const sec = (ms: number) => (ms / 1000).toFixed(1);
   const lines = [
     `# Fault suite, ${stamp}`,
     "",
@@ -280,11 +338,11 @@ export function writeFaultReport(rows: readonly FaultRow[], meta: Record<string,
       .map(([k, v]) => `${k}: ${v}`)
       .join("; "),
     "",
-    "| profile | fault | outcome | leader | writes stopped (s) | acknowledged | lost | unknown | dual primary, DB rounds | dual primary, HAProxy rounds | whole after heal (s) |",
-    "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    "| profile | fault | outcome | leader | writes stopped (s) | bound (s) | acknowledged | lost | unknown | dual primary, DB rounds (last, s after heal) | dual primary, HAProxy rounds | probe Hz | etcd leader on its host | whole after heal (s) |",
+    "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ...rows.map(
       (r) =>
-        `| ${r.profile} | ${r.scenario} | ${r.outcome.replace(/\|/g, "/")} | ${r.leaderBefore} → ${r.leaderAfter ?? "none"} | ${s(r.writeUnavailableMs)} | ${r.durability.acknowledged} | ${r.lostAcknowledged} | ${r.durability.unknown} | ${r.dualPrimaryRounds} | ${r.dualProxyRounds} | ${s(r.wholeAfterMs)} |`,
+        `| ${r.profile} | ${r.scenario} | ${r.outcome.replace(/\|/g, "/")} | ${r.leaderBefore} → ${r.leaderAfter ?? "none"} | ${sec(r.writeUnavailableMs)} | ${sec(r.boundMs)} | ${r.durability.acknowledged} | ${r.lostAcknowledged} | ${r.durability.unknown} | ${r.dualPrimaryRounds}${r.lastDualPrimaryAfterHealMs === undefined ? "" : ` (${sec(r.lastDualPrimaryAfterHealMs)})`} | ${r.dualProxyRounds} | ${r.probeRateHz} | ${r.etcdLeaderWithPatroniLeader === undefined ? "?" : r.etcdLeaderWithPatroniLeader ? "yes" : "no"} | ${sec(r.wholeAfterMs)} |`,
     ),
     "",
     ...rows.map((r) => `- **${r.scenario}** (${r.profile}): ${r.what}`),

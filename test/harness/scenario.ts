@@ -48,6 +48,12 @@ export interface FaultReport {
   /** Rounds with two servers up in HAProxy's primary backend at all (stale checks after a role change). */
   readonly staleProxyRounds: number;
   readonly firstDualPrimary?: ProbeRound;
+  /** The last round with two writable primaries at the database, from the heal (ms; negative: before it). */
+  readonly lastDualPrimaryAfterHealMs?: number;
+  /** Probe rounds per second between inject and heal. */
+  readonly probeRateHz: number;
+  /** Whether etcd's leader ran on the Patroni leader's host when the fault came (the power-loss tail's cause). */
+  readonly etcdLeaderWithPatroniLeader?: boolean;
   /** From heal to whole (ms): every member healthy, HAProxy routing to them, and a write acknowledged through it. */
   readonly wholeAfterMs: number;
   readonly writes: number;
@@ -77,6 +83,24 @@ export function standTargets(stand: Stand, clusterName: string) {
   return { primary: { host: haproxy.hostname, port: Number(haproxy.port) }, creds, nodes, stats, whole };
 }
 
+/** Rounds per second in [from, to]. */
+export function probeRate(rounds: readonly ProbeRound[], from: number, to: number): number {
+  const n = rounds.filter((r) => r.at >= from && r.at <= to).length;
+  return to > from ? Math.round((n / ((to - from) / 1000)) * 10) / 10 : 0;
+}
+
+/** Whether the etcd member on `host` leads etcd (undefined: no etcd member there or no answer). */
+function etcdLeaderOn(stand: Stand, host: string): boolean | undefined {
+  try {
+    const own = `${stand.address(host)}:2379`;
+    const status = stand.ssh(host, "ETCDCTL_API=3 etcdctl --command-timeout=3s endpoint status --cluster");
+    const leaderLine = status.split("\n").find((l) => l.split(", ")[4] === "true");
+    return leaderLine === undefined ? undefined : leaderLine.split(", ")[0].endsWith(own);
+  } catch {
+    return undefined;
+  }
+}
+
 export async function runFault(stand: Stand, clusterName: string, scenario: FaultScenario): Promise<FaultReport> {
   const t = standTargets(stand, clusterName);
   await waitWhole(t.whole, 120_000);
@@ -90,7 +114,9 @@ export async function runFault(stand: Stand, clusterName: string, scenario: Faul
   writer.start();
   prober.start();
   let faultAt: number;
+  let healedAt: number;
   let wholeAfterMs: number;
+  const etcdLeaderWithPatroniLeader = etcdLeaderOn(stand, leader);
   try {
     await new Promise((r) => setTimeout(r, 3000));
     faultAt = Date.now();
@@ -99,7 +125,7 @@ export async function runFault(stand: Stand, clusterName: string, scenario: Faul
     await new Promise((r) => setTimeout(r, scenario.holdMs));
     console.log(`[fault] ${scenario.name}: heal`);
     await scenario.heal(ctx);
-    const healedAt = Date.now();
+    healedAt = Date.now();
     await waitWhole(t.whole, scenario.wholeWithinMs);
     // Whole means clients write again: HAProxy may not have noticed the fault yet when the members look whole.
     const resumed = () => writer.records.some((w) => w.status === "ack" && w.sentAt > healedAt);
@@ -129,6 +155,9 @@ export async function runFault(stand: Stand, clusterName: string, scenario: Faul
     dualProxyRounds: dualProxyRounds(prober.rounds).length,
     staleProxyRounds: staleProxyRounds(prober.rounds).length,
     firstDualPrimary: dual[0],
+    lastDualPrimaryAfterHealMs: dual.length > 0 ? dual[dual.length - 1].at - healedAt : undefined,
+    probeRateHz: probeRate(prober.rounds, faultAt, healedAt),
+    etcdLeaderWithPatroniLeader,
     wholeAfterMs,
     writes: writer.records.length,
   };

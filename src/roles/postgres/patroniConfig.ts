@@ -158,11 +158,17 @@ export function renderPatroniConfig(ctx: ManagedFileContext, input: PatroniConfi
  * read-only", https://github.com/pgbouncer/pgbouncer/issues/859). RECONNECT on the admin console drops
  * that cache and the pooled server connections as they are released.
  */
-export function renderRoleChangeHook(ctx: ManagedFileContext, socketDir = POSTGRES_SOCKET_DIR): string {
+export function renderRoleChangeHook(
+  ctx: ManagedFileContext,
+  socketDir = POSTGRES_SOCKET_DIR,
+  etcdLeaderAway?: string,
+): string {
   return [
     "#!/bin/sh",
     managedHeader(ctx).trimEnd(),
     "# Patroni's on_role_change callback: PgBouncer forgets what it cached under the old role.",
+    // A new primary on the etcd leader's host hands the etcd leadership away now, not at the next check.
+    ...(etcdLeaderAway ? [`case "$2" in primary|master) ${etcdLeaderAway} --once >/dev/null 2>&1 & ;; esac`] : []),
     `ini=${PGBOUNCER_INI_PATH}`,
     '[ -r "$ini" ] || exit 0',
     `port=$(sed -n 's/^listen_port = //p' "$ini")`,

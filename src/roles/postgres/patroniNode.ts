@@ -11,7 +11,13 @@ import { dropInPath, renderSystemdDropIn } from "../../render/systemdUnit";
 import { MASKED_PASSWORDS, secretValues } from "../../stack/passwords";
 import { contentHash, HostSteps } from "../../steps/hostSteps";
 import { inlineScript, scriptsIn, sharedScript } from "../../steps/stepScript";
-import { etcdClientHostPorts } from "../etcd/slice";
+import { ETCD_ROLE, etcdClientHostPorts, etcdClientUrl, etcdClientUrls } from "../etcd/slice";
+import {
+  ETCD_LEADER_AWAY_PATH,
+  ETCD_LEADER_AWAY_UNIT,
+  renderEtcdLeaderAway,
+  renderEtcdLeaderAwayUnit,
+} from "./etcdLeaderAway";
 import { RoleArgs } from "../roleArgs";
 import {
   PATRONI_CONFIG_ALIASES,
@@ -21,7 +27,7 @@ import {
   renderPatroniConfig,
   renderRoleChangeHook,
 } from "./patroniConfig";
-import { PATRONI_CONFIG_PATH, PATRONI_DROP_IN, POSTGRES_ROLE } from "./slice";
+import { PATRONI_CONFIG_PATH, PATRONI_DROP_IN, PATRONI_NAMESPACE, POSTGRES_ROLE } from "./slice";
 
 const script = scriptsIn(__dirname);
 
@@ -62,11 +68,17 @@ export class PatroniNode extends pulumi.ComponentResource {
       dependsOn,
     });
     // The callback patroni.yml names: written first, so the validation of the new config finds it.
+    const withEtcd = host.roles.includes(ETCD_ROLE);
     const hook = steps.file(
       "role-change-hook",
-      { path: PATRONI_ROLE_CHANGE_HOOK, content: renderRoleChangeHook(args.managed), mode: "0755" },
+      {
+        path: PATRONI_ROLE_CHANGE_HOOK,
+        content: renderRoleChangeHook(args.managed, undefined, withEtcd ? ETCD_LEADER_AWAY_PATH : undefined),
+        mode: "0755",
+      },
       { dependsOn: args.dependsOn },
     );
+    if (withEtcd) this.etcdLeaderAway(steps, args);
     const file = steps.file(
       "config",
       {
@@ -116,5 +128,38 @@ export class PatroniNode extends pulumi.ComponentResource {
       { legacyName: `${host.name}-service-patroni`, dependsOn: startAfter },
     );
     this.registerOutputs({ ready: this.ready.id });
+  }
+
+  /** On a host with an etcd member too: the service keeping the etcd leader off Patroni's leader (etcdLeaderAway.ts). */
+  private etcdLeaderAway(steps: HostSteps, args: PatroniNodeArgs): void {
+    const { config, host } = args;
+    const script = renderEtcdLeaderAway(args.managed, {
+      member: host.name,
+      leaderKey: `${PATRONI_NAMESPACE}${config.cluster.name}/leader`,
+      endpoints: etcdClientUrls(config),
+      ownEndpoint: etcdClientUrl(config, host),
+    });
+    const unit = renderEtcdLeaderAwayUnit(args.managed);
+    const files = [
+      steps.file(
+        "etcd-leader-away-script",
+        { path: ETCD_LEADER_AWAY_PATH, content: script, mode: "0755" },
+        {
+          dependsOn: args.dependsOn,
+        },
+      ),
+      steps.file(
+        "etcd-leader-away-unit",
+        { path: `/etc/systemd/system/${ETCD_LEADER_AWAY_UNIT}`, content: unit },
+        {
+          dependsOn: args.dependsOn,
+        },
+      ),
+    ];
+    steps.service(
+      "etcd-leader-away",
+      { unit: ETCD_LEADER_AWAY_UNIT, onChange: "restart", triggers: [contentHash(script), contentHash(unit)] },
+      { dependsOn: files },
+    );
   }
 }
