@@ -5,15 +5,18 @@ import * as pulumi from "@pulumi/pulumi";
 import { PostgresCluster } from "./cluster/postgresCluster";
 import { BackupRepositoryOutput, restoreSource } from "./cluster/restoreSource";
 import { identityAdvice, identityValues } from "./config/fieldClasses";
-import { SSH_PRIVATE_KEY } from "./config/core";
+import { SSH_PRIVATE_KEY, sshAccessOf, sshPortOf } from "./config/core";
 import { LocalStand } from "./local/localStand";
+import { takeoverProblem, takesOver } from "./platform/platform";
 import { GeneratedPassword } from "./providers/generatedPassword";
 import { HostKey } from "./providers/hostKey";
+import { FOUND, HostSurvey } from "./providers/hostSurvey";
 import { SshConnection } from "./providers/shellCommand";
 import { StackIdentity } from "./providers/stackIdentity";
 import { backupHostOf, stanzaOf } from "./roles/backup/slice";
 import { clientEndpoint, entryUri } from "./roles/client/clientConnection";
 import { HAPROXY_ROLE, HAPROXY_STATS_USER } from "./roles/haproxy/slice";
+import { surveyScript } from "./roles/host/hostBase";
 import { hostFactsOf } from "./stack/hostFacts";
 import { ClusterPasswords } from "./stack/passwords";
 import { readStackConfig } from "./stack/read";
@@ -22,6 +25,7 @@ import {
   configuredSecretProblems,
   FIELD_CLASSES,
   machineCapabilitiesFor,
+  HostConfig,
   SECRETS,
   StackConfig,
 } from "./stack/stackConfig";
@@ -86,11 +90,18 @@ function stackIdentity(config: StackConfig, secrets: Secrets): StackIdentity {
   });
 }
 
-/** SSH to existing servers: the configured key, host keys pinned or trusted on first use. */
+/**
+ * SSH to existing servers: the configured key, host keys pinned or trusted
+ * on first use. Before anything else, each host's first contact surveys what
+ * already runs there (HostSurvey, at preview): a host its roles would take
+ * over is refused unless hosts[].adoptExisting says so, and every host waits
+ * for every survey, so a refusal changes no host.
+ */
 function existingHostConnections(
   config: StackConfig,
   secrets: Secrets,
   identity: StackIdentity,
+  stack: string,
 ): Record<string, pulumi.Input<SshConnection>> {
   const privateKey = secrets[SSH_PRIVATE_KEY];
   if (!privateKey) {
@@ -98,17 +109,36 @@ function existingHostConnections(
       `${SSH_PRIVATE_KEY}: is required for hostSource existing; set it with: pulumi config set --secret ${SSH_PRIVATE_KEY} < ~/.ssh/id_ed25519`,
     );
   }
+  const reach = (h: HostConfig) => ({ address: h.sshAddress ?? h.address, port: sshPortOf(config.ssh, h) });
+  const survey = surveyScript(hostFactsOf(config, stack));
+  const surveys = config.hosts.map(
+    (h) =>
+      new HostSurvey(
+        `host-survey-${h.name}`,
+        {
+          hostName: h.name,
+          ...reach(h),
+          user: config.ssh.user,
+          privateKey,
+          pinned: config.ssh.hostKeys[h.name],
+          script: survey,
+          refusal:
+            takesOver(h.roles) && !h.adoptExisting ? takeoverProblem(`hosts ${h.name}`, h.name, FOUND) : undefined,
+        },
+        { dependsOn: [identity] },
+      ),
+  );
   return Object.fromEntries(
     config.hosts.map((h) => {
-      const address = h.sshAddress ?? h.address;
+      const { address, port } = reach(h);
       const hostKey = new HostKey(
         `host-key-${h.name}`,
-        { hostName: h.name, address, port: config.ssh.port, pinned: config.ssh.hostKeys[h.name] },
-        { dependsOn: [identity] },
+        { hostName: h.name, address, port, pinned: config.ssh.hostKeys[h.name] },
+        { dependsOn: [identity, ...surveys] },
       );
       const connection = pulumi.all([privateKey, hostKey.key]).apply(([key, known]) => ({
         host: address,
-        port: config.ssh.port,
+        port,
         user: config.ssh.user,
         privateKey: key,
         hostKey: known,
@@ -138,7 +168,7 @@ const localStand =
         { dependsOn: guards },
       )
     : undefined;
-const connections = localStand ? localStand.connections : existingHostConnections(config, secrets, identity);
+const connections = localStand ? localStand.connections : existingHostConnections(config, secrets, identity, stack);
 const cluster = new PostgresCluster("cluster", {
   config,
   stack,
@@ -174,14 +204,7 @@ export const userUris = pulumi.secret(
 /** The key the hosts accept (the local stand's own, or the configured one); `npm run ssh` uses it. */
 export const sshPrivateKey = pulumi.secret(localStand ? localStand.privateKey : secrets[SSH_PRIVATE_KEY]!);
 /** How the controller reaches the hosts, and the host key it expects of each (`npm run ssh` pins them). */
-export const ssh = localStand
-  ? { user: "root", port: 22 }
-  : {
-      user: config.ssh.user,
-      port: config.ssh.port,
-      // Only hosts reached on another address than the cluster's (hosts[].sshAddress).
-      addresses: Object.fromEntries(config.hosts.filter((h) => h.sshAddress).map((h) => [h.name, h.sshAddress!])),
-    };
+export const ssh = localStand ? { user: "root", port: 22 } : sshAccessOf(config);
 // Public keys: not secret, although they travel inside the (secret) connections.
 export const hostKeys = pulumi.unsecret(
   pulumi.all(

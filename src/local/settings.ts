@@ -73,6 +73,8 @@ export function localMachineProblems(c: LocalMachinesView, stack: string | undef
     if (!h.address.startsWith(`${prefix}.`))
       problems.push(`hosts[${i}].address: ${h.address} is outside the local bridge network ${prefix}.0/24`);
     if (h.address === bridgeIp) problems.push(`hosts[${i}].address: ${h.address} is the bridge's own address`);
+    if (h.sshPort !== undefined)
+      problems.push(`hosts[${i}].sshPort: a local machine's sshd listens on 22; sshPort is for hostSource existing`);
     if (!/^[a-z][a-z0-9-]{0,30}$/.test(h.name))
       problems.push(`hosts[${i}].name: a local machine's name is a-z then a-z0-9 and '-', at most 31 characters`);
   });

@@ -95,7 +95,7 @@ interface ShellCommandOutputs extends ShellCommandState {
 const DEFAULT_CONNECT_ATTEMPTS = 10;
 
 // The engine's placeholder for a value not known yet (preview).
-const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 export function fingerprintOf(s: ShellCommandState): string {
   return crypto

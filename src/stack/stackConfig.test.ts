@@ -46,18 +46,25 @@ describe("valid configurations", () => {
     expect(c.hostSource).toBe("existing");
   });
 
-  it.each(["stacks/local.yaml", "Pulumi.dev.yaml", "Pulumi.e2e.yaml", "Pulumi.faults.yaml", "Pulumi.bench.yaml"])(
-    "the committed %s is valid",
-    (file) => {
-      const doc = yaml.load(fs.readFileSync(path.join(__dirname, "..", "..", file), "utf8")) as {
-        config: Record<string, unknown>;
-      };
-      const values = Object.fromEntries(
-        Object.entries(doc.config).map(([k, v]) => [k.replace(/^pulumi-patroni:/, ""), v]),
-      );
-      expect(problemsOf(values)).toEqual([]);
-    },
-  );
+  it.each([
+    "stacks/local.yaml",
+    "Pulumi.dev.yaml",
+    "Pulumi.e2e.yaml",
+    "Pulumi.faults.yaml",
+    "Pulumi.bench.yaml",
+    "Pulumi.own.yaml",
+    "Pulumi.entry.yaml",
+    "Pulumi.bkcap.yaml",
+    "Pulumi.bkcapr.yaml",
+  ])("the committed %s is valid", (file) => {
+    const doc = yaml.load(fs.readFileSync(path.join(__dirname, "..", "..", file), "utf8")) as {
+      config: Record<string, unknown>;
+    };
+    const values = Object.fromEntries(
+      Object.entries(doc.config).map(([k, v]) => [k.replace(/^pulumi-patroni:/, ""), v]),
+    );
+    expect(problemsOf(values)).toEqual([]);
+  });
 
   it("accepts secret values set with --secret", () => {
     expect(problemsOf({ ...clone(seed000), superuserPassword: "s3cret", sshPrivateKey: "KEY" }, () => true)).toEqual(
@@ -359,6 +366,24 @@ const invalid: [string, Record<string, unknown>, string[]][] = [
   ],
   ["unknown host source", { ...seed000, hostSource: "cloud" }, ["hostSource", '"local-machines"']],
   [
+    "a host's own SSH port collides with a role's port",
+    withHost(1, { sshPort: 5432 }),
+    ["hosts[1] (serverb): port 5432 is used twice", "hosts[1].sshPort", "cluster.postgresPort"],
+  ],
+  ["SSH port out of range", withHost(0, { sshPort: 70000 }), ["hosts[0].sshPort"]],
+  [
+    "a host's own SSH port on the local stand",
+    {
+      hostSource: "local-machines",
+      hosts: seed000.hosts.map((h, i) => ({
+        ...h,
+        address: `10.213.0.${11 + i}`,
+        ...(i === 1 ? { sshPort: 2222 } : {}),
+      })),
+    },
+    ["hosts[1].sshPort: a local machine's sshd listens on 22"],
+  ],
+  [
     "pinned host key malformed",
     { ...seed000, ssh: { hostKeys: { servera: "not a key" } } },
     ["ssh.hostKeys.servera", "OpenSSH public host key"],
@@ -384,6 +409,17 @@ describe("invalid configurations are rejected before anything changes", () => {
       superuserPassword: "x",
     });
     expect(problems.length).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe("a host's own SSH port (hosts[].sshPort)", () => {
+  it("replaces ssh.port for that host only, in the port check too", () => {
+    // etcd on 22 collides with ssh.port on every host but the one that listens elsewhere.
+    const c = { ...withHost(0, { sshPort: 2222 }), etcd: { clientPort: 22 } };
+    const problems = problemsOf(c);
+    expect(problems.join("\n")).not.toContain("hosts[0] (servera)");
+    expect(problems.join("\n")).toContain("hosts[1] (serverb): port 22 is used twice, by ssh.port and etcd.clientPort");
+    expect(parseStackConfig(withHost(0, { sshPort: 2222 }), noSecrets).hosts[0].sshPort).toBe(2222);
   });
 });
 

@@ -24,7 +24,11 @@ const SHARED_DIR = path.join(__dirname, "scripts");
 const LIB_DIR = path.join(SHARED_DIR, "lib");
 
 /** Helper file -> the function whose use pulls it in. */
-const HELPERS: Readonly<Record<string, RegExp>> = { "wait.sh": /\bwait_until\b/, "owner.sh": /\bowned_here\b/ };
+const HELPERS: Readonly<Record<string, RegExp>> = {
+  "wait.sh": /\bwait_until\b/,
+  "owner.sh": /\bowned_here\b/,
+  "foreign.sh": /\bforeign_services\b/,
+};
 
 /** The scripts of folder `dir`: `scriptsIn(__dirname)("etcd-member", env)` is dir/etcd-member.sh with env. */
 export const scriptsIn =

@@ -8,6 +8,9 @@ import * as path from "path";
 import * as yaml from "js-yaml";
 import { CliResult, pulumi, REPO } from "./pulumiCli";
 import { PROJECT } from "../../src/config/validate";
+import { sshTargetOf } from "../../src/ops/stackAccess";
+import { knownHostsLine } from "../../src/providers/ssh";
+import { shellQuote } from "../../src/render/shellQuote";
 import { hostFactsOf } from "../../src/stack/hostFacts";
 import { parseStackConfig, StackConfig } from "../../src/stack/stackConfig";
 import { HostScript, renderHostScript } from "../../src/steps/stepScript";
@@ -90,6 +93,24 @@ export class Stand {
     fs.writeFileSync(this.configFile, yaml.dump(doc));
   }
 
+  /**
+   * Sets a secret in the tests' copy of the stack's configuration, as
+   * `pulumi config set --secret` would in Pulumi.<stack>.yaml (the value on
+   * stdin, never on a command line).
+   */
+  async setSecret(key: string, value: string): Promise<void> {
+    if (!this.configFile) this.editConfig(() => undefined);
+    await pulumi(
+      ["config", "set", "--secret", key, "--stack", this.stack, "--config-file", this.configFile!, "--non-interactive"],
+      { env: this.env, input: value },
+    );
+  }
+
+  /** The file every up and preview reads: the tests' copy once they changed it, else Pulumi.<stack>.yaml. */
+  get configPath(): string {
+    return this.configFile ?? path.join(REPO, `Pulumi.${this.stack}.yaml`);
+  }
+
   async select(): Promise<void> {
     await pulumi(["stack", "select", "--create", this.stack, "--non-interactive"], { env: this.env });
   }
@@ -108,7 +129,11 @@ export class Stand {
   async refreshOutputs(): Promise<void> {
     this.outputs = JSON.parse((await this.run(["stack", "output", "--json", "--show-secrets"])).stdout);
     if (!this.keyDir) this.keyDir = fs.mkdtempSync(path.join(os.tmpdir(), "e2e-key-"));
-    fs.writeFileSync(path.join(this.keyDir, "key"), this.outputs.sshPrivateKey, { mode: 0o600 });
+    // `pulumi config set --secret` strips the key file's last newline, without which ssh cannot read the key.
+    const key = this.outputs.sshPrivateKey.endsWith("\n")
+      ? this.outputs.sshPrivateKey
+      : `${this.outputs.sshPrivateKey}\n`;
+    fs.writeFileSync(path.join(this.keyDir, "key"), key, { mode: 0o600 });
   }
 
   get superuserPassword(): string {
@@ -141,26 +166,50 @@ export class Stand {
     ];
   }
 
-  private sshArgs(host: string): string[] {
+  /** Whether the stack deploys onto existing servers (its hosts are reached as its outputs say, not as root). */
+  private get existingHosts(): boolean {
+    return this.parsedConfig().hostSource === "existing";
+  }
+
+  /**
+   * Where the tests log in to `host`: a local machine as root, with the key
+   * it was made with; an existing server as the stack does (its user, address
+   * and port, and the host key the stack recorded or was given).
+   */
+  private sshTarget(host: string): { args: string[]; destination: string } {
+    if (!this.existingHosts) {
+      const knownHosts = path.join(this.keyDir, `known_hosts-${host}`);
+      fs.writeFileSync(knownHosts, this.machine("host-key", host, "--known-hosts") + "\n");
+      return { args: ["-o", `UserKnownHostsFile=${knownHosts}`], destination: `root@${this.address(host)}` };
+    }
+    const { user, address, port } = sshTargetOf(this.outputs, host);
+    const hostKey = (this.outputs.hostKeys as Record<string, string> | undefined)?.[host];
+    if (!hostKey) throw new Error(`the stack recorded no host key for ${host}`);
     const knownHosts = path.join(this.keyDir, `known_hosts-${host}`);
-    fs.writeFileSync(knownHosts, this.machine("host-key", host, "--known-hosts") + "\n");
+    fs.writeFileSync(knownHosts, knownHostsLine(address, port, hostKey));
+    return { args: ["-p", String(port), "-o", `UserKnownHostsFile=${knownHosts}`], destination: `${user}@${address}` };
+  }
+
+  private sshArgs(host: string): string[] {
+    const target = this.sshTarget(host);
     return [
       ...this.sshBase(),
-      ...[
-        "-o",
-        "StrictHostKeyChecking=yes",
-        "-o",
-        `UserKnownHostsFile=${knownHosts}`,
-        "-o",
-        "GlobalKnownHostsFile=/dev/null",
-      ],
-      ...["-o", "ConnectTimeout=10", `root@${this.address(host)}`],
+      ...target.args,
+      ...["-o", "StrictHostKeyChecking=yes", "-o", "GlobalKnownHostsFile=/dev/null"],
+      ...["-o", "ConnectTimeout=10", target.destination],
     ];
   }
 
-  /** Runs `command` on `host`; throws with its output unless it exits 0. */
+  /** The command as root: through sudo when the stack logs in as another user. */
+  private asRoot(command: string): string {
+    return ((this.outputs.ssh as { user?: string } | undefined)?.user ?? "root") === "root"
+      ? command
+      : `sudo -n -H bash -c ${shellQuote(command)}`;
+  }
+
+  /** Runs `command` on `host` as root; throws with its output unless it exits 0. */
   ssh(host: string, command: string, input?: string, timeoutMs = 300_000): string {
-    const r = childProcess.spawnSync("ssh", [...this.sshArgs(host), command], {
+    const r = childProcess.spawnSync("ssh", [...this.sshArgs(host), this.asRoot(command)], {
       encoding: "utf8",
       input: input ?? "",
       timeout: timeoutMs,
@@ -191,7 +240,7 @@ export class Stand {
     return new Promise((resolve, reject) => {
       childProcess.execFile(
         "ssh",
-        [...this.sshArgs(host), command],
+        [...this.sshArgs(host), this.asRoot(command)],
         { encoding: "utf8", timeout: timeoutMs },
         (err, stdout, stderr) => {
           if (err) reject(new Error(`ssh ${host} '${command}' failed: ${err.message} ${stdout}${stderr}`));

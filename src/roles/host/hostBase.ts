@@ -10,11 +10,14 @@ import { HostPlatform, parsePlatformReport, PlatformReport, resolveHostPlatform 
 import { ShellCommand } from "../../providers/shellCommand";
 import { HostConfig, packagesFor, StackConfig } from "../../stack/stackConfig";
 import { HostSteps, StepHost } from "../../steps/hostSteps";
-import { HostFacts, scriptsIn } from "../../steps/stepScript";
+import { HostFacts, renderHostScript, scriptsIn } from "../../steps/stepScript";
 import { ETCD_ROLE } from "../etcd/slice";
 import { POSTGRES_ROLE } from "../postgres/slice";
 
 const script = scriptsIn(__dirname);
+
+/** What HostSurvey runs on an existing host before its first deploy (survey.sh): reads only. */
+export const surveyScript = (facts: HostFacts): string => renderHostScript(script("survey"), facts);
 
 export interface HostBaseArgs {
   readonly config: StackConfig;
