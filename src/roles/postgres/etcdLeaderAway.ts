@@ -8,6 +8,7 @@
 // hook runs the same check at once after a promotion; `etcdctl move-leader`
 // hands the etcd leadership over without an election timeout.
 import { ManagedFileContext, managedHeader } from "../../render/managedHeader";
+import { shellQuote as q } from "../../render/shellQuote";
 import { renderSystemdDropIn } from "../../render/systemdUnit";
 
 export const ETCD_LEADER_AWAY_PATH = "/usr/local/lib/pulumi-patroni/etcd-leader-away";
@@ -25,8 +26,6 @@ export interface EtcdLeaderAwayInput {
   /** This host's etcd client URL. */
   readonly ownEndpoint: string;
 }
-
-const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 export function renderEtcdLeaderAway(ctx: ManagedFileContext, e: EtcdLeaderAwayInput): string {
   return [
