@@ -14,7 +14,7 @@ import { HostFacts, inlineScript, scriptsIn } from "../../steps/stepScript";
 import { ManagedFileContext } from "../../render/managedHeader";
 import { dataDirectory } from "../postgres/patroniConfig";
 import { POSTGRES_ROLE, restApiUrl } from "../postgres/slice";
-import { pgLocationOf } from "./backupHost";
+import { clientCaBundle, pgLocationOf } from "./backupHost";
 import { BACKUP_TYPES, backupUnit, renderBackupService, renderBackupTimer, unitPath } from "./backupUnits";
 import {
   CLIENT_CA_BUNDLE,
@@ -151,20 +151,14 @@ export class BackupCluster {
       { path: stanzaIncludePath(this.stanza), content: conf, mode: "0640", group: "postgres" },
       { dependsOn: [untrust] },
     );
-    const bundle = (action: string) =>
-      script("client-ca-bundle", {
-        ACTION: action,
-        CA_FILE: TLS_CA_FILE,
-        CA_DIR: CLIENT_CA_DIR,
-        BUNDLE: CLIENT_CA_BUNDLE,
-      });
+
     // The bundle has this stack's CA, and the server reloads to read it and the stanza's auth lines.
     const trust = this.repo.command(
       "stanza-trust",
       {
         description: `trust ${this.stanza}'s hosts`,
-        create: bundle("create"),
-        check: bundle("check"),
+        create: clientCaBundle("create"),
+        check: clientCaBundle("check"),
         triggers: [contentHash(conf), contentHash(ownCa)],
       },
       { dependsOn: [ca, file] },

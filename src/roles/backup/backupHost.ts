@@ -26,6 +26,10 @@ import { PGBACKREST_CONFIG_PATH, stanzaOf, TLS_CA_FILE } from "./slice";
 
 const script = scriptsIn(__dirname);
 
+/** The CA bundle pgBackRest's TLS server trusts (client-ca-bundle.sh): create, check, or add a stanza's CA. */
+export const clientCaBundle = (action: string) =>
+  script("client-ca-bundle", { ACTION: action, CA_FILE: TLS_CA_FILE, CA_DIR: CLIENT_CA_DIR, BUNDLE: CLIENT_CA_BUNDLE });
+
 /** Where the repository host's config validator is installed (validate-repository-config.sh). */
 export const VALIDATE_REPOSITORY_CONFIG_PATH = "/usr/local/lib/pulumi-patroni/pp-validate-repository-config";
 
@@ -96,16 +100,14 @@ export class BackupHost extends pulumi.ComponentResource {
       },
       { dependsOn: [validator] },
     );
-    const bundle = (action: string) =>
-      script("client-ca-bundle", {
-        ACTION: action,
-        CA_FILE: TLS_CA_FILE,
-        CA_DIR: CLIENT_CA_DIR,
-        BUNDLE: CLIENT_CA_BUNDLE,
-      });
+
     const trust = steps.command(
       "client-ca",
-      { description: "CA bundle of pgBackRest's TLS server", create: bundle("create"), check: bundle("check") },
+      {
+        description: "CA bundle of pgBackRest's TLS server",
+        create: clientCaBundle("create"),
+        check: clientCaBundle("check"),
+      },
       { dependsOn: [repository] },
     );
     this.ready = steps.service(

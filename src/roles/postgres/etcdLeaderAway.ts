@@ -8,6 +8,7 @@
 // hook runs the same check at once after a promotion; `etcdctl move-leader`
 // hands the etcd leadership over without an election timeout.
 import { ManagedFileContext, managedHeader } from "../../render/managedHeader";
+import { shellQuote as q } from "../../render/shellQuote";
 import { renderSystemdDropIn } from "../../render/systemdUnit";
 
 export const ETCD_LEADER_AWAY_PATH = "/usr/local/lib/pulumi-patroni/etcd-leader-away";
@@ -27,8 +28,6 @@ export interface EtcdLeaderAwayInput {
   /** With TLS (https endpoints): the CAs etcd is verified against, and the certificate etcdctl shows. */
   readonly tls?: { readonly ca: string; readonly cert: string; readonly key: string };
 }
-
-const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 export function renderEtcdLeaderAway(ctx: ManagedFileContext, e: EtcdLeaderAwayInput): string {
   return [
