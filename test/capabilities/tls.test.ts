@@ -6,9 +6,8 @@
 // plain and unknown clients refused), then its certificates are renewed and
 // its CA rotated (the generated one, then a CA of our own), each under load:
 // no acknowledged write lost, no timeline change, no service restarted but
-// etcd where its CA changed. A fresh stand with TLS from the start is the
-// README's local stand (test/e2e/readme.test.ts); the e2e and fault stands
-// stay plain text for now.
+// etcd where its CA changed. Fresh stands with TLS from the start are the
+// README's local stand, the e2e stand and the fault suite's (npm test).
 import * as crypto from "crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateCa } from "../../src/providers/openssl";
