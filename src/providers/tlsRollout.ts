@@ -82,10 +82,10 @@ export interface TlsRolloutInputs {
 }
 
 /** The resource's properties: the spec (secret: it holds connections, keys and passwords) and what the last run did. */
-interface RolloutProps {
+export interface RolloutProps {
   spec: TlsRolloutInputs;
 }
-interface RolloutOutputs extends RolloutProps {
+export interface RolloutOutputs extends RolloutProps {
   log: string[];
 }
 
@@ -385,7 +385,10 @@ export const tlsRolloutProvider: pulumi.dynamic.ResourceProvider = {
     return { inputs: news, failures };
   },
   async diff(_id: string, olds: RolloutOutputs, news: RolloutProps) {
-    const known = !JSON.stringify(news.spec.hosts).includes(UNKNOWN);
+    // At preview the whole spec is unknown (the UNKNOWN string) when a host's
+    // connection is about to change, e.g. a machine powered on again.
+    const spec: unknown = news.spec;
+    const known = typeof spec === "object" && spec !== null && !JSON.stringify(spec).includes(UNKNOWN);
     return { changes: !known || wantedState(olds.spec) !== wantedState(news.spec) };
   },
   async create(inputs: RolloutProps) {

@@ -1,0 +1,29 @@
+// The rollout's diff at preview: a spec that is not known yet (Pulumi's
+// unknown marker in place of the whole object, or inside a host) plans an
+// update instead of failing the preview; a known, equal spec plans none.
+import { describe, expect, it } from "vitest";
+import { RolloutOutputs, RolloutProps, TlsRolloutInputs, tlsRolloutProvider } from "./tlsRollout";
+
+const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+const spec = {
+  enabled: true,
+  trust: "ca",
+  ports: { etcd: 2379 },
+  hosts: [{ name: "pg01", roles: ["postgres"], files: [], serials: {}, stages: {} }],
+} as unknown as TlsRolloutInputs;
+const olds = { spec, log: [] } as unknown as RolloutOutputs;
+const diff = (news: unknown) => tlsRolloutProvider.diff!("id", olds, { spec: news } as unknown as RolloutProps);
+
+describe("TLS rollout diff", () => {
+  it("plans an update when the whole spec is unknown (a machine powered on again)", async () => {
+    expect((await diff(UNKNOWN)).changes).toBe(true);
+  });
+
+  it("plans an update when a host's inputs are unknown", async () => {
+    expect((await diff({ ...spec, hosts: [{ ...spec.hosts[0], files: UNKNOWN }] })).changes).toBe(true);
+  });
+
+  it("plans nothing when the known spec is the same", async () => {
+    expect((await diff(spec)).changes).toBe(false);
+  });
+});
