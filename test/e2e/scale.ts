@@ -89,7 +89,10 @@ export function scaleTests(stand: Stand, clusterName: string): void {
       expect(samples.filter((s) => !s.patroniLeader)).toEqual([]);
     });
 
-    it("a fourth PostgreSQL host joins as a streaming replica that HAProxy routes to, then leaves: its slot and server gone", async () => {
+    // One fourth host, added then removed while it leads: the removal path a
+    // replica takes too (switchover away, leave, slot dropped), in one cycle
+    // of npm test's budget instead of two.
+    it("a fourth PostgreSQL host joins as a streaming replica that HAProxy routes to", async () => {
       const started = Date.now();
       await scaleUp("pg04 added", () =>
         addHosts({ name: "pg04", address: "10.213.1.14", roles: ["postgres", "pgbouncer"] }),
@@ -100,19 +103,9 @@ export function scaleTests(stand: Stand, clusterName: string): void {
       expect(members().filter((m) => m.Role === "Replica" && m.State === "streaming")).toHaveLength(3);
       expect(await replicaServers()).toContain("pg04");
       expect(slots()).toContain("pg04");
-
-      await scaleUp("pg04 removed", () => removeHosts("pg04"));
-      expect(members().map((m) => m.Member)).not.toContain("pg04");
-      expect(members()).toHaveLength(3);
-      expect(await replicaServers()).not.toContain("pg04");
-      expect(stand.ssh("haproxy01", "grep -c pg04 /etc/haproxy/haproxy.cfg || true")).toBe("0");
-      expect(slots()).not.toContain("pg04");
     });
 
-    it("the host that leads leaves: a switchover first, no acknowledged write lost, writes paused under 5 s", async () => {
-      await scaleUp("pg04 added again", () =>
-        addHosts({ name: "pg04", address: "10.213.1.14", roles: ["postgres", "pgbouncer"] }),
-      );
+    it("the host that leads leaves: a switchover first, no write lost, a pause under 5 s, its slot and server gone", async () => {
       const leader = members().find((m) => m.Role === "Leader")!.Member;
       stand.ssh("pg02", `patronictl switchover --leader ${leader} --candidate pg04 --force`);
       await waitWhole({ ...standTargets(stand, clusterName).whole }, 120_000);
@@ -122,6 +115,8 @@ export function scaleTests(stand: Stand, clusterName: string): void {
       const after = members();
       expect(after.map((m) => m.Member).sort()).toEqual(["pg01", "pg02", "pg03"]);
       expect(after.filter((m) => m.Role === "Leader")).toHaveLength(1);
+      expect(await replicaServers()).not.toContain("pg04");
+      expect(stand.ssh("haproxy01", "grep -c pg04 /etc/haproxy/haproxy.cfg || true")).toBe("0");
       expect(slots()).not.toContain("pg04");
     });
   });
