@@ -3,6 +3,8 @@ import { renderHaproxyConfig, HaproxyConfigInput, TOLERANT_MS, tolerantFall } fr
 import { generateCa, issueCertificate } from "../../providers/openssl";
 import { HaproxyStage, stageOf } from "../../tls/stages";
 import * as childProcess from "child_process";
+import * as net from "net";
+import * as tls from "tls";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -217,5 +219,103 @@ describe("haproxy.cfg with TLS", () => {
     } finally {
       fs.rmSync(tmp, { recursive: true, force: true });
     }
+  });
+});
+
+/**
+ * The rendered checks run by the controller's real HAProxy against loopback
+ * servers: a REST API over TLS (a certificate of our CA, the name chosen per
+ * case) and a port answering PostgreSQL's SSLRequest. verifyhost is what
+ * keeps a member whose certificate names another host out of the pool.
+ */
+describe("HAProxy's TLS check of the REST API, run by the controller's haproxy", () => {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  async function serverStatus(presented: "pg01" | "pg02"): Promise<{ status: string; lastCheck: string }> {
+    const ca = await generateCa("test CA", 2);
+    const issue = (name: string) =>
+      issueCertificate(ca, { commonName: name, dnsNames: [name], ipAddresses: ["127.0.0.1"], days: 2 });
+    const [rest, client] = await Promise.all([issue(presented), issue("haproxy01")]);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "haproxy-verifyhost-"));
+    fs.writeFileSync(path.join(dir, "ca.crt"), ca.certificate);
+    fs.writeFileSync(path.join(dir, "haproxy.pem"), client.certificate + client.key, { mode: 0o600 });
+    // Patroni's REST API stand-in: TLS, a client certificate required, 200 to any request.
+    const api = tls.createServer(
+      { key: rest.key, cert: rest.certificate, ca: ca.certificate, requestCert: true, rejectUnauthorized: true },
+      (s) => s.once("data", () => s.end("HTTP/1.0 200 OK\r\n\r\n")).on("error", () => undefined),
+    );
+    // PgBouncer's stand-in: "N" (no TLS) to an SSLRequest.
+    const bouncer = net.createServer((s) => s.once("data", () => s.end("N")).on("error", () => undefined));
+    const listen = (srv: net.Server) =>
+      new Promise<number>((r) => srv.listen(0, "127.0.0.1", () => r((srv.address() as net.AddressInfo).port)));
+    const [restPort, bouncerPort] = await Promise.all([listen(api), listen(bouncer)]);
+    const socket = path.join(dir, "admin.sock");
+    const text = renderHaproxyConfig(
+      ctx,
+      haproxyInput({
+        listenAddress: "127.0.0.2",
+        // Listeners on 127.0.0.2 (free by construction: nothing else binds it here).
+        primaryPort: 15000,
+        replicaPort: 15001,
+        statsPort: 17000,
+        restApiPort: restPort,
+        checkIntervalMs: 200,
+        fastCheckIntervalMs: 200,
+        fall: 1,
+        rise: 1,
+        servers: [{ name: "pg01", address: "127.0.0.1", port: bouncerPort }],
+        tls: { stage: "tls", paths: { ca: path.join(dir, "ca.crt"), haproxyPem: path.join(dir, "haproxy.pem") } },
+      }),
+    )
+      .replace(/^\s+(user|group|daemon|log \/dev\/log).*$/gm, "")
+      .replace(/^\s+stats socket .*$/m, `    stats socket ${socket} mode 600 level admin`)
+      // Loopback's own binds would collide between the two cases: the VIP-less host address is enough.
+      .replace(/^\s+bind 127\.0\.0\.1:.*$/gm, "");
+    fs.writeFileSync(path.join(dir, "haproxy.cfg"), text);
+    const haproxy = childProcess.spawn("haproxy", ["-db", "-f", path.join(dir, "haproxy.cfg")], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    haproxy.stderr!.on("data", (d) => (stderr += d));
+    try {
+      const stat = async () => {
+        const out = await new Promise<string>((resolve) => {
+          const c = net.connect(socket, () => c.end("show stat\n"));
+          let data = "";
+          c.on("data", (d) => (data += d))
+            .on("end", () => resolve(data))
+            .on("error", () => resolve(""));
+        });
+        const lines = out.split("\n");
+        const header = (lines[0] ?? "").replace(/^# /, "").split(",");
+        const row = lines.map((l) => l.split(",")).find((f) => f[0] === "demo-primary" && f[1] === "pg01");
+        return row
+          ? { status: row[header.indexOf("status")], lastCheck: row[header.indexOf("last_chk")] }
+          : { status: "", lastCheck: "" };
+      };
+      // Servers start UP until their first check; rise and fall are 1 at 200 ms.
+      let s = await stat();
+      for (let i = 0; i < 40 && (s.status === "" || s.lastCheck === ""); i++) s = (await sleep(100), await stat());
+      await sleep(600);
+      const final = await stat();
+      if (final.status === "") throw new Error(`haproxy gave no state: ${stderr}`);
+      return final;
+    } finally {
+      haproxy.kill();
+      api.close();
+      bouncer.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it("marks a member DOWN when its REST certificate names another host", async () => {
+    const s = await serverStatus("pg02");
+    expect(s.status).toBe("DOWN");
+    expect(s.lastCheck).toMatch(/SSL certificate different from the configured one/);
+  });
+
+  it("keeps it UP with a certificate naming it", async () => {
+    const s = await serverStatus("pg01");
+    expect(s.status).toBe("UP");
   });
 });
