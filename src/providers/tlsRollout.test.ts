@@ -2,7 +2,7 @@
 // unknown marker in place of the whole object, or inside a host) plans an
 // update instead of failing the preview; a known, equal spec plans none.
 import { describe, expect, it } from "vitest";
-import { RolloutOutputs, RolloutProps, TlsRolloutInputs, tlsRolloutProvider } from "./tlsRollout";
+import { ownStages, RolloutOutputs, RolloutProps, TlsRolloutInputs, tlsRolloutProvider } from "./tlsRollout";
 
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 const spec = {
@@ -25,5 +25,33 @@ describe("TLS rollout diff", () => {
 
   it("plans nothing when the known spec is the same", async () => {
     expect((await diff(spec)).changes).toBe(false);
+  });
+});
+
+describe("the TLS state read from a host", () => {
+  const report = {
+    trust: "",
+    certificate: "",
+    etcd: { stage: "plain" },
+    patroni: { stage: "plain" },
+    pgbouncer: { stage: "plain" },
+    haproxy: { stage: "tls" },
+  };
+
+  it("counts only the components the stack runs there (packages installed by others are not ours to migrate)", () => {
+    const haproxyHost = { stages: { haproxy: { tolerant: {}, tls: {} } } } as unknown as Parameters<
+      typeof ownStages
+    >[0];
+    expect(ownStages(haproxyHost, report)).toEqual({
+      etcd: "none",
+      patroni: "none",
+      pgbouncer: "none",
+      haproxy: "tls",
+    });
+  });
+
+  it("keeps the observed stage of a component the stack runs", () => {
+    const dbHost = { stages: { etcd: {}, patroni: {}, pgbouncer: {} } } as unknown as Parameters<typeof ownStages>[0];
+    expect(ownStages(dbHost, report)).toEqual({ etcd: "plain", patroni: "plain", pgbouncer: "plain", haproxy: "none" });
   });
 });

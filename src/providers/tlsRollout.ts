@@ -127,13 +127,28 @@ const fingerprints = (pem: string): string[] =>
 
 const normalSerial = (s: string) => s.toUpperCase().replace(/^0+/, "");
 
-interface StateReport {
+export interface StateReport {
   trust: string;
   certificate: string;
   etcd: { stage: string };
   patroni: { stage: string };
   pgbouncer: { stage: string };
   haproxy: { stage: string };
+}
+
+const COMPONENTS = ["etcd", "patroni", "pgbouncer", "haproxy"] as const;
+
+/**
+ * The stage of each component this stack runs on the host; "none" for the
+ * others, whatever file the host has: a package installed there by someone
+ * else (the bench installs the database packages on the HAProxy host) writes
+ * its own default config, which is not ours to migrate.
+ */
+export function ownStages(h: Pick<RolloutHost, "stages">, r: StateReport) {
+  return Object.fromEntries(COMPONENTS.map((c) => [c, h.stages[c] ? r[c].stage : "none"])) as Pick<
+    HostTlsState,
+    (typeof COMPONENTS)[number]
+  >;
 }
 
 async function readStates(inputs: TlsRolloutInputs): Promise<HostTlsState[]> {
@@ -147,10 +162,7 @@ async function readStates(inputs: TlsRolloutInputs): Promise<HostTlsState[]> {
         roles: h.roles,
         trust: r.trust ? fingerprints(pem(r.trust)) : [],
         serial: cert ? normalSerial(cert.serialNumber) : undefined,
-        etcd: r.etcd.stage,
-        patroni: r.patroni.stage,
-        pgbouncer: r.pgbouncer.stage,
-        haproxy: r.haproxy.stage,
+        ...ownStages(h, r),
       } as HostTlsState;
     }),
   );

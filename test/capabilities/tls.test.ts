@@ -11,7 +11,8 @@
 import * as crypto from "crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateCa } from "../../src/providers/openssl";
-import { TLS_PATHS } from "../../src/tls/settings";
+import { replicaBackend } from "../../src/roles/haproxy/slice";
+import { TLS_DIR, TLS_PATHS } from "../../src/tls/settings";
 import { patroniCluster, leaderOf, waitWhole } from "../harness/clusterState";
 import { PgConnection, SslOptions } from "../harness/pgwire";
 import { standTargets, withTraffic, TrafficReport } from "../harness/scenario";
@@ -259,6 +260,45 @@ describe("TLS on every hop, as a DBA checks it", () => {
     expect(JSON.parse(ssh("pg02", `curl -fsS -K ${TLS_PATHS.curlConfig} ${url}`)).state).toBe("running");
   });
 
+  it("HAProxy marks a member DOWN when its REST certificate names another host, and UP again with its own", async () => {
+    const leader = leaderOf(await members())!;
+    const replica = DB.find((h) => h !== leader)!;
+    const backend = replicaBackend(STACK);
+    const stat = () => {
+      const csv = ssh("haproxy01", "echo 'show stat' | socat stdio /run/haproxy/admin.sock").split("\n");
+      const header = csv[0].replace(/^# /, "").split(",");
+      const row = csv.map((l) => l.split(",")).find((f) => f[0] === backend && f[1] === replica);
+      if (!row) throw new Error(`no server ${replica} in ${backend}: ${csv.join("\n")}`);
+      return { status: row[header.indexOf("status")], check: row[header.indexOf("last_chk")] };
+    };
+    // Patroni takes a new REST certificate on SIGHUP in its main loop; HAProxy
+    // then needs fall checks at fastinter: 30 s bounds both on a loaded stand.
+    const waitState = async (want: string) => {
+      const started = Date.now();
+      let s = stat();
+      while (!s.status.startsWith(want) && Date.now() - started < 30_000) {
+        await new Promise((r) => setTimeout(r, 500));
+        s = stat();
+      }
+      return { ...s, ms: Date.now() - started };
+    };
+    // The replica presents the leader's certificate (same CA, another name).
+    ssh(replica, `cp -a ${TLS_PATHS.cert} ${TLS_PATHS.key} /root/`);
+    try {
+      ssh(replica, `cat > ${TLS_PATHS.cert}`, ssh(leader, `cat ${TLS_PATHS.cert}`));
+      ssh(replica, `cat > ${TLS_PATHS.key}`, ssh(leader, `cat ${TLS_PATHS.key}`));
+      ssh(replica, "systemctl reload patroni");
+      const down = await waitState("DOWN");
+      console.log(`[e2e] ${replica} with ${leader}'s certificate: ${down.status} after ${down.ms} ms (${down.check})`);
+      expect(down.status).toBe("DOWN");
+      expect(down.check).toMatch(/SSL certificate different from the configured one/);
+    } finally {
+      ssh(replica, `cp -a /root/host.crt /root/host.key ${TLS_DIR}/ && rm -f /root/host.crt /root/host.key`);
+      ssh(replica, "systemctl reload patroni");
+    }
+    expect((await waitState("UP")).status).toBe("UP");
+  });
+
   it("npm run ctl -- status shows the members and each host's certificate with its days left", async () => {
     const r = await ctl(stand, "status");
     expect(r.code, r.out).toBe(0);
@@ -280,6 +320,17 @@ describe("TLS on every hop, as a DBA checks it", () => {
 });
 
 describe("certificates renewed and CAs rotated, a client writing through HAProxy", () => {
+  it("a preview a month before the certificates end says which it renews, and leaves the CA", async () => {
+    // validityDays 825, renewBeforeDays 30: 800 days on, every leaf is due; the CA (10 years) is not.
+    const at = new Date(Date.now() + 800 * 86_400_000).toISOString();
+    const r = await stand.run(["preview"], true, { env: { PULUMI_PATRONI_NOW: at } });
+    const preview = r.stdout + r.stderr;
+    expect(r.code, preview).toBe(0);
+    for (const host of Object.keys(stand.outputs.hosts))
+      expect(preview, host).toMatch(new RegExp(`cluster-${host}-tls-certificate\\s+replace`));
+    expect(preview).not.toMatch(/cluster-tls-ca\s+(update|replace)/);
+  });
+
   it("every certificate re-issued (tls.rotation, tls.validityDays): services reload it, nothing restarts, not even etcd", async () => {
     const before = started();
     const tl = await timeline();
