@@ -27,7 +27,10 @@ function clusterPasswords(config: StackConfig, secrets: Secrets): pulumi.Output<
       keepers: generation > 0 ? { generation: String(generation) } : undefined,
     }).result;
   };
-  const roles = Object.fromEntries(SECRETS.map((s) => [s.field, secrets[s.key] ?? generated(s.generatedName, s.key)]));
+  // An outside service's credential (external) is never generated: empty until configured.
+  const roles = Object.fromEntries(
+    SECRETS.map((s) => [s.field, secrets[s.key] ?? (s.external ? "" : generated(s.generatedName, s.key))]),
+  );
   const users = Object.fromEntries(
     config.cluster.users.map((u) => [u.name, generated(`user-${u.name}-password`, `user:${u.name}`)]),
   );
@@ -121,6 +124,10 @@ export const haproxyStatsPassword = pulumi.secret(passwords.haproxyStats);
 export const etcdEndpoints = cluster.etcdEndpoints;
 export const hosts = cluster.hostRoles;
 export const pendingRestart = cluster.pendingRestart;
+/** Prometheus, Alertmanager and the cluster page (a Prometheus console), when a host has the monitor role. */
+export const prometheusUrl = cluster.monitoring?.prometheusUrl;
+export const alertmanagerUrl = cluster.monitoring?.alertmanagerUrl;
+export const clusterPageUrl = cluster.monitoring?.clusterPageUrl;
 /** A libpq URI per application user, through HAProxy's primary port, to its first database (secret). */
 export const userUris = pulumi.secret(
   passwords.apply((p) => {

@@ -83,6 +83,7 @@ const PASSWORDS = {
   restApi: "RESTpw00000000000000004",
   pgbouncerAuth: "BOUNCERpw00000000000005",
   haproxyStats: "STATSpw0000000000000006",
+  alertmanagerSmtp: "SMTPpw00000000000000008",
   users: { app: "APPpw000000000000000007" },
 };
 

@@ -1,7 +1,9 @@
 // The whole cluster from a validated StackConfig and a way to reach each
 // host, in the runbook's order: hosts ready -> etcd members -> etcd healthy
 // -> Patroni nodes -> leader and streaming replicas -> dynamic configuration
-// -> roles and databases -> PgBouncer -> HAProxy -> client. Each stage is one
+// -> roles and databases -> PgBouncer -> HAProxy -> client; with a monitor
+// host, each host's exporters once its roles run, and the monitor (whose
+// services start early, its gate last). Each stage is one
 // component per host role (src/roles/<role>/) or a cluster-wide step of a
 // role (etcdCluster.ts, patroniCluster.ts).
 import * as pulumi from "@pulumi/pulumi";
@@ -15,11 +17,14 @@ import { ETCD_ROLE, etcdClientUrls } from "../roles/etcd/slice";
 import { HaproxyNode } from "../roles/haproxy/haproxyNode";
 import { HAPROXY_ROLE } from "../roles/haproxy/slice";
 import { HostBase, installPackages } from "../roles/host/hostBase";
+import { ExportersNode } from "../roles/monitor/exportersNode";
+import { MonitorHost } from "../roles/monitor/monitorHost";
+import { alertmanagerUrl, clusterPageUrl, MONITOR_ROLE, monitorHostOf, prometheusUrl } from "../roles/monitor/slice";
 import { PgbouncerNode } from "../roles/pgbouncer/pgbouncerNode";
 import { PGBOUNCER_ROLE } from "../roles/pgbouncer/slice";
 import { PatroniCluster } from "../roles/postgres/patroniCluster";
 import { PatroniNode } from "../roles/postgres/patroniNode";
-import { POSTGRES_ROLE, SUPERUSER } from "../roles/postgres/slice";
+import { MONITORING_USER, POSTGRES_ROLE, SUPERUSER } from "../roles/postgres/slice";
 import { RoleArgs } from "../roles/roleArgs";
 import { hostFactsOf } from "../stack/hostFacts";
 import { ClusterPasswords } from "../stack/passwords";
@@ -48,6 +53,8 @@ export class PostgresCluster extends pulumi.ComponentResource {
   readonly hostRoles: Record<string, { address: string; roles: string[] }>;
   /** Members still pending a restart (restartPolicy manual leaves them to the DBA). */
   readonly pendingRestart: pulumi.Output<string[]>;
+  /** Prometheus, Alertmanager and the cluster page, when a host has the monitor role. */
+  readonly monitoring?: { prometheusUrl: string; alertmanagerUrl: string; clusterPageUrl: string };
 
   constructor(name: string, args: PostgresClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super(
@@ -88,6 +95,11 @@ export class PostgresCluster extends pulumi.ComponentResource {
       ];
     };
 
+    /** What runs on each host once its roles are ready: the exporters wait for it. */
+    const rolesReady = new Map<string, pulumi.Resource[]>(config.hosts.map((h) => [h.name, [bases.get(h.name)!.ready]]));
+    const readyOn = (h: HostConfig, ...r: pulumi.Resource[]) => rolesReady.get(h.name)!.push(...r);
+    const monitor = monitorHostOf(topology);
+
     // 2. etcd members, one after the other, then every one of them healthy.
     const etcdCluster = new EtcdCluster(this, name, config, facts, connectionOf);
     const etcd: EtcdMember[] = [];
@@ -95,6 +107,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
       etcd.push(new EtcdMember(...on(h, ETCD_ROLE, etcd.length ? [etcd[etcd.length - 1].ready] : [])));
     }
     const etcdSettled = etcdCluster.rollingRestart([etcdCluster.healthy(etcd.map((m) => m.ready))]);
+    for (const h of topology.withRole(ETCD_ROLE)) readyOn(h, ...etcdSettled);
 
     // 3. Patroni nodes, then one leader and every replica streaming; then the DCS configuration.
     const patroniCluster = new PatroniCluster(this, name, config, facts, connectionOf);
@@ -119,18 +132,41 @@ export class PostgresCluster extends pulumi.ComponentResource {
     const restarts = patroniCluster.rollingRestart(passwords, [dynamicConfig]);
 
     // 4. Roles, databases and PgBouncer's auth function on the primary; then PgBouncer.
-    const sql = patroniCluster.rolesAndDatabases(passwords, [restarts]);
+    const sql = patroniCluster.rolesAndDatabases(passwords, [restarts], monitor ? MONITORING_USER : undefined);
+    for (const h of topology.withRole(POSTGRES_ROLE)) readyOn(h, sql);
     const pgbouncers = topology
       .withRole(POSTGRES_ROLE)
       .filter((h) => hasRole(h, PGBOUNCER_ROLE))
-      .map((h) => new PgbouncerNode(...on(h, PGBOUNCER_ROLE, [sql])));
+      .map((h) => {
+        const node = new PgbouncerNode(...on(h, PGBOUNCER_ROLE, [sql]));
+        readyOn(h, node.ready);
+        return node;
+      });
 
     // 5. HAProxy in front of them, then the client hosts through the first HAProxy.
-    const haproxies = topology
-      .withRole(HAPROXY_ROLE)
-      .map((h) => new HaproxyNode(...on(h, HAPROXY_ROLE, [...pgbouncers.map((b) => b.ready), sql])));
+    const haproxies = topology.withRole(HAPROXY_ROLE).map((h) => {
+      const node = new HaproxyNode(...on(h, HAPROXY_ROLE, [...pgbouncers.map((b) => b.ready), sql]));
+      readyOn(h, node.ready);
+      return node;
+    });
     const haproxiesReady = haproxies.map((x) => x.ready);
     for (const h of topology.withRole(CLIENT_ROLE)) new ClientHost(...on(h, CLIENT_ROLE, haproxiesReady));
+
+    // 6. With a monitor host: every host's exporters once its roles run; the monitor's services
+    // start with its packages, and its gate waits until every target of the stack answers.
+    if (monitor) {
+      const exporters = config.hosts.map((h) => {
+        const [n, a, o] = on(h, "exporters", rolesReady.get(h.name)!.slice(1));
+        return new ExportersNode(n, { ...a, monitorAddress: monitor.address }, o);
+      });
+      const [n, a, o] = on(monitor, MONITOR_ROLE);
+      new MonitorHost(n, { ...a, gateAfter: exporters.map((e) => e.ready) }, o);
+      this.monitoring = {
+        prometheusUrl: prometheusUrl(monitor),
+        alertmanagerUrl: alertmanagerUrl(monitor),
+        clusterPageUrl: clusterPageUrl(monitor),
+      };
+    }
 
     const entry = topology.withRole(HAPROXY_ROLE)[0];
     const uri = (port: number) =>
@@ -146,7 +182,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
     this.etcdEndpoints = etcdClientUrls(config);
     this.pendingRestart = restarts.pending;
     this.hostRoles = Object.fromEntries(config.hosts.map((h) => [h.name, { address: h.address, roles: [...h.roles] }]));
-    const { primaryUri, replicasUri, haproxyStatsUrl, etcdEndpoints, pendingRestart } = this;
+    const { primaryUri, replicasUri, haproxyStatsUrl, etcdEndpoints, pendingRestart, monitoring } = this;
     this.registerOutputs({
       primaryUri,
       replicasUri,
@@ -154,6 +190,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
       etcdEndpoints,
       pendingRestart,
       hosts: this.hostRoles,
+      ...monitoring,
     });
   }
 }

@@ -28,6 +28,14 @@ export interface SecretSpec {
   readonly generatedName: string;
   /** What would break the file it goes into (length, characters), beyond the common checks. */
   readonly problems?: (value: string) => string[];
+  /**
+   * A credential of a service outside the cluster (an SMTP password, say):
+   * never generated (empty when not configured), not rotated by
+   * passwordRotation, and free of the length rule of the cluster's own passwords.
+   */
+  readonly external?: boolean;
+  /** The field that needs it when set (e.g. an SMTP login), for an external secret: refused without it. */
+  readonly neededBy?: (c: never) => string | undefined;
 }
 
 export interface RoleSlice<View = never> {
@@ -49,6 +57,12 @@ export interface RoleSlice<View = never> {
   readonly problems?: (c: View, topology: Topology) => string[];
   /** Debian packages a host with this role needs. */
   readonly packages?: (c: View) => string[];
+  /**
+   * What the role puts on hosts of other roles (the monitor role's exporters
+   * on every host): packages and ports by the host's roles.
+   */
+  readonly hostPackages?: (c: View, roles: readonly string[]) => string[];
+  readonly hostPorts?: (c: View, roles: readonly string[]) => PortUse[];
   /** By config table key ("haproxy.fall"): what `pulumi up` does with a change. */
   readonly fieldClasses?: Readonly<Record<string, FieldRule>>;
   readonly secrets?: readonly SecretSpec[];

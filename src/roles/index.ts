@@ -4,7 +4,8 @@
 import { clientSlice } from "./client/slice";
 import { etcdSlice } from "./etcd/slice";
 import { haproxySlice } from "./haproxy/slice";
+import { monitorSlice } from "./monitor/slice";
 import { pgbouncerSlice } from "./pgbouncer/slice";
 import { postgresSlice } from "./postgres/slice";
 
-export const ROLE_SLICES = [etcdSlice, postgresSlice, pgbouncerSlice, haproxySlice, clientSlice] as const;
+export const ROLE_SLICES = [etcdSlice, postgresSlice, pgbouncerSlice, haproxySlice, clientSlice, monitorSlice] as const;

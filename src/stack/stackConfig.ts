@@ -95,17 +95,31 @@ export function packagesFor(roles: readonly string[], c: StackConfig): string[] 
   // every certificate link (25 s per host); curl pulls it in when missing.
   const packages = new Set(["curl", "jq"]);
   for (const role of roles) for (const p of sliceOf(role)?.packages?.(c) ?? []) packages.add(p);
+  for (const slice of SLICES) for (const p of slice.hostPackages?.(c, roles) ?? []) packages.add(p);
   return [...packages].sort();
 }
 
-function crossFieldProblems(c: StackConfig, stack: string | undefined): string[] {
+function crossFieldProblems(c: StackConfig, stack: string | undefined, configuredSecrets: readonly string[]): string[] {
   const topology = topologyOf(c);
-  const problems = hostProblems(c.hosts, c.ssh.port, (role) => portsOf(role, c));
+  const problems = hostProblems(
+    c.hosts,
+    c.ssh.port,
+    (role) => portsOf(role, c),
+    (roles) => SLICES.flatMap((s) => s.hostPorts?.(c, roles) ?? []),
+  );
   for (const slice of SLICES) problems.push(...(slice.problems?.(c, topology) ?? []));
-  const rotatable = new Set([...SECRETS.map((s) => s.key), ...c.cluster.users.map((u) => `user:${u.name}`)]);
+  const rotatable = new Set([
+    ...SECRETS.filter((s) => !s.external).map((s) => s.key),
+    ...c.cluster.users.map((u) => `user:${u.name}`),
+  ]);
   for (const key of Object.keys(c.passwordRotation)) {
     if (!rotatable.has(key))
       problems.push(`passwordRotation.${key}: not a generated password; expected one of ${[...rotatable].join(", ")}`);
+  }
+  for (const s of SECRETS) {
+    const field = (s.neededBy as ((c: StackConfig) => string | undefined) | undefined)?.(c);
+    if (field && !configuredSecrets.includes(s.key))
+      problems.push(`${field}: needs the secret ${s.key}; set it with: pulumi config set --secret ${s.key}`);
   }
   if (c.hostSource === "local-machines") problems.push(...localMachineProblems(c, stack));
   return problems;
@@ -122,5 +136,12 @@ export function parseStackConfig(
   isSecret: (key: string) => boolean,
   stack?: string,
 ): StackConfig {
-  return parseWith(stackConfigSchema, SECRET_KEYS, (c) => crossFieldProblems(c, stack), values, isSecret);
+  const configuredSecrets = SECRET_KEYS.filter((k) => values[k] !== undefined);
+  return parseWith(
+    stackConfigSchema,
+    SECRET_KEYS,
+    (c) => crossFieldProblems(c, stack, configuredSecrets),
+    values,
+    isSecret,
+  );
 }

@@ -49,6 +49,7 @@ export class EtcdCluster {
       heartbeatIntervalMs: e.heartbeatIntervalMs,
       electionTimeoutMs: e.electionTimeoutMs,
       dropIn: ETCD_DROP_IN,
+      metricsPort: e.metricsPort,
     });
     let previous = after;
     return hosts.map((h) => {

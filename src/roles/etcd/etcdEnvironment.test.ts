@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { renderEtcdEnvironment } from "./etcdEnvironment";
 import { seed000 } from "../../../test/fixtures/topologies";
 import { parseStackConfig } from "../../stack/stackConfig";
-import { etcdClientUrl, etcdInitialCluster, etcdPeerUrl } from "./slice";
+import { etcdClientUrl, etcdInitialCluster, etcdMetricsUrl, etcdPeerUrl } from "./slice";
 
 const ctx = { stack: "test" };
 
@@ -16,6 +16,7 @@ describe("etcd environment", () => {
       peerUrl: etcdPeerUrl(c, member),
       clientUrl: etcdClientUrl(c, member),
       loopbackClientUrl: etcdClientUrl(c, { address: "127.0.0.1" }),
+      metricsUrls: [etcdMetricsUrl(c, member), etcdMetricsUrl(c, { address: "127.0.0.1" })],
       initialCluster: etcdInitialCluster(c),
       heartbeatIntervalMs: 1000,
       electionTimeoutMs: 5000,
@@ -34,6 +35,8 @@ describe("etcd environment", () => {
       "servera=http://192.168.11.150:2380,serverb=http://192.168.11.151:2380,serverc=http://192.168.11.152:2380",
     );
     expect(env.ETCD_LISTEN_CLIENT_URLS).toBe("http://192.168.11.151:2379,http://127.0.0.1:2379");
+    // The monitor scrapes the member's address; plain HTTP, /metrics and /health only.
+    expect(env.ETCD_LISTEN_METRICS_URLS).toBe("http://192.168.11.151:2381,http://127.0.0.1:2381");
     expect(env.ETCD_DATA_DIR).toBe("/var/lib/etcd/patroni-cluster-otus");
     expect(env.ETCD_ELECTION_TIMEOUT).toBe("5000");
   });

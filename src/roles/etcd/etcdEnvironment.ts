@@ -16,6 +16,8 @@ export interface EtcdEnvironmentInput {
   readonly clientUrl: string;
   /** The same client port on the loopback address, for the host's own clients. */
   readonly loopbackClientUrl: string;
+  /** The metrics listener on the member's address and on the loopback (/metrics and /health). */
+  readonly metricsUrls: readonly string[];
   /** name=http://addr:peerPort,... for every member. */
   readonly initialCluster: string;
   readonly heartbeatIntervalMs: number;
@@ -28,6 +30,7 @@ export function renderEtcdEnvironment(ctx: ManagedFileContext, e: EtcdEnvironmen
     ["ETCD_DATA_DIR", etcdDataDirectory(e.clusterName)],
     ["ETCD_LISTEN_PEER_URLS", e.peerUrl],
     ["ETCD_LISTEN_CLIENT_URLS", `${e.clientUrl},${e.loopbackClientUrl}`],
+    ["ETCD_LISTEN_METRICS_URLS", e.metricsUrls.join(",")],
     ["ETCD_INITIAL_ADVERTISE_PEER_URLS", e.peerUrl],
     ["ETCD_ADVERTISE_CLIENT_URLS", e.clientUrl],
     ["ETCD_INITIAL_CLUSTER", e.initialCluster],

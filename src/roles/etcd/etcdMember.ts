@@ -8,7 +8,7 @@ import { contentHash, HostSteps } from "../../steps/hostSteps";
 import { scriptsIn } from "../../steps/stepScript";
 import { RoleArgs } from "../roleArgs";
 import { ETCD_ENVIRONMENT_PATH, ETCD_JOIN_ENVIRONMENT_PATH, renderEtcdEnvironment } from "./etcdEnvironment";
-import { ETCD_DROP_IN, etcdClientUrl, etcdInitialCluster, etcdPeerUrl } from "./slice";
+import { ETCD_DROP_IN, etcdClientUrl, etcdInitialCluster, etcdMetricsUrl, etcdPeerUrl } from "./slice";
 
 const script = scriptsIn(__dirname);
 
@@ -28,6 +28,7 @@ export class EtcdMember extends pulumi.ComponentResource {
       peerUrl: etcdPeerUrl(config, host),
       clientUrl: etcdClientUrl(config, host),
       loopbackClientUrl: etcdClientUrl(config, { address: "127.0.0.1" }),
+      metricsUrls: [etcdMetricsUrl(config, host), etcdMetricsUrl(config, { address: "127.0.0.1" })],
       initialCluster: etcdInitialCluster(config),
       heartbeatIntervalMs: config.etcd.heartbeatIntervalMs,
       electionTimeoutMs: config.etcd.electionTimeoutMs,

@@ -13,6 +13,9 @@ export const etcdSettingsSchema = z
   .object({
     clientPort: port.default(2379).describe("etcd client port."),
     peerPort: port.default(2380).describe("etcd peer port."),
+    metricsPort: port
+      .default(2381)
+      .describe("etcd's plain-HTTP /metrics and /health listener (the monitor scrapes it; no client API there)."),
     heartbeatIntervalMs: positiveInt.default(1000).describe("etcd heartbeat interval."),
     electionTimeoutMs: positiveInt.default(5000).describe("etcd election timeout."),
   })
@@ -39,6 +42,9 @@ export const etcdClientUrl = (c: { readonly etcd: EtcdSettings }, h: { readonly 
   `${ETCD_SCHEME}://${h.address}:${c.etcd.clientPort}`;
 export const etcdPeerUrl = (c: { readonly etcd: EtcdSettings }, h: { readonly address: string }) =>
   `${ETCD_SCHEME}://${h.address}:${c.etcd.peerPort}`;
+/** A member's metrics listener (http://10.0.0.11:2381): /metrics and /health only, plain HTTP whatever the client URLs. */
+export const etcdMetricsUrl = (c: { readonly etcd: EtcdSettings }, h: { readonly address: string }) =>
+  `http://${h.address}:${c.etcd.metricsPort}`;
 
 /** Every member's client address and port (address:2379), as Patroni's etcd3.hosts lists them. */
 export const etcdClientHostPorts = (c: EtcdView): string[] =>
@@ -83,6 +89,9 @@ function etcdProblems(c: EtcdView, topology: Topology): string[] {
 const FIELD_CLASSES: FieldClasses = {
   "etcd.clientPort": identity("Patroni and every member reach etcd there; " + NEW_STACK),
   "etcd.peerPort": identity("the members reach each other there; " + NEW_STACK),
+  "etcd.metricsPort": rolling(
+    "every etcd member restarts, one at a time, each healthy before the next; the monitor's targets follow",
+  ),
   "etcd.heartbeatIntervalMs": rolling("every etcd member restarts, one at a time, each healthy before the next"),
   "etcd.electionTimeoutMs": rolling("every etcd member restarts, one at a time, each healthy before the next"),
 };
@@ -94,6 +103,7 @@ export const etcdSlice = {
   ports: (c) => [
     { port: c.etcd.clientPort, field: "etcd.clientPort" },
     { port: c.etcd.peerPort, field: "etcd.peerPort" },
+    { port: c.etcd.metricsPort, field: "etcd.metricsPort" },
   ],
   problems: etcdProblems,
   packages: () => ["etcd-server", "etcd-client"],

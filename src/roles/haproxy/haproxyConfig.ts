@@ -30,6 +30,11 @@ export interface HaproxyConfigInput {
   readonly statsPassword: string;
   /** Client networks (CIDR) admitted on every port; others are refused at connect. */
   readonly allowedSources: readonly string[];
+  /**
+   * HAProxy's built-in Prometheus exporter on a frontend of its own, open to
+   * the monitor (and the host itself) only, when the stack has a monitor host.
+   */
+  readonly metrics?: { readonly port: number; readonly sources: readonly string[] };
 }
 
 // PostgreSQL SSLRequest (length 8, code 80877103): PgBouncer and PostgreSQL
@@ -98,5 +103,19 @@ export function renderHaproxyConfig(ctx: ManagedFileContext, input: HaproxyConfi
     `/replica?lag=${input.replicaMaxLag}`,
     input,
   );
-  return managedHeader(ctx) + [global, defaults, stats, primary, replicas].join("\n\n") + "\n";
+  // Debian's HAProxy is built with the Prometheus exporter (USE_PROMEX); the stats password stays out of it.
+  const metrics = input.metrics && [
+    "frontend prometheus",
+    "    mode http",
+    `    bind ${input.listenAddress}:${input.metrics.port}`,
+    `    tcp-request connection reject unless { src 127.0.0.1 ${input.metrics.sources.join(" ")} }`,
+    "    no log",
+    "    http-request use-service prometheus-exporter if { path /metrics }",
+    "    http-request return status 404",
+  ].join("\n");
+  return (
+    managedHeader(ctx) +
+    [global, defaults, stats, primary, replicas, ...(metrics ? [metrics] : [])].join("\n\n") +
+    "\n"
+  );
 }

@@ -12,6 +12,8 @@ import { contentHash, HostSteps } from "../../steps/hostSteps";
 import { scriptsIn } from "../../steps/stepScript";
 import { PGBOUNCER_ROLE } from "../pgbouncer/slice";
 import { POSTGRES_ROLE } from "../postgres/slice";
+import { HAPROXY_METRICS_PORT } from "../monitor/exporters";
+import { monitorHostOf } from "../monitor/slice";
 import { RoleArgs } from "../roleArgs";
 import { HaproxyConfigInput, renderHaproxyConfig } from "./haproxyConfig";
 import { HAPROXY_CONFIG_PATH, HAPROXY_DROP_IN, primaryBackend, replicaBackend } from "./slice";
@@ -27,6 +29,7 @@ export function haproxyConfigInput(
 ): HaproxyConfigInput {
   // PgBouncer behind HAProxy sees HAProxy's address, not the client's: who may
   // connect at all is decided here.
+  const monitor = monitorHostOf(topo);
   return {
     clusterName: c.cluster.name,
     listenAddress: host.address,
@@ -53,6 +56,7 @@ export function haproxyConfigInput(
         ...c.haproxy.clientNetworks,
       ]),
     ],
+    metrics: monitor && { port: HAPROXY_METRICS_PORT, sources: [`${monitor.address}/32`] },
   };
 }
 

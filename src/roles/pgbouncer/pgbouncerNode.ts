@@ -9,7 +9,8 @@ import { dropInPath, renderSystemdDropIn } from "../../render/systemdUnit";
 import { secretValues } from "../../stack/passwords";
 import { contentHash, HostSteps } from "../../steps/hostSteps";
 import { scriptsIn } from "../../steps/stepScript";
-import { SUPERUSER } from "../postgres/slice";
+import { monitorHostOf } from "../monitor/slice";
+import { MONITORING_USER, SUPERUSER } from "../postgres/slice";
 import { RoleArgs } from "../roleArgs";
 import { PGBOUNCER_HBA_PATH, renderPgbouncerHba } from "./pgbouncerHba";
 import { PGBOUNCER_AUTH_USER, PGBOUNCER_INI_PATH, renderPgbouncerIni } from "./pgbouncerIni";
@@ -33,6 +34,8 @@ export class PgbouncerNode extends pulumi.ComponentResource {
     );
     const { config, host } = args;
     const steps = new HostSteps(this, name, host, args.facts);
+    // With a monitor host, pgbouncer-exporter reads the admin console as a stats user, over the socket.
+    const monitoringUser = monitorHostOf(args.topology) ? MONITORING_USER : undefined;
     const ini = args.platform.apply((platform) =>
       renderPgbouncerIni(args.managed, {
         listenAddress: host.address,
@@ -44,6 +47,7 @@ export class PgbouncerNode extends pulumi.ComponentResource {
         maxClientConn: config.pgbouncer.maxClientConn,
         authType: config.pgbouncer.authType,
         adminUsers: [SUPERUSER],
+        statsUsers: monitoringUser ? [monitoringUser] : [],
       }),
     );
     const hba = renderPgbouncerHba(args.managed, {
@@ -51,6 +55,7 @@ export class PgbouncerNode extends pulumi.ComponentResource {
       superuser: SUPERUSER,
       clusterAddresses: args.topology.sessionAddresses,
       adminNetworks: config.cluster.adminNetworks,
+      monitoringUser,
     });
     const superuserSecret = args.passwords.apply((p) =>
       clientLoginSecret(config.pgbouncer.authType, SUPERUSER, p.superuser, config.cluster.name),
@@ -58,7 +63,12 @@ export class PgbouncerNode extends pulumi.ComponentResource {
     const userlist = pulumi
       .all([args.passwords, superuserSecret])
       .apply(([p, superuser]) =>
-        renderPgbouncerUserlist(args.managed, { [PGBOUNCER_AUTH_USER]: p.pgbouncerAuth, [SUPERUSER]: superuser }),
+        renderPgbouncerUserlist(args.managed, {
+          [PGBOUNCER_AUTH_USER]: p.pgbouncerAuth,
+          [SUPERUSER]: superuser,
+          // PgBouncer wants every login in auth_file; this one logs in by peer only (pgbouncer_hba.conf).
+          ...(monitoringUser ? { [monitoringUser]: "" } : {}),
+        }),
       );
     const dropIn = renderSystemdDropIn(args.managed, PGBOUNCER_DROP_IN);
     const owner = { owner: "postgres", group: "postgres" };

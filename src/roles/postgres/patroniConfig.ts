@@ -46,6 +46,8 @@ export interface PatroniConfigInput {
   readonly clusterAddresses: readonly string[];
   /** Addresses of the postgres hosts: only they may replicate. */
   readonly replicationAddresses: readonly string[];
+  /** The exporters' login, when the stack has a monitor host (peer on the unix socket only). */
+  readonly monitoringUser?: string;
   readonly etcdHosts: readonly string[];
   readonly passwords: PatroniPasswords;
 }
@@ -62,10 +64,11 @@ export function hbaLine(rule: HbaRule): string {
 
 /** pg_hba: scram everywhere, peer for the local postgres OS user, replication only from cluster members. */
 export function renderPgHba(
-  input: Pick<PatroniConfigInput, "cluster" | "clusterAddresses" | "replicationAddresses">,
+  input: Pick<PatroniConfigInput, "cluster" | "clusterAddresses" | "replicationAddresses" | "monitoringUser">,
 ): string[] {
   const rules: string[] = [
     `local all ${SUPERUSER} peer`,
+    ...(input.monitoringUser ? [`local all ${input.monitoringUser} peer`] : []),
     "local all all scram-sha-256",
     "host all all 127.0.0.1/32 scram-sha-256",
     `host replication ${REPLICATION_USER} 127.0.0.1/32 scram-sha-256`,

@@ -21,7 +21,8 @@ import {
   renderPatroniConfig,
   renderRoleChangeHook,
 } from "./patroniConfig";
-import { PATRONI_CONFIG_PATH, PATRONI_DROP_IN, POSTGRES_ROLE } from "./slice";
+import { monitorHostOf } from "../monitor/slice";
+import { MONITORING_USER, PATRONI_CONFIG_PATH, PATRONI_DROP_IN, POSTGRES_ROLE } from "./slice";
 
 const script = scriptsIn(__dirname);
 
@@ -53,6 +54,7 @@ export class PatroniNode extends pulumi.ComponentResource {
         clusterAddresses: topology.sessionAddresses,
         replicationAddresses: topology.withRole(POSTGRES_ROLE).map((h) => h.address),
         etcdHosts: etcdClientHostPorts(config),
+        monitoringUser: monitorHostOf(topology) ? MONITORING_USER : undefined,
         passwords,
       });
     const patroniConfig = args.passwords.apply(render);
