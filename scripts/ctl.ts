@@ -3,10 +3,20 @@
 // from Patroni's REST API on the first PostgreSQL host that answers; the
 // command is checked against it (src/ops/ctl.ts), run there with patronictl
 // (its config on the host holds the REST API credentials), and waited for.
-import { CtlError, ClusterView, parseClusterView, parseCtlArgs, planCtl, waitDone } from "../src/ops/ctl";
+import {
+  ActiveAlert,
+  CtlError,
+  ClusterView,
+  formatAlerts,
+  parseClusterView,
+  parseCtlArgs,
+  planCtl,
+  waitDone,
+} from "../src/ops/ctl";
 import { readStackOutputs, StackAccess } from "../src/ops/stackAccess";
 import { shellQuote } from "../src/render/shellQuote";
 import { PATRONI_CONFIG_PATH, POSTGRES_ROLE } from "../src/roles/postgres/slice";
+import { MONITOR_ROLE } from "../src/roles/monitor/slice";
 import { renderHostScript, scriptsIn } from "../src/steps/stepScript";
 import * as path from "path";
 
@@ -43,6 +53,25 @@ function findCluster(access: StackAccess): { host: string; view: ClusterView } {
   throw new CtlError(`no PostgreSQL host's Patroni answered:\n  ${errors.join("\n  ")}`);
 }
 
+/**
+ * The alerts firing now, from Alertmanager's API, asked on the monitor host
+ * (the controller may not reach its address); silenced and inhibited ones left out.
+ */
+function firingAlerts(access: StackAccess): string {
+  const monitor = access.hostsWith(MONITOR_ROLE)[0];
+  const url = access.outputs.alertmanagerUrl as string | undefined;
+  if (!monitor || !url) return "Alerts: this stack has no monitor host (give a host the monitor role).";
+  const r = access.run(monitor, [
+    "curl",
+    "-fsS",
+    "--max-time",
+    "5",
+    `${url}/api/v2/alerts?active=true&silenced=false&inhibited=false`,
+  ]);
+  if (r.code !== 0) throw new Error(`Alertmanager on ${monitor} did not answer: ${(r.stderr || r.stdout).trim()}`);
+  return formatAlerts(JSON.parse(r.stdout) as ActiveAlert[], new Date(), monitor);
+}
+
 async function main(): Promise<number> {
   const { stack, command } = parseCtlArgs(process.argv.slice(2), process.env.STACK ?? "local");
   const access = new StackAccess(readStackOutputs(stack));
@@ -51,6 +80,13 @@ async function main(): Promise<number> {
     const plan = planCtl(command, view);
     if (plan.summary) console.log(plan.summary);
     if (plan.argv.length === 0) return 0;
+    if (command.kind === "status") {
+      const list = access.run(host, [...patronictl(access), ...plan.argv]);
+      process.stdout.write(list.stdout);
+      process.stderr.write(list.stderr);
+      console.log(firingAlerts(access));
+      return list.code === 0 ? 0 : 1;
+    }
     const started = Date.now();
     const r = access.run(host, [...patronictl(access), ...plan.argv], 600_000);
     process.stdout.write(r.stdout);

@@ -96,7 +96,9 @@ export class PostgresCluster extends pulumi.ComponentResource {
     };
 
     /** What runs on each host once its roles are ready: the exporters wait for it. */
-    const rolesReady = new Map<string, pulumi.Resource[]>(config.hosts.map((h) => [h.name, [bases.get(h.name)!.ready]]));
+    const rolesReady = new Map<string, pulumi.Resource[]>(
+      config.hosts.map((h) => [h.name, [bases.get(h.name)!.ready]]),
+    );
     const readyOn = (h: HostConfig, ...r: pulumi.Resource[]) => rolesReady.get(h.name)!.push(...r);
     const monitor = monitorHostOf(topology);
 

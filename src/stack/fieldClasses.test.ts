@@ -30,7 +30,12 @@ describe("field classes", () => {
       renderConfigTable()
         .split("\n")
         .slice(2)
-        .map((row) => row.split(/(?<!\\)\|/)[1].trim().replace(/`/g, "")),
+        .map((row) =>
+          row
+            .split(/(?<!\\)\|/)[1]
+            .trim()
+            .replace(/`/g, ""),
+        ),
     );
     for (const key of Object.keys(FIELD_CLASSES)) expect(keys.has(key), `${key} has a rule but no field`).toBe(true);
   });

@@ -57,7 +57,9 @@ export interface FileSpec {
 }
 
 /** A file of HostSteps.files: never secret (its content is shown by preview --diff). */
-export type BundledFile = Pick<FileSpec, "path" | "mode" | "owner" | "group"> & { readonly content: pulumi.Input<string> };
+export type BundledFile = Pick<FileSpec, "path" | "mode" | "owner" | "group"> & {
+  readonly content: pulumi.Input<string>;
+};
 
 export interface ServiceSpec {
   readonly unit: string;

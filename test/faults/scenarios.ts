@@ -11,6 +11,7 @@ import { expect } from "vitest";
 import { REPO } from "../helpers/pulumiCli";
 import { Stand } from "../helpers/stand";
 import { FaultContext, FaultReport, FaultScenario } from "../harness/scenario";
+import { AlertOutcome } from "../harness/monitoring";
 
 export interface FaultCase extends FaultScenario {
   /** What the seeds' runbook says this shows. */
@@ -26,6 +27,26 @@ export interface FaultCase extends FaultScenario {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The bounds on an alert in the fault suite, with the faults stand's monitor
+ * (Pulumi.faults.yaml: scrapes every 5 s, alertForSeconds 20, Alertmanager's
+ * groupWait 5 s and groupInterval 10 s): the condition seen within a scrape,
+ * held 20 s, evaluated within 5 s, grouped 5 s: about 35 s after the fault;
+ * resolved at the next scrape and evaluation, notified at the group's next
+ * interval: about 25 s after the heal.
+ */
+const ALERT_FIRES_WITHIN_MS = 60_000;
+const ALERT_RESOLVES_WITHIN_MS = 60_000;
+const alert = (alertname: string, labels: Record<string, string>) => ({
+  labels: { alertname, ...labels },
+  firesWithinMs: ALERT_FIRES_WITHIN_MS,
+  resolvesWithinMs: ALERT_RESOLVES_WITHIN_MS,
+});
+
+/** The leader's PostgreSQL over its unix socket, as postgres (peer). */
+const psqlOn = (ctx: FaultContext, host: string, sql: string) =>
+  ctx.stand.ssh(host, `runuser -u postgres -- psql -X -At -c "${sql}"`);
 
 /** The pid of the leader's postmaster (Patroni starts it detached, so it is not Patroni's child: read postmaster.pid). */
 function postmasterPid(ctx: FaultContext): string {
@@ -152,6 +173,7 @@ export const FAULTS: Record<string, FaultCase> = {
     },
     wholeWithinMs: 180_000,
     leaderChanges: true,
+    alerts: (ctx) => [alert("PatroniMemberMissing", { member: ctx.leader })],
   },
   "link-down-leader": {
     name: "link-down-leader",
@@ -168,16 +190,58 @@ export const FAULTS: Record<string, FaultCase> = {
   },
   "power-loss-replica": {
     name: "power-loss-replica",
-    what: "a replica's machine loses power for 20 s, then boots and streams again",
+    what: "a replica's machine loses power for 45 s, then boots and streams again",
     inject: async (ctx) => {
       ctx.stand.machine("kill", ctx.replicas[0]);
     },
-    holdMs: 20_000,
+    // Long enough for the replica's alert to fire (see ALERT_FIRES_WITHIN_MS).
+    holdMs: 45_000,
     heal: async (ctx) => {
       ctx.stand.machine("start", ctx.replicas[0]);
     },
     wholeWithinMs: 180_000,
     leaderChanges: false,
+    alerts: (ctx) => [alert("PatroniReplicaNotStreaming", { member: ctx.replicas[0] })],
+  },
+  "etcd-stopped-member": {
+    name: "etcd-stopped-member",
+    what: "etcd stopped on one member for 45 s, then started: the other two keep the quorum, nothing fails over",
+    inject: async (ctx) => {
+      ctx.stand.ssh(ctx.replicas[0], "systemctl stop etcd");
+    },
+    holdMs: 45_000,
+    heal: async (ctx) => {
+      ctx.stand.ssh(ctx.replicas[0], "systemctl start etcd");
+    },
+    wholeWithinMs: 60_000,
+    leaderChanges: false,
+    alerts: (ctx) => [alert("EtcdMemberDown", { member: ctx.replicas[0] })],
+  },
+  "replication-lag": {
+    name: "replication-lag",
+    what: "a replica stops replaying WAL for 45 s (maintenance mode on, pg_wal_replay_pause) while the primary writes 32 MB: the lag alerts fire (bytes and seconds), then clear once it replays",
+    inject: async (ctx) => {
+      const r = await ctl(ctx.stand, "pause");
+      if (r.code !== 0) throw new Error(`ctl pause failed: ${r.out}`);
+      psqlOn(ctx, ctx.replicas[0], "select pg_wal_replay_pause()");
+      psqlOn(
+        ctx,
+        ctx.leader,
+        "create table fault_lag as select g, repeat('x', 120) as pad from generate_series(1, 200000) g; drop table fault_lag",
+      );
+    },
+    holdMs: 45_000,
+    heal: async (ctx) => {
+      psqlOn(ctx, ctx.replicas[0], "select pg_wal_replay_resume()");
+      const r = await ctl(ctx.stand, "resume");
+      if (r.code !== 0) throw new Error(`ctl resume failed: ${r.out}`);
+    },
+    wholeWithinMs: 90_000,
+    leaderChanges: false,
+    alerts: (ctx) => [
+      alert("PatroniReplicationLagBytes", { member: ctx.replicas[0] }),
+      alert("PostgresReplicationLagSeconds", { member: ctx.replicas[0] }),
+    ],
   },
   "haproxy-restart": {
     name: "haproxy-restart",
@@ -221,7 +285,23 @@ export function expectFaultInvariants(fault: FaultCase, report: FaultReport): vo
   if (fault.leaderChanges === true) expect(report.leaderAfter).not.toBe(report.leaderBefore);
   if (fault.leaderChanges === false) expect(report.leaderAfter).toBe(report.leaderBefore);
   expect(report.wholeAfterMs).toBeLessThan(fault.wholeWithinMs);
+  for (const a of report.alerts ?? []) {
+    const what = `${a.alertname} ${JSON.stringify(a.labels)}`;
+    expect(a.firedAfterMs, `${what} fired`).toBeDefined();
+    expect(a.firedAfterMs!, `${what} fired within ${a.firesWithinMs / 1000} s of the fault`).toBeLessThan(
+      a.firesWithinMs,
+    );
+    expect(a.resolvedAfterMs, `${what} resolved`).toBeDefined();
+    expect(a.resolvedAfterMs!, `${what} resolved within ${a.resolvesWithinMs / 1000} s of the heal`).toBeLessThan(
+      a.resolvesWithinMs,
+    );
+    expect(a.notifiedFiring && a.notifiedResolved, `${what}: the receiver got it firing and resolved`).toBe(true);
+  }
 }
+
+/** One alert outcome for the report: "PatroniMemberMissing pg02 fired 34.1 s, resolved 8.2 s". */
+export const alertSummary = (a: AlertOutcome): string =>
+  `${a.alertname}${a.labels.member ? ` ${a.labels.member}` : ""} fired ${a.firedAfterMs === undefined ? "never" : `${(a.firedAfterMs / 1000).toFixed(1)} s`}, resolved ${a.resolvedAfterMs === undefined ? "never" : `${(a.resolvedAfterMs / 1000).toFixed(1)} s`}${a.notifiedFiring && a.notifiedResolved ? "" : " (receiver not told)"}`;
 
 export interface FaultRow extends FaultReport {
   readonly profile: string;
@@ -246,11 +326,11 @@ export function writeFaultReport(rows: readonly FaultRow[], meta: Record<string,
       .map(([k, v]) => `${k}: ${v}`)
       .join("; "),
     "",
-    "| profile | fault | leader | writes stopped (s) | acknowledged | lost | unknown | dual primary, DB rounds | dual primary, HAProxy rounds | whole after heal (s) |",
-    "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    "| profile | fault | leader | writes stopped (s) | acknowledged | lost | unknown | dual primary, DB rounds | dual primary, HAProxy rounds | whole after heal (s) | alerts (after the fault / after the heal) |",
+    "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ...rows.map(
       (r) =>
-        `| ${r.profile} | ${r.scenario} | ${r.leaderBefore} → ${r.leaderAfter ?? "none"} | ${s(r.writeUnavailableMs)} | ${r.durability.acknowledged} | ${r.lostAcknowledged} | ${r.durability.unknown} | ${r.dualPrimaryRounds} | ${r.dualProxyRounds} | ${s(r.wholeAfterMs)} |`,
+        `| ${r.profile} | ${r.scenario} | ${r.leaderBefore} → ${r.leaderAfter ?? "none"} | ${s(r.writeUnavailableMs)} | ${r.durability.acknowledged} | ${r.lostAcknowledged} | ${r.durability.unknown} | ${r.dualPrimaryRounds} | ${r.dualProxyRounds} | ${s(r.wholeAfterMs)} | ${(r.alerts ?? []).map(alertSummary).join("; ")} |`,
     ),
     "",
     ...rows.map((r) => `- **${r.scenario}** (${r.profile}): ${r.what}`),

@@ -13,6 +13,7 @@ import {
   ProbeRound,
   writeUnavailabilityMs,
 } from "./invariants";
+import { AlertOutcome, AlertWatch, ExpectedAlert, Monitoring } from "./monitoring";
 import { createWriteTable, Credentials, ProbeNode, Prober, ProxyStats, Writer } from "./traffic";
 
 export interface FaultContext {
@@ -32,6 +33,8 @@ export interface FaultScenario {
   readonly heal: (ctx: FaultContext) => Promise<void>;
   /** Bound on the time from heal to whole. */
   readonly wholeWithinMs: number;
+  /** The alerts the fault must raise (on a stand with a monitor host), each fired and resolved within its bound. */
+  readonly alerts?: (ctx: FaultContext) => ExpectedAlert[];
 }
 
 export interface FaultReport {
@@ -51,6 +54,8 @@ export interface FaultReport {
   /** From heal to whole (ms): every member healthy, HAProxy routing to them, and a write acknowledged through it. */
   readonly wholeAfterMs: number;
   readonly writes: number;
+  /** The expected alerts: when each fired and resolved, and whether the local receiver was told (runFault's checkAlerts). */
+  readonly alerts?: AlertOutcome[];
 }
 
 /** Where the harness reaches the stand: HAProxy's primary port, every PostgreSQL, Patroni's REST API, HAProxy's stats. */
@@ -77,7 +82,12 @@ export function standTargets(stand: Stand, clusterName: string) {
   return { primary: { host: haproxy.hostname, port: Number(haproxy.port) }, creds, nodes, stats, whole };
 }
 
-export async function runFault(stand: Stand, clusterName: string, scenario: FaultScenario): Promise<FaultReport> {
+export async function runFault(
+  stand: Stand,
+  clusterName: string,
+  scenario: FaultScenario,
+  options: { readonly checkAlerts?: boolean } = {},
+): Promise<FaultReport> {
   const t = standTargets(stand, clusterName);
   await waitWhole(t.whole, 120_000);
   const members = await patroniCluster(t.whole.restUrls);
@@ -90,16 +100,20 @@ export async function runFault(stand: Stand, clusterName: string, scenario: Faul
   writer.start();
   prober.start();
   let faultAt: number;
+  let healedAt: number;
   let wholeAfterMs: number;
+  const expectedAlerts = options.checkAlerts && stand.outputs.alertmanagerUrl ? scenario.alerts?.(ctx) : undefined;
+  let watch: AlertWatch | undefined;
   try {
     await new Promise((r) => setTimeout(r, 3000));
     faultAt = Date.now();
+    if (expectedAlerts?.length) watch = new AlertWatch(new Monitoring(stand), expectedAlerts, faultAt);
     console.log(`[fault] ${scenario.name}: inject (leader ${leader})`);
     await scenario.inject(ctx);
     await new Promise((r) => setTimeout(r, scenario.holdMs));
     console.log(`[fault] ${scenario.name}: heal`);
     await scenario.heal(ctx);
-    const healedAt = Date.now();
+    healedAt = Date.now();
     await waitWhole(t.whole, scenario.wholeWithinMs);
     // Whole means clients write again: HAProxy may not have noticed the fault yet when the members look whole.
     const resumed = () => writer.records.some((w) => w.status === "ack" && w.sentAt > healedAt);
@@ -115,6 +129,7 @@ export async function runFault(stand: Stand, clusterName: string, scenario: Faul
     await writer.stop();
     await prober.stop();
   }
+  const alerts = await watch?.finish(healedAt);
   const rows = await readIdsEverywhere(t.nodes, t.creds, table);
   const durability = checkDurability(writer.records, rows);
   const dual = dualPrimaryRounds(prober.rounds);
@@ -131,6 +146,7 @@ export async function runFault(stand: Stand, clusterName: string, scenario: Faul
     firstDualPrimary: dual[0],
     wholeAfterMs,
     writes: writer.records.length,
+    alerts,
   };
   console.log(
     `[fault] ${scenario.name}: ${JSON.stringify({ ...report, durability: { ...durability, lost: Object.keys(durability.lost), phantom: Object.keys(durability.phantom) } })}`,

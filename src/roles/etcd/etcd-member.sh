@@ -14,7 +14,8 @@
 # TIMEOUT; facts ETCD_ENDPOINTS (every configured member's client URL),
 # ETCD_DATA_DIR, MANAGED_MARKER.
 export ETCDCTL_API=3
-others=$(printf '%s\n' "${ETCD_ENDPOINTS//,/$'\n'}" | grep -vxF "$CLIENT_URL" | paste -sd, -)
+# (None for a single member: grep finds no line, which is no failure here.)
+others=$(printf '%s\n' "${ETCD_ENDPOINTS//,/$'\n'}" | { grep -vxF "$CLIENT_URL" || true; } | paste -sd, -)
 ctl() { etcdctl --endpoints="$1" --command-timeout=5s "${@:2}"; }
 # Answers once the cluster has a quorum (member list goes through its leader).
 # First a quick look at each other member's status, which it answers alone

@@ -104,18 +104,18 @@ export function renderHaproxyConfig(ctx: ManagedFileContext, input: HaproxyConfi
     input,
   );
   // Debian's HAProxy is built with the Prometheus exporter (USE_PROMEX); the stats password stays out of it.
-  const metrics = input.metrics && [
-    "frontend prometheus",
-    "    mode http",
-    `    bind ${input.listenAddress}:${input.metrics.port}`,
-    `    tcp-request connection reject unless { src 127.0.0.1 ${input.metrics.sources.join(" ")} }`,
-    "    no log",
-    "    http-request use-service prometheus-exporter if { path /metrics }",
-    "    http-request return status 404",
-  ].join("\n");
+  const metrics =
+    input.metrics &&
+    [
+      "frontend prometheus",
+      "    mode http",
+      `    bind ${input.listenAddress}:${input.metrics.port}`,
+      `    tcp-request connection reject unless { src 127.0.0.1 ${input.metrics.sources.join(" ")} }`,
+      "    no log",
+      "    http-request use-service prometheus-exporter if { path /metrics }",
+      "    http-request return status 404",
+    ].join("\n");
   return (
-    managedHeader(ctx) +
-    [global, defaults, stats, primary, replicas, ...(metrics ? [metrics] : [])].join("\n\n") +
-    "\n"
+    managedHeader(ctx) + [global, defaults, stats, primary, replicas, ...(metrics ? [metrics] : [])].join("\n\n") + "\n"
   );
 }

@@ -5,6 +5,7 @@
 // https://prometheus.io/docs/alerting/0.28/configuration/
 import * as yaml from "js-yaml";
 import { ManagedFileContext, managedHeader } from "../../render/managedHeader";
+import { AlertmanagerSettings, LOCAL_RECEIVER_PORT } from "./slice";
 
 export const ALERTMANAGER_CONFIG_PATH = "/etc/prometheus/alertmanager.yml";
 export const ALERTMANAGER_SMTP_PASSWORD_PATH = "/etc/prometheus/alertmanager-smtp-password";
@@ -55,4 +56,21 @@ export function renderAlertmanagerConfig(ctx: ManagedFileContext, a: Alertmanage
     receivers: [receiver],
   };
   return managedHeader(ctx) + yaml.dump(document, { lineWidth: -1, noRefs: true });
+}
+
+/** The webhooks Alertmanager notifies: the configured ones, and the local receiver's. */
+export function alertmanagerInput(m: AlertmanagerSettings, smtpPasswordConfigured: boolean): AlertmanagerConfigInput {
+  return {
+    groupWait: m.groupWait,
+    groupInterval: m.groupInterval,
+    repeatInterval: m.repeatInterval,
+    webhooks: [
+      ...m.webhooks,
+      ...(m.localReceiver ? [{ url: `http://127.0.0.1:${LOCAL_RECEIVER_PORT}/alerts`, sendResolved: true }] : []),
+    ],
+    email: m.email && {
+      ...m.email,
+      passwordFile: smtpPasswordConfigured ? ALERTMANAGER_SMTP_PASSWORD_PATH : undefined,
+    },
+  };
 }

@@ -9,9 +9,11 @@ if [ ! -f "$examples/prom.lib" ] || [ ! -f "$examples/menu.lib" ]; then
   version=$(dpkg-query -W -f='${Version}' prometheus)
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
+  # apt downloads as _apt: the directory must be its to write.
+  chown _apt "$work"
   (cd "$work" && apt-get download -q "prometheus=$version" >/dev/null)
   dpkg-deb --fsys-tarfile "$work"/prometheus_*.deb |
-    tar -x -C "$work" "./$examples/prom.lib" "./$examples/menu.lib"
+    tar -x -C "$work" ".$examples/prom.lib" ".$examples/menu.lib"
   examples=$work$examples
 fi
 for lib in prom.lib menu.lib; do install -m 0644 "$examples/$lib" "$LIBRARIES_DIR/$lib"; done

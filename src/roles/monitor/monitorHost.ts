@@ -18,7 +18,7 @@ import { alertRules, renderAlertRules } from "./alertRules";
 import {
   ALERTMANAGER_CONFIG_PATH,
   ALERTMANAGER_SMTP_PASSWORD_PATH,
-  AlertmanagerConfigInput,
+  alertmanagerInput,
   renderAlertmanagerConfig,
 } from "./alertmanagerConfig";
 import {
@@ -38,7 +38,12 @@ import {
   targetsFile,
 } from "./prometheusConfig";
 import { FILE_JOBS, scrapeTargets } from "./scrapeTargets";
-import { alertmanagerEnvironment, environmentPath, MonitorHostInput, prometheusEnvironment } from "./serviceEnvironment";
+import {
+  alertmanagerEnvironment,
+  environmentPath,
+  MonitorHostInput,
+  prometheusEnvironment,
+} from "./serviceEnvironment";
 import {
   ALERTMANAGER_PORT,
   alertmanagerUrl,
@@ -55,26 +60,6 @@ export const CONSOLE_LIBRARIES_DIR = "/etc/prometheus/console_libraries";
 export interface MonitorHostArgs extends RoleArgs {
   /** What the gate waits for besides this host's services: every exporter of the stack answering. */
   readonly gateAfter: pulumi.Input<pulumi.Resource[]>;
-}
-
-/** The webhooks Alertmanager notifies: the configured ones, and the local receiver's. */
-export function alertmanagerInput(
-  m: MonitorHostArgs["config"]["monitor"]["alertmanager"],
-  smtpPasswordConfigured: boolean,
-): AlertmanagerConfigInput {
-  return {
-    groupWait: m.groupWait,
-    groupInterval: m.groupInterval,
-    repeatInterval: m.repeatInterval,
-    webhooks: [
-      ...m.webhooks,
-      ...(m.localReceiver ? [{ url: `http://127.0.0.1:${LOCAL_RECEIVER_PORT}/alerts`, sendResolved: true }] : []),
-    ],
-    email: m.email && {
-      ...m.email,
-      passwordFile: smtpPasswordConfigured ? ALERTMANAGER_SMTP_PASSWORD_PATH : undefined,
-    },
-  };
 }
 
 export class MonitorHost extends pulumi.ComponentResource {
@@ -97,11 +82,9 @@ export class MonitorHost extends pulumi.ComponentResource {
       self: { ...self, alertmanager: `${host.address}:${ALERTMANAGER_PORT}` },
       fileJobs: FILE_JOBS,
     });
-    const rules = renderAlertRules(
-      managed,
-      alertRules({ thresholds: m.thresholds, forSeconds: m.alertForSeconds }),
-      { synchronousMode: config.cluster.dcs.synchronousMode },
-    );
+    const rules = renderAlertRules(managed, alertRules({ thresholds: m.thresholds, forSeconds: m.alertForSeconds }), {
+      synchronousMode: config.cluster.dcs.synchronousMode,
+    });
     const ruleCount = (rules.match(/^ {6}- alert: /gm) ?? []).length;
     const service: MonitorHostInput = {
       address: host.address,

@@ -52,7 +52,11 @@ export function renderPrometheusConfig(ctx: ManagedFileContext, p: PrometheusCon
 }
 
 /** A file_sd target file: the job's targets, each with its cluster and member labels. */
-export function renderTargetsFile(ctx: ManagedFileContext, clusterName: string, targets: readonly ScrapeTarget[]): string {
+export function renderTargetsFile(
+  ctx: ManagedFileContext,
+  clusterName: string,
+  targets: readonly ScrapeTarget[],
+): string {
   const groups = targets.map((t) => ({ targets: [t.target], labels: { cluster: clusterName, member: t.member } }));
   return managedHeader(ctx) + (groups.length ? yaml.dump(groups, { lineWidth: -1, noRefs: true }) : "[]\n");
 }

@@ -11,7 +11,10 @@ export type FileJob = (typeof FILE_JOBS)[number];
 
 export function scrapeTargets(c: MonitorView, topology: Topology): Record<FileJob, ScrapeTarget[]> {
   const on = (role: string | undefined, port: () => number): ScrapeTarget[] =>
-    (role ? topology.withRole(role) : topology.hosts).map((h) => ({ target: `${h.address}:${port()}`, member: h.name }));
+    (role ? topology.withRole(role) : topology.hosts).map((h) => ({
+      target: `${h.address}:${port()}`,
+      member: h.name,
+    }));
   return {
     node: on(NODE_EXPORTER.role, () => NODE_EXPORTER.port),
     // Patroni's own /metrics, on its REST API.

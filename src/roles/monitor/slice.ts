@@ -58,9 +58,7 @@ const webhookSchema = z
   })
   .strict();
 
-const mailbox = z
-  .string()
-  .regex(/^[^\s@<>"'\\,]+@[^\s@<>"'\\,]+$/, "must be an e-mail address like dba@example.org");
+const mailbox = z.string().regex(/^[^\s@<>"'\\,]+@[^\s@<>"'\\,]+$/, "must be an e-mail address like dba@example.org");
 
 const emailSchema = z
   .object({
@@ -100,6 +98,8 @@ export const alertmanagerSettingsSchema = z
       ),
   })
   .strict();
+
+export type AlertmanagerSettings = z.infer<typeof alertmanagerSettingsSchema>;
 
 export const monitorSettingsSchema = z
   .object({

@@ -60,16 +60,14 @@ export class PgbouncerNode extends pulumi.ComponentResource {
     const superuserSecret = args.passwords.apply((p) =>
       clientLoginSecret(config.pgbouncer.authType, SUPERUSER, p.superuser, config.cluster.name),
     );
-    const userlist = pulumi
-      .all([args.passwords, superuserSecret])
-      .apply(([p, superuser]) =>
-        renderPgbouncerUserlist(args.managed, {
-          [PGBOUNCER_AUTH_USER]: p.pgbouncerAuth,
-          [SUPERUSER]: superuser,
-          // PgBouncer wants every login in auth_file; this one logs in by peer only (pgbouncer_hba.conf).
-          ...(monitoringUser ? { [monitoringUser]: "" } : {}),
-        }),
-      );
+    const userlist = pulumi.all([args.passwords, superuserSecret]).apply(([p, superuser]) =>
+      renderPgbouncerUserlist(args.managed, {
+        [PGBOUNCER_AUTH_USER]: p.pgbouncerAuth,
+        [SUPERUSER]: superuser,
+        // PgBouncer wants every login in auth_file; this one logs in by peer only (pgbouncer_hba.conf).
+        ...(monitoringUser ? { [monitoringUser]: "" } : {}),
+      }),
+    );
     const dropIn = renderSystemdDropIn(args.managed, PGBOUNCER_DROP_IN);
     const owner = { owner: "postgres", group: "postgres" };
     const legacy = (step: string, dependsOn: pulumi.Input<pulumi.Resource>[] = args.dependsOn) => ({
