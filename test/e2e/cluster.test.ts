@@ -15,9 +15,16 @@ import { day2Tests } from "./day2";
 import { scaleTests } from "./scale";
 import { hostTrustTests, noPasswordInLogsTests, passwordsInState } from "./hardening";
 import { operationsTests } from "./operations";
+import { monitoringTests } from "./monitoring";
 
-const STACK = "e2e";
-const stand = new Stand(STACK, { PULUMI_CONFIG_PASSPHRASE: "e2e-stand-passphrase" });
+// E2E_STACK runs the suite (or some of it, with -t) on another local stand, e.g. a developer's own,
+// with that stack's PULUMI_CONFIG_PASSPHRASE; npm test runs it on the e2e stack. E2E_KEEP=1 (with
+// E2E_STACK only) uses that stand as it runs and leaves it up, instead of a fresh one destroyed at the end.
+const KEEP = process.env.E2E_STACK !== undefined && process.env.E2E_KEEP === "1";
+const STACK = process.env.E2E_STACK ?? "e2e";
+const stand = new Stand(STACK, {
+  PULUMI_CONFIG_PASSPHRASE: process.env.E2E_STACK ? process.env.PULUMI_CONFIG_PASSPHRASE! : "e2e-stand-passphrase",
+});
 const ssh = (host: string, command: string, input?: string) => stand.ssh(host, command, input);
 const psql = (host: string, conn: string, sql: string) => stand.psql(host, conn, sql);
 const up = (label: string) => stand.up(label);
@@ -31,6 +38,11 @@ let destroyed = false;
 
 beforeAll(async () => {
   await stand.select();
+  if (KEEP) {
+    await stand.refreshOutputs();
+    outputs = stand.outputs;
+    return;
+  }
   const leftover = await stand.run(["destroy", "--yes", "--skip-preview"], true);
   if (leftover.code !== 0)
     throw new Error(`could not destroy a leftover e2e stand:\n${leftover.stdout}${leftover.stderr}`);
@@ -43,7 +55,7 @@ beforeAll(async () => {
 const seenPasswords = new Set<string>();
 
 afterAll(async () => {
-  if (!destroyed) await stand.run(["destroy", "--yes", "--skip-preview"], true);
+  if (!destroyed && !KEEP) await stand.run(["destroy", "--yes", "--skip-preview"], true);
   stand.cleanup();
   console.log(`[e2e] timings: ${JSON.stringify(stand.timings)}`);
 });
@@ -201,6 +213,8 @@ describe("HAProxy health checks", () => {
     expect(await waitFor(replica, "e2e-replicas", "UP")).toContain("e2e-replicas:UP");
   });
 });
+
+monitoringTests(stand, STACK, (secret) => seenPasswords.add(secret));
 
 describe("secrets", () => {
   it("no generated password or the private key appears in clear in the state or the update log", async () => {

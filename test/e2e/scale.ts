@@ -6,6 +6,7 @@ import { Stand } from "../helpers/stand";
 import { leaderOf, patroniCluster, waitWhole } from "../harness/clusterState";
 import { proxyPrimaries } from "../harness/traffic";
 import { standTargets, withTraffic } from "../harness/scenario";
+import { expectEveryTargetUp } from "./monitoring";
 
 type Host = { name: string; address: string; roles: string[] };
 
@@ -33,6 +34,8 @@ export function scaleTests(stand: Stand, clusterName: string): void {
     expect(report.dualProxyRounds, label).toBe(0);
     const preview = await stand.run(["preview", "--expect-no-changes"], true);
     expect(preview.code, preview.stdout + preview.stderr).toBe(0);
+    // The monitor scrapes exactly the hosts there are now, every one of them up.
+    if (stand.outputs.prometheusUrl) await expectEveryTargetUp(stand);
     return report;
   }
 

@@ -203,3 +203,19 @@ export class AlertWatch {
     }));
   }
 }
+
+/** What Prometheus must scrape on a stand, job=instance, from its hosts' roles (the monitor's own ports too). */
+export function expectedTargets(stand: Stand, ports: Readonly<Record<string, number>>): string[] {
+  const out: string[] = [];
+  for (const [name, h] of Object.entries(stand.outputs.hosts)) {
+    const on = (job: string) => out.push(`${job}=${h.address}:${ports[job]}`);
+    on("node");
+    if (h.roles.includes("postgres")) ["patroni", "postgres"].forEach(on);
+    if (h.roles.includes("pgbouncer")) on("pgbouncer");
+    if (h.roles.includes("etcd")) on("etcd");
+    if (h.roles.includes("haproxy")) on("haproxy");
+    if (h.roles.includes("monitor")) ["prometheus", "alertmanager"].forEach(on);
+    void name;
+  }
+  return out.sort();
+}

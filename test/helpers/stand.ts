@@ -89,6 +89,15 @@ export class Stand {
     fs.writeFileSync(this.configFile, yaml.dump(doc));
   }
 
+  /** Sets a secret of the stack's configuration for every later up, as `pulumi config set --secret` would (the value on stdin). */
+  async setSecret(key: string, value: string): Promise<void> {
+    this.editConfig(() => {});
+    await pulumi(
+      ["config", "set", "--secret", `${PROJECT}:${key}`, "--config-file", this.configFile!, "--stack", this.stack],
+      { env: this.env, input: value },
+    );
+  }
+
   async select(): Promise<void> {
     await pulumi(["stack", "select", "--create", this.stack, "--non-interactive"], { env: this.env });
   }
