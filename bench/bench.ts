@@ -11,9 +11,12 @@
 //      and removing a replica;
 //   3. pgbench from the client host, the paths run alternately in the same
 //      session: straight to the primary, to its PgBouncer, and through
-//      HAProxy 5000 and PgBouncer; then what a new pooled connection costs
+//      HAProxy 5000 and PgBouncer (each verifying the server, as the client
+//      host's pg_service.conf does); then what a new pooled connection costs
 //      (the superuser, whose verifier PgBouncer keeps, against an application
-//      user looked up with auth_query; libpq's TLS request against none);
+//      user looked up with auth_query); then what TLS costs on the client
+//      path: verify-full against plain text (tls.allowPlainClients for the
+//      comparison), new connections and persistent ones;
 //   4. memory of each service and of the controller, the size of the state;
 //   5. fresh deploys with 5 and 7 PostgreSQL nodes (skipped with --quick);
 //   6. the switchover and failover figures of the last fault-suite run.
@@ -28,12 +31,19 @@ import { standTargets } from "../test/harness/scenario";
 import { packagesFor } from "../src/stack/stackConfig";
 import { scriptsIn } from "../src/steps/stepScript";
 import { deployPhases, parseStepLog, summarizeTimeline, TimelineSummary } from "./timeline";
+import { verifyFull } from "../src/tls/settings";
 
-const STACK = "bench";
+/** `--stack NAME --only tls`: that section alone, on a deployed stand of another stack (no deploy, no destroy). */
+const argValue = (flag: string) => {
+  const i = process.argv.indexOf(flag);
+  return i > 0 ? process.argv[i + 1] : undefined;
+};
+const STACK = argValue("--stack") ?? "bench";
+const only = argValue("--only");
 const quick = process.argv.includes("--quick");
 const stepLog = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-patroni-bench-")), "steps.jsonl");
 const stand = new Stand(STACK, {
-  PULUMI_CONFIG_PASSPHRASE: "bench-stand-passphrase",
+  PULUMI_CONFIG_PASSPHRASE: process.env.PULUMI_CONFIG_PASSPHRASE ?? "bench-stand-passphrase",
   PULUMI_PATRONI_STEP_LOG: stepLog,
 });
 const cores = os.cpus().length;
@@ -249,7 +259,7 @@ async function deploySection(): Promise<void> {
   );
   // A replica's base backup alone, on the deployed stand.
   const targets = standTargets(stand, STACK);
-  const leader = leaderOf(await patroniCluster(targets.whole.restUrls))!;
+  const leader = leaderOf(await patroniCluster(targets.whole.restUrls, targets.whole.tls))!;
   const replica = stand.hostsWith("postgres").find((h) => h !== leader)!;
   const t2 = Date.now();
   stand.ssh(replica, `patronictl reinit ${STACK} ${replica} --force --wait >/dev/null`);
@@ -359,14 +369,16 @@ function alternate(
 }
 
 async function clientPathSection(): Promise<void> {
-  const leader = leaderOf(await patroniCluster(standTargets(stand, STACK).whole.restUrls))!;
+  const leader = leaderOf(
+    await patroniCluster(standTargets(stand, STACK).whole.restUrls, standTargets(stand, STACK).whole.tls),
+  )!;
   const addr = stand.address(leader);
   const haproxy = new URL(stand.outputs.primaryUri);
   const appPassword = decodeURIComponent(new URL((stand.outputs.userUris as Record<string, string>).app).password);
   const su = stand.superuserPassword;
-  // Every path with libpq's defaults, as a client gets them: the paths differ only by their hops.
+  // Every path verifies the server, as a client of the cluster does (pg_service.conf): the paths differ only by their hops.
   const conn = (host: string, port: number | string, user: string) =>
-    `host=${host} port=${port} user=${user} dbname=app`;
+    `host=${host} port=${port} user=${user} dbname=app ${verified()}`;
   const paths = (user: string, password: string) => ({
     direct: { target: conn(addr, 5432, user), password },
     pgbouncer: { target: conn(addr, 6432, user), password },
@@ -405,14 +417,56 @@ async function clientPathSection(): Promise<void> {
       args,
     );
   }
-  // libpq's default sslmode (prefer) first asks for TLS, which the cluster
-  // does not offer: one more round trip per new connection.
-  const pooled = conn(haproxy.hostname, haproxy.port, "postgres");
-  alternate(
-    "TLS request (libpq's default sslmode=prefer) against none (sslmode=disable), through HAProxy and PgBouncer, select-only -C, 1 client",
-    { prefer: { target: pooled, password: su }, disable: { target: `${pooled} sslmode=disable`, password: su } },
-    `-S -C -c 1 -T ${seconds}`,
-  );
+}
+
+/** libpq's verify-full against the cluster's CAs (the client host has them), or nothing on a stand without TLS. */
+const verified = () => (stand.outputs.tlsCaCertificate ? verifyFull() : "");
+
+/**
+ * What TLS costs a client: verify-full against plain text on the same path,
+ * alternately, straight to the primary and through HAProxy and PgBouncer; a
+ * new connection per transaction (the handshake: ECDHE and an ECDSA
+ * signature checked against the CA) and persistent sessions (the encryption
+ * of each statement). Plain sessions need tls.allowPlainClients, turned on
+ * for this and off again.
+ */
+async function tlsSection(): Promise<void> {
+  if (!stand.outputs.tlsCaCertificate) throw new Error(`stack ${STACK} runs without TLS: nothing to compare`);
+  const leader = leaderOf(
+    await patroniCluster(standTargets(stand, STACK).whole.restUrls, standTargets(stand, STACK).whole.tls),
+  )!;
+  const haproxy = new URL(stand.outputs.primaryUri);
+  const su = stand.superuserPassword;
+  const tls = (stand.config()["pulumi-patroni:tls"] ?? {}) as Record<string, unknown>;
+  stand.editConfig((c) => (c["pulumi-patroni:tls"] = { ...tls, allowPlainClients: true }));
+  await stand.up("tls.allowPlainClients: true (for the comparison)");
+  try {
+    const seconds = 8;
+    const base = (host: string, port: number | string) => `host=${host} port=${port} user=postgres dbname=postgres`;
+    for (const [path, host, port] of [
+      ["straight to the primary", stand.address(leader), 5432],
+      ["through HAProxy 5000 and PgBouncer", haproxy.hostname, haproxy.port],
+    ] as const) {
+      const modes = {
+        plain: { target: `${base(host, port)} sslmode=disable`, password: su },
+        "verify-full": { target: `${base(host, port)} ${verifyFull()}`, password: su },
+      };
+      alternate(
+        `TLS, ${path}, select-only, new connection per transaction, 1 client`,
+        modes,
+        `-S -C -c 1 -T ${seconds}`,
+      );
+      alternate(`TLS, ${path}, select-only, persistent, 1 client`, modes, `-S -c 1 -T ${seconds}`);
+      alternate(
+        `TLS, ${path}, select-only, new connection per transaction, 10 clients`,
+        modes,
+        `-S -C -c 10 -j 2 -T ${seconds}`,
+      );
+    }
+  } finally {
+    stand.editConfig((c) => (c["pulumi-patroni:tls"] = tls));
+    await stand.up("tls.allowPlainClients back");
+  }
 }
 
 async function footprintSection(): Promise<void> {
@@ -499,8 +553,11 @@ function faultFigures(): string[] {
 function writeResults(complete: boolean): string {
   const dir = path.join(REPO, "bench", "results");
   fs.mkdirSync(dir, { recursive: true });
-  const stamp = new Date().toISOString().slice(0, 10) + (quick ? "-quick" : "") + (complete ? "" : "-incomplete");
-  const command = `npm run bench${quick ? " -- --quick" : ""}`;
+  const stamp =
+    new Date().toISOString().slice(0, 10) +
+    (only ? `-${only}` : quick ? "-quick" : "") +
+    (complete ? "" : "-incomplete");
+  const command = `npm run bench${only ? ` -- --stack ${STACK} --only ${only}` : quick ? " -- --quick" : ""}`;
   fs.writeFileSync(
     path.join(dir, `bench-${stamp}.json`),
     JSON.stringify({ meta: { ...meta, command }, figures, timelines }, null, 2) + "\n",
@@ -544,6 +601,20 @@ function writeResults(complete: boolean): string {
 
 async function main(): Promise<void> {
   await stand.select();
+  if (only) {
+    if (only !== "tls") throw new Error(`--only ${only}: only the tls section runs alone`);
+    await stand.refreshOutputs();
+    readVersions();
+    let done = false;
+    try {
+      await tlsSection();
+      done = true;
+    } finally {
+      console.log(`[bench] results: ${writeResults(done)}`);
+      stand.cleanup();
+    }
+    return;
+  }
   await destroy();
   setPgCount(3);
   let complete = false;
@@ -551,6 +622,7 @@ async function main(): Promise<void> {
     await deploySection();
     await changesSection();
     await clientPathSection();
+    await tlsSection();
     await footprintSection();
     if (!quick) await scaleSection();
     complete = true;

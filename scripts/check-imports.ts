@@ -12,15 +12,18 @@ const SRC = path.join(REPO, "src");
 
 /** Folder (under src/) -> the src/ folders it may not import from. */
 const FLOORS: Readonly<Record<string, readonly string[]>> = {
-  config: ["platform", "patroni", "secrets", "providers", "steps", "roles", "stack", "local", "cluster", "ops"],
-  platform: ["patroni", "providers", "steps", "roles", "stack", "local", "cluster", "ops"],
-  patroni: ["config", "platform", "providers", "steps", "roles", "stack", "local", "cluster", "ops"],
-  secrets: ["config", "platform", "patroni", "providers", "steps", "roles", "stack", "local", "cluster", "ops"],
+  config: ["platform", "patroni", "secrets", "tls", "providers", "steps", "roles", "stack", "local", "cluster", "ops"],
+  platform: ["patroni", "tls", "providers", "steps", "roles", "stack", "local", "cluster", "ops"],
+  patroni: ["config", "platform", "tls", "providers", "steps", "roles", "stack", "local", "cluster", "ops"],
+  secrets: ["config", "platform", "patroni", "tls", "providers", "steps", "roles", "stack", "local", "cluster", "ops"],
+  // TLS: the settings, the stages of the migration, a host's names, the rollout's plan. Pure.
+  tls: ["platform", "patroni", "secrets", "providers", "steps", "roles", "stack", "local", "cluster", "ops"],
   render: [
     "config",
     "platform",
     "patroni",
     "secrets",
+    "tls",
     "providers",
     "steps",
     "roles",
@@ -47,7 +50,7 @@ const FLOORS: Readonly<Record<string, readonly string[]>> = {
 const COMPONENT = /^src\/roles\/.*(Node|Member|Host|Base|Cluster|roleArgs)\.ts$/;
 const isPure = (file: string) =>
   !file.endsWith(".test.ts") &&
-  (/^src\/(config|platform|patroni|secrets|render)\//.test(file) ||
+  (/^src\/(config|platform|patroni|secrets|render|tls)\//.test(file) ||
     ["src/stack/stackConfig.ts", "src/stack/passwords.ts", "src/stack/hostFacts.ts", "src/local/settings.ts"].includes(
       file,
     ) ||

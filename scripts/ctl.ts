@@ -3,11 +3,16 @@
 // from Patroni's REST API on the first PostgreSQL host that answers; the
 // command is checked against it (src/ops/ctl.ts), run there with patronictl
 // (its config on the host holds the REST API credentials), and waited for.
+import { backupProblems, formatBackups, HostArchive, parseHostArchive, parseInfo } from "../src/ops/backups";
 import {
   ActiveAlert,
+  CtlCommand,
   CtlError,
   ClusterView,
   formatAlerts,
+  formatStatus,
+  HostTlsStatus,
+  isBackupCommand,
   parseClusterView,
   parseCtlArgs,
   planCtl,
@@ -15,13 +20,29 @@ import {
 } from "../src/ops/ctl";
 import { readStackOutputs, StackAccess } from "../src/ops/stackAccess";
 import { shellQuote } from "../src/render/shellQuote";
-import { PATRONI_CONFIG_PATH, POSTGRES_ROLE } from "../src/roles/postgres/slice";
-import { MONITOR_ROLE } from "../src/roles/monitor/slice";
+import { ARCHIVE_METRICS_PATH } from "../src/roles/backup/slice";
+import { MONITOR_ROLE } from "../src/roles/monitor/monitored";
+import { PATRONI_CONFIG_PATH, POSTGRES_ROLE, POSTGRES_SOCKET_DIR } from "../src/roles/postgres/slice";
 import { renderHostScript, scriptsIn } from "../src/steps/stepScript";
+import { TLS_PATHS } from "../src/tls/settings";
 import * as path from "path";
 
+const opsScript = scriptsIn(path.join(__dirname, "..", "src", "ops"));
 // Read on the host: the scope, synchronous_mode and Patroni's view of the cluster.
-const VIEW_SCRIPT = `set -e\n${renderHostScript(scriptsIn(path.join(__dirname, "..", "src", "ops"))("cluster-view", { PATRONI_CONFIG: PATRONI_CONFIG_PATH }))}`;
+const VIEW_SCRIPT = `set -e\n${renderHostScript(opsScript("cluster-view", { PATRONI_CONFIG: PATRONI_CONFIG_PATH }))}`;
+// Read on every host: its certificate's end and the CAs it trusts.
+const TLS_SCRIPT = `set -e\n${renderHostScript(opsScript("tls-status", { TLS_CERT: TLS_PATHS.cert, TLS_CA: TLS_PATHS.ca }))}`;
+
+/** Each host's TLS as its files say (or why it could not be read). */
+function readTls(access: StackAccess): Record<string, HostTlsStatus | string> {
+  return Object.fromEntries(
+    Object.keys(access.outputs.hosts).map((host) => {
+      const r = access.runScript(host, `${sudo(access)}bash -c ${shellQuote(TLS_SCRIPT)}`, 30_000);
+      if (r.code !== 0) return [host, (r.stderr || r.stdout).trim().split("\n").pop() ?? `exit ${r.code}`];
+      return [host, JSON.parse(r.stdout) as HostTlsStatus];
+    }),
+  );
+}
 
 const sudo = (access: StackAccess) => ((access.outputs.ssh?.user ?? "root") === "root" ? "" : "sudo -n ");
 
@@ -72,21 +93,112 @@ function firingAlerts(access: StackAccess): string {
   return formatAlerts(JSON.parse(r.stdout) as ActiveAlert[], new Date(), monitor);
 }
 
+const opsHostScript = (name: string, env: Record<string, string>) =>
+  `set -e\n${renderHostScript(opsScript(name, env))}`;
+
+/** The stack's stanza and the repository host that holds it (this stack's, or its source's when restored). */
+function repositoryOf(stack: string, access: StackAccess): { stanza: string; repo: StackAccess; host: string } {
+  const r = access.outputs.backupRepository as { host?: string; stack?: string; stanza: string } | undefined;
+  if (!r)
+    throw new CtlError(
+      `stack ${stack} has no backups: no host has the backup role, and it was not restored from another stack's repository`,
+    );
+  if (r.host) return { stanza: r.stanza, repo: access, host: r.host };
+  const source = new StackAccess(readStackOutputs(r.stack!));
+  const host = (source.outputs.backupRepository as { host?: string } | undefined)?.host;
+  if (!host) throw new CtlError(`stack ${r.stack}, whose repository stack ${stack} uses, has no backup host any more`);
+  return { stanza: r.stanza, repo: source, host };
+}
+
+/** backups, backup, check: pgBackRest on the repository host, the archive's state on each PostgreSQL host. */
+function backupCommand(
+  stack: string,
+  access: StackAccess,
+  command: Extract<CtlCommand, { kind: "backups" | "backup" | "check" }>,
+): number {
+  const { stanza, repo, host } = repositoryOf(stack, access);
+  const pgbackrest = (args: string[], timeoutMs = 120_000) =>
+    repo.runScript(
+      host,
+      `cd /tmp && runuser -u postgres -- pgbackrest --stanza=${shellQuote(stanza)} ${args.map(shellQuote).join(" ")}`,
+      timeoutMs,
+    );
+  try {
+    if (command.kind === "backup") {
+      console.log(`${command.type} backup of stanza ${stanza} on ${host}`);
+      const started = Date.now();
+      const r = pgbackrest([`--type=${command.type}`, "--log-level-console=info", "backup"], 6 * 3600_000);
+      const shown = (r.stdout + r.stderr).split("\n").filter((l) => /new backup label|backup size|WARN|ERROR/.test(l));
+      console.log(shown.map((l) => l.replace(/^\S+ \S+ P\d+ +/, "")).join("\n"));
+      if (r.code !== 0) {
+        console.error(
+          `pgbackrest backup failed (exit ${r.code})${r.code === 50 ? ": another backup of the stanza runs (a timer?)" : ""}`,
+        );
+        return 1;
+      }
+      console.log(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      return 0;
+    }
+    const info = pgbackrest(["--output=json", "info"]);
+    if (info.code !== 0)
+      throw new CtlError(`pgbackrest info failed on ${host}: ${(info.stderr || info.stdout).trim()}`);
+    const stanzaInfo = parseInfo(info.stdout, stanza);
+    const hosts: HostArchive[] = access.hostsWith(POSTGRES_ROLE).map((h) => {
+      const r = access.runScript(
+        h,
+        opsHostScript("archive-state", {
+          STANZA: stanza,
+          ARCHIVE_METRICS: ARCHIVE_METRICS_PATH,
+          PATRONI_CONFIG: PATRONI_CONFIG_PATH,
+          PG_SOCKET_DIR: POSTGRES_SOCKET_DIR,
+        }),
+        30_000,
+      );
+      return r.code === 0
+        ? parseHostArchive(h, r.stdout)
+        : {
+            ...parseHostArchive(h, ""),
+            unreachable: (r.stderr || r.stdout).trim().split("\n").at(-1) || `exit ${r.code}`,
+          };
+    });
+    if (command.kind === "backups") {
+      console.log(formatBackups(stanzaInfo, hosts, `${host}`));
+      return stanzaInfo.status.code === 0 ? 0 : 1;
+    }
+    const check = pgbackrest(["--log-level-console=warn", "check"], 300_000);
+    const problems = backupProblems(stanzaInfo, hosts);
+    if (check.code !== 0)
+      problems.unshift(
+        `pgbackrest check failed (exit ${check.code}): ${(check.stdout + check.stderr).trim().split("\n").slice(-3).join(" ")}`,
+      );
+    if (problems.length === 0) {
+      console.log(
+        `check: stanza ${stanza} ok: WAL archived from the primary, ${stanzaInfo.backup?.length ?? 0} backup(s), no WAL dropped since the newest`,
+      );
+      return 0;
+    }
+    console.error(problems.map((p) => `check: ${p}`).join("\n"));
+    return 1;
+  } finally {
+    if (repo !== access) repo.close();
+  }
+}
+
 async function main(): Promise<number> {
   const { stack, command } = parseCtlArgs(process.argv.slice(2), process.env.STACK ?? "local");
   const access = new StackAccess(readStackOutputs(stack));
   try {
+    if (isBackupCommand(command)) return backupCommand(stack, access, command);
     let { host, view } = findCluster(access);
+    if (command.kind === "status") {
+      console.log(formatStatus(view, readTls(access)));
+      console.log("");
+      console.log(firingAlerts(access));
+      return 0;
+    }
     const plan = planCtl(command, view);
     if (plan.summary) console.log(plan.summary);
     if (plan.argv.length === 0) return 0;
-    if (command.kind === "status") {
-      const list = access.run(host, [...patronictl(access), ...plan.argv]);
-      process.stdout.write(list.stdout);
-      process.stderr.write(list.stderr);
-      console.log(firingAlerts(access));
-      return list.code === 0 ? 0 : 1;
-    }
     const started = Date.now();
     const r = access.run(host, [...patronictl(access), ...plan.argv], 600_000);
     process.stdout.write(r.stdout);

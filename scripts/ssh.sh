@@ -25,8 +25,9 @@ const key = (o.hostKeys || {})[host];
 if (!key) { console.error(`the stack has no recorded host key for ${host}: run pulumi up first`); process.exit(2); }
 fs.writeFileSync(`${dir}/key`, o.sshPrivateKey.endsWith("\n") ? o.sshPrivateKey : `${o.sshPrivateKey}\n`, { mode: 0o600 });
 const address = (ssh.addresses || {})[host] || h.address;
-fs.writeFileSync(`${dir}/known_hosts`, `${ssh.port === 22 ? address : `[${address}]:${ssh.port}`} ${key}\n`);
-fs.writeFileSync(`${dir}/target`, `${ssh.user}@${address}\n${ssh.port}\n`);
+const port = (ssh.ports || {})[host] || ssh.port;
+fs.writeFileSync(`${dir}/known_hosts`, `${port === 22 ? address : `[${address}]:${port}`} ${key}\n`);
+fs.writeFileSync(`${dir}/target`, `${ssh.user}@${address}\n${port}\n`);
 JS
 (umask 077; node -e "$pick" "$host" "$dir" < "$dir/outputs.json")
 { read -r target; read -r port; } < "$dir/target"

@@ -16,6 +16,7 @@ local stand is up after $((SECONDS - start)) s. Try:
   npm run --silent ssh -- client01 psql service=primary -c 'select pg_is_in_recovery()'
   npm run --silent ssh -- pg01 patronictl list
   npm run pulumi -- stack output --stack local
-HAProxy's stats page is $stats (user admin); print its password with:
+  npm run --silent ctl -- status
+HAProxy's stats page is $stats (user admin, the cluster's CA: stack output tlsCaCertificate); print its password with:
   npm run --silent pulumi -- stack output --stack local --show-secrets haproxyStatsPassword
 HINTS

@@ -1,6 +1,7 @@
 // The real program (src/index.ts) through the engine, without touching any
 // host: `pulumi preview` of the dev stack (existing servers) and of broken
-// configurations. Preview never runs a create script, so no traffic leaves.
+// configurations. Preview never runs a create script, and the survey of the
+// hosts (HostSurvey) is pointed at a closed local port: no traffic leaves.
 import { afterAll, describe, expect, it } from "vitest";
 import { pulumi, REPO, scratchProject } from "../test/helpers/pulumiCli";
 import { generateEd25519KeyPair } from "./providers/sshKeyPair";
@@ -30,7 +31,17 @@ describe("the program through the engine", () => {
     const dev = yaml.load(fs.readFileSync(path.join(REPO, "Pulumi.dev.yaml"), "utf8")) as {
       config: Record<string, unknown>;
     };
-    const run = await stackWith("dev", dev.config, { sshPrivateKey: generateEd25519KeyPair("test").privateKey });
+    // Its servers are real and not ours: the controller reaches them at a closed local port, so the
+    // preview's survey of each host (HostSurvey) finds nothing answering and no traffic leaves.
+    const config = {
+      ...dev.config,
+      "pulumi-patroni:ssh": { ...(dev.config["pulumi-patroni:ssh"] as object), port: 1 },
+      "pulumi-patroni:hosts": (dev.config["pulumi-patroni:hosts"] as object[]).map((h) => ({
+        ...h,
+        sshAddress: "127.0.0.1",
+      })),
+    };
+    const run = await stackWith("dev", config, { sshPrivateKey: generateEd25519KeyPair("test").privateKey });
     const out = (await run(["preview", "--diff"])).stdout;
     expect(out).toMatch(/\+ (\d+) to create/);
     const planned = Number(out.match(/\+ (\d+) to create/)![1]);

@@ -2,10 +2,12 @@
 // topology registers, with which inputs. No host is touched.
 import { beforeAll, describe, expect, it } from "vitest";
 import { ClusterPasswords } from "../stack/passwords";
+import type { PostgresClusterArgs } from "./postgresCluster";
 import { seed000, seed001, seed002 } from "../../test/fixtures/topologies";
 import { parseStackConfig } from "../stack/stackConfig";
 import * as pulumi from "@pulumi/pulumi";
 import * as yaml from "js-yaml";
+import { generateCa, issueCertificate } from "../providers/openssl";
 
 interface Registered {
   type: string;
@@ -54,7 +56,29 @@ function mockStdout(name: string, inputs: Record<string, any>): string {
   });
 }
 
+/** What the certificate resources return under mocks: real PEM, made once. */
+let tlsOutputs: { ca: Record<string, string>; host: Record<string, string> };
+
 beforeAll(async () => {
+  const [ca, next] = await Promise.all([generateCa("mock CA", 30), generateCa("mock next CA", 30)]);
+  const leaf = await issueCertificate(ca, { commonName: "h", dnsNames: ["h"], ipAddresses: [], days: 10 });
+  tlsOutputs = {
+    ca: {
+      certificate: ca.certificate,
+      key: ca.key,
+      notAfter: "2036-01-01T00:00:00.000Z",
+      nextCertificate: next.certificate,
+      nextKey: next.key,
+    },
+    host: {
+      certificate: leaf.certificate,
+      twinCertificate: leaf.twin,
+      key: leaf.key,
+      serial: "AB",
+      twinSerial: "CD",
+      notAfter: "2029-01-01T00:00:00.000Z",
+    },
+  };
   await pulumi.runtime.setMocks(
     {
       newResource: (args) => {
@@ -63,9 +87,14 @@ beforeAll(async () => {
           name: args.name,
           inputs: { ...args.inputs, stdin: unwrap(args.inputs.stdin), rawStdin: args.inputs.stdin },
         });
+        const tls = args.type.endsWith(":ClusterCa")
+          ? tlsOutputs.ca
+          : args.type.endsWith(":HostCertificate")
+            ? tlsOutputs.host
+            : {};
         return {
           id: `${args.name}-id`,
-          state: { ...args.inputs, stdout: mockStdout(args.name, args.inputs), fingerprint: "f" },
+          state: { ...args.inputs, stdout: mockStdout(args.name, args.inputs), fingerprint: "f", ...tls },
         };
       },
       call: () => ({}),
@@ -83,11 +112,13 @@ const PASSWORDS = {
   restApi: "RESTpw00000000000000004",
   pgbouncerAuth: "BOUNCERpw00000000000005",
   haproxyStats: "STATSpw0000000000000006",
-  alertmanagerSmtp: "SMTPpw00000000000000008",
+  haproxyVrrp: "VRRPpw00000000000000008",
+  backupCipher: "CIPHERpw00000000000000008",
+  alertmanagerSmtp: "SMTPpw00000000000000009",
   users: { app: "APPpw000000000000000007" },
 };
 
-async function deploy(raw: object) {
+async function deploy(raw: object, extra: Partial<Pick<PostgresClusterArgs, "externalRepository">> = {}) {
   registered = [];
   const { PostgresCluster } = await import("./postgresCluster");
   const config = parseStackConfig(JSON.parse(JSON.stringify(raw)), () => false);
@@ -98,7 +129,7 @@ async function deploy(raw: object) {
   dependsOn.clear();
   const cluster = new PostgresCluster(
     "cluster",
-    { config, stack: "test", connections, passwords },
+    { config, stack: "test", connections, passwords, ...extra },
     {
       // Record what every step waits for (mocks do not see dependencies).
       transformations: [
@@ -141,6 +172,7 @@ describe("PostgresCluster, seed 000 topology", () => {
           `cluster-${h}-reachable`,
           `cluster-${h}-platform`,
           `cluster-${h}-packages`,
+          `cluster-${h}-tls-files`,
         ]),
         ...["servera", "serverb", "serverc"].flatMap((h) => [
           `cluster-${h}-etcd-packages`,
@@ -148,6 +180,9 @@ describe("PostgresCluster, seed 000 topology", () => {
           `cluster-${h}-etcd-restart`,
           `cluster-${h}-patroni-pgpass-cleanup`,
           `cluster-${h}-patroni-role-change-hook`,
+          `cluster-${h}-patroni-etcd-leader-away-script`,
+          `cluster-${h}-patroni-etcd-leader-away-unit`,
+          `cluster-${h}-patroni-etcd-leader-away`,
           `cluster-${h}-etcd-env`,
           `cluster-${h}-etcd-dropin`,
           `cluster-${h}-etcd-service`,
@@ -231,7 +266,7 @@ describe("PostgresCluster, seed 000 topology", () => {
     expect(doc.name).toBe("serverb");
     const haproxy = byName("cluster-haproxy-haproxy-config")!;
     expect(haproxy.inputs.create).toContain("export VALIDATE='haproxy -c -q -f %s'");
-    expect(haproxy.inputs.stdin).toContain("server serverc 192.168.11.152:6432 check");
+    expect(haproxy.inputs.stdin).toContain("server serverc 192.168.11.152:6432 check verifyhost serverc");
   });
 
   it("reloads Patroni, PgBouncer and HAProxy on change; etcd members restart one at a time, each after the previous", async () => {
@@ -253,7 +288,7 @@ describe("PostgresCluster, seed 000 topology", () => {
   it("etcd installs and starts while the rest of a database host's packages install", async () => {
     const { byName } = await deploy(seed000);
     expect(byName("cluster-servera-etcd-packages")!.inputs.create).toContain(
-      "export PACKAGES='curl etcd-client etcd-server jq'",
+      "export PACKAGES='curl etcd-client etcd-server jq ssl-cert'",
     );
     expect(await waitsFor("cluster-servera-packages")).toContain("cluster-servera-etcd-packages");
     expect(await waitsFor("cluster-servera-etcd-env")).toContain("cluster-servera-etcd-packages");
@@ -300,7 +335,99 @@ describe("PostgresCluster, seed 000 topology", () => {
 
   it("exports a primary URI through HAProxy 5000", async () => {
     const { uri } = await deploy(seed000);
-    expect(uri).toBe(`postgresql://postgres:${PASSWORDS.superuser}@192.168.11.153:5000/postgres`);
+    expect(uri).toBe(`postgresql://postgres:${PASSWORDS.superuser}@192.168.11.153:5000/postgres?sslmode=verify-full`);
+  });
+});
+
+describe("TLS", () => {
+  const tlsFiles = (stdin: string) =>
+    Object.fromEntries(
+      stdin
+        .trim()
+        .split("\n")
+        .map((l) => l.split(" "))
+        .map(([path, mode, owner, group, b64]) => [
+          path,
+          { mode, owner, group, content: Buffer.from(b64, "base64").toString() },
+        ]),
+    );
+
+  it("every host gets its files, the key 0640 root:ssl-cert, before any of its roles' steps; the stdin is secret", async () => {
+    const { byName, commands } = await deploy(seed000);
+    const files = tlsFiles(byName("cluster-haproxy-tls-files")!.inputs.stdin);
+    expect(Object.keys(files)).toEqual([
+      "/etc/pulumi-patroni/tls/ca.crt",
+      "/etc/pulumi-patroni/tls/host.key",
+      "/etc/pulumi-patroni/tls/host.crt",
+      "/etc/pulumi-patroni/tls/haproxy.pem",
+      "/etc/pulumi-patroni/tls/curl.conf",
+    ]);
+    expect(files["/etc/pulumi-patroni/tls/host.key"]).toMatchObject({ mode: "0640", owner: "root", group: "ssl-cert" });
+    expect(files["/etc/pulumi-patroni/tls/haproxy.pem"]).toMatchObject({ mode: "0600", owner: "root", group: "root" });
+    expect(files["/etc/pulumi-patroni/tls/haproxy.pem"].content).toBe(
+      tlsOutputs.host.certificate + tlsOutputs.host.key,
+    );
+    // The trust: the current CA and the next one.
+    expect(files["/etc/pulumi-patroni/tls/ca.crt"].content.match(/BEGIN CERTIFICATE/g)).toHaveLength(2);
+    expect(files["/etc/pulumi-patroni/tls/curl.conf"].content).toContain('key = "/etc/pulumi-patroni/tls/host.key"');
+    // Only HAProxy hosts get a pem.
+    expect(Object.keys(tlsFiles(byName("cluster-servera-tls-files")!.inputs.stdin))).not.toContain(
+      "/etc/pulumi-patroni/tls/haproxy.pem",
+    );
+    for (const c of commands.filter((x) => x.name.endsWith("-tls-files"))) {
+      expect(isSecret(c.inputs.rawStdin), c.name).toBe(true);
+      expect(unwrap(c.inputs.mask), c.name).toContain(tlsOutputs.host.key);
+    }
+    expect(await waitsFor("cluster-servera-etcd-env")).toContain("cluster-servera-tls-files");
+    expect(await waitsFor("cluster-servera-patroni-config")).toContain("cluster-servera-tls-files");
+    expect(await waitsFor("cluster-haproxy-haproxy-config")).toContain("cluster-haproxy-tls-files");
+    // After etcd's packages (its user joins the key's group), and after the rollout.
+    expect(await waitsFor("cluster-servera-tls-files")).toEqual([
+      "cluster-servera-etcd-packages",
+      "cluster-tls-rollout",
+    ]);
+  });
+
+  it("the rollout reads every host once it answers, and carries the hosts' connections and files as a secret", async () => {
+    await deploy(seed000);
+    expect((await waitsFor("cluster-tls-rollout")).sort()).toEqual(
+      ["servera", "serverb", "serverc", "haproxy"].map((h) => `cluster-${h}-platform`).sort(),
+    );
+    const rollout = registered.find((r) => r.name === "cluster-tls-rollout")!;
+    expect(isSecret(rollout.inputs.spec)).toBe(true);
+    const spec = unwrap(rollout.inputs.spec);
+    expect(spec.enabled).toBe(true);
+    const servera = spec.hosts.find((h: any) => h.name === "servera");
+    // The last stage of each file is what the roles' steps write.
+    const { byName } = await deploy(seed000);
+    expect(servera.stages.patroni.tls).toBe(byName("cluster-servera-patroni-config")!.inputs.stdin);
+    expect(servera.stages.etcd.tls).toBe(byName("cluster-servera-etcd-env")!.inputs.stdin);
+    expect(servera.stages.pgbouncer.tls[0].content).toBe(byName("cluster-servera-pgbouncer-ini")!.inputs.stdin);
+    expect(spec.mask).toContain(PASSWORDS.restApi);
+  });
+
+  it("a database host's certificate names HAProxy's address and name too; HAProxy's, its own", async () => {
+    await deploy(seed000);
+    const cert = (h: string) => registered.find((r) => r.name === `cluster-${h}-tls-certificate`)!.inputs;
+    expect(cert("servera")).toMatchObject({
+      commonName: "servera",
+      dnsNames: ["servera", "localhost", "haproxy"],
+      ipAddresses: ["192.168.11.150", "127.0.0.1", "192.168.11.153"],
+    });
+    expect(cert("haproxy")).toMatchObject({
+      dnsNames: ["haproxy", "localhost"],
+      ipAddresses: ["192.168.11.153", "127.0.0.1"],
+    });
+    expect(isSecret(cert("servera").caKey)).toBe(true);
+  });
+
+  it("with tls.enabled false: no certificate, no TLS files, plain configuration", async () => {
+    const { byName, commands } = await deploy({ ...seed000, tls: { enabled: false } });
+    expect(registered.filter((r) => /ClusterCa|HostCertificate/.test(r.type))).toEqual([]);
+    expect(commands.filter((c) => c.name.endsWith("-tls-files"))).toEqual([]);
+    expect(byName("cluster-servera-patroni-config")!.inputs.stdin).not.toMatch(/ssl|certfile/);
+    expect(byName("cluster-haproxy-haproxy-config")!.inputs.stdin).not.toContain("verifyhost");
+    expect(unwrap(registered.find((r) => r.name === "cluster-tls-rollout")!.inputs.spec).enabled).toBe(false);
   });
 });
 
@@ -311,7 +438,9 @@ describe("other seed topologies", () => {
       "cluster-etcd-etcd-service",
     ]);
     expect(commands.some((c) => c.name.includes("pgbouncer") && !c.name.includes("packages"))).toBe(false);
-    expect(byName("cluster-haproxy-haproxy-config")!.inputs.stdin).toContain("server pg01 192.168.11.121:5432 check");
+    expect(byName("cluster-haproxy-haproxy-config")!.inputs.stdin).toContain(
+      "server pg01 192.168.11.121:5432 check verifyhost pg01",
+    );
     expect(byName("cluster-pgclient-client-pg-service")!.inputs.stdin).toContain("host=192.168.11.150\nport=5000");
     expect(byName("cluster-pgclient-client-pgpass")!.inputs.create).toContain("export FILE_MODE='0600'");
     expect(byName("cluster-pgclient-packages")!.inputs.create).toContain("postgresql-17");
@@ -325,5 +454,88 @@ describe("other seed topologies", () => {
     expect(gate.inputs.create).toContain("export REPLICAS='1'");
     const patroni = yaml.load(byName("cluster-pg1-patroni-config")!.inputs.stdin) as any;
     expect(patroni.etcd3.hosts).toEqual(["10.0.26.10:2379"]);
+  });
+});
+
+describe("a stack with a backup host", () => {
+  // pgBackRest speaks TLS with the cluster's certificates: backups need tls.enabled.
+  const withBackup = {
+    cluster: { name: "demo" },
+    tls: { enabled: true },
+    hosts: [
+      { name: "pg01", address: "10.0.0.11", roles: ["etcd", "postgres"] },
+      { name: "pg02", address: "10.0.0.12", roles: ["etcd", "postgres"] },
+      { name: "backup01", address: "10.0.0.31", roles: ["etcd", "haproxy", "backup"] },
+    ],
+  };
+
+  it("puts pgBackRest on every PostgreSQL host before its Patroni starts, and the repository on the backup host", async () => {
+    const { byName, commands } = await deploy(withBackup);
+    for (const h of ["pg01", "pg02"]) {
+      expect(await waitsFor(`cluster-${h}-patroni-config`)).toContain(`cluster-${h}-pgbackrest-server`);
+      expect(byName(`cluster-${h}-pgbackrest-config`)!.inputs.stdin).toContain("repo1-host=10.0.0.31");
+      expect(byName(`cluster-${h}-packages`)!.inputs.create).toContain("pgbackrest");
+    }
+    const repo = byName("cluster-backup01-backup-config")!;
+    expect(repo.inputs.stdin).toContain(`repo1-cipher-pass=${PASSWORDS.backupCipher}`);
+    expect(isSecret(repo.inputs.rawStdin)).toBe(true);
+    expect(repo.inputs.create).toContain(
+      "export VALIDATE='/usr/local/lib/pulumi-patroni/pp-validate-repository-config %s'",
+    );
+    expect(unwrap(repo.inputs.mask)).toContain(PASSWORDS.backupCipher);
+    // The cipher passphrase never reaches a database host.
+    for (const c of commands.filter((c) => /pg0\d/.test(c.name)))
+      expect(String(c.inputs.stdin ?? ""), c.name).not.toContain(PASSWORDS.backupCipher);
+    expect(byName("cluster-backup01-backup-repository")!.inputs.delete).not.toContain("rm -rf");
+    expect(byName("cluster-backup01-backup-repository")!.inputs.announceDelete).toBe(true);
+  });
+
+  it("creates the stanza and the first full backup once the cluster runs with archiving in force, then the timers", async () => {
+    await deploy(withBackup);
+    const stanza = await waitsFor("cluster-backup-stanza");
+    expect(stanza).toContain("cluster-rolling-restart");
+    expect(stanza).toContain("cluster-backup01-backup-server");
+    for (const t of ["full", "diff"])
+      expect(await waitsFor(`cluster-backup-${t}-timer-unit`)).toContain("cluster-backup-stanza");
+  });
+
+  it("a stack without one archives nothing and has no backup step", async () => {
+    const { commands } = await deploy(seed000);
+    expect(commands.filter((c) => /backup|pgbackrest/.test(c.name)).map((c) => c.name)).toEqual([]);
+  });
+});
+
+describe("a restored stack", () => {
+  const restoredStack = {
+    cluster: { name: "demo2" },
+    tls: { enabled: true },
+    restore: { source: { stack: "prod", stanza: "demo" }, target: { type: "name", value: "drill" } },
+    hosts: [{ name: "rpg01", address: "10.0.0.21", roles: ["etcd", "postgres", "haproxy"] }],
+  };
+  const external = {
+    stack: "prod",
+    name: pulumi.output("backup01"),
+    address: pulumi.output("10.0.0.31"),
+    connection: pulumi.secret({ host: "10.0.0.31", privateKey: "SOURCE-KEY-MATERIAL" }),
+  };
+
+  it("writes its stanza into the source's repository before its Patroni restores, and waits for the restore", async () => {
+    const { byName } = await deploy(restoredStack, { externalRepository: external });
+    expect(byName("cluster-backup-stanza-config")!.inputs.stdin).toContain("tls-server-auth=rpg01=demo,demo2");
+    expect(await waitsFor("cluster-rpg01-patroni-config")).toContain("cluster-backup-stanza-trust");
+    // The cluster's CA is read from the file the TLS step writes.
+    expect(await waitsFor("cluster-rpg01-backup-cluster-ca")).toContain("cluster-rpg01-tls-files");
+    expect(await waitsFor("cluster-restore-gate")).toEqual(["cluster-rpg01-patroni-service"]);
+    expect(byName("cluster-leader-gate")).toBeUndefined();
+    expect(byName("cluster-rpg01-pgbackrest-restore-wrapper")).toBeDefined();
+    const config = await new Promise<string>((r) =>
+      pulumi.output(byName("cluster-rpg01-pgbackrest-config")!.inputs.stdin).apply(r),
+    );
+    expect(config).toContain("repo1-host=10.0.0.31");
+    expect(config).toContain("tls-server-auth=backup01=demo2");
+    // The source's key only ever travels in a connection.
+    for (const c of registered)
+      for (const field of ["create", "update", "delete", "stdin"])
+        expect(String(c.inputs[field] ?? ""), `${c.name}.${field}`).not.toContain("SOURCE-KEY-MATERIAL");
   });
 });

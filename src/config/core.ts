@@ -19,6 +19,9 @@ export function hostSchemaOf<R extends string>(roles: readonly [R, ...R[]], role
       sshAddress: ipv4
         .optional()
         .describe("Address the controller reaches this host at over SSH, when it differs from address."),
+      sshPort: port
+        .optional()
+        .describe("SSH port of this host, when it differs from ssh.port (that host's sshd listens elsewhere)."),
       adoptExisting: z
         .boolean()
         .default(false)
@@ -48,7 +51,7 @@ export const sshSchema = z
       .regex(/^[a-z_][a-z0-9_-]{0,31}$/, "must be a Unix user name")
       .default("root")
       .describe("SSH user: root, or a user with passwordless sudo."),
-    port: port.default(22).describe("SSH port."),
+    port: port.default(22).describe("SSH port of every host without its own hosts[].sshPort."),
     hostKeys: z
       .record(
         hostname,
@@ -89,6 +92,28 @@ export function coreShapeOf<R extends string>(roles: readonly [R, ...R[]], roles
   };
 }
 
+/** The port the controller reaches `host` at: its own hosts[].sshPort, else ssh.port. */
+export const sshPortOf = (ssh: { readonly port: number }, host: { readonly sshPort?: number }): number =>
+  host.sshPort ?? ssh.port;
+
+/**
+ * How the controller reaches existing hosts, as the stack exports it (output
+ * `ssh`) for `npm run ssh` and `npm run ctl`: the user and port, and only the
+ * hosts reached on another address (hosts[].sshAddress) or port
+ * (hosts[].sshPort) than those.
+ */
+export function sshAccessOf(c: {
+  readonly ssh: { readonly user: string; readonly port: number };
+  readonly hosts: readonly { readonly name: string; readonly sshAddress?: string; readonly sshPort?: number }[];
+}): { user: string; port: number; addresses: Record<string, string>; ports: Record<string, number> } {
+  return {
+    user: c.ssh.user,
+    port: c.ssh.port,
+    addresses: Object.fromEntries(c.hosts.filter((h) => h.sshAddress).map((h) => [h.name, h.sshAddress!])),
+    ports: Object.fromEntries(c.hosts.filter((h) => h.sshPort !== undefined).map((h) => [h.name, h.sshPort!])),
+  };
+}
+
 /** The configuration key of the SSH private key (the only core secret). */
 export const SSH_PRIVATE_KEY = "sshPrivateKey";
 
@@ -100,6 +125,7 @@ export const CORE_FIELD_CLASSES: FieldClasses = {
     "the cluster's members find each other at it; remove the host and add it back under its new address",
   ),
   "hosts[].sshAddress": live("only how the controller connects; nothing on the host runs again"),
+  "hosts[].sshPort": live("only how the controller connects; nothing on the host runs again"),
   "hosts[].roles": membership("a role added or removed adds or removes that member on the host"),
   "hosts[].tags.nofailover": live("patroni.yml, reloaded"),
   "hosts[].tags.noloadbalance": live("patroni.yml, reloaded; HAProxy's replica backend follows"),

@@ -42,6 +42,7 @@ export function formatZodIssue(issue: z.ZodIssue): string {
 interface HostView {
   readonly name: string;
   readonly address: string;
+  readonly sshPort?: number;
   readonly roles: readonly string[];
 }
 
@@ -70,7 +71,9 @@ export function hostProblems(
   hosts.forEach((h, i) => {
     const dup = h.roles.find((r, k) => h.roles.indexOf(r) !== k);
     if (dup) problems.push(`hosts[${i}].roles: ${dup} is listed twice`);
-    const used = new Map<number, string>([[sshPort, "ssh.port"]]);
+    const used = new Map<number, string>([
+      h.sshPort === undefined ? [sshPort, "ssh.port"] : [h.sshPort, `hosts[${i}].sshPort`],
+    ]);
     for (const { port, field } of [...[...new Set(h.roles)].flatMap(portsOf), ...hostPortsOf(h.roles)]) {
       const other = used.get(port);
       if (other)

@@ -19,14 +19,20 @@ const script = (name: string, env: ScriptEnv) => renderHostScript(scriptsIn(__di
 // machine), and a destroy runs the scripts of the checkout that runs it.
 export const LOCAL_MACHINE_SCRIPTS = path.join("src", "local", "machines");
 
+/** Exists while a stand is destroyed as a whole (stand-teardown.sh): its steps' deletes are skipped. */
+export const tornDownMarker = (stand: string) => `/run/pulumi-patroni/torn-down/${stand}`;
+
 export interface LocalStandArgs {
   /** Namespaces netns, veth and state directories: several stands may coexist. */
   readonly stand: string;
-  readonly hosts: readonly HostConfig[];
+  /** With the capabilities each machine needs beyond nspawn's defaults (machineCapabilitiesFor). */
+  readonly hosts: readonly (HostConfig & { readonly capabilities: readonly string[] })[];
   readonly bridge: string;
   /** Bridge address with prefix, e.g. 10.213.0.1/24. */
   readonly bridgeAddress: string;
   readonly aptProxyPort: number;
+  /** Packages the machines' image carries installed (empty: the plain base image). */
+  readonly imagePackages: readonly string[];
 }
 
 export class LocalStand extends pulumi.ComponentResource {
@@ -40,6 +46,7 @@ export class LocalStand extends pulumi.ComponentResource {
   readonly shellCommands: Record<string, string>;
   /** The controller's address on the bridge. */
   readonly controllerAddress: string;
+  private readonly args: LocalStandArgs;
 
   constructor(name: string, args: LocalStandArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pulumi-patroni:index:LocalStand", name, {}, { ...opts, aliases: [{ type: "pulumi-patroni:LocalStand" }] });
@@ -58,6 +65,7 @@ export class LocalStand extends pulumi.ComponentResource {
         BRIDGE_ADDRESS: args.bridgeAddress,
         LISTEN: bridgeIp,
         APT_PROXY_PORT: args.aptProxyPort,
+        MARKER: tornDownMarker(args.stand),
       });
     const network = new ShellCommand(
       `${name}-network`,
@@ -73,6 +81,10 @@ export class LocalStand extends pulumi.ComponentResource {
 
     this.connections = {};
     this.shellCommands = {};
+    // Machines that need capabilities beyond nspawn's defaults (the HAProxy hosts behind a VIP)
+    // come up one after the other: a change that boots them again (a capability they were not
+    // booted with) never takes all of them down at once.
+    let previousCapable: ShellCommand | undefined;
     this.machines = args.hosts.map((h) => {
       const machine = (action: string) =>
         script("stand-machine", {
@@ -84,6 +96,8 @@ export class LocalStand extends pulumi.ComponentResource {
           GATEWAY: bridgeIp,
           BRIDGE: args.bridge,
           APT_PROXY: aptProxy,
+          CAPABILITY: h.capabilities.length ? h.capabilities.join(",") : "none",
+          IMAGE_PACKAGES: args.imagePackages.join(" "),
         });
       const resource = new ShellCommand(
         `${name}-${h.name}`,
@@ -98,8 +112,9 @@ export class LocalStand extends pulumi.ComponentResource {
           stdin: key.publicKey,
           captureStdout: true,
         },
-        { parent: this, dependsOn: [network] },
+        { parent: this, dependsOn: [network, ...(h.capabilities.length && previousCapable ? [previousCapable] : [])] },
       );
+      if (h.capabilities.length) previousCapable = resource;
       this.connections[h.name] = pulumi.secret(
         pulumi.all([key.privateKey, resource.stdout]).apply(([privateKey, hostKey]) => ({
           host: h.address,
@@ -108,16 +123,42 @@ export class LocalStand extends pulumi.ComponentResource {
           privateKey,
           hostKey: hostKey || undefined,
           disposable: true,
+          tornDownMarker: tornDownMarker(args.stand),
         })),
       );
       this.shellCommands[h.name] =
         `${args.stand === "local" ? "" : `STACK=${args.stand} `}npm run --silent ssh -- ${h.name}`;
       return resource;
     });
+    this.args = args;
     this.registerOutputs({
       privateKey: this.privateKey,
       machines: this.machines.map((m) => m.id),
       shellCommands: this.shellCommands,
     });
+  }
+
+  /**
+   * The step a whole-stand destroy deletes first: it depends on `everything`
+   * (the cluster), so Pulumi deletes it before any of the cluster's steps;
+   * its delete switches the machines off and marks the stand torn down, and
+   * the steps' deletes are skipped (tornDownMarker). Creating it does nothing.
+   */
+  teardownAfter(everything: pulumi.Resource[]): ShellCommand {
+    return new ShellCommand(
+      "stand-teardown",
+      {
+        description: `local stand ${this.args.stand}: switched off first when destroyed`,
+        create: "true",
+        delete: script("stand-teardown", {
+          MACHINES: LOCAL_MACHINE_SCRIPTS,
+          STAND: this.args.stand,
+          NAMES: this.args.hosts.map((h) => h.name).join(" "),
+          MARKER: tornDownMarker(this.args.stand),
+          PULUMI_PATRONI_SUBNET_PREFIX: LOCAL_SUBNET_PREFIX,
+        }),
+      },
+      { parent: this, dependsOn: everything },
+    );
   }
 }

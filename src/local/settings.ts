@@ -3,7 +3,7 @@
 // machine scripts would refuse in the middle of `pulumi up`, refused at
 // preview instead.
 import { z } from "zod";
-import { FieldClasses, identity } from "../config/fieldClasses";
+import { FieldClasses, identity, live } from "../config/fieldClasses";
 import { ipv4Cidr, port } from "../config/primitives";
 import { DEBIAN_RELEASES, LOCAL_MACHINE_RELEASE } from "../platform/platform";
 import { ClusterView } from "../roles/postgres/slice";
@@ -26,12 +26,19 @@ export const localMachinesSettingsSchema = z
       .default("10.213.0.1/24")
       .describe("Controller address on the bridge, with the prefix length (a /24 inside 10.213.0.0/16)."),
     aptProxyPort: port.default(3142).describe("apt-cacher-ng port on the bridge address."),
+    prebuiltPackages: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Make the machines from an image with every role's packages already installed (built once per package list), as a cloud image would be: a deploy then has nothing to install. Off, the machines install their packages as servers would.",
+      ),
   })
   .strict();
 export type LocalMachinesSettings = z.infer<typeof localMachinesSettingsSchema>;
 
 export interface LocalMachinesView extends ClusterView {
   readonly localMachines: LocalMachinesSettings;
+  readonly haproxy: { readonly vip?: { readonly address: string } };
 }
 
 /** The controller's address on the stand's bridge. */
@@ -58,10 +65,16 @@ export function localMachineProblems(c: LocalMachinesView, stack: string | undef
       `localMachines.bridgeAddress: ${bridgeIp} is outside ${LOCAL_SUBNET_PREFIX}0.0/16, the only range a local stand may use; pick e.g. 10.213.5.1/24`,
     );
   }
+  const vip = c.haproxy.vip?.address;
+  if (vip && !vip.startsWith(`${prefix}.`))
+    problems.push(`haproxy.vip.address: ${vip} is outside the local bridge network ${prefix}.0/24`);
+  if (vip === bridgeIp) problems.push(`haproxy.vip.address: ${vip} is the bridge's own address`);
   c.hosts.forEach((h, i) => {
     if (!h.address.startsWith(`${prefix}.`))
       problems.push(`hosts[${i}].address: ${h.address} is outside the local bridge network ${prefix}.0/24`);
     if (h.address === bridgeIp) problems.push(`hosts[${i}].address: ${h.address} is the bridge's own address`);
+    if (h.sshPort !== undefined)
+      problems.push(`hosts[${i}].sshPort: a local machine's sshd listens on 22; sshPort is for hostSource existing`);
     if (!/^[a-z][a-z0-9-]{0,30}$/.test(h.name))
       problems.push(`hosts[${i}].name: a local machine's name is a-z then a-z0-9 and '-', at most 31 characters`);
   });
@@ -75,5 +88,8 @@ export const LOCAL_MACHINES_FIELD_CLASSES: FieldClasses = {
   ),
   "localMachines.aptProxyPort": identity(
     "every machine's apt configuration points at it; destroy the local stand and bring it up again",
+  ),
+  "localMachines.prebuiltPackages": live(
+    "only machines created later are made from the other image; existing machines keep their disk",
   ),
 };

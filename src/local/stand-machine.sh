@@ -7,13 +7,20 @@
 #   check    exit 0 when it runs (diff: a stopped machine is booted by ensure)
 # stdin (create, ensure): the public key authorized for root.
 # Env: ACTION, MACHINES (the machine scripts' folder), NAME, STAND, ADDRESS
-# (with prefix), GATEWAY, BRIDGE, APT_PROXY, PULUMI_PATRONI_SUBNET_PREFIX.
+# (with prefix), GATEWAY, BRIDGE, APT_PROXY, CAPABILITY (beyond nspawn's
+# defaults, or none; a running machine whose capabilities change is booted
+# again), PULUMI_PATRONI_SUBNET_PREFIX,
+# IMAGE_PACKAGES (empty: the plain base image; else an image with them installed).
 machine() { "$MACHINES/machine.sh" "$1" "$NAME" --stand "$STAND" "${@:2}"; }
 ensure() {
   keys=$(mktemp)
   trap 'rm -f "$keys"' EXIT
   cat >"$keys"
-  machine create --address "$ADDRESS" --gateway "$GATEWAY" --bridge "$BRIDGE" --apt-proxy "$APT_PROXY" --authorized-keys-file "$keys" >&2
+  local image=()
+  [ -z "$IMAGE_PACKAGES" ] || image=(--image-packages "$IMAGE_PACKAGES")
+  machine create --address "$ADDRESS" --gateway "$GATEWAY" --bridge "$BRIDGE" --apt-proxy "$APT_PROXY" \
+    --capability "$CAPABILITY" \
+    --authorized-keys-file "$keys" "${image[@]}" >&2
   # Booted is not enough: the steps that follow need sshd and systemd up.
   machine wait-ready --timeout 90 >&2
   machine host-key

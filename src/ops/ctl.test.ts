@@ -5,6 +5,7 @@ import {
   ClusterView,
   CtlError,
   formatAlerts,
+  formatStatus,
   parseClusterView,
   parseCtlArgs,
   planCtl,
@@ -160,13 +161,7 @@ describe("ctl checks against the cluster", () => {
   });
 });
 
-describe("status", () => {
-  it("lists the members (patronictl list) and then the firing alerts", () => {
-    expect(parseCtlArgs(["status"], "local").command).toEqual({ kind: "status" });
-    expect(plan(["status"], healthy).argv).toEqual(["list", "main"]);
-    expect(() => parseCtlArgs(["status", "pg01"], "local")).toThrow(/status takes no arguments/);
-  });
-
+describe("ctl status: alerts", () => {
   it("shows firing alerts most severe first, then oldest first, with who and since when", () => {
     const now = new Date("2026-12-06T12:10:00Z");
     const alert = (alertname: string, severity: string, startsAt: string, labels: Record<string, string> = {}) => ({
@@ -190,5 +185,36 @@ describe("status", () => {
     expect(text[2]).toMatch(/^ {2}warning +EtcdMemberDown +pg02 +for 1h10m +EtcdMemberDown summary$/);
     expect(text[3]).toMatch(/^ {2}warning +PatroniMemberMissing +pg03 +for 1m0s +PatroniMemberMissing summary$/);
     expect(formatAlerts([], now, "client01")).toBe("No alert firing (Alertmanager on client01).");
+  });
+});
+
+describe("ctl status", () => {
+  it("shows the members, then each host's certificate and its CAs with the days left", () => {
+    expect(parseCtlArgs(["status"], "local").command).toEqual({ kind: "status" });
+    const now = Date.parse("2026-12-06T00:00:00Z");
+    const text = formatStatus(
+      view([
+        m("pg01", "leader", "running", { timeline: 3 }),
+        m("pg02", "replica", "streaming", { lag: 0, timeline: 3 }),
+      ]),
+      {
+        pg01: {
+          certificate: { notAfter: "2027-01-05T00:00:00Z", serial: "AB" },
+          cas: [
+            { notAfter: "2036-12-04T00:00:00Z", subject: "CN=ca 0" },
+            { notAfter: "2036-12-05T00:00:00Z", subject: "CN=ca 1" },
+          ],
+        },
+        client01: { cas: [] },
+        pg02: "ssh: connect to host timed out",
+      },
+      now,
+    );
+    const lines = text.split("\n");
+    expect(lines[0]).toBe("cluster main: leader pg01 on timeline 3, 1 of 1 replicas streaming");
+    expect(text).toMatch(/^pg02 +replica +streaming +3 +0$/m);
+    expect(text).toMatch(/^pg01 +2027-01-05 +30 +3651, 3652$/m);
+    expect(text).toMatch(/^client01 +no TLS$/m);
+    expect(text).toMatch(/^pg02 +unknown: ssh: connect to host timed out$/m);
   });
 });

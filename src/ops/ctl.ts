@@ -30,7 +30,17 @@ export type CtlCommand =
   | { readonly kind: "restart"; readonly member: string }
   | { readonly kind: "reinit"; readonly member: string }
   | { readonly kind: "pause" }
-  | { readonly kind: "resume" };
+  | { readonly kind: "resume" }
+  | { readonly kind: "backups" }
+  | { readonly kind: "backup"; readonly type: BackupType }
+  | { readonly kind: "check" };
+
+export const BACKUP_TYPES = ["full", "diff", "incr"] as const;
+export type BackupType = (typeof BACKUP_TYPES)[number];
+
+/** The commands about backups (src/ops/backups.ts); the others are Patroni's. */
+export const isBackupCommand = (c: CtlCommand): c is Extract<CtlCommand, { kind: "backups" | "backup" | "check" }> =>
+  c.kind === "backups" || c.kind === "backup" || c.kind === "check";
 
 /** What a command is done waiting for, checked on the cluster view after patronictl returns. */
 export type CtlWait =
@@ -50,7 +60,7 @@ export class CtlError extends Error {}
 
 export const CTL_USAGE = `usage: npm run ctl -- [--stack STACK] COMMAND
   list                     members, roles, states, lag (patronictl list)
-  status                   the same, and the alerts firing now (Alertmanager on the monitor host)
+  status                   members, each host's TLS certificate and CAs (days left), the alerts firing now
   history                  timeline history (patronictl history)
   switchover [--to MEMBER] planned: the leader hands over to MEMBER (default: a healthy replica)
   failover --to MEMBER     MEMBER is promoted whatever the leader's state
@@ -58,6 +68,9 @@ export const CTL_USAGE = `usage: npm run ctl -- [--stack STACK] COMMAND
   reinit MEMBER            rebuild replica MEMBER from the leader (new base backup)
   pause                    maintenance mode: Patroni stops acting on failures
   resume                   leave maintenance mode
+  backups                  pgBackRest's backups (sizes, times, WAL range) and the archive's state
+  backup [--type T]        a backup now: full, diff or incr (default incr, full when there is none)
+  check                    pgbackrest check, and no WAL dropped since the newest backup
 STACK defaults to local (or $STACK).`;
 
 /** `[--stack S] command [args]` → the stack and the command; throws CtlError with the usage. */
@@ -65,6 +78,7 @@ export function parseCtlArgs(argv: readonly string[], defaultStack: string): { s
   const args = [...argv];
   let stack = defaultStack;
   let to: string | undefined;
+  let type: string | undefined;
   const positional: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
@@ -77,13 +91,16 @@ export function parseCtlArgs(argv: readonly string[], defaultStack: string): { s
     else if (a.startsWith("--stack=")) stack = a.slice("--stack=".length);
     else if (a === "--to" || a === "--candidate") to = value();
     else if (a.startsWith("--to=")) to = a.slice("--to=".length);
+    else if (a === "--type") type = value();
+    else if (a.startsWith("--type=")) type = a.slice("--type=".length);
     else if (a === "-h" || a === "--help") throw new CtlError(CTL_USAGE);
     else if (a.startsWith("-")) throw new CtlError(`unknown option ${a}\n${CTL_USAGE}`);
     else positional.push(a);
   }
   const [kind, member, ...extra] = positional;
   const none = (k: CtlCommand["kind"]) => {
-    if (member !== undefined || to !== undefined) throw new CtlError(`${k} takes no arguments\n${CTL_USAGE}`);
+    if (member !== undefined || to !== undefined || (type !== undefined && k !== "backup"))
+      throw new CtlError(`${k} takes no arguments\n${CTL_USAGE}`);
   };
   const one = (k: string): string => {
     if (!member || extra.length > 0 || to !== undefined)
@@ -98,6 +115,15 @@ export function parseCtlArgs(argv: readonly string[], defaultStack: string): { s
     case "resume":
       none(kind);
       return { stack, command: { kind } };
+    case "backups":
+    case "check":
+      none(kind);
+      return { stack, command: { kind } };
+    case "backup":
+      none(kind);
+      if (type !== undefined && !(BACKUP_TYPES as readonly string[]).includes(type))
+        throw new CtlError(`backup --type must be one of ${BACKUP_TYPES.join(", ")}, not ${type}\n${CTL_USAGE}`);
+      return { stack, command: { kind, type: (type as BackupType | undefined) ?? "incr" } };
     case "switchover":
       if (member !== undefined) throw new CtlError(`switchover names its target with --to MEMBER\n${CTL_USAGE}`);
       return { stack, command: { kind, to } };
@@ -142,9 +168,14 @@ export function planCtl(command: CtlCommand, view: ClusterView): CtlPlan {
   const scope = view.scope;
   const leader = leaderOf(view);
   switch (command.kind) {
+    case "backups":
+    case "backup":
+    case "check":
+      throw new CtlError(`${command.kind} is not a Patroni command`);
     case "list":
-    case "status":
       return { argv: ["list", scope], summary: "" };
+    case "status":
+      return { argv: [], summary: "" };
     case "history":
       return { argv: ["history", scope], summary: "" };
     case "pause":
@@ -307,4 +338,56 @@ export function formatAlerts(alerts: readonly ActiveAlert[], now: Date, where: s
           .trimEnd(),
     ),
   ].join("\n");
+}
+
+/** What a host's TLS files say (src/ops/tls-status.sh): its certificate and the CAs it trusts, or nothing without TLS. */
+export interface HostTlsStatus {
+  readonly certificate?: { readonly notAfter: string; readonly serial: string };
+  readonly cas: readonly { readonly notAfter: string; readonly subject: string }[];
+}
+
+const DAY_MS = 86_400_000;
+const daysTo = (date: string, now: number) => Math.floor((Date.parse(date) - now) / DAY_MS);
+
+/** npm run ctl -- status: the members as Patroni reports them, then each host's certificate and CAs with the days left. */
+export function formatStatus(
+  view: ClusterView,
+  tls: Readonly<Record<string, HostTlsStatus | string>>,
+  now = Date.now(),
+): string {
+  const leader = leaderOf(view);
+  const streaming = view.members.filter((m) => !isLeader(m) && m.state === "streaming").length;
+  const pad = (cells: readonly (string | number)[], widths: readonly number[]) =>
+    cells
+      .map((c, i) => String(c).padEnd(widths[i]))
+      .join("  ")
+      .trimEnd();
+  const lines = [
+    `cluster ${view.scope}: ${leader ? `leader ${leader.name} on timeline ${leader.timeline ?? "?"}` : "no leader"}, ` +
+      `${streaming} of ${view.members.length - (leader ? 1 : 0)} replicas streaming${view.paused ? ", paused (maintenance mode)" : ""}`,
+    pad(["member", "role", "state", "timeline", "lag"], [8, 12, 10, 8, 6]),
+    ...view.members.map((m) =>
+      pad([m.name, m.role, m.state, m.timeline ?? "", isLeader(m) ? "" : (m.lag ?? "")], [8, 12, 10, 8, 6]),
+    ),
+    "",
+    "TLS (days left):",
+    pad(["host", "certificate ends", "days", "CAs trusted (days)"], [10, 16, 5, 0]),
+  ];
+  for (const [host, s] of Object.entries(tls)) {
+    if (typeof s === "string") lines.push(pad([host, `unknown: ${s}`], [10, 0]));
+    else if (!s.certificate) lines.push(pad([host, "no TLS"], [10, 0]));
+    else
+      lines.push(
+        pad(
+          [
+            host,
+            s.certificate.notAfter.slice(0, 10),
+            daysTo(s.certificate.notAfter, now),
+            s.cas.map((c) => daysTo(c.notAfter, now)).join(", "),
+          ],
+          [10, 16, 5, 0],
+        ),
+      );
+  }
+  return lines.join("\n");
 }

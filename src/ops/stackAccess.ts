@@ -11,7 +11,12 @@ import { shellQuote } from "../render/shellQuote";
 
 export interface StackOutputs {
   readonly hosts: Record<string, { address: string; roles: string[] }>;
-  readonly ssh?: { user: string; port: number; addresses?: Record<string, string> };
+  readonly ssh?: {
+    user: string;
+    port: number;
+    addresses?: Record<string, string>;
+    ports?: Record<string, number>;
+  };
   readonly hostKeys?: Record<string, string>;
   readonly sshPrivateKey: string;
   readonly [key: string]: unknown;
@@ -45,6 +50,14 @@ export function readStackOutputs(stack: string): StackOutputs {
   return outputs;
 }
 
+/** Where the controller logs in to `host`: the user, the address and the port the stack exported. */
+export function sshTargetOf(outputs: StackOutputs, host: string): { user: string; address: string; port: number } {
+  const h = outputs.hosts[host];
+  if (!h) throw new Error(`no host ${host} in the stack's outputs; hosts: ${Object.keys(outputs.hosts).join(", ")}`);
+  const ssh = outputs.ssh ?? { user: "root", port: 22 };
+  return { user: ssh.user, address: ssh.addresses?.[host] ?? h.address, port: ssh.ports?.[host] ?? ssh.port };
+}
+
 export class StackAccess {
   private readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-patroni-ssh-"));
 
@@ -67,23 +80,19 @@ export class StackAccess {
 
   /** Runs a shell script of ours (not user input) on `host`. */
   runScript(host: string, script: string, timeoutMs = 120_000): RemoteResult {
-    const h = this.outputs.hosts[host];
-    if (!h)
-      throw new Error(`no host ${host} in the stack's outputs; hosts: ${Object.keys(this.outputs.hosts).join(", ")}`);
-    const ssh = this.outputs.ssh ?? { user: "root", port: 22 };
-    const address = ssh.addresses?.[host] ?? h.address;
+    const { user, address, port } = sshTargetOf(this.outputs, host);
     const hostKey = this.outputs.hostKeys?.[host];
     if (!hostKey) throw new Error(`the stack has no recorded host key for ${host}: run pulumi up first`);
     const knownHosts = path.join(this.dir, `known_hosts-${host}`);
-    fs.writeFileSync(knownHosts, knownHostsLine(address, ssh.port, hostKey), { mode: 0o600 });
+    fs.writeFileSync(knownHosts, knownHostsLine(address, port, hostKey), { mode: 0o600 });
     const args = [
       ...sshOptions({
         keyFile: path.join(this.dir, "key"),
-        port: ssh.port,
+        port,
         knownHostsFile: knownHosts,
         connectTimeout: 5,
       }),
-      `${ssh.user}@${address}`,
+      `${user}@${address}`,
       script,
     ];
     const r = childProcess.spawnSync("ssh", args, { encoding: "utf8", timeout: timeoutMs });

@@ -195,6 +195,7 @@ describe("renderers per version", () => {
         authType: "scram-sha-256",
         authDbname: pgbouncerHasAuthDbname(platform) ? "postgres" : undefined,
         adminUsers: ["postgres"],
+        tls: { stage: "plain", paths: { ca: "", cert: "", key: "" }, allowPlainClients: false },
       },
     );
   };

@@ -84,6 +84,21 @@ export function parsePlatformReport(stdout: string): PlatformReport {
   return facts;
 }
 
+/** Whether deploying these roles stops what already runs there (a PostgreSQL cluster, an etcd, a Patroni). */
+export const takesOver = (roles: readonly string[]): boolean => roles.some((r) => r === "postgres" || r === "etcd");
+
+/**
+ * Why a host that already runs `running` (a service this stack did not
+ * create, src/steps/scripts/lib/foreign.sh) is refused: `where` names the
+ * host ("hosts db1", with its release when known).
+ */
+export function takeoverProblem(where: string, hostName: string, running: string): string {
+  return (
+    `${where}: already runs ${running}, which this stack did not create; deploying would stop it. ` +
+    `Move it away, or set hosts[].adoptExisting: true for ${hostName} to have it stopped (its data is kept, never deleted)`
+  );
+}
+
 export interface PlatformRequest {
   readonly hostName: string;
   readonly roles: readonly string[];
@@ -107,13 +122,8 @@ export function resolveHostPlatform(
   const where = `hosts ${req.hostName} (${facts.id} ${facts.versionId || "?"} ${facts.codename || "?"})`;
   if (facts.id !== "debian")
     problems.push(`${where}: only Debian is supported (12 with the PostgreSQL project's repository, or 13)`);
-  const takesOver = req.roles.some((r) => r === "postgres" || r === "etcd");
-  for (const running of takesOver && !req.adoptExisting ? (facts.foreign ?? []) : []) {
-    problems.push(
-      `${where}: already runs ${running}, which this stack did not create; deploying would stop it. ` +
-        `Move it away, or set hosts[].adoptExisting: true for ${req.hostName} to have it stopped (its data is kept, never deleted)`,
-    );
-  }
+  if (takesOver(req.roles) && !req.adoptExisting)
+    problems.push(...(facts.foreign ?? []).map((running) => takeoverProblem(where, req.hostName, running)));
   const version = (pkg: string): string | undefined => {
     const p = facts.packages[pkg];
     const v = p?.installed || p?.candidate;

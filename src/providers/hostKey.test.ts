@@ -1,7 +1,7 @@
 // Trust on first use: fingerprints as OpenSSH prints them, and the refusal
 // of a key that differs from the recorded one.
 import { describe, expect, it } from "vitest";
-import { fingerprint, hostKeyMismatch } from "./hostKey";
+import { fingerprint, hostKeyMismatch, hostKeyProvider } from "./hostKey";
 import * as childProcess from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -40,5 +40,16 @@ describe("host keys", () => {
     expect(problem).toContain(`presents ${b.printed}`);
     expect(problem).toContain(`recorded ${a.printed}`);
     expect(problem).toContain(`pulumi config set --path 'ssh.hostKeys.pg01' '${b.line}'`);
+  });
+
+  it("pinning the key the stack recorded changes nothing; pinning another key replaces it", async () => {
+    const olds = { ...host, key: a.line };
+    // Pinned: the host is not asked (no ssh-keyscan), so these run offline.
+    expect(await hostKeyProvider.diff!("id", olds, { ...host, pinned: a.line })).toEqual({ changes: false });
+    expect(await hostKeyProvider.diff!("id", olds, { ...host, pinned: b.line })).toEqual({ changes: true });
+    expect(await hostKeyProvider.diff!("id", olds, { ...host, port: 2222, pinned: a.line })).toEqual({ changes: true });
+    expect(await hostKeyProvider.update!("id", olds, { ...host, pinned: b.line })).toEqual({
+      outs: { ...host, pinned: b.line, key: b.line },
+    });
   });
 });

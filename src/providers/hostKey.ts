@@ -65,8 +65,9 @@ export function hostKeyMismatch(
 /** The implementation; the state stores a loader of it (storedProvider.ts). */
 export const hostKeyProvider: pulumi.dynamic.ResourceProvider = {
   async diff(_id: string, olds: HostKeyOutputs, news: HostKeyInputs) {
-    if (news.pinned !== olds.pinned || news.address !== olds.address || news.port !== olds.port)
-      return { changes: true };
+    if (news.address !== olds.address || news.port !== olds.port) return { changes: true };
+    // Pinning the very key the stack trusts already changes nothing (no step runs again).
+    if (news.pinned !== olds.pinned && news.pinned !== olds.key) return { changes: true };
     if (news.pinned) return { changes: false };
     const problem = hostKeyMismatch(news, olds.key, await presentedKeys(news.address, news.port));
     if (problem) throw new Error(problem);

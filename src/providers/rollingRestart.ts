@@ -75,7 +75,7 @@ async function onCluster(inputs: RollingRestartInputs, script: string, stdin?: s
  * what it says of itself now (its own GET /patroni; see withLiveState).
  * Retried for a while: a switchover makes the REST API busy.
  */
-async function members(inputs: RollingRestartInputs): Promise<MemberState[]> {
+async function members(inputs: RollingRestartInputs, attempts = 10): Promise<MemberState[]> {
   for (let attempt = 1; ; attempt++) {
     try {
       const out = JSON.parse(await onCluster(inputs, inputs.scripts.members)) as {
@@ -84,7 +84,7 @@ async function members(inputs: RollingRestartInputs): Promise<MemberState[]> {
       };
       return withLiveState(out.cluster.members, out.live);
     } catch (e) {
-      if (attempt >= 10) throw e;
+      if (attempt >= attempts) throw e;
       await new Promise((r) => setTimeout(r, 2000));
     }
   }
@@ -135,7 +135,15 @@ export const rollingRestartProvider: pulumi.dynamic.ResourceProvider = {
     let changes = JSON.stringify(olds.triggers) !== JSON.stringify(news.triggers) || olds.policy !== news.policy;
     const known = !JSON.stringify([news.hosts, news.scripts]).includes(UNKNOWN);
     if (!changes && known) {
-      const pending = pendingOf(await members(news));
+      // A cluster that does not answer the way these scripts ask (the REST API
+      // about to move to https, say) is asked again when the step runs.
+      let state: MemberState[];
+      try {
+        state = await members(news, 1);
+      } catch {
+        return { changes: true };
+      }
+      const pending = pendingOf(state);
       changes =
         news.policy === "rolling" ? pending.length > 0 : JSON.stringify(pending) !== JSON.stringify(olds.pending ?? []);
     }

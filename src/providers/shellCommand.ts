@@ -13,8 +13,10 @@
 // data travels on stdin, and the private key goes to a 0600 file in a 0700
 // temporary directory that is removed after each run.
 import * as crypto from "crypto";
+import * as fs from "fs";
 import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { tellTheUser } from "./engineLog";
 import { failWith, runScript } from "./remoteScript";
 import { SshConnection } from "./ssh";
 import { storedProvider } from "./storedProvider";
@@ -57,6 +59,8 @@ export interface ShellCommandArgs extends CommandContract {
   readonly captureStdout?: boolean;
   /** Wall-clock bound of one run of a script (default 600 s); then it fails with its last output. */
   readonly timeoutSeconds?: number;
+  /** pulumi destroy shows what the delete script printed (what it kept or removed, say). */
+  readonly announceDelete?: boolean;
   /** The secrets the step receives (on stdin): masked, exactly, in any output shown. */
   readonly mask?: pulumi.Input<pulumi.Input<string>[]>;
   /**
@@ -79,6 +83,7 @@ export interface ShellCommandState {
   connectAttempts?: number;
   captureStdout?: boolean;
   timeoutSeconds?: number;
+  announceDelete?: boolean;
   mask?: string[];
 }
 
@@ -90,7 +95,7 @@ interface ShellCommandOutputs extends ShellCommandState {
 const DEFAULT_CONNECT_ATTEMPTS = 10;
 
 // The engine's placeholder for a value not known yet (preview).
-const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 export function fingerprintOf(s: ShellCommandState): string {
   return crypto
@@ -146,7 +151,9 @@ export const shellCommandProvider: pulumi.dynamic.ResourceProvider = {
     let changes =
       mustRun(olds, news) ||
       fingerprintOf(news) !== olds.fingerprint ||
-      JSON.stringify(reachedAs(olds.connection)) !== JSON.stringify(reachedAs(news.connection));
+      JSON.stringify(reachedAs(olds.connection)) !== JSON.stringify(reachedAs(news.connection)) ||
+      // Stored without running, like a new connection: only the delete reads it.
+      Boolean(olds.announceDelete) !== Boolean(news.announceDelete);
     // During preview an input may still be unknown; only probe a fully known host.
     // (Only our own fields: the serialized provider itself contains the marker.)
     const known = !JSON.stringify([news.connection ?? null, news.check]).includes(UNKNOWN);
@@ -188,9 +195,12 @@ export const shellCommandProvider: pulumi.dynamic.ResourceProvider = {
 
   async delete(_id: string, olds: ShellCommandOutputs) {
     if (!olds.delete) return;
+    const marker = olds.connection?.disposable ? olds.connection.tornDownMarker : undefined;
+    if (marker && fs.existsSync(marker)) return;
     const result = await runScript(olds, olds.delete, undefined, 3, "delete");
     if (result.code === 255 && olds.connection?.disposable) return;
     if (result.code !== 0) failWith(olds, "delete", result);
+    if (olds.announceDelete && result.stdout.trim()) await tellTheUser(`${olds.description}: ${result.stdout.trim()}`);
   },
 };
 

@@ -23,6 +23,12 @@ export interface SshConnection extends CommandConnection {
    * are skipped when it cannot be reached, instead of blocking `destroy`.
    */
   readonly disposable?: boolean;
+  /**
+   * A disposable host's stand is being destroyed as a whole once this file
+   * exists (its machines are already off): delete scripts are skipped, there
+   * is nothing left to hand over or clean.
+   */
+  readonly tornDownMarker?: string;
 }
 
 /** "root@10.0.0.11:22", or "the controller", for messages. */

@@ -16,6 +16,11 @@ export interface IdentityInputs {
   checks?: string;
   /** Members by role (etcd, postgres): a change must keep at least one of each. */
   members?: Record<string, string[]>;
+  /**
+   * The HAProxy hosts clients' URIs name (none with a VIP: they name the VIP)
+   * and every HAProxy host: a change must keep one of the former.
+   */
+  entry?: { uriHosts: string[]; haproxyHosts: string[] };
 }
 
 /** Why `news` may not replace `olds`, one line per changed field (empty when nothing changed). */
@@ -39,6 +44,15 @@ export function identityChanges(olds: Partial<IdentityInputs> | undefined, news:
       );
     }
   }
+  const named = olds?.entry?.uriHosts ?? [];
+  if (named.length > 0 && news.entry && !news.entry.haproxyHosts.some((h) => named.includes(h))) {
+    problems.push(
+      `hosts: this change removes every HAProxy host the clients' URIs name (${named.join(", ")}) while adding ${news.entry.haproxyHosts.join(", ") || "none"}; ` +
+        `clients configured with those URIs (and the client host's pg_service.conf until it is rewritten) would reach nothing. ` +
+        `Add the new HAProxy host first, move the clients to the new URIs (the primaryUri output), then remove the old one in a later pulumi up; ` +
+        `or set haproxy.vip first, so that clients name the VIP instead of a host. Nothing on the hosts was changed.`,
+    );
+  }
   return problems;
 }
 
@@ -49,7 +63,11 @@ export const stackIdentityProvider: pulumi.dynamic.ResourceProvider = {
   },
   async diff(_id: string, olds: IdentityInputs, news: IdentityInputs) {
     // Only additions (a new host, a field new to the guard) reach here.
-    return { changes: JSON.stringify([olds.fields, olds.members]) !== JSON.stringify([news.fields, news.members]) };
+    return {
+      changes:
+        JSON.stringify([olds.fields, olds.members, olds.entry]) !==
+        JSON.stringify([news.fields, news.members, news.entry]),
+    };
   },
   async create(inputs: IdentityInputs) {
     return { id: crypto.randomUUID(), outs: inputs };
@@ -67,6 +85,7 @@ export class StackIdentity extends pulumi.dynamic.Resource {
       advice: Record<string, string>;
       checks?: pulumi.Input<string>;
       members?: Record<string, string[]>;
+      entry?: { uriHosts: string[]; haproxyHosts: string[] };
     },
     opts?: pulumi.CustomResourceOptions,
   ) {

@@ -124,3 +124,27 @@ describe("membership changes", () => {
     ).toEqual([]);
   });
 });
+
+describe("the entry guard: clients' URIs keep reaching an HAProxy host", () => {
+  const entry = (uriHosts: string[], haproxyHosts: string[]) => ({
+    fields: {},
+    advice: {},
+    entry: { uriHosts, haproxyHosts },
+  });
+
+  it("refuses removing every HAProxy host the URIs name (no VIP), naming them and the way round", () => {
+    const problems = identityChanges(entry(["ha1"], ["ha1"]), entry(["ha2"], ["ha2"]));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain("removes every HAProxy host the clients' URIs name (ha1) while adding ha2");
+    expect(problems[0]).toContain("set haproxy.vip first");
+    expect(problems[0]).toContain("Nothing on the hosts was changed");
+  });
+
+  it("accepts keeping one of them, any change behind a VIP, and a VIP removed", () => {
+    expect(identityChanges(entry(["ha1", "ha2"], ["ha1", "ha2"]), entry(["ha2", "ha3"], ["ha2", "ha3"]))).toEqual([]);
+    expect(identityChanges(entry([], ["ha1", "ha2"]), entry([], ["ha3"]))).toEqual([]);
+    expect(identityChanges(entry([], ["ha1", "ha2"]), entry(["ha1", "ha2"], ["ha1", "ha2"]))).toEqual([]);
+    // A stack deployed before the guard existed records no entry.
+    expect(identityChanges({ fields: {}, advice: {} }, entry(["ha2"], ["ha2"]))).toEqual([]);
+  });
+});

@@ -8,12 +8,13 @@ import { MANAGED_MARKER, OWNER_FILE } from "../render/managedHeader";
 import type { HostFacts } from "../steps/stepScript";
 import { ROLE_SLICES } from "../roles";
 import { RoleSlice } from "../config/roleSlice";
+import { tlsFacts } from "../tls/settings";
 import { StackConfig } from "./stackConfig";
 
 const SLICES: readonly RoleSlice<StackConfig>[] = ROLE_SLICES;
 
 export function hostFactsOf(c: StackConfig, stack: string): HostFacts {
-  const facts: Record<string, string | number> = { STACK: stack, MANAGED_MARKER, OWNER_FILE };
+  const facts: Record<string, string | number> = { STACK: stack, MANAGED_MARKER, OWNER_FILE, ...tlsFacts(c) };
   for (const slice of SLICES) {
     for (const [name, value] of Object.entries(slice.facts?.(c) ?? {})) {
       if (name in facts) throw new Error(`host fact ${name} is declared twice (role ${slice.role})`);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../config/validate";
 import { seed000, seed001, seed002, seed002Three } from "../../test/fixtures/topologies";
-import { configuredSecretProblems, packagesFor, parseStackConfig } from "./stackConfig";
+import { configuredSecretProblems, machineCapabilitiesFor, packagesFor, parseStackConfig } from "./stackConfig";
 import * as yaml from "js-yaml";
 import * as fs from "fs";
 import * as path from "path";
@@ -51,18 +51,26 @@ describe("valid configurations", () => {
     expect(c.hostSource).toBe("existing");
   });
 
-  it.each(["stacks/local.yaml", "Pulumi.dev.yaml", "Pulumi.e2e.yaml", "Pulumi.faults.yaml", "Pulumi.bench.yaml"])(
-    "the committed %s is valid",
-    (file) => {
-      const doc = yaml.load(fs.readFileSync(path.join(__dirname, "..", "..", file), "utf8")) as {
-        config: Record<string, unknown>;
-      };
-      const values = Object.fromEntries(
-        Object.entries(doc.config).map(([k, v]) => [k.replace(/^pulumi-patroni:/, ""), v]),
-      );
-      expect(problemsOf(values)).toEqual([]);
-    },
-  );
+  it.each([
+    "stacks/local.yaml",
+    "Pulumi.dev.yaml",
+    "Pulumi.e2e.yaml",
+    "Pulumi.faults.yaml",
+    "Pulumi.bench.yaml",
+    "Pulumi.own.yaml",
+    "Pulumi.entry.yaml",
+    "Pulumi.bkcap.yaml",
+    "Pulumi.bkcapr.yaml",
+    "Pulumi.moncap.yaml",
+  ])("the committed %s is valid", (file) => {
+    const doc = yaml.load(fs.readFileSync(path.join(__dirname, "..", "..", file), "utf8")) as {
+      config: Record<string, unknown>;
+    };
+    const values = Object.fromEntries(
+      Object.entries(doc.config).map(([k, v]) => [k.replace(/^pulumi-patroni:/, ""), v]),
+    );
+    expect(problemsOf(values)).toEqual([]);
+  });
 
   it("accepts secret values set with --secret", () => {
     expect(problemsOf({ ...clone(seed000), superuserPassword: "s3cret", sshPrivateKey: "KEY" }, () => true)).toEqual(
@@ -226,6 +234,21 @@ const invalid: [string, Record<string, unknown>, string[]][] = [
     ["etcd.electionTimeoutMs", "5 x heartbeatIntervalMs"],
   ],
   [
+    "VIP on a host's own address",
+    { ...seed000, haproxy: { vip: { address: "192.168.11.153" } } },
+    ["haproxy.vip.address", "hosts[3] (haproxy)'s own address"],
+  ],
+  [
+    "VIP priority order naming a host without the haproxy role",
+    { ...seed000, haproxy: { vip: { address: "192.168.11.30", priorityOrder: ["haproxy", "servera"] } } },
+    ["haproxy.vip.priorityOrder[1]", "servera is not a host with the haproxy role"],
+  ],
+  [
+    "VIP prefix out of range",
+    { ...seed000, haproxy: { vip: { address: "192.168.11.30", prefix: 33 } } },
+    ["haproxy.vip.prefix", "32"],
+  ],
+  [
     "replica lag bound malformed",
     { ...seed000, haproxy: { replicaMaxLag: "10 megs" } },
     ["haproxy.replicaMaxLag", "size like 10MB"],
@@ -338,6 +361,15 @@ const invalid: [string, Record<string, unknown>, string[]][] = [
     { ...seed000, hostSource: "local-machines" },
     ["hosts[0].address", "outside the local bridge network 10.213.0.0/24"],
   ],
+  [
+    "local stand VIP outside the bridge network",
+    {
+      hostSource: "local-machines",
+      hosts: [{ name: "ha1", address: "10.213.0.31", roles: ["haproxy", "etcd", "postgres"] }],
+      haproxy: { vip: { address: "10.213.9.30" } },
+    },
+    ["haproxy.vip.address: 10.213.9.30 is outside the local bridge network 10.213.0.0/24"],
+  ],
   ["unknown host source", { ...seed000, hostSource: "cloud" }, ["hostSource", '"local-machines"']],
   [
     "two monitor hosts",
@@ -378,6 +410,24 @@ const invalid: [string, Record<string, unknown>, string[]][] = [
     ["cluster.users[0].name: prometheus is a role the cluster creates itself"],
   ],
   [
+    "a host's own SSH port collides with a role's port",
+    withHost(1, { sshPort: 5432 }),
+    ["hosts[1] (serverb): port 5432 is used twice", "hosts[1].sshPort", "cluster.postgresPort"],
+  ],
+  ["SSH port out of range", withHost(0, { sshPort: 70000 }), ["hosts[0].sshPort"]],
+  [
+    "a host's own SSH port on the local stand",
+    {
+      hostSource: "local-machines",
+      hosts: seed000.hosts.map((h, i) => ({
+        ...h,
+        address: `10.213.0.${11 + i}`,
+        ...(i === 1 ? { sshPort: 2222 } : {}),
+      })),
+    },
+    ["hosts[1].sshPort: a local machine's sshd listens on 22"],
+  ],
+  [
     "pinned host key malformed",
     { ...seed000, ssh: { hostKeys: { servera: "not a key" } } },
     ["ssh.hostKeys.servera", "OpenSSH public host key"],
@@ -406,6 +456,17 @@ describe("invalid configurations are rejected before anything changes", () => {
   });
 });
 
+describe("a host's own SSH port (hosts[].sshPort)", () => {
+  it("replaces ssh.port for that host only, in the port check too", () => {
+    // etcd on 22 collides with ssh.port on every host but the one that listens elsewhere.
+    const c = { ...withHost(0, { sshPort: 2222 }), etcd: { clientPort: 22 } };
+    const problems = problemsOf(c);
+    expect(problems.join("\n")).not.toContain("hosts[0] (servera)");
+    expect(problems.join("\n")).toContain("hosts[1] (serverb): port 22 is used twice, by ssh.port and etcd.clientPort");
+    expect(parseStackConfig(withHost(0, { sshPort: 2222 }), noSecrets).hosts[0].sshPort).toBe(2222);
+  });
+});
+
 describe("local stand names", () => {
   const local = {
     hostSource: "local-machines",
@@ -428,14 +489,38 @@ describe("configured secrets", () => {
     expect(configuredSecretProblems("superuserPassword", "short").join()).toContain("shorter than 12");
     expect(configuredSecretProblems("superuserPassword", "OnlyLettersIsFineHere")).toEqual([]);
     expect(configuredSecretProblems("haproxyStatsPassword", "abc#defghijklmn").join()).not.toContain("abc#def");
+    expect(configuredSecretProblems("haproxyVrrpPassword", "vrrp pass word").join()).toContain("keepalived.conf takes");
+    expect(configuredSecretProblems("haproxyVrrpPassword", "VrrpPassword-1")).toEqual([]);
     expect(configuredSecretProblems("sshPrivateKey", "not a key").join()).toContain("not a private key");
   });
 });
 
 describe("packages per host", () => {
+  it("keepalived on the HAProxy hosts only with a VIP; their local machines then get CAP_NET_ADMIN", () => {
+    const withVip = parseStackConfig(
+      JSON.parse(JSON.stringify({ ...seed002, haproxy: { vip: { address: "10.0.26.30" } } })),
+      () => false,
+    );
+    expect(packagesFor(withVip.hosts[0].roles, withVip)).toContain("keepalived");
+    expect(packagesFor(withVip.hosts[1].roles, withVip)).not.toContain("keepalived");
+    const without = parseStackConfig(JSON.parse(JSON.stringify(seed002)), () => false);
+    expect(packagesFor(without.hosts[0].roles, without)).not.toContain("keepalived");
+    expect(machineCapabilitiesFor(["etcd", "haproxy"], withVip)).toEqual(["CAP_NET_ADMIN"]);
+    expect(machineCapabilitiesFor(["etcd", "postgres", "pgbouncer"], withVip)).toEqual([]);
+    expect(machineCapabilitiesFor(["etcd", "haproxy"], without)).toEqual([]);
+  });
+
   it("follow the roles and are sorted", () => {
-    const c = parseStackConfig(JSON.parse(JSON.stringify(seed002)), () => false);
-    expect(packagesFor(c.hosts[0].roles, c)).toEqual(["curl", "etcd-client", "etcd-server", "haproxy", "jq", "socat"]);
+    const c = parseStackConfig(JSON.parse(JSON.stringify({ ...seed002, tls: { enabled: true } })), () => false);
+    expect(packagesFor(c.hosts[0].roles, c)).toEqual([
+      "curl",
+      "etcd-client",
+      "etcd-server",
+      "haproxy",
+      "jq",
+      "socat",
+      "ssl-cert",
+    ]);
     expect(packagesFor(c.hosts[1].roles, c)).toEqual(
       [
         "curl",
@@ -447,6 +532,7 @@ describe("packages per host", () => {
         "postgresql-client-17",
         "python3-etcd",
         "python3-psycopg2",
+        "ssl-cert",
       ].sort(),
     );
   });

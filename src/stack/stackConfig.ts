@@ -17,6 +17,8 @@ import {
   localMachinesSettingsSchema,
 } from "../local/settings";
 import { ROLE_SLICES } from "../roles";
+import { archives } from "../roles/backup/slice";
+import { TLS_CA_KEY, TLS_FIELD_CLASSES, TLS_KEY_GROUP, tlsProblems, tlsSettingsSchema } from "../tls/settings";
 
 type Slice = (typeof ROLE_SLICES)[number];
 export type RoleName = Slice["role"];
@@ -31,6 +33,16 @@ const sections = Object.fromEntries(
       : [],
   ),
 ) as SectionShape;
+/** The sections a stack may leave out (a slice's `sections`): absent means undefined. */
+type OptionalSection = Extract<Slice, { sections: unknown }>["sections"][number];
+type OptionalShape = { [S in OptionalSection as S["key"]]: z.ZodOptional<S["schema"]> };
+const optionalSections = Object.fromEntries(
+  ROLE_SLICES.flatMap((s) =>
+    "sections" in s
+      ? s.sections.map((x) => [x.key, (x.schema as z.ZodTypeAny).optional().describe(x.description)])
+      : [],
+  ),
+) as OptionalShape;
 
 export const stackConfigSchema = z
   .object({
@@ -39,6 +51,8 @@ export const stackConfigSchema = z
       .default({})
       .describe("The local stand (hostSource local-machines only)."),
     ...sections,
+    tls: tlsSettingsSchema.default({}).describe("TLS on every hop, the cluster's CA and the hosts' certificates."),
+    ...optionalSections,
   })
   .strict();
 export type StackConfig = z.infer<typeof stackConfigSchema>;
@@ -54,6 +68,7 @@ export const FIELD_CLASSES: FieldClasses = Object.assign(
   CORE_FIELD_CLASSES,
   LOCAL_MACHINES_FIELD_CLASSES,
   ...SLICES.map((s) => s.fieldClasses ?? {}),
+  TLS_FIELD_CLASSES,
 );
 
 /** The generated passwords, by the field each fills. */
@@ -65,19 +80,25 @@ export type ClusterPasswords = Readonly<Record<SecretField, string>> & {
 };
 
 /** The secrets the roles declare. */
-export const SECRETS = ROLE_SLICES.flatMap((s) => ("secrets" in s ? [...s.secrets] : [])) as readonly (SecretSpec & {
+export const SECRETS = ROLE_SLICES.flatMap((s) =>
+  "secrets" in s ? [...s.secrets] : [],
+) as readonly (SecretSpec<StackConfig> & {
   readonly field: SecretField;
 })[];
 /** Config keys that may only hold Pulumi secrets (`pulumi config set --secret`). */
-export const SECRET_KEYS: readonly string[] = [SSH_PRIVATE_KEY, ...SECRETS.map((s) => s.key)];
+export const SECRET_KEYS: readonly string[] = [SSH_PRIVATE_KEY, ...SECRETS.map((s) => s.key), TLS_CA_KEY];
 
 /** What is wrong with a configured secret's value, for the file it goes into. */
 export const configuredSecretProblems = (key: string, value: string): string[] =>
-  secretProblems(
-    key,
-    value,
-    SECRETS.find((s) => s.key === key),
-  );
+  key === TLS_CA_KEY
+    ? /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(value)
+      ? []
+      : [`${key}: is not a PEM private key`]
+    : secretProblems(
+        key,
+        value,
+        SECRETS.find((s) => s.key === key),
+      );
 
 export function topologyOf(c: StackConfig): Topology<HostConfig> {
   return deriveTopology(
@@ -94,10 +115,22 @@ export function packagesFor(roles: readonly string[], c: StackConfig): string[] 
   // Not ca-certificates: naming it upgrades it, and its postinst rebuilds
   // every certificate link (25 s per host); curl pulls it in when missing.
   const packages = new Set(["curl", "jq"]);
+  // The group that reads the hosts' TLS keys (postgresql-common puts postgres in it).
+  if (c.tls.enabled) packages.add(TLS_KEY_GROUP);
   for (const role of roles) for (const p of sliceOf(role)?.packages?.(c) ?? []) packages.add(p);
+  for (const slice of SLICES)
+    for (const role of roles) for (const p of slice.packagesWith?.(c)[role] ?? []) packages.add(p);
   for (const slice of SLICES) for (const p of slice.hostPackages?.(c, roles) ?? []) packages.add(p);
   return [...packages].sort();
 }
+
+/** Capabilities a local machine with these roles needs beyond systemd-nspawn's defaults, sorted. */
+export function machineCapabilitiesFor(roles: readonly string[], c: StackConfig): string[] {
+  return [...new Set(roles.flatMap((r) => sliceOf(r)?.machineCapabilities?.(c) ?? []))].sort();
+}
+
+/** Every role's packages: what a prebuilt machine image carries. */
+export const allRolePackages = (c: StackConfig): string[] => packagesFor(ROLE_NAMES, c);
 
 function crossFieldProblems(c: StackConfig, stack: string | undefined, configuredSecrets: readonly string[]): string[] {
   const topology = topologyOf(c);
@@ -108,18 +141,26 @@ function crossFieldProblems(c: StackConfig, stack: string | undefined, configure
     (roles) => SLICES.flatMap((s) => s.hostPorts?.(c, roles) ?? []),
   );
   for (const slice of SLICES) problems.push(...(slice.problems?.(c, topology) ?? []));
+  problems.push(...tlsProblems(c));
+  // pgBackRest's TLS transport shows and checks the hosts' certificates, which only TLS writes.
+  if (archives(c) && !c.tls.enabled)
+    problems.push(
+      `tls.enabled: backups (a host with the backup role, or restore) reach the repository over TLS with the cluster's certificates; set tls.enabled: true`,
+    );
   const rotatable = new Set([
-    ...SECRETS.filter((s) => !s.external).map((s) => s.key),
+    ...SECRETS.filter((s) => !s.fixed && !s.external).map((s) => s.key),
     ...c.cluster.users.map((u) => `user:${u.name}`),
   ]);
   for (const key of Object.keys(c.passwordRotation)) {
-    if (!rotatable.has(key))
+    const fixed = SECRETS.find((s) => s.key === key)?.fixed;
+    if (fixed) problems.push(`passwordRotation.${key}: cannot be rotated: ${fixed}`);
+    else if (!rotatable.has(key))
       problems.push(`passwordRotation.${key}: not a generated password; expected one of ${[...rotatable].join(", ")}`);
   }
   for (const s of SECRETS) {
-    const field = (s.neededBy as ((c: StackConfig) => string | undefined) | undefined)?.(c);
-    if (field && !configuredSecrets.includes(s.key))
-      problems.push(`${field}: needs the secret ${s.key}; set it with: pulumi config set --secret ${s.key}`);
+    const needed = (s.neededBy as ((c: StackConfig) => boolean) | undefined)?.(c) ?? true;
+    if (s.external && needed && !configuredSecrets.includes(s.key))
+      problems.push(`${s.external}: needs the secret ${s.key}; set it with: pulumi config set --secret ${s.key}`);
   }
   if (c.hostSource === "local-machines") problems.push(...localMachineProblems(c, stack));
   return problems;

@@ -51,7 +51,7 @@ export interface FileSpec {
   /** Remove the file on destroy (default true). */
   readonly removeOnDestroy?: boolean;
   /** For a secret file: its text with the secrets masked, shown by `pulumi preview --diff`. */
-  readonly shown?: string;
+  readonly shown?: pulumi.Input<string>;
   /** The secrets the content holds, masked in any output shown. */
   readonly mask?: pulumi.Input<string[]>;
 }

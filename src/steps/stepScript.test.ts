@@ -28,6 +28,13 @@ describe("host scripts", () => {
     expect(service).not.toContain("owned_here() {");
   });
 
+  it("a fact read by embedded python (os.environ) is exported too", () => {
+    const facts = { PATRONI_CONFIG: "/etc/patroni/config.yml", PG_PORT: 5432 };
+    const leave = renderHostScript(scriptsIn(path.join(REPO, "src", "roles", "postgres"))("patroni-leave"), facts);
+    // Without it the leave step could not read the REST credentials and left the slot for 30 min.
+    expect(leave).toContain("export PATRONI_CONFIG='/etc/patroni/config.yml'");
+  });
+
   it("a parameter wins over a fact of the same name; a bad name is refused", () => {
     const dir = path.join(REPO, "src", "roles", "postgres");
     expect(renderHostScript(scriptsIn(dir)("restart-member", { CLUSTER: "mine" }), { CLUSTER: "facts" })).toContain(

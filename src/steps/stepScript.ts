@@ -24,7 +24,12 @@ const SHARED_DIR = path.join(__dirname, "scripts");
 const LIB_DIR = path.join(SHARED_DIR, "lib");
 
 /** Helper file -> the function whose use pulls it in. */
-const HELPERS: Readonly<Record<string, RegExp>> = { "wait.sh": /\bwait_until\b/, "owner.sh": /\bowned_here\b/ };
+const HELPERS: Readonly<Record<string, RegExp>> = {
+  "wait.sh": /\bwait_until\b/,
+  "owner.sh": /\bowned_here\b/,
+  "etcdctl.sh": /\betcdctl\b/,
+  "foreign.sh": /\bforeign_services\b/,
+};
 
 /** The scripts of folder `dir`: `scriptsIn(__dirname)("etcd-member", env)` is dir/etcd-member.sh with env. */
 export const scriptsIn =
@@ -42,8 +47,8 @@ const exportLine = (name: string, value: string | number, script: string) => {
   return `export ${name}=${shellQuote(String(value))}`;
 };
 
-/** Whether `body` uses shell variable `name` ($NAME or ${NAME...}). */
-const uses = (body: string, name: string) => new RegExp(`\\$\\{?${name}\\b`).test(body);
+/** Whether `body` uses variable `name`: $NAME, ${NAME...}, or os.environ["NAME"] in an embedded python. */
+const uses = (body: string, name: string) => new RegExp(`\\$\\{?${name}\\b|environ\\[["']${name}["']\\]`).test(body);
 
 export function renderHostScript(script: HostScript, facts: HostFacts = {}): string {
   if (script.inline !== undefined) return script.inline;

@@ -8,23 +8,16 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as childProcess from "child_process";
 import * as fs from "fs";
-import { Stand } from "../helpers/stand";
+import { ETCDCTL, Stand } from "../helpers/stand";
 import { standTargets } from "../harness/scenario";
 import { waitWhole } from "../harness/clusterState";
 import { day2Tests } from "./day2";
 import { scaleTests } from "./scale";
 import { hostTrustTests, noPasswordInLogsTests, passwordsInState } from "./hardening";
 import { operationsTests } from "./operations";
-import { monitoringTests } from "./monitoring";
 
-// E2E_STACK runs the suite (or some of it, with -t) on another local stand, e.g. a developer's own,
-// with that stack's PULUMI_CONFIG_PASSPHRASE; npm test runs it on the e2e stack. E2E_KEEP=1 (with
-// E2E_STACK only) uses that stand as it runs and leaves it up, instead of a fresh one destroyed at the end.
-const KEEP = process.env.E2E_STACK !== undefined && process.env.E2E_KEEP === "1";
-const STACK = process.env.E2E_STACK ?? "e2e";
-const stand = new Stand(STACK, {
-  PULUMI_CONFIG_PASSPHRASE: process.env.E2E_STACK ? process.env.PULUMI_CONFIG_PASSPHRASE! : "e2e-stand-passphrase",
-});
+const STACK = "e2e";
+const stand = new Stand(STACK, { PULUMI_CONFIG_PASSPHRASE: "e2e-stand-passphrase" });
 const ssh = (host: string, command: string, input?: string) => stand.ssh(host, command, input);
 const psql = (host: string, conn: string, sql: string) => stand.psql(host, conn, sql);
 const up = (label: string) => stand.up(label);
@@ -38,11 +31,6 @@ let destroyed = false;
 
 beforeAll(async () => {
   await stand.select();
-  if (KEEP) {
-    await stand.refreshOutputs();
-    outputs = stand.outputs;
-    return;
-  }
   const leftover = await stand.run(["destroy", "--yes", "--skip-preview"], true);
   if (leftover.code !== 0)
     throw new Error(`could not destroy a leftover e2e stand:\n${leftover.stdout}${leftover.stderr}`);
@@ -55,7 +43,7 @@ beforeAll(async () => {
 const seenPasswords = new Set<string>();
 
 afterAll(async () => {
-  if (!destroyed && !KEEP) await stand.run(["destroy", "--yes", "--skip-preview"], true);
+  if (!destroyed) await stand.run(["destroy", "--yes", "--skip-preview"], true);
   stand.cleanup();
   console.log(`[e2e] timings: ${JSON.stringify(stand.timings)}`);
 });
@@ -91,15 +79,16 @@ describe("the cluster, checked the way the seeds check it", () => {
     }
   });
 
-  it("etcdctl endpoint health is healthy on every member", () => {
+  it("etcdctl endpoint health is healthy on every member (over TLS, with the host's certificate)", () => {
     for (const host of ["pg01", "pg02", "pg03"]) {
-      const out = ssh(
-        host,
-        `ETCDCTL_API=3 etcdctl --endpoints=http://${outputs.hosts[host].address}:2379 endpoint health 2>&1`,
-      );
+      const out = ssh(host, `${ETCDCTL} --endpoints=https://${outputs.hosts[host].address}:2379 endpoint health 2>&1`);
       expect(out).toContain("is healthy");
     }
-    expect(outputs.etcdEndpoints).toHaveLength(3);
+    expect(outputs.etcdEndpoints).toEqual([
+      "https://10.213.1.11:2379",
+      "https://10.213.1.12:2379",
+      "https://10.213.1.13:2379",
+    ]);
   });
 
   it("HAProxy 5000 reaches the primary, 5001 a replica", () => {
@@ -120,7 +109,7 @@ describe("the cluster, checked the way the seeds check it", () => {
     ).Member;
     const replicas = ["pg01", "pg02", "pg03"].filter((h) => h !== leader);
     for (const replica of replicas) {
-      const conn = `postgresql://postgres:${password}@${outputs.hosts[replica].address}:6432/seedcheck`;
+      const conn = `postgresql://postgres:${password}@${outputs.hosts[replica].address}:6432/seedcheck?sslmode=verify-full&sslrootcert=/etc/pulumi-patroni/tls/ca.crt`;
       let note = "";
       for (let i = 0; i < 20 && note === ""; i++) {
         try {
@@ -162,18 +151,22 @@ describe("the cluster, checked the way the seeds check it", () => {
   });
 
   it("exports URIs, the stats URL, hosts with roles and etcd endpoints", () => {
-    expect(outputs.primaryUri).toMatch(/^postgresql:\/\/postgres:[A-Za-z0-9]+@10\.213\.1\.31:5000\/postgres$/);
-    expect(outputs.replicasUri).toMatch(/:5001\/postgres$/);
-    expect(outputs.haproxyStatsUrl).toBe("http://10.213.1.31:7000/");
+    expect(outputs.primaryUri).toMatch(
+      /^postgresql:\/\/postgres:[A-Za-z0-9]+@10\.213\.1\.31:5000\/postgres\?sslmode=verify-full$/,
+    );
+    expect(outputs.replicasUri).toMatch(/:5001\/postgres\?sslmode=verify-full$/);
+    expect(outputs.haproxyStatsUrl).toBe("https://10.213.1.31:7000/");
+    expect(outputs.tlsCaCertificate).toMatch(/^-----BEGIN CERTIFICATE-----/);
     expect(outputs.hosts.pg01).toEqual({ address: "10.213.1.11", roles: ["etcd", "postgres", "pgbouncer"] });
   });
 
-  it("the HAProxy stats page needs authentication", () => {
-    const anonymous = ssh("client01", `curl -s -o /dev/null -w '%{http_code}' ${outputs.haproxyStatsUrl}`);
+  it("the HAProxy stats page is https and needs authentication", () => {
+    const curl = "curl -s -o /dev/null -w '%{http_code}' --cacert /etc/pulumi-patroni/tls/ca.crt";
+    const anonymous = ssh("client01", `${curl} ${outputs.haproxyStatsUrl}`);
     expect(anonymous).toBe("401");
     const authorized = ssh(
       "client01",
-      `curl -s -o /dev/null -w '%{http_code}' -K - ${outputs.haproxyStatsUrl}`,
+      `${curl} -K - ${outputs.haproxyStatsUrl}`,
       `user = "admin:${outputs.haproxyStatsPassword}"\n`,
     );
     expect(authorized).toBe("200");
@@ -214,8 +207,6 @@ describe("HAProxy health checks", () => {
   });
 });
 
-monitoringTests(stand, STACK, (secret) => seenPasswords.add(secret));
-
 describe("secrets", () => {
   it("no generated password or the private key appears in clear in the state or the update log", async () => {
     const state = (await stand.run(["stack", "export"])).stdout;
@@ -226,6 +217,9 @@ describe("secrets", () => {
       expect(state).not.toContain(secret);
       expect(stand.upLog).not.toContain(secret);
     }
+    // No TLS key either: the CA's, the hosts', the controller's.
+    expect(state).not.toContain("PRIVATE KEY");
+    expect(stand.upLog).not.toContain("PRIVATE KEY");
   });
 
   it("secret files on the hosts are not world-readable", () => {
@@ -233,6 +227,8 @@ describe("secrets", () => {
       "600 postgres\n600 postgres",
     );
     expect(ssh("haproxy01", "stat -c '%a %U:%G' /etc/haproxy/haproxy.cfg")).toBe("640 root:haproxy");
+    expect(ssh("pg01", "stat -c '%a %U:%G' /etc/pulumi-patroni/tls/host.key")).toBe("640 root:ssl-cert");
+    expect(ssh("haproxy01", "stat -c '%a %U:%G' /etc/pulumi-patroni/tls/haproxy.pem")).toBe("600 root:root");
     expect(ssh("client01", "stat -c '%a' /root/.pgpass")).toBe("600");
   });
 });

@@ -86,7 +86,7 @@ export function day2Tests(stand: Stand, clusterName: string): void {
 
     it("an HAProxy timing change is a reload: a session open through 5000 survives it", async () => {
       const t = standTargets(stand, clusterName);
-      const session = await PgConnection.connect({ ...t.primary, ...t.creds, timeoutMs: 5000 });
+      const session = await PgConnection.connect({ ...t.primary[0], ...t.creds, timeoutMs: 5000 });
       const pid = (await session.query("select pg_backend_pid()"))[0][0];
       await changeAndUp("haproxy checkIntervalMs 1500 (reload)", (c) => {
         c["pulumi-patroni:haproxy"] = { ...(c["pulumi-patroni:haproxy"] ?? {}), checkIntervalMs: 1500 };
@@ -108,7 +108,7 @@ export function day2Tests(stand: Stand, clusterName: string): void {
       ).toBe("2");
       expect(stand.psql("client01", "service=replicas", "select pg_is_in_recovery()")).toBe("t");
       const refused = await PgConnection.connect({
-        ...standTargets(stand, clusterName).primary,
+        ...standTargets(stand, clusterName).primary[0],
         user: "postgres",
         password: old,
         database: "postgres",

@@ -9,7 +9,8 @@ import { ctl } from "../faults/scenarios";
 
 export function operationsTests(stand: Stand, clusterName: string): void {
   describe("npm run ctl", () => {
-    const members = async () => patroniCluster(standTargets(stand, clusterName).whole.restUrls);
+    const members = async () =>
+      patroniCluster(standTargets(stand, clusterName).whole.restUrls, standTargets(stand, clusterName).whole.tls);
 
     it("list shows every member; an unknown member is refused with the members there are (exit 2)", async () => {
       const list = await ctl(stand, "list");

@@ -2,8 +2,9 @@
 // until it is whole again after a fault: one running leader, every other
 // member streaming on the leader's timeline, nothing pending a restart, and
 // HAProxy routing to exactly that leader and to the replicas.
+import { getJson, httpRequest, TlsClient } from "./https";
 import { PgConnection } from "./pgwire";
-import { Credentials, ProbeNode, ProxyStats, proxyPrimaries } from "./traffic";
+import { Credentials, ProbeNode, ProxyStats, proxyPrimaries, Target } from "./traffic";
 
 export interface PatroniMember {
   readonly name: string;
@@ -18,12 +19,13 @@ export interface PatroniMember {
 /** GET /cluster from the first member that answers. */
 export async function patroniCluster(
   restUrls: readonly string[],
+  tls?: TlsClient,
   timeoutMs = 2000,
 ): Promise<PatroniMember[] | undefined> {
   for (const url of restUrls) {
     try {
-      const r = await fetch(`${url}/cluster`, { signal: AbortSignal.timeout(timeoutMs) });
-      if (r.ok) return ((await r.json()) as { members: PatroniMember[] }).members;
+      const r = await httpRequest(`${url}/cluster`, { timeoutMs, tls });
+      if (r.status === 200) return (JSON.parse(r.text) as { members: PatroniMember[] }).members;
     } catch {
       /* try the next member */
     }
@@ -36,18 +38,21 @@ export const leaderOf = (members: readonly PatroniMember[] | undefined): string 
 
 export interface WholeSpec {
   readonly restUrls: readonly string[];
+  /** The controller as a TLS client of the REST API. */
+  readonly tls?: TlsClient;
   readonly members: readonly string[];
-  readonly stats?: ProxyStats;
+  /** Every HAProxy host's stats page: each must route to the leader and the replicas. */
+  readonly stats?: ProxyStats | readonly ProxyStats[];
   /** Replicas HAProxy must route to (members without noloadbalance, minus the leader). */
   readonly replicaBackend?: string;
   readonly expectedReplicasUp?: number;
-  /** A login through HAProxy's primary port, as a client with target_session_attrs=read-write checks it. */
-  readonly primaryLogin?: { readonly host: string; readonly port: number; readonly creds: Credentials };
+  /** A login through the entry's primary port (the VIP, or each HAProxy host), as a client with target_session_attrs=read-write checks it. */
+  readonly primaryLogin?: { readonly targets: readonly Target[]; readonly creds: Credentials };
 }
 
 /** Why the cluster is not whole yet, or undefined when it is. */
 export async function notWholeBecause(spec: WholeSpec): Promise<string | undefined> {
-  const members = await patroniCluster(spec.restUrls);
+  const members = await patroniCluster(spec.restUrls, spec.tls);
   if (!members) return "no Patroni REST API answers";
   const leaders = members.filter((m) => m.role === "leader" && m.state === "running");
   if (leaders.length !== 1) return `leaders: ${leaders.map((m) => m.name).join(",") || "none"}`;
@@ -60,12 +65,16 @@ export async function notWholeBecause(spec: WholeSpec): Promise<string | undefin
   const pending = members.filter((m) => m.pending_restart);
   if (pending.length) return `pending restart: ${pending.map((m) => m.name).join(",")}`;
   // With synchronous_mode on, whole means a synchronous standby is named again (commits wait for it).
-  if (members.length > 1 && (await synchronousModeOn(spec.restUrls)) && !members.some((m) => m.role === "sync_standby"))
+  if (
+    members.length > 1 &&
+    (await synchronousModeOn(spec.restUrls, spec.tls)) &&
+    !members.some((m) => m.role === "sync_standby")
+  )
     return "synchronous_mode is on and no synchronous standby is named";
   // The DCS can still show a member that just lost power as it was: ask each
   // member itself, and the leader's PostgreSQL which replicas stream from it.
   for (const [i, name] of spec.members.entries()) {
-    const self = await memberSelf(spec.restUrls[i]);
+    const self = await memberSelf(spec.restUrls[i], spec.tls);
     if (!self) return `${name}'s REST API does not answer`;
     if (name === leaders[0].name) {
       if (!["primary", "master"].includes(self.role ?? "") || self.state !== "running")
@@ -80,21 +89,21 @@ export async function notWholeBecause(spec: WholeSpec): Promise<string | undefin
       return `${name} itself says ${self.role}/${self.replication_state ?? self.state}`;
     }
   }
-  if (spec.stats) {
-    const up = await proxyPrimaries(spec.stats);
+  for (const stats of spec.stats === undefined ? [] : Array.isArray(spec.stats) ? spec.stats : [spec.stats]) {
+    const which = stats.name ? `HAProxy on ${stats.name}` : "HAProxy";
+    const up = await proxyPrimaries(stats);
     if (!up || up.length !== 1 || up[0] !== leaders[0].name)
-      return `HAProxy primary backend up: ${up?.join(",") ?? "(stats not answering)"} (leader ${leaders[0].name})`;
+      return `${which}: primary backend up: ${up?.join(",") ?? "(stats not answering)"} (leader ${leaders[0].name})`;
     if (spec.replicaBackend !== undefined && spec.expectedReplicasUp !== undefined) {
-      const replicas = await proxyPrimaries({ ...spec.stats, primaryBackend: spec.replicaBackend });
+      const replicas = await proxyPrimaries({ ...stats, primaryBackend: spec.replicaBackend });
       if ((replicas?.length ?? 0) !== spec.expectedReplicasUp)
-        return `HAProxy replica backend up: ${replicas?.join(",") ?? "?"} (want ${spec.expectedReplicasUp})`;
+        return `${which}: replica backend up: ${replicas?.join(",") ?? "?"} (want ${spec.expectedReplicasUp})`;
     }
   }
-  if (spec.primaryLogin) {
-    const { host, port, creds } = spec.primaryLogin;
+  for (const { host, port } of spec.primaryLogin?.targets ?? []) {
     let c: PgConnection | undefined;
     try {
-      c = await PgConnection.connect({ host, port, ...creds, timeoutMs: 3000 });
+      c = await PgConnection.connect({ host, port, ...spec.primaryLogin!.creds, timeoutMs: 3000 });
       // PgBouncer may show clients the parameters it cached under the old role (https://github.com/pgbouncer/pgbouncer/issues/859).
       if (c.parameters.in_hot_standby === "on" || c.parameters.default_transaction_read_only === "on")
         return `a login through ${host}:${port} reports in_hot_standby=${c.parameters.in_hot_standby} default_transaction_read_only=${c.parameters.default_transaction_read_only} (libpq's read-write check would refuse it)`;
@@ -108,11 +117,11 @@ export async function notWholeBecause(spec: WholeSpec): Promise<string | undefin
 }
 
 /** GET /config's synchronous_mode (true, not quorum), from the first member that answers. */
-async function synchronousModeOn(restUrls: readonly string[]): Promise<boolean> {
+async function synchronousModeOn(restUrls: readonly string[], tls?: TlsClient): Promise<boolean> {
   for (const url of restUrls) {
     try {
-      const r = await fetch(`${url}/config`, { signal: AbortSignal.timeout(2000) });
-      if (r.ok) return ((await r.json()) as { synchronous_mode?: unknown }).synchronous_mode === true;
+      const r = await httpRequest(`${url}/config`, { tls });
+      if (r.status === 200) return (JSON.parse(r.text) as { synchronous_mode?: unknown }).synchronous_mode === true;
     } catch {
       /* try the next member */
     }
@@ -128,11 +137,10 @@ interface MemberSelf {
 }
 
 /** GET /patroni of one member: what it says of itself (and, on the leader, pg_stat_replication). */
-async function memberSelf(restUrl: string): Promise<MemberSelf | undefined> {
+async function memberSelf(restUrl: string, tls?: TlsClient): Promise<MemberSelf | undefined> {
   try {
-    const r = await fetch(`${restUrl}/patroni`, { signal: AbortSignal.timeout(2000) });
     // 503 is how a replica or a stopped node answers: the body still says what it is.
-    return (await r.json()) as MemberSelf;
+    return await getJson<MemberSelf>(`${restUrl}/patroni`, { tls });
   } catch {
     return undefined;
   }

@@ -6,6 +6,7 @@ import {
   dualProxyRounds,
   lostCount,
   ProbeRound,
+  proxyDrops,
   staleProxyRounds,
   WriteRecord,
   writeUnavailabilityMs,
@@ -68,5 +69,24 @@ describe("write unavailability", () => {
     const writes = [w(1, "ack", 1000), w(2, "ack", 1100), w(3, "failed", 1200), w(4, "ack", 4100), w(5, "ack", 4200)];
     expect(writeUnavailabilityMs(writes, 1150)).toBe(3000);
     expect(writeUnavailabilityMs(writes.slice(0, 3), 1150)).toBe(Number.POSITIVE_INFINITY);
+  });
+});
+
+describe("proxyDrops", () => {
+  const round = (at: number, proxies: Record<string, string[] | undefined>) => ({
+    at,
+    writable: [],
+    unreachable: [],
+    proxies,
+  });
+  it("counts each HAProxy that stopped routing to the member, not one that stopped answering", () => {
+    const rounds = [
+      round(1, { a: ["pg1"], b: ["pg1"] }),
+      round(2, { a: [], b: undefined }),
+      round(3, { a: ["pg1"], b: ["pg1"] }),
+      round(4, { a: ["pg1"], b: ["pg2"] }),
+    ];
+    expect(proxyDrops(rounds, "pg1")).toBe(2);
+    expect(proxyDrops(rounds.slice(0, 1), "pg1")).toBe(0);
   });
 });

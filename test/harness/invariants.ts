@@ -17,8 +17,10 @@ export interface ProbeRound {
   readonly writable: readonly string[];
   /** Nodes that did not answer in time (frozen, cut off): they may still take writes. */
   readonly unreachable: readonly string[];
-  /** HAProxy servers UP in the primary backend; undefined when the stats page did not answer. */
+  /** HAProxy servers UP in the primary backend (of every HAProxy that answered); undefined when none answered. */
   readonly proxyPrimaries?: readonly string[];
+  /** Each HAProxy's own answer, by host (undefined: its stats page did not answer). */
+  readonly proxies?: Readonly<Record<string, readonly string[] | undefined>>;
 }
 
 export interface DurabilityReport {
@@ -104,4 +106,27 @@ export function writeUnavailabilityMs(
   }
   if (!acks.some((t) => t > from)) return Number.POSITIVE_INFINITY;
   return worst;
+}
+
+/**
+ * How many times an HAProxy that answered stopped routing writes to
+ * `member` (it was up in its primary backend, then not): a flap when
+ * nothing on that member's path failed.
+ */
+export function proxyDrops(rounds: readonly ProbeRound[], member: string): number {
+  const last = new Map<string, boolean>();
+  let drops = 0;
+  for (const r of rounds) {
+    for (const [proxy, up] of Object.entries(r.proxies ?? {})) {
+      // Not answering (down, cut off, restarting): what it says when it is back starts afresh.
+      if (up === undefined) {
+        last.delete(proxy);
+        continue;
+      }
+      const routed = up.includes(member);
+      if (last.get(proxy) === true && !routed) drops++;
+      last.set(proxy, routed);
+    }
+  }
+  return drops;
 }

@@ -1,9 +1,23 @@
-// A minimal PostgreSQL client (protocol 3, simple queries, SCRAM-SHA-256)
-// for the fault harness: it must tell apart "committed", "failed" and
-// "connection lost, outcome unknown", and never hang past its deadline.
+// A minimal PostgreSQL client (protocol 3, simple queries, SCRAM-SHA-256,
+// TLS after an SSLRequest as libpq negotiates it) for the fault harness: it
+// must tell apart "committed", "failed" and "connection lost, outcome
+// unknown", and never hang past its deadline.
 // https://www.postgresql.org/docs/current/protocol-flow.html
 import * as net from "net";
+import * as tls from "tls";
 import { ScramClient } from "../../src/secrets/scram";
+
+/**
+ * libpq's sslmode, as far as the harness needs it: disable; prefer (TLS
+ * when the server offers it, unverified); require (TLS, unverified);
+ * verify-full (TLS, the server's certificate checked against `ca` and its
+ * name against the host dialled).
+ */
+export interface SslOptions {
+  readonly mode: "disable" | "prefer" | "require" | "verify-full";
+  /** The CAs to verify against (PEM), for verify-full. */
+  readonly ca?: string;
+}
 
 export interface ConnectOptions {
   readonly host: string;
@@ -13,6 +27,7 @@ export interface ConnectOptions {
   readonly database: string;
   readonly timeoutMs?: number;
   readonly applicationName?: string;
+  readonly ssl?: SslOptions;
 }
 
 export class PgError extends Error {
@@ -41,7 +56,11 @@ export class PgConnection {
   /** The server parameters reported at login (ParameterStatus): what libpq's target_session_attrs reads. */
   readonly parameters: Record<string, string> = {};
 
+  /** Whether the session is encrypted (TLS negotiated). */
+  readonly encrypted: boolean;
+
   private constructor(private readonly socket: net.Socket) {
+    this.encrypted = socket instanceof tls.TLSSocket;
     socket.on("data", (chunk: Buffer) => {
       this.buffer = Buffer.concat([this.buffer, chunk]);
       while (this.buffer.length >= 5) {
@@ -120,7 +139,14 @@ export class PgConnection {
         reject(new ConnectionLost(`connect to ${o.host}:${o.port}: ${e.message}`));
       });
     });
-    const c = new PgConnection(socket);
+    let session: net.Socket;
+    try {
+      session = await negotiateTls(socket, o, deadline);
+    } catch (e) {
+      socket.destroy();
+      throw e;
+    }
+    const c = new PgConnection(session);
     try {
       await c.startup(o, deadline);
     } catch (e) {
@@ -242,4 +268,53 @@ function errorFields(body: Buffer): Record<string, string> {
     off = end + 1;
   }
   return fields;
+}
+
+/** Waits for one event of `socket` (or its error, or the deadline). */
+function once<T>(socket: net.Socket, event: string, deadline: number, what: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => done(new ConnectionLost(`${what} timed out`)), Math.max(1, deadline - Date.now()));
+    const onEvent = (v: T) => done(undefined, v);
+    const onError = (e: Error) => done(new ConnectionLost(`${what}: ${e.message}`));
+    const onClose = () => done(new ConnectionLost(`${what}: connection closed`));
+    const done = (e?: Error, v?: T) => {
+      clearTimeout(timer);
+      socket.off(event, onEvent);
+      socket.off("error", onError);
+      socket.off("close", onClose);
+      if (e) reject(e);
+      else resolve(v as T);
+    };
+    socket.once(event, onEvent);
+    socket.once("error", onError);
+    socket.once("close", onClose);
+  });
+}
+
+/** SSLRequest, then TLS if the server says S (and the mode wants it). */
+async function negotiateTls(socket: net.Socket, o: ConnectOptions, deadline: number): Promise<net.Socket> {
+  const mode = o.ssl?.mode ?? "disable";
+  if (mode === "disable") return socket;
+  const request = Buffer.alloc(8);
+  request.writeUInt32BE(8, 0);
+  request.writeUInt32BE(80877103, 4);
+  const answer = once<Buffer>(socket, "data", deadline, `TLS request to ${o.host}:${o.port}`);
+  socket.write(request);
+  const byte = String.fromCharCode((await answer)[0]);
+  if (byte === "N") {
+    if (mode === "prefer") return socket;
+    throw new ConnectionLost(`${o.host}:${o.port} does not offer TLS (sslmode ${mode})`);
+  }
+  if (byte !== "S") throw new ConnectionLost(`${o.host}:${o.port} answered ${JSON.stringify(byte)} to the TLS request`);
+  const verify = mode === "verify-full";
+  const secure = tls.connect({
+    socket,
+    ca: o.ssl?.ca,
+    rejectUnauthorized: verify,
+    // verify-full: the name (or address) dialled must be in the certificate, as libpq checks it.
+    checkServerIdentity: verify ? (_name, cert) => tls.checkServerIdentity(o.host, cert) : () => undefined,
+    servername: net.isIP(o.host) ? undefined : o.host,
+  });
+  await once(secure, "secureConnect", deadline, `TLS handshake with ${o.host}:${o.port}`);
+  return secure;
 }

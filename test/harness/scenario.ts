@@ -1,7 +1,7 @@
 // One fault run on a deployed stand: write and probe the whole time, inject
 // the fault, heal it, wait until the cluster is whole with no manual action,
 // then read every node and check the invariants.
-import { Stand } from "../helpers/stand";
+import { ETCDCTL, Stand } from "../helpers/stand";
 import { leaderOf, patroniCluster, readIdsEverywhere, waitWhole, WholeSpec } from "./clusterState";
 import {
   checkDurability,
@@ -11,10 +11,12 @@ import {
   staleProxyRounds,
   lostCount,
   ProbeRound,
+  proxyDrops,
   writeUnavailabilityMs,
 } from "./invariants";
-import { AlertOutcome, AlertWatch, ExpectedAlert, Monitoring } from "./monitoring";
-import { createWriteTable, Credentials, ProbeNode, Prober, ProxyStats, Writer } from "./traffic";
+import { TlsClient } from "./https";
+import { SslOptions } from "./pgwire";
+import { createWriteTable, Credentials, parseLibpqUri, ProbeNode, Prober, ProxyStats, Writer } from "./traffic";
 
 export interface FaultContext {
   readonly stand: Stand;
@@ -33,8 +35,6 @@ export interface FaultScenario {
   readonly heal: (ctx: FaultContext) => Promise<void>;
   /** Bound on the time from heal to whole. */
   readonly wholeWithinMs: number;
-  /** The alerts the fault must raise (on a stand with a monitor host), each fired and resolved within its bound. */
-  readonly alerts?: (ctx: FaultContext) => ExpectedAlert[];
 }
 
 export interface FaultReport {
@@ -50,64 +50,115 @@ export interface FaultReport {
   readonly dualProxyRounds: number;
   /** Rounds with two servers up in HAProxy's primary backend at all (stale checks after a role change). */
   readonly staleProxyRounds: number;
+  /** Times an answering HAProxy stopped routing writes to the leader of before the fault. */
+  readonly leaderDrops: number;
   readonly firstDualPrimary?: ProbeRound;
+  /** The last round with two writable primaries at the database, from the heal (ms; negative: before it). */
+  readonly lastDualPrimaryAfterHealMs?: number;
+  /** Probe rounds per second between inject and heal. */
+  readonly probeRateHz: number;
+  /** Whether etcd's leader ran on the Patroni leader's host when the fault came (the power-loss tail's cause). */
+  readonly etcdLeaderWithPatroniLeader?: boolean;
   /** From heal to whole (ms): every member healthy, HAProxy routing to them, and a write acknowledged through it. */
   readonly wholeAfterMs: number;
   readonly writes: number;
-  /** The expected alerts: when each fired and resolved, and whether the local receiver was told (runFault's checkAlerts). */
-  readonly alerts?: AlertOutcome[];
 }
 
-/** Where the harness reaches the stand: HAProxy's primary port, every PostgreSQL, Patroni's REST API, HAProxy's stats. */
-export function standTargets(stand: Stand, clusterName: string) {
+/**
+ * How the controller speaks TLS to the stand, from its outputs: the CAs to
+ * verify with and the controller's certificate (the REST API and etcd want
+ * one). Undefined for a stand without TLS.
+ */
+export function standTls(stand: Stand): TlsClient | undefined {
   const o = stand.outputs;
-  const haproxy = new URL(o.primaryUri);
-  const creds: Credentials = { user: "postgres", password: stand.superuserPassword, database: "postgres" };
+  if (typeof o.tlsCaCertificate !== "string") return undefined;
+  return { ca: o.tlsCaCertificate, cert: o.tlsClientCertificate as string, key: o.tlsClientKey as string };
+}
+
+/**
+ * Where the harness reaches the stand: the entry's primary port (the VIP,
+ * or every HAProxy host), every PostgreSQL, Patroni's REST API, and the
+ * stats page of the entry and of each HAProxy host; with TLS, every session
+ * verifies the server (verify-full) and the REST API and stats pages are
+ * https. `ssl` overrides the sessions' TLS (a plain-text stand about to move
+ * to TLS: prefer).
+ */
+export function standTargets(stand: Stand, clusterName: string, ssl?: SslOptions) {
+  const o = stand.outputs;
+  const tls = standTls(stand);
+  const entry = parseLibpqUri(o.primaryUri);
+  const creds: Credentials = {
+    user: "postgres",
+    password: entry.password,
+    database: "postgres",
+    ssl: ssl ?? (tls ? { mode: "verify-full", ca: tls.ca } : undefined),
+  };
   const pgHosts = stand.hostsWith("postgres");
   const nodes: ProbeNode[] = pgHosts.map((name) => ({ name, host: stand.address(name), port: 5432 }));
-  const stats: ProxyStats = {
-    url: o.haproxyStatsUrl,
+  const page = (name: string, url: string): ProxyStats => ({
+    name,
+    url,
     user: o.haproxyStatsUser,
     password: o.haproxyStatsPassword,
     primaryBackend: `${clusterName}-primary`,
-  };
+    tls,
+  });
+  const stats = page("entry", o.haproxyStatsUrl);
+  const statsPort = stand.parsedConfig().haproxy.statsPort;
+  const proxies = stand
+    .hostsWith("haproxy")
+    .map((h) => page(h, `${tls ? "https" : "http"}://${stand.address(h)}:${statsPort}/`));
   const whole: WholeSpec = {
-    restUrls: pgHosts.map((h) => `http://${stand.address(h)}:8008`),
+    restUrls: pgHosts.map((h) => `${tls ? "https" : "http"}://${stand.address(h)}:8008`),
+    tls,
     members: pgHosts,
-    stats,
+    stats: proxies,
     replicaBackend: `${clusterName}-replicas`,
     expectedReplicasUp: pgHosts.length - 1,
-    primaryLogin: { host: haproxy.hostname, port: Number(haproxy.port), creds },
+    primaryLogin: { targets: entry.hosts, creds },
   };
-  return { primary: { host: haproxy.hostname, port: Number(haproxy.port) }, creds, nodes, stats, whole };
+  return { primary: entry.hosts, creds, nodes, stats, proxies, whole };
 }
 
-export async function runFault(
-  stand: Stand,
-  clusterName: string,
-  scenario: FaultScenario,
-  options: { readonly checkAlerts?: boolean } = {},
-): Promise<FaultReport> {
+/** Rounds per second in [from, to]. */
+export function probeRate(rounds: readonly ProbeRound[], from: number, to: number): number {
+  const n = rounds.filter((r) => r.at >= from && r.at <= to).length;
+  return to > from ? Math.round((n / ((to - from) / 1000)) * 10) / 10 : 0;
+}
+
+/** Whether the etcd member on `host` leads etcd (undefined: no etcd member there or no answer). */
+function etcdLeaderOn(stand: Stand, host: string): boolean | undefined {
+  try {
+    const own = `${stand.address(host)}:2379`;
+    // With TLS, etcd serves https only and wants the host's certificate.
+    const etcdctl = standTls(stand) ? `${ETCDCTL} --endpoints=https://${own}` : "etcdctl";
+    const status = stand.ssh(host, `ETCDCTL_API=3 ${etcdctl} --command-timeout=3s endpoint status --cluster`);
+    const leaderLine = status.split("\n").find((l) => l.split(", ")[4] === "true");
+    return leaderLine === undefined ? undefined : leaderLine.split(", ")[0].endsWith(own);
+  } catch {
+    return undefined;
+  }
+}
+
+export async function runFault(stand: Stand, clusterName: string, scenario: FaultScenario): Promise<FaultReport> {
   const t = standTargets(stand, clusterName);
   await waitWhole(t.whole, 120_000);
-  const members = await patroniCluster(t.whole.restUrls);
+  const members = await patroniCluster(t.whole.restUrls, t.whole.tls);
   const leader = leaderOf(members)!;
   const ctx: FaultContext = { stand, leader, replicas: members!.filter((m) => m.name !== leader).map((m) => m.name) };
   const table = `harness_${scenario.name.replace(/[^a-z0-9]+/gi, "_").toLowerCase()}_${Date.now()}`;
   await createWriteTable(t.primary, t.creds, table);
   const writer = new Writer(t.primary, t.creds, table);
-  const prober = new Prober(t.nodes, t.creds, t.stats);
+  const prober = new Prober(t.nodes, t.creds, t.proxies);
   writer.start();
   prober.start();
   let faultAt: number;
   let healedAt: number;
   let wholeAfterMs: number;
-  const expectedAlerts = options.checkAlerts && stand.outputs.alertmanagerUrl ? scenario.alerts?.(ctx) : undefined;
-  let watch: AlertWatch | undefined;
+  const etcdLeaderWithPatroniLeader = etcdLeaderOn(stand, leader);
   try {
     await new Promise((r) => setTimeout(r, 3000));
     faultAt = Date.now();
-    if (expectedAlerts?.length) watch = new AlertWatch(new Monitoring(stand), expectedAlerts, faultAt);
     console.log(`[fault] ${scenario.name}: inject (leader ${leader})`);
     await scenario.inject(ctx);
     await new Promise((r) => setTimeout(r, scenario.holdMs));
@@ -129,24 +180,26 @@ export async function runFault(
     await writer.stop();
     await prober.stop();
   }
-  const alerts = await watch?.finish(healedAt);
   const rows = await readIdsEverywhere(t.nodes, t.creds, table);
   const durability = checkDurability(writer.records, rows);
   const dual = dualPrimaryRounds(prober.rounds);
   const report: FaultReport = {
     scenario: scenario.name,
     leaderBefore: leader,
-    leaderAfter: leaderOf(await patroniCluster(t.whole.restUrls)),
+    leaderAfter: leaderOf(await patroniCluster(t.whole.restUrls, t.whole.tls)),
     writeUnavailableMs: writeUnavailabilityMs(writer.records, faultAt),
     lostAcknowledged: lostCount(durability),
     durability,
     dualPrimaryRounds: dual.length,
     dualProxyRounds: dualProxyRounds(prober.rounds).length,
     staleProxyRounds: staleProxyRounds(prober.rounds).length,
+    leaderDrops: proxyDrops(prober.rounds, leader),
     firstDualPrimary: dual[0],
+    lastDualPrimaryAfterHealMs: dual.length > 0 ? dual[dual.length - 1].at - healedAt : undefined,
+    probeRateHz: probeRate(prober.rounds, faultAt, healedAt),
+    etcdLeaderWithPatroniLeader,
     wholeAfterMs,
     writes: writer.records.length,
-    alerts,
   };
   console.log(
     `[fault] ${scenario.name}: ${JSON.stringify({ ...report, durability: { ...durability, lost: Object.keys(durability.lost), phantom: Object.keys(durability.phantom) } })}`,
@@ -163,18 +216,29 @@ export interface TrafficReport {
   readonly staleProxyRounds: number;
 }
 
-/** Runs `action` while a client writes through HAProxy's primary port; then checks every acknowledged write is on every node. */
+export interface TrafficOptions {
+  /** How the writer and the prober negotiate TLS, when the stand's outputs would not say it right for the whole action (a migration to TLS: prefer). */
+  readonly ssl?: SslOptions;
+  /** The writer opens its connections again this often (HAProxy reloads: see Writer). */
+  readonly reconnectMs?: number;
+}
+
+/**
+ * Runs `action` while a client writes through HAProxy's primary port; then
+ * checks every acknowledged write is on every node.
+ */
 export async function withTraffic(
   stand: Stand,
   clusterName: string,
   label: string,
   action: () => Promise<unknown>,
+  options: TrafficOptions = {},
 ): Promise<TrafficReport> {
-  const t = standTargets(stand, clusterName);
+  const t = standTargets(stand, clusterName, options.ssl);
   const table = `traffic_${label.replace(/[^a-z0-9]+/gi, "_").toLowerCase()}_${Date.now()}`;
   await createWriteTable(t.primary, t.creds, table);
-  const writer = new Writer(t.primary, t.creds, table);
-  const prober = new Prober(t.nodes, t.creds, t.stats);
+  const writer = new Writer(t.primary, t.creds, table, 4, 40, 4000, options.reconnectMs ?? 0);
+  const prober = new Prober(t.nodes, t.creds, t.proxies);
   writer.start();
   prober.start();
   await new Promise((r) => setTimeout(r, 1000));

@@ -2,7 +2,8 @@
 // HAProxy's primary port on several connections, and a prober asking every
 // PostgreSQL node directly (and HAProxy's stats) who is a writable primary,
 // several times a second.
-import { PgConnection, PgError } from "./pgwire";
+import { httpRequest, TlsClient } from "./https";
+import { PgConnection, PgError, SslOptions } from "./pgwire";
 import { ProbeRound, WriteRecord } from "./invariants";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -12,15 +13,45 @@ export interface Target {
   readonly port: number;
 }
 
+/** A libpq URI as the stack outputs it: one host (the VIP), or several (`h1:5000,h2:5000`), with its options. */
+export interface EntryUri extends Credentials {
+  readonly hosts: readonly Target[];
+  readonly options: Readonly<Record<string, string>>;
+}
+
+/** Parses `postgresql://user:pw@h1:p1,h2:p2/db?k=v` (WHATWG URL refuses a host list). */
+export function parseLibpqUri(uri: string): EntryUri {
+  const m = /^postgres(?:ql)?:\/\/([^:@/]+):([^@/]*)@([^/?]+)\/([^?]*)(?:\?(.*))?$/.exec(uri);
+  if (!m)
+    throw new Error(`not a libpq URI with user, password, hosts and database: ${uri.replace(/:[^:@/]*@/, ":***@")}`);
+  const [, user, password, hostList, database, query] = m;
+  return {
+    user: decodeURIComponent(user),
+    password: decodeURIComponent(password),
+    database: decodeURIComponent(database),
+    hosts: hostList.split(",").map((hp) => {
+      const [host, port] = hp.split(":");
+      return { host, port: Number(port ?? 5432) };
+    }),
+    options: Object.fromEntries(new URLSearchParams(query ?? "")),
+  };
+}
+
 export interface Credentials {
   readonly user: string;
   readonly password: string;
   readonly database: string;
+  /** How the session negotiates TLS (default: none). */
+  readonly ssl?: SslOptions;
 }
 
 /** Table the writer fills; one per run, so runs never mix. */
-export async function createWriteTable(target: Target, creds: Credentials, table: string): Promise<void> {
-  const c = await PgConnection.connect({ ...target, ...creds, timeoutMs: 10_000 });
+export async function createWriteTable(
+  targets: Target | readonly Target[],
+  creds: Credentials,
+  table: string,
+): Promise<void> {
+  const c = await connectAny(Array.isArray(targets) ? targets : [targets as Target], creds, 10_000);
   try {
     await c.query(
       `CREATE TABLE IF NOT EXISTS ${table} (id bigint PRIMARY KEY, conn int NOT NULL, at timestamptz NOT NULL DEFAULT now())`,
@@ -31,14 +62,36 @@ export async function createWriteTable(target: Target, creds: Credentials, table
   }
 }
 
+/**
+ * Connects as libpq does to a host list: each host in turn, at most
+ * `timeoutMs` each, the first that answers wins (a VIP is a list of one).
+ */
+export async function connectAny(
+  targets: readonly Target[],
+  creds: Credentials,
+  timeoutMs: number,
+  applicationName?: string,
+): Promise<PgConnection> {
+  let last: unknown;
+  for (const t of targets) {
+    try {
+      return await PgConnection.connect({ ...t, ...creds, timeoutMs, applicationName });
+    } catch (e) {
+      last = e;
+    }
+  }
+  throw last;
+}
+
 export class Writer {
   readonly records: WriteRecord[] = [];
   private nextId = 1;
   private running = false;
   private loops: Promise<void>[] = [];
+  private readonly targets: readonly Target[];
 
   constructor(
-    private readonly target: Target,
+    target: Target | readonly Target[],
     private readonly creds: Credentials,
     private readonly table: string,
     private readonly connections = 4,
@@ -46,7 +99,15 @@ export class Writer {
     private readonly intervalMs = 40,
     /** A statement without an answer after this is "unknown" and its connection is dropped. */
     private readonly statementTimeoutMs = 4000,
-  ) {}
+    /**
+     * Close and open each connection again after this long (0: keep it): a
+     * connection made before an HAProxy reload stays on the old process, so
+     * only new connections show what the new one routes.
+     */
+    private readonly reconnectMs = 0,
+  ) {
+    this.targets = Array.isArray(target) ? target : [target as Target];
+  }
 
   start(): void {
     this.running = true;
@@ -64,15 +125,16 @@ export class Writer {
 
   private async loop(conn: number): Promise<void> {
     let c: PgConnection | undefined;
+    let openedAt = 0;
     while (this.running) {
+      if (c && !c.isClosed && this.reconnectMs > 0 && Date.now() - openedAt > this.reconnectMs) {
+        await c.close();
+        c = undefined;
+      }
       if (!c || c.isClosed) {
         try {
-          c = await PgConnection.connect({
-            ...this.target,
-            ...this.creds,
-            timeoutMs: 2000,
-            applicationName: `writer-${conn}`,
-          });
+          c = await connectAny(this.targets, this.creds, 2000, `writer-${conn}`);
+          openedAt = Date.now();
         } catch {
           c = undefined;
           await sleep(100);
@@ -103,23 +165,28 @@ export interface ProbeNode extends Target {
 }
 
 export interface ProxyStats {
+  /** The HAProxy host (or "entry" for the page behind the VIP). */
+  readonly name?: string;
   /** http://host:port/ of HAProxy's stats page. */
   readonly url: string;
   readonly user: string;
   readonly password: string;
   /** Name of the primary backend (CLUSTER-primary). */
   readonly primaryBackend: string;
+  /** For an https stats page: the CA to verify it with. */
+  readonly tls?: TlsClient;
 }
 
 /** Servers UP in the primary backend, from the stats page's CSV export. */
 export async function proxyPrimaries(stats: ProxyStats, timeoutMs = 1000): Promise<string[] | undefined> {
   try {
-    const r = await fetch(`${stats.url.replace(/\/$/, "")}/;csv`, {
+    const r = await httpRequest(`${stats.url.replace(/\/$/, "")}/;csv`, {
       headers: { authorization: `Basic ${Buffer.from(`${stats.user}:${stats.password}`).toString("base64")}` },
-      signal: AbortSignal.timeout(timeoutMs),
+      timeoutMs,
+      tls: stats.tls,
     });
-    if (!r.ok) return undefined;
-    return (await r.text())
+    if (r.status !== 200) return undefined;
+    return r.text
       .split("\n")
       .map((l) => l.split(","))
       .filter(
@@ -131,18 +198,37 @@ export async function proxyPrimaries(stats: ProxyStats, timeoutMs = 1000): Promi
   }
 }
 
+/**
+ * The servers up in the primary backend of every HAProxy that answered
+ * (union), and each HAProxy's own answer: with several HAProxy hosts, two
+ * of them routing to different primaries is a split as much as one routing
+ * to two.
+ */
+export async function proxiesPrimaries(
+  stats: readonly ProxyStats[],
+): Promise<{ union?: string[]; each: Record<string, string[] | undefined> }> {
+  const answers = await Promise.all(stats.map((s) => proxyPrimaries(s)));
+  const each = Object.fromEntries(stats.map((s, i) => [s.name ?? s.url, answers[i]]));
+  const answered = answers.filter((a): a is string[] => a !== undefined);
+  return { union: answered.length ? [...new Set(answered.flat())] : undefined, each };
+}
+
 export class Prober {
   readonly rounds: ProbeRound[] = [];
   private running = false;
   private loopDone: Promise<void> = Promise.resolve();
   private readonly conns = new Map<string, PgConnection>();
+  private readonly stats: readonly ProxyStats[];
 
   constructor(
     private readonly nodes: readonly ProbeNode[],
     private readonly creds: Credentials,
-    private readonly stats: ProxyStats | undefined,
+    /** Every HAProxy host's stats page (or one). */
+    stats: ProxyStats | readonly ProxyStats[] | undefined,
     private readonly intervalMs = 250,
-  ) {}
+  ) {
+    this.stats = stats === undefined ? [] : Array.isArray(stats) ? stats : [stats as ProxyStats];
+  }
 
   start(): void {
     this.running = true;
@@ -192,13 +278,14 @@ export class Prober {
       const at = Date.now();
       const [answers, proxy] = await Promise.all([
         Promise.all(this.nodes.map((n) => this.ask(n))),
-        this.stats ? proxyPrimaries(this.stats) : undefined,
+        this.stats.length ? proxiesPrimaries(this.stats) : undefined,
       ]);
       this.rounds.push({
         at,
         writable: this.nodes.filter((_, i) => answers[i] === "writable").map((n) => n.name),
         unreachable: this.nodes.filter((_, i) => answers[i] === "unreachable").map((n) => n.name),
-        proxyPrimaries: proxy,
+        proxyPrimaries: proxy?.union,
+        proxies: proxy?.each,
       });
       await sleep(Math.max(0, this.intervalMs - (Date.now() - at)));
     }

@@ -2,7 +2,18 @@
 // itself, each parses and names real scripts, stacks and hosts. Breaking one
 // here (never in the README) shows the check fails.
 import { describe, expect, it } from "vitest";
-import { extractStandHints, extractTryCommands, lintCommand, runProblem, TRY_MARKER } from "./readmeCommands";
+import {
+  commandLines,
+  extractBlock,
+  extractStandHints,
+  extractTryCommands,
+  lintCommand,
+  OWN_SERVERS_MARKER,
+  OWN_SERVERS_UP_MARKER,
+  runProblem,
+  TRY_MARKER,
+} from "./readmeCommands";
+import * as childProcess from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
@@ -70,3 +81,18 @@ describe("the README's commands", () => {
     expect(runProblem(0, "psql: error: connection to server failed")).toContain("printed an error");
   });
 });
+
+// The e2e test (test/e2e/own-servers.test.ts) runs these against real
+// servers; here only that the README has them and that they parse.
+describe("the README's own-servers commands", () => {
+  it("are in the README: the block up to preview parses as one script, then up for the same stack", () => {
+    const block = extractBlock(readme, OWN_SERVERS_MARKER);
+    expect(bashSyntax(block)).toBe("");
+    expect(commandLines(block).at(-1)).toBe("npm run pulumi -- preview --stack prod");
+    const up = commandLines(extractBlock(readme, OWN_SERVERS_UP_MARKER));
+    expect(up[0]).toBe("npm run pulumi -- up --stack prod --yes");
+    for (const c of up) expect(bashSyntax(c), c).toBe("");
+  });
+});
+
+const bashSyntax = (c: string) => childProcess.spawnSync("bash", ["-n", "-c", c], { encoding: "utf8" }).stderr;

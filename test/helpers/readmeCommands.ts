@@ -6,13 +6,28 @@ import * as childProcess from "child_process";
 
 export const TRY_MARKER = "<!-- readme-commands:try -->";
 
+/** The deployment onto your own servers: the commands up to `preview` (run as one script), then `up` and a look. */
+export const OWN_SERVERS_MARKER = "<!-- readme-commands:own-servers -->";
+export const OWN_SERVERS_UP_MARKER = "<!-- readme-commands:own-servers-up -->";
+
+/** The text of the sh block that follows `marker` (the marker itself must stand alone on its line). */
+export function extractBlock(text: string, marker: string): string {
+  const at = text.indexOf(`${marker}\n`);
+  if (at < 0) throw new Error(`no ${marker} marker before the block it names`);
+  const block = /```sh\n([\s\S]*?)\n```/.exec(text.slice(at));
+  if (!block) throw new Error(`no \`\`\`sh block after ${marker}`);
+  return block[1];
+}
+
+/** The command lines of a block (comments and blank lines left out). */
+export const commandLines = (block: string): string[] =>
+  block.split("\n").filter((l) => l.trim() !== "" && !l.trim().startsWith("#"));
+
 /** The lines of the sh block that follows the marker. */
 export function extractTryCommands(readme: string): string[] {
-  const at = readme.indexOf(TRY_MARKER);
-  if (at < 0) throw new Error(`README.md has no ${TRY_MARKER} marker before its block of things to try`);
-  const block = /```sh\n([\s\S]*?)\n```/.exec(readme.slice(at));
-  if (!block) throw new Error(`no \`\`\`sh block after ${TRY_MARKER}`);
-  return block[1].split("\n").filter((l) => l.trim() !== "" && !l.trim().startsWith("#"));
+  if (!readme.includes(TRY_MARKER))
+    throw new Error(`README.md has no ${TRY_MARKER} marker before its block of things to try`);
+  return commandLines(extractBlock(readme, TRY_MARKER));
 }
 
 /** The indented command lines `npm run stand` printed after its "Try:" line. */

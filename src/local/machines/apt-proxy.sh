@@ -76,7 +76,7 @@ up() {
     log "process alive but not answering; restarting it"
     down_locked >/dev/null
   fi
-  [[ $listen == 127.* ]] || ip -4 -o addr show | grep -q " inet $listen/" \
+  [[ $listen == 127.* ]] || ip -4 -o addr show | grep " inet $listen/" >/dev/null \
     || die "$listen is not assigned on this host: run network.sh up first"
   if adopt; then
     healthy && { log "adopted apt-cacher-ng $(cat "$pidfile") (its pidfile was stale)"; echo running; return 0; }

@@ -6,6 +6,8 @@
 #   machine.sh create NAME --address 10.213.0.11/24 --authorized-keys-file FILE
 #                     [--gateway 10.213.0.1] [--bridge pgstand0] [--apt-proxy http://10.213.0.1:3142|none]
 #                     [--hosts-file FILE] [--storage auto|overlay|copy] [--stand local]
+#                     [--capability CAP_NET_ADMIN[,CAP_...]|none]
+#                     [--image-packages "P1 P2 ..."]   (made from an image with those installed)
 #   machine.sh start NAME                          -> boots it if needed, prints "running"
 #   machine.sh status NAME                         -> prints exactly "running" or "stopped"
 #   machine.sh wait-ready NAME [--timeout 60] [--identity KEY]   -> prints "running" or "degraded"
@@ -28,7 +30,8 @@ usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 # ---------------------------------------------------------------- arguments
 cmd=${1:-}; [[ -n $cmd && $cmd != -h && $cmd != --help ]] || usage; shift
-name='' stand=local address='' gateway='' bridge='' apt_proxy='' akeys='' hosts_file='' storage=auto
+name='' stand=local address='' gateway='' bridge='' apt_proxy='' akeys='' hosts_file='' storage=auto capability=none
+image_packages=
 timeout=60 identity='' known_hosts=0
 exec_argv=()
 while (($#)); do
@@ -41,6 +44,8 @@ while (($#)); do
     --authorized-keys-file) akeys=${2:?}; shift 2 ;;
     --hosts-file) hosts_file=${2:?}; shift 2 ;;
     --storage) storage=${2:?}; shift 2 ;;
+    --capability) capability=${2:?}; shift 2 ;;
+    --image-packages) image_packages=${2:?}; shift 2 ;;
     --timeout) timeout=${2:?}; shift 2 ;;
     --identity) identity=${2:?}; shift 2 ;;
     --known-hosts) known_hosts=1; shift ;;
@@ -184,10 +189,14 @@ start_locked() {
   log "booting $name ($ADDRESS)"
   # --register=no --keep-unit: the controller may have no systemd/D-Bus to
   # register with (a container; nspawn fails without them). The console is only logged. The host's resolv.conf and
-  # timezone are never copied in; no journal linking into the host.
+  # timezone are never copied in; no journal linking into the host. Capabilities beyond nspawn's
+  # default set come from machine.env, so every boot (pulumi up, npm run power) gets them.
+  local -a caps=()
+  [[ ${CAPABILITY:-none} == none ]] || caps=("--capability=$CAPABILITY")
+  echo "${CAPABILITY:-none}" >"$sd/booted-capability"
   spawn_detached "$sd/console.log" systemd-nspawn -D "$root" --boot --register=no --keep-unit \
       --network-namespace-path="/run/netns/$NETNS" --machine="$name" \
-      --link-journal=no --resolv-conf=off --timezone=off --console=read-only
+      --link-journal=no --resolv-conf=off --timezone=off --console=read-only "${caps[@]}"
   local npid=$SPAWNED_PID
   local nrec; nrec=$(pid_record "$npid" || true)
   [[ -n $nrec ]] && echo "$nrec" >"$sd/nspawn.pid"
@@ -305,6 +314,8 @@ check_create_args() {
   fi
   akeys=$(readlink -f "$akeys")
   case $storage in auto|overlay|copy) ;; *) die "--storage must be auto, overlay or copy" ;; esac
+  [[ $capability == none || $capability =~ ^CAP_[A-Z_]+(,CAP_[A-Z_]+)*$ ]] \
+    || die "--capability must be none or CAP_X[,CAP_Y...], got '$capability'"
 }
 
 create_locked() {
@@ -315,10 +326,17 @@ create_locked() {
     [[ $ADDRESS == "$address" && $GATEWAY == "$gateway" && $BRIDGE == "$bridge" ]] \
       || die "$name exists with address $ADDRESS gateway $GATEWAY bridge $BRIDGE; asked for $address $gateway $bridge: destroy it first"
     APT_PROXY=$apt_proxy AKEYS=$akeys HOSTS_FILE=$hosts_file
+    CAPABILITY=$capability
     # Keys and hosts may have changed: cheap to rewrite.
     mount_root
     customize
     write_env
+    if is_running && ! caps_within "$CAPABILITY" "$(cat "$sd/booted-capability" 2>/dev/null || echo none)"; then
+      # A running machine keeps the capabilities it booted with: one it now needs means
+      # booting it again (its disk is kept). One it no longer needs waits for its next boot.
+      log "restarting $name: it needs $CAPABILITY, it was booted with $(cat "$sd/booted-capability" 2>/dev/null || echo none)"
+      stop_locked poweroff >/dev/null
+    fi
     start_locked
     return
   fi
@@ -334,13 +352,15 @@ create_locked() {
   if [[ -d $sd ]]; then umount_root; rm -rf --one-file-system "$sd"; fi
 
   local base
-  if [[ $apt_proxy == none ]]; then base=$("$HERE/rootfs.sh" ensure --no-proxy)
-  else base=$("$HERE/rootfs.sh" ensure --apt-proxy "${apt_proxy%/}"); fi
+  local -a image=()
+  [[ -z $image_packages ]] || image=(--with-packages "$image_packages")
+  if [[ $apt_proxy == none ]]; then base=$("$HERE/rootfs.sh" ensure --no-proxy "${image[@]}")
+  else base=$("$HERE/rootfs.sh" ensure --apt-proxy "${apt_proxy%/}" "${image[@]}"); fi
   [[ -f $base/.complete ]] || die "rootfs.sh returned an incomplete base: $base"
 
   mkdir -p "$sd"
   ADDRESS=$address GATEWAY=$gateway BRIDGE=$bridge APT_PROXY=$apt_proxy
-  AKEYS=$akeys HOSTS_FILE=$hosts_file BASE=$base STORAGE=$storage
+  AKEYS=$akeys HOSTS_FILE=$hosts_file BASE=$base STORAGE=$storage CAPABILITY=$capability
   if [[ $STORAGE != copy ]]; then
     # Overlay: creating a machine costs no copy; the base is never modified
     # (its name carries the recipe hash), so sharing it read-only is safe.
@@ -363,6 +383,13 @@ create_locked() {
   start_locked
 }
 
+# caps_within WANTED BOOTED: every capability of WANTED (comma separated, or none) is in BOOTED.
+caps_within() {
+  local c
+  [[ $1 == none ]] && return 0
+  for c in ${1//,/ }; do [[ ,$2, == *,"$c",* ]] || return 1; done
+}
+
 write_env() {
   cat >"$envf.tmp" <<EOF
 NAME=$name
@@ -377,6 +404,7 @@ BASE=$BASE
 STORAGE=$STORAGE
 NETNS=$NETNS
 VETH=$VETH
+CAPABILITY=${CAPABILITY:-none}
 EOF
   mv "$envf.tmp" "$envf"
 }

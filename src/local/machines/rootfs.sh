@@ -4,7 +4,8 @@
 # (suite, package list, preparation code), so changing the recipe builds a new
 # base and machines made from an older one keep working.
 #
-#   rootfs.sh ensure [--apt-proxy http://10.213.0.1:3142 | --no-proxy]   -> prints the base path
+#   rootfs.sh ensure [--apt-proxy http://10.213.0.1:3142 | --no-proxy] [--with-packages "P1 P2 ..."]
+#                                                                         -> prints the base path
 #   rootfs.sh path                                                        -> prints the path (may not exist yet)
 #   rootfs.sh list                                                        -> cached bases
 #   rootfs.sh prune                                                       -> delete bases that are
@@ -12,6 +13,12 @@
 #
 # debootstrap goes through the stand's apt proxy when it answers (so a rebuild
 # reuses the proxy cache), directly to the mirror otherwise.
+#
+# --with-packages: an image made from the base with those packages installed
+# but nothing of theirs running or enabled (no default PostgreSQL cluster, no
+# service the packages enable), as a cloud image or a Vagrant box would be.
+# Cached by the base and the sorted package list; a machine made from it has
+# nothing to install.
 set -euo pipefail
 . "$(dirname "$(readlink -f "$0")")/lib.sh"
 
@@ -161,6 +168,51 @@ ensure() {
   echo "$dest"
 }
 
+# The image of `base` with `packages` installed: nothing of theirs enabled or
+# running, no default PostgreSQL cluster, no downloaded .debs kept.
+with_packages() {
+  local base=$1; shift
+  local list; list=$(printf '%s\n' "$@" | sort -u | paste -sd' ' -)
+  local dest; dest="$base-pkgs-$(printf '%s' "$list" | sha256sum | cut -c1-12)"
+  if [[ -f $dest/.complete ]]; then echo "$dest"; return 0; fi
+  require_cmds systemd-nspawn
+  local tmp="$dest.tmp" t0=$SECONDS
+  rm -rf --one-file-system "$tmp"
+  log "building an image with $list (once per package list)"
+  # The base's contents (it may be reached through a symlink): never the base itself.
+  mkdir -p "$tmp"
+  cp -a --reflink=auto "$(readlink -f "$base")/." "$tmp/"
+  rm -f "$tmp/.complete"
+  mkdir -p "$tmp/etc/postgresql-common/createcluster.d"
+  printf 'create_main_cluster = false\n' >"$tmp/etc/postgresql-common/createcluster.d/pulumi-patroni.conf"
+  printf '#!/bin/sh\nexit 101\n' >"$tmp/usr/sbin/policy-rc.d"
+  chmod 755 "$tmp/usr/sbin/policy-rc.d"
+  local -a proxy_opt=()
+  [[ -n $proxy ]] && proxy_opt=(-o "Acquire::http::Proxy=$proxy")
+  # Not booted: the packages' postinst scripts run without systemd, so no
+  # service starts; the units they enable are disabled again below.
+  systemctl_enabled() { systemd-nspawn -q -D "$tmp" --register=no --keep-unit --pipe -- systemctl list-unit-files --state=enabled --no-legend 2>/dev/null | awk '{print $1}' | sort; }
+  local before; before=$(systemctl_enabled)
+  # shellcheck disable=SC2086 # the package list is split into words on purpose
+  if ! systemd-nspawn -q -D "$tmp" --register=no --keep-unit --pipe -E DEBIAN_FRONTEND=noninteractive -- \
+      sh -c "apt-get ${proxy_opt[*]} update -q && apt-get ${proxy_opt[*]} install -y -q --no-install-recommends $list" >"$tmp.log" 2>&1; then
+    tail -n 30 "$tmp.log" >&2
+    die "installing the image's packages failed (log: $tmp.log)"
+  fi
+  local enabled; enabled=$(comm -13 <(echo "$before") <(systemctl_enabled) | grep -E '\.(service|timer|socket)$' || true)
+  # shellcheck disable=SC2086 # one unit name per word
+  [[ -z $enabled ]] || systemd-nspawn -q -D "$tmp" --register=no --keep-unit --pipe -- systemctl disable $enabled >/dev/null 2>&1
+  rm -f "$tmp/usr/sbin/policy-rc.d"
+  find "$tmp/var/cache/apt/archives" -name '*.deb' -delete
+  rm -rf "$tmp"/var/log/apt/*
+  echo "$list" >"$tmp/etc/pulumi-patroni-image-packages"
+  touch "$tmp/.complete"
+  mv "$tmp.log" "$tmp/.image.log"
+  mv -T "$tmp" "$dest"
+  log "image ready in $((SECONDS - t0)) s (units disabled: ${enabled//$'\n'/ })"
+  echo "$dest"
+}
+
 prune() {
   local cur b; cur=$(base_path)
   for b in "$PP_CACHE_ROOT"/rootfs/*; do
@@ -174,17 +226,24 @@ prune() {
 }
 
 cmd=${1:-}; [[ -n $cmd ]] || usage; shift
-proxy=http://10.213.0.1:3142
+proxy=http://10.213.0.1:3142 packages=""
 while (($#)); do
   case $1 in
     --apt-proxy) proxy=${2:?}; shift 2 ;;
     --no-proxy) proxy=; shift ;;
+    --with-packages) packages=${2:?}; shift 2 ;;
     -h|--help) usage ;;
     *) die "unknown argument: $1" ;;
   esac
 done
 case $cmd in
-  ensure) require_root; with_lock rootfs ensure ;;
+  ensure)
+    require_root
+    base=$(with_lock rootfs ensure)
+    if [[ -z $packages ]]; then echo "$base"; else
+      # shellcheck disable=SC2086 # one package per word
+      with_lock rootfs with_packages "$base" $packages
+    fi ;;
   path) base_path ;;
   prune) require_root; with_lock rootfs prune ;;
   list) for b in "$PP_CACHE_ROOT"/rootfs/*/; do [[ -d $b ]] && echo "${b%/}"; done; true ;;

@@ -1,15 +1,23 @@
 // A client host as the runbooks have one: psql and pgbench installed (by HostBase), a
-// pg_service.conf with services "primary" and "replicas" through the first
-// HAProxy and a 0600 .pgpass for root, so `psql service=primary` just works.
+// pg_service.conf with services "primary" and "replicas" through the entry
+// (the VIP, or every HAProxy host) and a 0600 .pgpass for root, so
+// `psql service=primary` just works.
 import * as pulumi from "@pulumi/pulumi";
 import { ShellCommand } from "../../providers/shellCommand";
 import { secretValues } from "../../stack/passwords";
 import { HostSteps } from "../../steps/hostSteps";
 import { scriptsIn } from "../../steps/stepScript";
-import { HAPROXY_ROLE } from "../haproxy/slice";
 import { SUPERUSER } from "../postgres/slice";
 import { RoleArgs } from "../roleArgs";
-import { PG_SERVICE_PATH, PRIMARY_SERVICE, renderPgpass, renderPgService, ROOT_PGPASS_PATH } from "./clientConnection";
+import { TLS_PATHS } from "../../tls/settings";
+import {
+  clientEndpoint,
+  PG_SERVICE_PATH,
+  PRIMARY_SERVICE,
+  renderPgpass,
+  renderPgService,
+  ROOT_PGPASS_PATH,
+} from "./clientConnection";
 
 const script = scriptsIn(__dirname);
 
@@ -23,17 +31,19 @@ export class ClientHost extends pulumi.ComponentResource {
     super("pulumi-patroni:index:ClientHost", name, {}, { ...opts, aliases: [{ type: "pulumi-patroni:ClientHost" }] });
     const { config, host } = args;
     const steps = new HostSteps(this, name, host, args.facts);
-    const entry = args.topology.withRole(HAPROXY_ROLE)[0];
-    const ports = [config.haproxy.primaryPort, config.haproxy.replicaPort];
-    const pgService = renderPgService(
-      args.managed,
-      { host: entry.address, primaryPort: ports[0], replicaPort: ports[1] },
-      SUPERUSER,
-    );
+    const endpoint = clientEndpoint(config);
+    const pgService = renderPgService(args.managed, endpoint, SUPERUSER, config.tls.enabled ? TLS_PATHS.ca : undefined);
     const pgpass = args.passwords.apply((p) =>
       renderPgpass(
         args.managed,
-        ports.map((port) => ({ host: entry.address, port, user: SUPERUSER, password: p.superuser })),
+        endpoint.hosts.flatMap((h) =>
+          [endpoint.primaryPort, endpoint.replicaPort].map((port) => ({
+            host: h,
+            port,
+            user: SUPERUSER,
+            password: p.superuser,
+          })),
+        ),
       ),
     );
     const legacy = (step: string) => ({ legacyName: `${host.name}-${step}`, dependsOn: args.dependsOn });

@@ -12,9 +12,8 @@
 # Env: ACTION, NAME, PEER_URL, CLIENT_URL, JOIN_ENV and JOIN_DROP_IN (the
 # environment of a member that joined, and the unit drop-in that reads it),
 # TIMEOUT; facts ETCD_ENDPOINTS (every configured member's client URL),
-# ETCD_DATA_DIR, MANAGED_MARKER.
-export ETCDCTL_API=3
-# (None for a single member: grep finds no line, which is no failure here.)
+# ETCD_DATA_DIR, MANAGED_MARKER, CURL_TLS (and etcdctl's, lib/etcdctl.sh).
+# (A one-member cluster has no others: grep then finds nothing, which is no failure.)
 others=$(printf '%s\n' "${ETCD_ENDPOINTS//,/$'\n'}" | { grep -vxF "$CLIENT_URL" || true; } | paste -sd, -)
 ctl() { etcdctl --endpoints="$1" --command-timeout=5s "${@:2}"; }
 # Answers once the cluster has a quorum (member list goes through its leader).
@@ -25,7 +24,7 @@ ctl() { etcdctl --endpoints="$1" --command-timeout=5s "${@:2}"; }
 some_member_has_leader() {
   local url
   for url in ${others//,/ }; do
-    curl -fsS --max-time 2 -X POST -d '{}' "$url/v3/maintenance/status" 2>/dev/null | jq -e '(.leader // "0") != "0"' >/dev/null && return 0
+    curl -fsS --max-time 2 -K "$CURL_TLS" -X POST -d '{}' "$url/v3/maintenance/status" 2>/dev/null | jq -e '(.leader // "0") != "0"' >/dev/null && return 0
   done
   return 1
 }

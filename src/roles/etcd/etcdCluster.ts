@@ -6,7 +6,8 @@ import { ShellCommand, SshConnection } from "../../providers/shellCommand";
 import { HostConfig, StackConfig } from "../../stack/stackConfig";
 import { HostSteps } from "../../steps/hostSteps";
 import { HostFacts, inlineScript, scriptsIn } from "../../steps/stepScript";
-import { ETCD_DROP_IN, etcdHosts, etcdInitialCluster } from "./slice";
+import { dropInPath } from "../../render/systemdUnit";
+import { ETCD_DROP_IN, ETCD_ENVIRONMENT_PATH, etcdHosts, etcdInitialCluster, etcdMetricsListener } from "./slice";
 
 const script = scriptsIn(__dirname);
 
@@ -49,7 +50,8 @@ export class EtcdCluster {
       heartbeatIntervalMs: e.heartbeatIntervalMs,
       electionTimeoutMs: e.electionTimeoutMs,
       dropIn: ETCD_DROP_IN,
-      metricsPort: e.metricsPort,
+      // The metrics listener exists with TLS or a monitor host only (etcdEnvironment.ts).
+      ...(etcdMetricsListener(this.config) ? { metricsPort: e.metricsPort } : {}),
     });
     let previous = after;
     return hosts.map((h) => {
@@ -58,7 +60,11 @@ export class EtcdCluster {
         {
           description: "restart the etcd member for changed settings",
           create: inlineScript("etcd-started", "echo 'etcd started with these settings'"),
-          update: script("etcd-restart", { MEMBERS: hosts.length, TIMEOUT: 120 }),
+          update: script("etcd-restart", {
+            MEMBERS: hosts.length,
+            TIMEOUT: 120,
+            FILES: [ETCD_ENVIRONMENT_PATH, dropInPath("etcd.service")].join(" "),
+          }),
           triggers: [settings],
           // A restart: only for changed settings, never because the script itself changed.
           runOnlyOnTriggers: true,

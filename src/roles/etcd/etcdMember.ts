@@ -7,8 +7,14 @@ import { ShellCommand } from "../../providers/shellCommand";
 import { contentHash, HostSteps } from "../../steps/hostSteps";
 import { scriptsIn } from "../../steps/stepScript";
 import { RoleArgs } from "../roleArgs";
-import { ETCD_ENVIRONMENT_PATH, ETCD_JOIN_ENVIRONMENT_PATH, renderEtcdEnvironment } from "./etcdEnvironment";
-import { ETCD_DROP_IN, etcdClientUrl, etcdInitialCluster, etcdMetricsUrl, etcdPeerUrl } from "./slice";
+import { stagesOf } from "../../tls/stages";
+import {
+  ETCD_ENVIRONMENT_PATH,
+  ETCD_JOIN_ENVIRONMENT_PATH,
+  etcdEnvironmentInput,
+  renderEtcdEnvironment,
+} from "./etcdEnvironment";
+import { ETCD_DROP_IN, etcdClientUrl, etcdPeerUrl } from "./slice";
 
 const script = scriptsIn(__dirname);
 
@@ -22,17 +28,10 @@ export class EtcdMember extends pulumi.ComponentResource {
     super("pulumi-patroni:index:EtcdMember", name, {}, { ...opts, aliases: [{ type: "pulumi-patroni:EtcdMember" }] });
     const { config, host } = args;
     const steps = new HostSteps(this, name, host, args.facts);
-    const env = renderEtcdEnvironment(args.managed, {
-      clusterName: config.cluster.name,
-      memberName: host.name,
-      peerUrl: etcdPeerUrl(config, host),
-      clientUrl: etcdClientUrl(config, host),
-      loopbackClientUrl: etcdClientUrl(config, { address: "127.0.0.1" }),
-      metricsUrls: [etcdMetricsUrl(config, host), etcdMetricsUrl(config, { address: "127.0.0.1" })],
-      initialCluster: etcdInitialCluster(config),
-      heartbeatIntervalMs: config.etcd.heartbeatIntervalMs,
-      electionTimeoutMs: config.etcd.electionTimeoutMs,
-    });
+    const env = renderEtcdEnvironment(
+      args.managed,
+      etcdEnvironmentInput(config, host, stagesOf(config.tls.enabled).etcd),
+    );
     const dropIn = renderSystemdDropIn(args.managed, ETCD_DROP_IN);
     const legacy = (step: string) => ({ legacyName: `${host.name}-${step}`, dependsOn: args.dependsOn });
     const files = [

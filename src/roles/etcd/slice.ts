@@ -7,6 +7,8 @@ import { port, positiveInt } from "../../config/primitives";
 import { RoleSlice } from "../../config/roleSlice";
 import { Topology } from "../../config/topology";
 import { UnitSections } from "../../render/systemdUnit";
+import { TlsView } from "../../tls/settings";
+import { monitored } from "../monitor/monitored";
 import { ClusterView } from "../postgres/slice";
 
 export const etcdSettingsSchema = z
@@ -15,14 +17,16 @@ export const etcdSettingsSchema = z
     peerPort: port.default(2380).describe("etcd peer port."),
     metricsPort: port
       .default(2381)
-      .describe("etcd's plain-HTTP /metrics and /health listener (the monitor scrapes it; no client API there)."),
+      .describe(
+        "With TLS or a monitor host: the plain listener for /health and /metrics (no certificate needed), on the host's address and 127.0.0.1; the monitor scrapes it.",
+      ),
     heartbeatIntervalMs: positiveInt.default(1000).describe("etcd heartbeat interval."),
     electionTimeoutMs: positiveInt.default(5000).describe("etcd election timeout."),
   })
   .strict();
 export type EtcdSettings = z.infer<typeof etcdSettingsSchema>;
 
-export interface EtcdView extends ClusterView {
+export interface EtcdView extends ClusterView, TlsView {
   readonly etcd: EtcdSettings;
 }
 
@@ -35,16 +39,25 @@ export const etcdHosts = <H extends CoreHost>(c: { readonly hosts: readonly H[] 
   c.hosts.filter((h) => h.roles.includes(ETCD_ROLE));
 
 /** How clients and peers speak to etcd. */
-const ETCD_SCHEME = "http";
+export const etcdScheme = (c: TlsView): "http" | "https" => (c.tls.enabled ? "https" : "http");
 
-/** A member's client URL (http://10.0.0.11:2379): where Patroni, etcdctl and the steps reach it. */
-export const etcdClientUrl = (c: { readonly etcd: EtcdSettings }, h: { readonly address: string }) =>
-  `${ETCD_SCHEME}://${h.address}:${c.etcd.clientPort}`;
-export const etcdPeerUrl = (c: { readonly etcd: EtcdSettings }, h: { readonly address: string }) =>
-  `${ETCD_SCHEME}://${h.address}:${c.etcd.peerPort}`;
-/** A member's metrics listener (http://10.0.0.11:2381): /metrics and /health only, plain HTTP whatever the client URLs. */
-export const etcdMetricsUrl = (c: { readonly etcd: EtcdSettings }, h: { readonly address: string }) =>
-  `http://${h.address}:${c.etcd.metricsPort}`;
+/**
+ * Whether the members run the plain /health and /metrics listener: with TLS
+ * (from its first stage on: health checks need no certificate there), or
+ * when a monitor host scrapes it. `stage` narrows TLS to the migration's.
+ */
+export const etcdMetricsListener = (
+  c: TlsView & { readonly hosts: readonly { readonly roles: readonly string[] }[] },
+  stage?: string,
+): boolean => (stage === undefined ? c.tls.enabled : stage !== "plain") || monitored(c);
+
+type EtcdUrlView = TlsView & { readonly etcd: EtcdSettings };
+
+/** A member's client URL (https://10.0.0.11:2379): where Patroni, etcdctl and the steps reach it. */
+export const etcdClientUrl = (c: EtcdUrlView, h: { readonly address: string }) =>
+  `${etcdScheme(c)}://${h.address}:${c.etcd.clientPort}`;
+export const etcdPeerUrl = (c: EtcdUrlView, h: { readonly address: string }) =>
+  `${etcdScheme(c)}://${h.address}:${c.etcd.peerPort}`;
 
 /** Every member's client address and port (address:2379), as Patroni's etcd3.hosts lists them. */
 export const etcdClientHostPorts = (c: EtcdView): string[] =>
@@ -89,9 +102,7 @@ function etcdProblems(c: EtcdView, topology: Topology): string[] {
 const FIELD_CLASSES: FieldClasses = {
   "etcd.clientPort": identity("Patroni and every member reach etcd there; " + NEW_STACK),
   "etcd.peerPort": identity("the members reach each other there; " + NEW_STACK),
-  "etcd.metricsPort": rolling(
-    "every etcd member restarts, one at a time, each healthy before the next; the monitor's targets follow",
-  ),
+  "etcd.metricsPort": rolling("every etcd member restarts, one at a time, each healthy before the next"),
   "etcd.heartbeatIntervalMs": rolling("every etcd member restarts, one at a time, each healthy before the next"),
   "etcd.electionTimeoutMs": rolling("every etcd member restarts, one at a time, each healthy before the next"),
 };
@@ -103,7 +114,7 @@ export const etcdSlice = {
   ports: (c) => [
     { port: c.etcd.clientPort, field: "etcd.clientPort" },
     { port: c.etcd.peerPort, field: "etcd.peerPort" },
-    { port: c.etcd.metricsPort, field: "etcd.metricsPort" },
+    ...(etcdMetricsListener(c) ? [{ port: c.etcd.metricsPort, field: "etcd.metricsPort" }] : []),
   ],
   problems: etcdProblems,
   packages: () => ["etcd-server", "etcd-client"],

@@ -1,7 +1,6 @@
 # Health gate: every configured etcd member answers and is a started member
 # (while members are being removed the cluster may still have more).
-# Env: MEMBERS (count), TIMEOUT; fact ETCD_ENDPOINTS (comma separated).
-export ETCDCTL_API=3
+# Env: MEMBERS (count), TIMEOUT; facts ETCD_ENDPOINTS (comma separated), CURL_TLS.
 all_members_healthy() {
   local healthy started
   healthy=$(etcdctl --endpoints="$ETCD_ENDPOINTS" --command-timeout=3s endpoint health 2>&1 | grep -c 'is healthy' || true)
@@ -15,7 +14,7 @@ all_members_healthy() {
 cluster_version_agreed() {
   local ep version
   for ep in ${ETCD_ENDPOINTS//,/ }; do
-    version=$(curl -fsS --max-time 3 "$ep/version" 2>/dev/null | jq -r '.etcdcluster // "none"' 2>/dev/null || echo none)
+    version=$(curl -fsS --max-time 3 -K "$CURL_TLS" "$ep/version" 2>/dev/null | jq -r '.etcdcluster // "none"' 2>/dev/null || echo none)
     case "$version" in
       3.[3-9].* | 3.[1-9][0-9].* | [4-9].*) ;;
       *) echo "$ep: cluster version $version (members still agreeing on one)"; return 1 ;;

@@ -4,7 +4,15 @@
 // alone keep sending sessions to a node whose PgBouncer is dead.
 // https://docs.haproxy.org/3.0/configuration.html#tcp-check%20connect
 import { ManagedFileContext, managedHeader } from "../../render/managedHeader";
-import { HAPROXY_ADMIN_SOCKET, HAPROXY_STATS_USER, primaryBackend, replicaBackend } from "./slice";
+import { TlsPaths } from "../../tls/settings";
+import { HaproxyStage, stageMarker } from "../../tls/stages";
+import {
+  HAPROXY_ADMIN_SOCKET,
+  HAPROXY_PRIMARY_UP_URI,
+  HAPROXY_STATS_USER,
+  primaryBackend,
+  replicaBackend,
+} from "./slice";
 
 export interface HaproxyBackendServer {
   readonly name: string;
@@ -16,6 +24,13 @@ export interface HaproxyBackendServer {
 export interface HaproxyConfigInput {
   readonly clusterName: string;
   readonly listenAddress: string;
+  /**
+   * The VIP (haproxy.vip), bound with `transparent` so that this HAProxy
+   * starts and reloads while another host holds the VIP, and serves it the
+   * moment keepalived adds it here (a plain bind to an address the host
+   * does not have fails, and `haproxy -c` does not catch it).
+   */
+  readonly vip?: string;
   readonly primaryPort: number;
   readonly replicaPort: number;
   readonly statsPort: number;
@@ -32,26 +47,61 @@ export interface HaproxyConfigInput {
   readonly allowedSources: readonly string[];
   /**
    * HAProxy's built-in Prometheus exporter on a frontend of its own, open to
-   * the monitor (and the host itself) only, when the stack has a monitor host.
+   * the monitor (and the host itself) only, when the stack has a monitor host;
+   * https with this host's certificate once TLS is on.
    */
   readonly metrics?: { readonly port: number; readonly sources: readonly string[] };
+  readonly tls: HaproxyTls;
 }
+
+/**
+ * tls: the Patroni checks over TLS, the server's certificate verified against
+ * the cluster's CA and its host name (verifyhost: DNS names only), this
+ * host's certificate shown (the REST API requires one); the stats page over
+ * https. tolerant (TLS migration only): plain checks that ride out a REST
+ * API restarting or switching to https (TOLERANT_FALL failures).
+ */
+export interface HaproxyTls {
+  readonly stage: HaproxyStage;
+  readonly paths: Pick<TlsPaths, "ca" | "haproxyPem">;
+}
+
+/**
+ * How long a server's checks may fail before it is down while the TLS
+ * migration restarts Patroni and turns its REST API to https (a Patroni
+ * restart took 10 to 15 s on two busy shared cores).
+ */
+export const TOLERANT_MS = 30_000;
+
+/** Failed checks (at fastinter) that add up to TOLERANT_MS, never fewer than the configured fall. */
+export const tolerantFall = (input: Pick<HaproxyConfigInput, "fall" | "fastCheckIntervalMs">) =>
+  Math.max(input.fall, Math.ceil(TOLERANT_MS / input.fastCheckIntervalMs));
 
 // PostgreSQL SSLRequest (length 8, code 80877103): PgBouncer and PostgreSQL
 // answer "N" (no TLS) or "S"; a dead or frozen one answers nothing.
 const SSL_REQUEST = "0000000804d2162f";
 
+/** The VIP first (when there is one), then the host's address and loopback. */
+const binds = (input: HaproxyConfigInput, port: number) => [
+  ...(input.vip ? [`bind ${input.vip}:${port} transparent`] : []),
+  `bind ${input.listenAddress}:${port}`,
+  `bind 127.0.0.1:${port}`,
+];
+
 function backend(name: string, port: number, patroniPath: string, input: HaproxyConfigInput): string {
+  const tls = input.tls.stage === "tls";
+  const fall = input.tls.stage === "tolerant" ? tolerantFall(input) : input.fall;
+  const checkTls = tls ? ` ca-file ${input.tls.paths.ca} crt ${input.tls.paths.haproxyPem} verify required` : "";
   const lines = [
     `listen ${name}`,
-    `bind ${input.listenAddress}:${port}`,
-    `bind 127.0.0.1:${port}`,
+    ...binds(input, port),
     `tcp-request connection reject unless { src 127.0.0.1 ${input.allowedSources.join(" ")} }`,
     "balance roundrobin",
-    `default-server inter ${input.checkIntervalMs}ms fastinter ${input.fastCheckIntervalMs}ms fall ${input.fall} rise ${input.rise} on-marked-down shutdown-sessions`,
+    `default-server inter ${input.checkIntervalMs}ms fastinter ${input.fastCheckIntervalMs}ms fall ${fall} rise ${input.rise} on-marked-down shutdown-sessions${checkTls}`,
     "option tcp-check",
-    // 1. Patroni says this member has the role this port serves.
-    `tcp-check connect port ${input.restApiPort}`,
+    // 1. Patroni says this member has the role this port serves. Client
+    // sessions themselves pass through: TLS is between the client and PgBouncer.
+    `tcp-check connect port ${input.restApiPort}${tls ? " ssl" : ""}`,
     `tcp-check send "OPTIONS ${patroniPath} HTTP/1.0\\r\\n\\r\\n"`,
     "tcp-check expect rstring ^HTTP/1\\.[01]\\ 200",
     // 2. The port sessions go to (PgBouncer, or PostgreSQL) speaks the protocol.
@@ -59,7 +109,8 @@ function backend(name: string, port: number, patroniPath: string, input: Haproxy
     `tcp-check send-binary ${SSL_REQUEST}`,
     "tcp-check expect rbinary ^(4[Ee]|53)",
   ];
-  for (const s of input.servers) lines.push(`server ${s.name} ${s.address}:${s.port} check`);
+  for (const s of input.servers)
+    lines.push(`server ${s.name} ${s.address}:${s.port} check${tls ? ` verifyhost ${s.name}` : ""}`);
   return lines.map((l, i) => (i === 0 ? l : `    ${l}`)).join("\n");
 }
 
@@ -78,6 +129,13 @@ export function renderHaproxyConfig(ctx: ManagedFileContext, input: HaproxyConfi
     "    mode tcp",
     "    log global",
     "    option dontlognull",
+    // A client that vanished (its host died, or a VIP move left its session
+    // here while its packets now reach another host) holds a PgBouncer
+    // session until timeout client: probe idle clients, close the dead.
+    "    option clitcpka",
+    "    clitcpka-idle 10s",
+    "    clitcpka-intvl 5s",
+    "    clitcpka-cnt 3",
     "    retries 2",
     "    timeout connect 4s",
     "    timeout client 30m",
@@ -87,10 +145,18 @@ export function renderHaproxyConfig(ctx: ManagedFileContext, input: HaproxyConfi
   const stats = [
     "listen stats",
     "    mode http",
-    `    bind ${input.listenAddress}:${input.statsPort}`,
+    // With TLS, https on every address (the VIP too: the HAProxy hosts' certificates name it).
+    ...binds(input, input.statsPort).map(
+      (b) => `    ${b}${input.tls.stage === "tls" ? ` ssl crt ${input.tls.paths.haproxyPem}` : ""}`,
+    ),
     `    tcp-request connection reject unless { src 127.0.0.1 ${input.allowedSources.join(" ")} }`,
-    // The fault harness polls this page several times a second: not worth a log line each.
-    "    http-request set-log-level silent",
+    // Without authentication, before it: 200 while a primary is up behind this HAProxy, 503
+    // otherwise. keepalived's check asks it here and on the peers (keepalived-check.sh).
+    `    monitor-uri ${HAPROXY_PRIMARY_UP_URI}`,
+    `    monitor fail if { nbsrv(${primaryBackend(input.clusterName)}) lt 1 }`,
+    // keepalived's checks ask /primary-up every second on every host, the fault harness polls the
+    // page several times a second: not worth a log line each.
+    "    no log",
     "    stats enable",
     "    stats uri /",
     "    stats refresh 5s",
@@ -109,13 +175,16 @@ export function renderHaproxyConfig(ctx: ManagedFileContext, input: HaproxyConfi
     [
       "frontend prometheus",
       "    mode http",
-      `    bind ${input.listenAddress}:${input.metrics.port}`,
+      `    bind ${input.listenAddress}:${input.metrics.port}${input.tls.stage === "tls" ? ` ssl crt ${input.tls.paths.haproxyPem}` : ""}`,
       `    tcp-request connection reject unless { src 127.0.0.1 ${input.metrics.sources.join(" ")} }`,
       "    no log",
       "    http-request use-service prometheus-exporter if { path /metrics }",
       "    http-request return status 404",
     ].join("\n");
   return (
-    managedHeader(ctx) + [global, defaults, stats, primary, replicas, ...(metrics ? [metrics] : [])].join("\n\n") + "\n"
+    managedHeader(ctx) +
+    stageMarker(input.tls.stage) +
+    [global, defaults, stats, primary, replicas, ...(metrics ? [metrics] : [])].join("\n\n") +
+    "\n"
   );
 }

@@ -17,6 +17,8 @@ import { monitorHostOf } from "../monitor/slice";
 import { RoleArgs } from "../roleArgs";
 import { HaproxyConfigInput, renderHaproxyConfig } from "./haproxyConfig";
 import { HAPROXY_CONFIG_PATH, HAPROXY_DROP_IN, primaryBackend, replicaBackend } from "./slice";
+import { TLS_PATHS } from "../../tls/settings";
+import { HaproxyStage, stagesOf } from "../../tls/stages";
 
 const script = scriptsIn(__dirname);
 
@@ -26,6 +28,7 @@ export function haproxyConfigInput(
   topo: Topology<HostConfig>,
   host: HostConfig,
   statsPassword: string,
+  stage: HaproxyStage = stagesOf(c.tls.enabled).haproxy,
 ): HaproxyConfigInput {
   // PgBouncer behind HAProxy sees HAProxy's address, not the client's: who may
   // connect at all is decided here.
@@ -33,6 +36,7 @@ export function haproxyConfigInput(
   return {
     clusterName: c.cluster.name,
     listenAddress: host.address,
+    vip: c.haproxy.vip?.address,
     primaryPort: c.haproxy.primaryPort,
     replicaPort: c.haproxy.replicaPort,
     statsPort: c.haproxy.statsPort,
@@ -52,13 +56,25 @@ export function haproxyConfigInput(
     allowedSources: [
       ...new Set([
         ...topo.sessionAddresses.map((a) => `${a}/32`),
+        // The holder's own connections to the VIP come from the VIP (the gate, a local client).
+        ...(c.haproxy.vip ? [`${c.haproxy.vip.address}/32`] : []),
         ...c.cluster.adminNetworks,
         ...c.haproxy.clientNetworks,
       ]),
     ],
     metrics: monitor && { port: HAPROXY_METRICS_PORT, sources: [`${monitor.address}/32`] },
+    tls: { stage, paths: TLS_PATHS },
   };
 }
+
+/** How haproxy.cfg is written (by this node's step and by the TLS rollout): checked before it replaces the old one. */
+export const HAPROXY_CONFIG_FILE = {
+  path: HAPROXY_CONFIG_PATH,
+  mode: "0640",
+  owner: "root",
+  group: "haproxy",
+  validate: "haproxy -c -q -f %s",
+} as const;
 
 export type HaproxyNodeArgs = RoleArgs;
 
@@ -82,14 +98,10 @@ export class HaproxyNode extends pulumi.ComponentResource {
       steps.file(
         "config",
         {
-          path: HAPROXY_CONFIG_PATH,
+          ...HAPROXY_CONFIG_FILE,
           content: pulumi.secret(cfg),
           shown: renderHaproxyConfig(args.managed, haproxyConfigInput(config, topology, host, MASKED)),
           mask: args.passwords.apply(secretValues),
-          mode: "0640",
-          owner: "root",
-          group: "haproxy",
-          validate: "haproxy -c -q -f %s",
         },
         legacy("file-haproxy-config"),
       ),

@@ -10,11 +10,16 @@ import { HostPlatform, parsePlatformReport, PlatformReport, resolveHostPlatform 
 import { ShellCommand } from "../../providers/shellCommand";
 import { HostConfig, packagesFor, StackConfig } from "../../stack/stackConfig";
 import { HostSteps, StepHost } from "../../steps/hostSteps";
-import { HostFacts, scriptsIn } from "../../steps/stepScript";
+import { HostFacts, renderHostScript, scriptsIn } from "../../steps/stepScript";
+import * as path from "path";
 import { ETCD_ROLE } from "../etcd/slice";
 import { POSTGRES_ROLE } from "../postgres/slice";
 
 const script = scriptsIn(__dirname);
+const tlsScript = scriptsIn(path.join(__dirname, "..", "..", "tls"));
+
+/** What HostSurvey runs on an existing host before its first deploy (survey.sh): reads only. */
+export const surveyScript = (facts: HostFacts): string => renderHostScript(script("survey"), facts);
 
 export interface HostBaseArgs {
   readonly config: StackConfig;
@@ -37,8 +42,11 @@ export class HostBase extends pulumi.ComponentResource {
    * while PostgreSQL and Patroni install. Else `ready`.
    */
   etcdReady!: ShellCommand;
+  /** This host's TLS files (with TLS on): every role's first step waits for them too. */
+  tls?: ShellCommand;
   private readonly steps: HostSteps;
-  private readonly platform: ShellCommand;
+  /** The platform step: the host answers and runs a Debian we know (the TLS rollout reads hosts after it). */
+  readonly platform: ShellCommand;
   private readonly packages: string[];
   /** The etcd role's packages when they are installed in a transaction of their own (see etcdReady). */
   private readonly etcdPackages?: string[];
@@ -107,6 +115,26 @@ export class HostBase extends pulumi.ComponentResource {
     this.etcdReady = first[0] ?? this.ready;
     this.registerOutputs({ facts: this.report, ready: this.ready.id });
     return this.ready;
+  }
+
+  /**
+   * This host's TLS files (tls-files.sh's stdin: secret), once the packages
+   * that bring the key's group and etcd's user are in (the first
+   * transaction), and `after` (the TLS rollout, which has the running hosts'
+   * files as they should be by then: this step only writes a new host's).
+   */
+  writeTlsFiles(files: pulumi.Input<string>, keys: pulumi.Input<string[]>, after: pulumi.Resource[]): ShellCommand {
+    this.tls = this.steps.command(
+      "tls-files",
+      {
+        description: "write the TLS files",
+        create: tlsScript("tls-files"),
+        stdin: pulumi.secret(files),
+        mask: keys,
+      },
+      { dependsOn: [this.etcdReady, ...after] },
+    );
+    return this.tls;
   }
 }
 

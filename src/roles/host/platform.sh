@@ -50,19 +50,7 @@ until apt-get -o DPkg::Lock::Timeout=60 update -q >/tmp/pulumi-patroni-apt-updat
   sleep 5
 done
 
-foreign=()
-if command -v pg_lsclusters >/dev/null; then
-  while read -r version name port status _; do
-    [ "$status" = online ] && foreign+=("PostgreSQL cluster $version/$name (online, port $port)")
-  done < <(pg_lsclusters -h 2>/dev/null || true)
-fi
-managed_by_us() { grep -qF "$MANAGED_MARKER (stack $STACK)" "$1" 2>/dev/null; }
-if systemctl is-active --quiet etcd 2>/dev/null && ! managed_by_us "$ETCD_ENV"; then
-  foreign+=("etcd (running, $ETCD_ENV not written by this stack)")
-fi
-if [ -f "$PATRONI_CONFIG" ] && ! managed_by_us "$PATRONI_CONFIG"; then
-  foreign+=("Patroni ($PATRONI_CONFIG not written by this stack)")
-fi
+mapfile -t foreign < <(foreign_services)
 
 json_escape() { printf '%s' "$1" | sed 's/[^A-Za-z0-9.:+~_ ,/()-]//g'; }
 read -r -a wanted <<< "$PACKAGES"

@@ -15,6 +15,7 @@ import { renderPgbouncerIni } from "../pgbouncer/pgbouncerIni";
 import { renderClusterSql } from "../postgres/clusterSql";
 import { renderPgHba } from "../postgres/patroniConfig";
 import { MONITORING_USER } from "../postgres/slice";
+import { TLS_PATHS } from "../../tls/settings";
 import { alertmanagerInput, renderAlertmanagerConfig } from "./alertmanagerConfig";
 import { exportersOn, PGBOUNCER_EXPORTER, POSTGRES_EXPORTER } from "./exporters";
 import { renderClusterPage } from "./monitorFiles";
@@ -213,6 +214,7 @@ describe("what the other roles open for the monitor", () => {
       clusterAddresses: ["10.0.26.11"],
       replicationAddresses: ["10.0.26.11"],
       monitoringUser: MONITORING_USER,
+      tls: { stage: "plain", paths: TLS_PATHS, allowPlainClients: false },
     });
     expect(hba.slice(0, 3)).toEqual([
       "local all postgres peer",
@@ -232,6 +234,7 @@ describe("what the other roles open for the monitor", () => {
       clusterAddresses: ["10.0.26.11"],
       adminNetworks: [],
       monitoringUser: MONITORING_USER,
+      tlsOnly: false,
     }).split("\n");
     expect(hba).toContain("local pgbouncer prometheus peer");
     expect(hba.indexOf("host all prometheus 0.0.0.0/0 reject")).toBeLessThan(
@@ -247,6 +250,7 @@ describe("what the other roles open for the monitor", () => {
       authType: "scram-sha-256",
       adminUsers: ["postgres"],
       statsUsers: [MONITORING_USER],
+      tls: { stage: "plain", paths: TLS_PATHS, allowPlainClients: false },
     });
     expect(ini).toContain("stats_users = postgres,prometheus\n");
     expect(ini).toContain("admin_users = postgres\n");

@@ -10,6 +10,7 @@ import { RoleSlice } from "../../config/roleSlice";
 import { Topology } from "../../config/topology";
 import { EtcdView } from "../etcd/slice";
 import { exporterPackages, exporterPorts } from "./exporters";
+import { MONITOR_ROLE, monitored } from "./monitored";
 
 /** A Prometheus duration: 30s, 5m, 4h, 15d, 2w. */
 const duration = (what: string) =>
@@ -126,7 +127,7 @@ export interface MonitorView extends EtcdView {
   readonly monitor: MonitorSettings;
 }
 
-export const MONITOR_ROLE = "monitor";
+export { MONITOR_ROLE } from "./monitored";
 /** Where Prometheus and Alertmanager listen on the monitor host (Debian's defaults). */
 export const PROMETHEUS_PORT = 9090;
 export const ALERTMANAGER_PORT = 9093;
@@ -190,17 +191,16 @@ export const monitorSlice = {
   ],
   problems: monitorProblems,
   packages: () => ["prometheus", "prometheus-alertmanager"],
-  hostPackages: (c, roles) => (c.hosts.some((h) => h.roles.includes(MONITOR_ROLE)) ? exporterPackages(roles) : []),
-  hostPorts: (c, roles) => (c.hosts.some((h) => h.roles.includes(MONITOR_ROLE)) ? exporterPorts(roles) : []),
+  hostPackages: (c, roles) => (monitored(c) ? exporterPackages(roles) : []),
+  hostPorts: (c, roles) => (monitored(c) ? exporterPorts(roles) : []),
   fieldClasses: FIELD_CLASSES,
   secrets: [
     {
       key: "alertmanagerSmtpPassword",
       field: "alertmanagerSmtp",
       generatedName: "alertmanager-smtp-password",
-      external: true,
-      neededBy: (c: MonitorView) =>
-        c.monitor.alertmanager.email?.authUsername ? "monitor.alertmanager.email.authUsername" : undefined,
+      external: "monitor.alertmanager.email.authUsername",
+      neededBy: (c: MonitorView) => c.monitor.alertmanager.email?.authUsername !== undefined,
     },
   ],
 } as const satisfies RoleSlice<MonitorView>;

@@ -4,6 +4,8 @@ import { renderPgbouncerIni } from "./pgbouncerIni";
 import { clientLoginSecret, renderPgbouncerUserlist } from "./pgbouncerUserlist";
 import { stableScramVerifier, verifierMatches } from "../../secrets/scram";
 import { renderPgbouncerHba } from "./pgbouncerHba";
+import { TLS_PATHS } from "../../tls/settings";
+import { stageOf } from "../../tls/stages";
 
 const ctx = { stack: "test" };
 
@@ -18,6 +20,7 @@ describe("pgbouncer", () => {
       maxClientConn: 1000,
       authType: "scram-sha-256",
       adminUsers: ["postgres"],
+      tls: { stage: "plain", paths: TLS_PATHS, allowPlainClients: false },
     });
     expect(text.startsWith("; Managed by pulumi-patroni")).toBe(true);
     const settings = Object.fromEntries(
@@ -33,6 +36,44 @@ describe("pgbouncer", () => {
     expect(settings.auth_query).toBe("SELECT username, password FROM pgbouncer.get_auth($1)");
     expect(settings.admin_users).toBe("postgres");
     expect(settings.pool_mode).toBe("transaction");
+    expect(text).not.toContain("tls");
+  });
+
+  it("with TLS: clients must use it, with the host's certificate; RELOAD re-reads the files", () => {
+    const base = {
+      listenAddress: "10.0.0.11",
+      port: 6432,
+      postgresPort: 5432,
+      poolMode: "session",
+      defaultPoolSize: 20,
+      maxClientConn: 1000,
+      authType: "scram-sha-256",
+      adminUsers: ["postgres"],
+    };
+    const parse = (text: string) =>
+      Object.fromEntries(
+        text
+          .split("\n")
+          .filter((l) => l.includes(" = "))
+          .map((l) => l.split(" = ", 2) as [string, string]),
+      );
+    const text = renderPgbouncerIni(ctx, {
+      ...base,
+      tls: { stage: "tls", paths: TLS_PATHS, allowPlainClients: false },
+    });
+    expect(stageOf(text)).toBe("tls");
+    const s = parse(text);
+    expect(s.client_tls_sslmode).toBe("require");
+    expect(s.client_tls_cert_file).toBe("/etc/pulumi-patroni/tls/host.crt");
+    expect(s.client_tls_key_file).toBe("/etc/pulumi-patroni/tls/host.key");
+    expect(s.client_tls_ca_file).toBe("/etc/pulumi-patroni/tls/ca.crt");
+    // The server side stays the unix socket: no server_tls_* needed.
+    expect(s["*"]).toBe("host=/var/run/postgresql port=5432");
+    expect(text).not.toContain("server_tls");
+    const open = parse(
+      renderPgbouncerIni(ctx, { ...base, tls: { stage: "tls", paths: TLS_PATHS, allowPlainClients: true } }),
+    );
+    expect(open.client_tls_sslmode).toBe("prefer");
   });
 
   it("userlist quotes names and passwords, sorted", () => {
@@ -59,6 +100,7 @@ describe("pgbouncer_hba.conf", () => {
     superuser: "postgres",
     clusterAddresses: ["10.0.0.11", "10.0.0.31"],
     adminNetworks: ["192.168.7.0/24"],
+    tlsOnly: false,
   });
   const lines = text.split("\n").filter((l) => l && !l.startsWith("#"));
 
@@ -80,5 +122,32 @@ describe("pgbouncer_hba.conf", () => {
     ]);
     expect(lines[lines.length - 1]).toBe("host all all 0.0.0.0/0 scram-sha-256");
     expect(text).not.toMatch(/\btrust\b/);
+  });
+});
+
+describe("pgbouncer_hba.conf with TLS", () => {
+  const lines = renderPgbouncerHba(ctx, {
+    authType: "scram-sha-256",
+    superuser: "postgres",
+    clusterAddresses: ["10.0.0.11", "10.0.0.31"],
+    adminNetworks: ["192.168.7.0/24"],
+    tlsOnly: true,
+  })
+    .split("\n")
+    .filter((l) => l && !l.startsWith("#"));
+
+  it("accepts TCP logins over TLS only; the reject rules still match every login they should refuse", () => {
+    expect(lines).toEqual([
+      "local pgbouncer postgres peer",
+      "hostssl pgbouncer all 127.0.0.1/32 scram-sha-256",
+      "hostssl pgbouncer all 192.168.7.0/24 scram-sha-256",
+      "host pgbouncer all 0.0.0.0/0 reject",
+      "hostssl all postgres 127.0.0.1/32 scram-sha-256",
+      "hostssl all postgres 10.0.0.11/32 scram-sha-256",
+      "hostssl all postgres 10.0.0.31/32 scram-sha-256",
+      "hostssl all postgres 192.168.7.0/24 scram-sha-256",
+      "host all postgres 0.0.0.0/0 reject",
+      "hostssl all all 0.0.0.0/0 scram-sha-256",
+    ]);
   });
 });

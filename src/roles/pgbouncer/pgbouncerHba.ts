@@ -18,10 +18,13 @@ export interface PgbouncerHbaInput {
   readonly adminNetworks: readonly string[];
   /** The exporters' login (SHOW commands), when the stack has a monitor host: the unix socket only. */
   readonly monitoringUser?: string;
+  /** Logins over TCP need TLS: hostssl rules (the reject rules stay host, so they match either way). */
+  readonly tlsOnly: boolean;
 }
 
 export function renderPgbouncerHba(ctx: ManagedFileContext, p: PgbouncerHbaInput): string {
   const hosts = [...new Set(["127.0.0.1/32", ...p.clusterAddresses.map((a) => `${a}/32`)])];
+  const accept = p.tlsOnly ? "hostssl" : "host";
   const rules = [
     // Patroni's role-change hook, as the postgres OS user on the unix socket (RECONNECT).
     `local ${PGBOUNCER_ADMIN_DB} ${p.superuser} peer`,
@@ -30,13 +33,13 @@ export function renderPgbouncerHba(ctx: ManagedFileContext, p: PgbouncerHbaInput
       ? [`local ${PGBOUNCER_ADMIN_DB} ${p.monitoringUser} peer`, `host all ${p.monitoringUser} 0.0.0.0/0 reject`]
       : []),
     // The admin console: on the host itself and from admin networks only.
-    ...["127.0.0.1/32", ...p.adminNetworks].map((n) => `host ${PGBOUNCER_ADMIN_DB} all ${n} ${p.authType}`),
+    ...["127.0.0.1/32", ...p.adminNetworks].map((n) => `${accept} ${PGBOUNCER_ADMIN_DB} all ${n} ${p.authType}`),
     `host ${PGBOUNCER_ADMIN_DB} all 0.0.0.0/0 reject`,
     // The superuser: from the cluster's hosts and admin networks.
-    ...[...hosts, ...p.adminNetworks].map((n) => `host all ${p.superuser} ${n} ${p.authType}`),
+    ...[...hosts, ...p.adminNetworks].map((n) => `${accept} all ${p.superuser} ${n} ${p.authType}`),
     `host all ${p.superuser} 0.0.0.0/0 reject`,
     // Everyone else, with a password (HAProxy admits only the client networks).
-    `host all all 0.0.0.0/0 ${p.authType}`,
+    `${accept} all all 0.0.0.0/0 ${p.authType}`,
   ];
   return managedHeader(ctx) + [...new Set(rules)].join("\n") + "\n";
 }

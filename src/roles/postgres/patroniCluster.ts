@@ -12,6 +12,7 @@ import { HostConfig, StackConfig } from "../../stack/stackConfig";
 import { HostSteps } from "../../steps/hostSteps";
 import { HostFacts, renderHostScript, scriptsIn } from "../../steps/stepScript";
 import { renderClusterSql } from "./clusterSql";
+import { archivingOf } from "../backup/patroniArchiving";
 import { renderDynamicConfig } from "./patroniConfig";
 import { POSTGRES_ROLE, REPLICATION_USER, REST_API_USER, restApiUrl, REWIND_USER, SUPERUSER } from "./slice";
 
@@ -27,6 +28,8 @@ export class PatroniCluster {
   private readonly first: HostSteps;
   private readonly restUrl: string;
   private readonly memberUrls: string;
+  /** The dynamic configuration the stack wants (WAL archiving included when it has a repository). */
+  private readonly wantedDcs: Record<string, unknown>;
 
   constructor(
     private readonly parent: pulumi.Resource,
@@ -39,6 +42,7 @@ export class PatroniCluster {
     this.first = this.on(this.members[0], name);
     this.restUrl = restApiUrl(config, this.members[0]);
     this.memberUrls = this.members.map((h) => restApiUrl(config, h)).join(" ");
+    this.wantedDcs = renderDynamicConfig(config.cluster, archivingOf(config));
   }
 
   private on(h: HostConfig, component: string): HostSteps {
@@ -126,7 +130,7 @@ export class PatroniCluster {
           MAX_LAG_BYTES: 16 * 1024 * 1024,
           TIMEOUT: 300,
         }),
-        triggers: [JSON.stringify(renderDynamicConfig(this.config.cluster)), ...this.members.map((h) => h.name)],
+        triggers: [JSON.stringify(this.wantedDcs), ...this.members.map((h) => h.name)],
         // The gate may wake the leader's HA loop (see the script): REST API credentials.
         stdin: this.restAuth(passwords).apply((auth) => `${auth}\n`),
         mask: passwords.apply(secretValues),
@@ -141,7 +145,7 @@ export class PatroniCluster {
    * A no-op on the first deploy (bootstrap.dcs wrote it).
    */
   dynamicConfiguration(passwords: pulumi.Output<ClusterPasswords>, after: pulumi.Resource[]): ShellCommand {
-    const wanted = renderDynamicConfig(this.config.cluster);
+    const wanted = this.wantedDcs;
     return this.first.command(
       "dynamic-config",
       {
@@ -172,7 +176,7 @@ export class PatroniCluster {
         ) as pulumi.Output<{ name: string; connection: SshConnection }[]>,
         clusterName: c.name,
         policy: c.restartPolicy,
-        triggers: [renderDynamicConfig(c)],
+        triggers: [this.wantedDcs],
         timeoutSeconds: 900,
         restAuth: this.restAuth(passwords),
         scripts: {

@@ -3,13 +3,15 @@ import { renderPatroniConfig, renderDynamicConfig, renderPgHba } from "./patroni
 import { seed000, seed001 } from "../../../test/fixtures/topologies";
 import { parseStackConfig, topologyOf } from "../../stack/stackConfig";
 import { etcdClientHostPorts } from "../etcd/slice";
+import { TLS_PATHS } from "../../tls/settings";
+import { PatroniStage, stageOf } from "../../tls/stages";
 import * as yaml from "js-yaml";
 
 const ctx = { stack: "test" };
 const passwords = { superuser: "SuperPw1", replication: "ReplPw2", rewind: "RewindPw3", restApi: "RestPw4" };
 const HEADER = "# Managed by pulumi-patroni (stack test). Do not edit: change Pulumi.test.yaml and run pulumi up.";
 
-function patroniFor(raw: object, hostIndex: number) {
+function patroniFor(raw: object, hostIndex: number, stage: PatroniStage = "plain", allowPlainClients = false) {
   const c = parseStackConfig(JSON.parse(JSON.stringify(raw)), () => false);
   const topo = topologyOf(c);
   const host = topo.withRole("postgres")[hostIndex];
@@ -20,6 +22,7 @@ function patroniFor(raw: object, hostIndex: number) {
     replicationAddresses: topo.withRole("postgres").map((h) => h.address),
     etcdHosts: etcdClientHostPorts(c),
     passwords,
+    tls: { stage, paths: TLS_PATHS, allowPlainClients },
   };
   return { c, topo, host, text: renderPatroniConfig(ctx, input), input };
 }
@@ -111,5 +114,80 @@ describe("patroni.yml", () => {
     expect(dcs.synchronous_mode).toBe(true);
     expect(dcs.postgresql.parameters.max_connections).toBe(150);
     expect(dcs.postgresql.use_slots).toBe(true);
+  });
+});
+
+describe("patroni.yml with TLS", () => {
+  const doc = (stage: PatroniStage, allowPlain = false) => {
+    const { text } = patroniFor(seed000, 1, stage, allowPlain);
+    expect(stageOf(text)).toBe(stage);
+    return yaml.load(text) as any;
+  };
+  const files = {
+    ca: "/etc/pulumi-patroni/tls/ca.crt",
+    cert: "/etc/pulumi-patroni/tls/host.crt",
+    key: "/etc/pulumi-patroni/tls/host.key",
+  };
+
+  it("plain: no TLS setting anywhere", () => {
+    const text = patroniFor(seed000, 1).text;
+    expect(text).not.toMatch(/ssl|https|certfile|cacert/);
+  });
+
+  it("tls: REST over https with client certificates required; patronictl and the etcd client verify and show the host's", () => {
+    const d = doc("tls");
+    expect(d.restapi).toMatchObject({
+      certfile: files.cert,
+      keyfile: files.key,
+      cafile: files.ca,
+      verify_client: "required",
+    });
+    expect(d.ctl).toMatchObject({ cacert: files.ca, certfile: files.cert, keyfile: files.key, insecure: false });
+    expect(d.etcd3).toMatchObject({ protocol: "https", cacert: files.ca, cert: files.cert, key: files.key });
+    expect(d.etcd3.hosts).toEqual(["192.168.11.150:2379", "192.168.11.151:2379", "192.168.11.152:2379"]);
+  });
+
+  it("tls: PostgreSQL's ssl on (TLS 1.2 at least), replication and pg_rewind with verify-full and the host's certificate", () => {
+    const d = doc("tls");
+    expect(d.postgresql.parameters).toEqual({
+      unix_socket_directories: "/var/run/postgresql",
+      ssl: "on",
+      ssl_cert_file: files.cert,
+      ssl_key_file: files.key,
+      ssl_ca_file: files.ca,
+      ssl_min_protocol_version: "TLSv1.2",
+    });
+    for (const role of ["replication", "rewind"])
+      expect(d.postgresql.authentication[role]).toMatchObject({
+        sslmode: "verify-full",
+        sslrootcert: files.ca,
+        sslcert: files.cert,
+        sslkey: files.key,
+      });
+  });
+
+  it("tls: remote rules are hostssl (plain sessions refused), replication also needs a certificate", () => {
+    const hba = doc("tls").postgresql.pg_hba as string[];
+    expect(hba.filter((l) => l.includes(" replication "))).toEqual([
+      "host replication replicator 127.0.0.1/32 scram-sha-256",
+      "hostssl replication replicator 192.168.11.150/32 scram-sha-256 clientcert=verify-ca",
+      "hostssl replication replicator 192.168.11.151/32 scram-sha-256 clientcert=verify-ca",
+      "hostssl replication replicator 192.168.11.152/32 scram-sha-256 clientcert=verify-ca",
+    ]);
+    expect(hba).toContain("hostssl all all 192.168.11.153/32 scram-sha-256");
+    expect(hba.filter((l) => /^host all all (?!127\.0\.0\.1)/.test(l))).toEqual([]);
+    // allowPlainClients: sessions on host rules (TLS or not), replication still TLS with a certificate.
+    const open = doc("tls", true).postgresql.pg_hba as string[];
+    expect(open).toContain("host all all 192.168.11.153/32 scram-sha-256");
+    expect(open).toContain("hostssl replication replicator 192.168.11.150/32 scram-sha-256 clientcert=verify-ca");
+  });
+
+  it("etcd (migration): the etcd client, ssl and TLS replication; REST and pg_hba as before", () => {
+    const d = doc("etcd");
+    expect(d.etcd3.protocol).toBe("https");
+    expect(d.postgresql.parameters.ssl).toBe("on");
+    expect(d.postgresql.authentication.replication.sslmode).toBe("verify-full");
+    expect(d.restapi.certfile).toBeUndefined();
+    expect((d.postgresql.pg_hba as string[]).filter((l) => l.startsWith("hostssl"))).toEqual([]);
   });
 });

@@ -4,6 +4,8 @@
 import * as yaml from "js-yaml";
 import { CoreHost } from "../../config/core";
 import { ManagedFileContext, managedHeader } from "../../render/managedHeader";
+import { TlsPaths } from "../../tls/settings";
+import { PatroniStage, stageAtLeast, stageMarker } from "../../tls/stages";
 import { DEFAULT_POSTGRES_PARAMETERS } from "./postgresParameters";
 import {
   ClusterSettings,
@@ -16,6 +18,7 @@ import {
   SUPERUSER,
 } from "./slice";
 import { PGBOUNCER_INI_PATH } from "../pgbouncer/pgbouncerIni";
+import { archiveParameters, PatroniArchiving, replicaCreation, restoreBootstrap } from "../backup/patroniArchiving";
 
 /** The .pgpass Patroni writes for its replication and rewind connections. */
 export const PATRONI_PGPASS_PATH = "/var/lib/postgresql/.pgpass_patroni";
@@ -39,6 +42,14 @@ export interface PatroniPasswords {
   readonly restApi: string;
 }
 
+/** TLS of a node at a stage (src/tls/stages.ts): plain, etcd (its etcd client, PostgreSQL's ssl, TLS replication), tls. */
+export interface PatroniTls {
+  readonly stage: PatroniStage;
+  readonly paths: Pick<TlsPaths, "ca" | "cert" | "key">;
+  /** Sessions without TLS are still accepted (tls.allowPlainClients); replication never. */
+  readonly allowPlainClients: boolean;
+}
+
 export interface PatroniConfigInput {
   readonly cluster: ClusterSettings;
   readonly host: CoreHost;
@@ -50,6 +61,9 @@ export interface PatroniConfigInput {
   readonly monitoringUser?: string;
   readonly etcdHosts: readonly string[];
   readonly passwords: PatroniPasswords;
+  readonly tls: PatroniTls;
+  /** WAL archiving through pgBackRest, when the stack has a repository (src/roles/backup/). */
+  readonly archiving?: PatroniArchiving;
 }
 
 export const dataDirectory = (cluster: ClusterSettings) =>
@@ -62,25 +76,36 @@ export function hbaLine(rule: HbaRule): string {
     .join(" ");
 }
 
-/** pg_hba: scram everywhere, peer for the local postgres OS user, replication only from cluster members. */
+/**
+ * pg_hba: scram everywhere, peer for the local postgres OS user, replication
+ * only from cluster members. With TLS, the rules for other hosts are hostssl
+ * (a plain session finds no rule), and replication also needs a certificate
+ * of the cluster's CA (clientcert=verify-ca: its CN is the host, not the role).
+ */
 export function renderPgHba(
-  input: Pick<PatroniConfigInput, "cluster" | "clusterAddresses" | "replicationAddresses" | "monitoringUser">,
+  input: Pick<PatroniConfigInput, "cluster" | "clusterAddresses" | "replicationAddresses" | "monitoringUser" | "tls">,
 ): string[] {
+  const tls = input.tls.stage === "tls";
+  const sessions = tls && !input.tls.allowPlainClients ? "hostssl" : "host";
+  const replication = tls ? "hostssl" : "host";
+  const clientCert = tls ? " clientcert=verify-ca" : "";
   const rules: string[] = [
     `local all ${SUPERUSER} peer`,
     ...(input.monitoringUser ? [`local all ${input.monitoringUser} peer`] : []),
     "local all all scram-sha-256",
     "host all all 127.0.0.1/32 scram-sha-256",
     `host replication ${REPLICATION_USER} 127.0.0.1/32 scram-sha-256`,
-    ...input.replicationAddresses.map((a) => `host replication ${REPLICATION_USER} ${a}/32 scram-sha-256`),
-    ...input.clusterAddresses.map((a) => `host all all ${a}/32 scram-sha-256`),
+    ...input.replicationAddresses.map(
+      (a) => `${replication} replication ${REPLICATION_USER} ${a}/32 scram-sha-256${clientCert}`,
+    ),
+    ...input.clusterAddresses.map((a) => `${sessions} all all ${a}/32 scram-sha-256`),
     ...input.cluster.pgHba.map(hbaLine),
   ];
   return [...new Set(rules)];
 }
 
 /** The DCS part Patroni keeps in etcd; also what day-2 PATCHes to /config. */
-export function renderDynamicConfig(cluster: ClusterSettings): Record<string, unknown> {
+export function renderDynamicConfig(cluster: ClusterSettings, archiving?: PatroniArchiving): Record<string, unknown> {
   const d = cluster.dcs;
   return {
     ttl: d.ttl,
@@ -93,13 +118,21 @@ export function renderDynamicConfig(cluster: ClusterSettings): Record<string, un
     postgresql: {
       use_pg_rewind: d.usePgRewind,
       use_slots: d.useSlots,
-      parameters: { ...DEFAULT_POSTGRES_PARAMETERS, ...cluster.parameters },
+      parameters: {
+        ...DEFAULT_POSTGRES_PARAMETERS,
+        ...(archiving ? archiveParameters(archiving) : {}),
+        ...cluster.parameters,
+      },
     },
   };
 }
 
 export function renderPatroniConfig(ctx: ManagedFileContext, input: PatroniConfigInput): string {
-  const { cluster, host, passwords } = input;
+  const { cluster, host, passwords, tls } = input;
+  const at = (stage: PatroniStage) => stageAtLeast("patroni", tls.stage, stage);
+  const { ca, cert, key } = tls.paths;
+  // libpq: the server's name is checked (its IP address, from connect_address), and this host's certificate shown.
+  const verified = at("etcd") ? { sslmode: "verify-full", sslrootcert: ca, sslcert: cert, sslkey: key } : {};
   const document = {
     scope: cluster.name,
     namespace: PATRONI_NAMESPACE,
@@ -108,12 +141,25 @@ export function renderPatroniConfig(ctx: ManagedFileContext, input: PatroniConfi
       listen: `${host.address}:${cluster.restApiPort}`,
       connect_address: `${host.address}:${cluster.restApiPort}`,
       authentication: { username: REST_API_USER, password: passwords.restApi },
+      // Every caller shows a certificate of the cluster's CA: HAProxy's checks,
+      // the other members, patronictl, the steps' curl. A new certificate (a new
+      // serial) is picked up on SIGHUP.
+      ...(at("tls") ? { certfile: cert, keyfile: key, cafile: ca, verify_client: "required" } : {}),
     },
-    // patronictl reads this section too; REST write calls need the same credentials.
-    ctl: { authentication: { username: REST_API_USER, password: passwords.restApi } },
-    etcd3: { hosts: [...input.etcdHosts] },
+    // patronictl and Patroni's own calls to other members: the same credentials, the server verified.
+    ctl: {
+      authentication: { username: REST_API_USER, password: passwords.restApi },
+      ...(at("etcd") ? { cacert: ca, certfile: cert, keyfile: key, insecure: false } : {}),
+    },
+    // Patroni's etcd client is built at start: a change here needs a Patroni restart.
+    etcd3: {
+      hosts: [...input.etcdHosts],
+      ...(at("etcd") ? { protocol: "https", cacert: ca, cert, key } : {}),
+    },
     bootstrap: {
-      dcs: renderDynamicConfig(cluster),
+      dcs: renderDynamicConfig(cluster, input.archiving),
+      // A restored stack: Patroni's custom bootstrap restores the source's backup instead of initdb.
+      ...(input.archiving ? restoreBootstrap(input.archiving, dataDirectory(cluster)) : {}),
       initdb: [{ encoding: "UTF8" }, { locale: "C.UTF-8" }, "data-checksums"],
       // The same rules as postgresql.pg_hba, which Patroni writes and uses;
       // kept here so a bootstrap never opens anything postgresql.pg_hba would not.
@@ -128,11 +174,28 @@ export function renderPatroniConfig(ctx: ManagedFileContext, input: PatroniConfi
       bin_dir: binDirectory(cluster),
       pgpass: PATRONI_PGPASS_PATH,
       authentication: {
-        superuser: { username: SUPERUSER, password: passwords.superuser },
-        replication: { username: REPLICATION_USER, password: passwords.replication },
-        rewind: { username: REWIND_USER, password: passwords.rewind },
+        // Patroni's own sessions use the unix socket, where libpq ignores sslmode.
+        superuser: {
+          username: SUPERUSER,
+          password: passwords.superuser,
+          ...(at("etcd") ? { sslmode: "verify-full", sslrootcert: ca } : {}),
+        },
+        replication: { username: REPLICATION_USER, password: passwords.replication, ...verified },
+        rewind: { username: REWIND_USER, password: passwords.rewind, ...verified },
       },
-      parameters: { unix_socket_directories: POSTGRES_SOCKET_DIR },
+      // Paths differ per host, so they live here rather than in the DCS; all reload-only.
+      parameters: {
+        unix_socket_directories: POSTGRES_SOCKET_DIR,
+        ...(at("etcd")
+          ? {
+              ssl: "on",
+              ssl_cert_file: cert,
+              ssl_key_file: key,
+              ssl_ca_file: ca,
+              ssl_min_protocol_version: "TLSv1.2",
+            }
+          : {}),
+      },
       callbacks: { on_role_change: PATRONI_ROLE_CHANGE_HOOK },
       // Patroni's own sessions use the socket and peer authentication, so a
       // rotated superuser password never locks Patroni out of its PostgreSQL.
@@ -140,6 +203,7 @@ export function renderPatroniConfig(ctx: ManagedFileContext, input: PatroniConfi
       pg_hba: renderPgHba(input),
       create_replica_methods: ["basebackup"],
       basebackup: [{ checkpoint: "fast" }],
+      ...(input.archiving ? replicaCreation(input.archiving) : {}),
     },
     tags: {
       nofailover: host.tags.nofailover,
@@ -149,7 +213,9 @@ export function renderPatroniConfig(ctx: ManagedFileContext, input: PatroniConfi
     },
     log: { level: "INFO" },
   };
-  return managedHeader(ctx) + yaml.dump(document, { sortKeys: true, lineWidth: -1, noRefs: true });
+  return (
+    managedHeader(ctx) + stageMarker(tls.stage) + yaml.dump(document, { sortKeys: true, lineWidth: -1, noRefs: true })
+  );
 }
 
 /**
@@ -161,11 +227,17 @@ export function renderPatroniConfig(ctx: ManagedFileContext, input: PatroniConfi
  * read-only", https://github.com/pgbouncer/pgbouncer/issues/859). RECONNECT on the admin console drops
  * that cache and the pooled server connections as they are released.
  */
-export function renderRoleChangeHook(ctx: ManagedFileContext, socketDir = POSTGRES_SOCKET_DIR): string {
+export function renderRoleChangeHook(
+  ctx: ManagedFileContext,
+  socketDir = POSTGRES_SOCKET_DIR,
+  etcdLeaderAway?: string,
+): string {
   return [
     "#!/bin/sh",
     managedHeader(ctx).trimEnd(),
     "# Patroni's on_role_change callback: PgBouncer forgets what it cached under the old role.",
+    // A new primary on the etcd leader's host hands the etcd leadership away now, not at the next check.
+    ...(etcdLeaderAway ? [`case "$2" in primary|master) ${etcdLeaderAway} --once >/dev/null 2>&1 & ;; esac`] : []),
     `ini=${PGBOUNCER_INI_PATH}`,
     '[ -r "$ini" ] || exit 0',
     `port=$(sed -n 's/^listen_port = //p' "$ini")`,

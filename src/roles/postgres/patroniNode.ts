@@ -11,7 +11,19 @@ import { dropInPath, renderSystemdDropIn } from "../../render/systemdUnit";
 import { MASKED_PASSWORDS, secretValues } from "../../stack/passwords";
 import { contentHash, HostSteps } from "../../steps/hostSteps";
 import { inlineScript, scriptsIn, sharedScript } from "../../steps/stepScript";
-import { etcdClientHostPorts } from "../etcd/slice";
+import { Topology } from "../../config/topology";
+import { ManagedFileContext } from "../../render/managedHeader";
+import { HostConfig, StackConfig } from "../../stack/stackConfig";
+import { TLS_PATHS } from "../../tls/settings";
+import { PatroniStage, stagesOf } from "../../tls/stages";
+import { archivingOf } from "../backup/patroniArchiving";
+import { ETCD_ROLE, etcdClientHostPorts, etcdClientUrl, etcdClientUrls } from "../etcd/slice";
+import {
+  ETCD_LEADER_AWAY_PATH,
+  ETCD_LEADER_AWAY_UNIT,
+  renderEtcdLeaderAway,
+  renderEtcdLeaderAwayUnit,
+} from "./etcdLeaderAway";
 import { RoleArgs } from "../roleArgs";
 import {
   PATRONI_CONFIG_ALIASES,
@@ -21,10 +33,41 @@ import {
   renderPatroniConfig,
   renderRoleChangeHook,
 } from "./patroniConfig";
-import { monitorHostOf } from "../monitor/slice";
-import { MONITORING_USER, PATRONI_CONFIG_PATH, PATRONI_DROP_IN, POSTGRES_ROLE } from "./slice";
+import { monitored } from "../monitor/monitored";
+import { MONITORING_USER, PATRONI_CONFIG_PATH, PATRONI_DROP_IN, PATRONI_NAMESPACE, POSTGRES_ROLE } from "./slice";
 
 const script = scriptsIn(__dirname);
+
+/** patroni.yml of `host` at TLS stage `stage` (the stack's own stage, or one of the TLS migration's). */
+export function renderPatroniConfigAt(
+  managed: ManagedFileContext,
+  config: StackConfig,
+  topology: Topology<HostConfig>,
+  host: HostConfig,
+  passwords: PatroniPasswords,
+  stage: PatroniStage,
+): string {
+  return renderPatroniConfig(managed, {
+    cluster: config.cluster,
+    host,
+    clusterAddresses: topology.sessionAddresses,
+    replicationAddresses: topology.withRole(POSTGRES_ROLE).map((h) => h.address),
+    etcdHosts: etcdClientHostPorts(config),
+    monitoringUser: monitored(config) ? MONITORING_USER : undefined,
+    passwords,
+    archiving: archivingOf(config),
+    tls: { stage, paths: TLS_PATHS, allowPlainClients: config.tls.allowPlainClients },
+  });
+}
+
+/** How patroni.yml is written (mode, owner, validation): by this node's step and by the TLS rollout. */
+export const PATRONI_CONFIG_FILE = {
+  path: PATRONI_CONFIG_PATH,
+  mode: "0600",
+  owner: "postgres",
+  group: "postgres",
+  validate: PATRONI_VALIDATE_COMMAND,
+} as const;
 
 export interface PatroniNodeArgs extends RoleArgs {
   /**
@@ -48,15 +91,7 @@ export class PatroniNode extends pulumi.ComponentResource {
     const { config, topology, host } = args;
     const steps = new HostSteps(this, name, host, args.facts);
     const render = (passwords: PatroniPasswords) =>
-      renderPatroniConfig(args.managed, {
-        cluster: config.cluster,
-        host,
-        clusterAddresses: topology.sessionAddresses,
-        replicationAddresses: topology.withRole(POSTGRES_ROLE).map((h) => h.address),
-        etcdHosts: etcdClientHostPorts(config),
-        monitoringUser: monitorHostOf(topology) ? MONITORING_USER : undefined,
-        passwords,
-      });
+      renderPatroniConfigAt(args.managed, config, topology, host, passwords, stagesOf(config.tls.enabled).patroni);
     const patroniConfig = args.passwords.apply(render);
     const dropIn = renderSystemdDropIn(args.managed, PATRONI_DROP_IN);
     const legacy = (step: string, dependsOn: pulumi.Input<pulumi.Resource>[] = args.dependsOn) => ({
@@ -64,20 +99,22 @@ export class PatroniNode extends pulumi.ComponentResource {
       dependsOn,
     });
     // The callback patroni.yml names: written first, so the validation of the new config finds it.
+    const withEtcd = host.roles.includes(ETCD_ROLE);
     const hook = steps.file(
       "role-change-hook",
-      { path: PATRONI_ROLE_CHANGE_HOOK, content: renderRoleChangeHook(args.managed), mode: "0755" },
+      {
+        path: PATRONI_ROLE_CHANGE_HOOK,
+        content: renderRoleChangeHook(args.managed, undefined, withEtcd ? ETCD_LEADER_AWAY_PATH : undefined),
+        mode: "0755",
+      },
       { dependsOn: args.dependsOn },
     );
+    if (withEtcd) this.etcdLeaderAway(steps, args);
     const file = steps.file(
       "config",
       {
-        path: PATRONI_CONFIG_PATH,
+        ...PATRONI_CONFIG_FILE,
         content: pulumi.secret(patroniConfig),
-        mode: "0600",
-        owner: "postgres",
-        group: "postgres",
-        validate: PATRONI_VALIDATE_COMMAND,
         shown: render(MASKED_PASSWORDS),
         mask: args.passwords.apply(secretValues),
       },
@@ -118,5 +155,40 @@ export class PatroniNode extends pulumi.ComponentResource {
       { legacyName: `${host.name}-service-patroni`, dependsOn: startAfter },
     );
     this.registerOutputs({ ready: this.ready.id });
+  }
+
+  /** On a host with an etcd member too: the service keeping the etcd leader off Patroni's leader (etcdLeaderAway.ts). */
+  private etcdLeaderAway(steps: HostSteps, args: PatroniNodeArgs): void {
+    const { config, host } = args;
+    const script = renderEtcdLeaderAway(args.managed, {
+      member: host.name,
+      leaderKey: `${PATRONI_NAMESPACE}${config.cluster.name}/leader`,
+      endpoints: etcdClientUrls(config),
+      ownEndpoint: etcdClientUrl(config, host),
+      // With TLS, etcdctl shows this host's certificate (postgres reads the key through ssl-cert).
+      tls: config.tls.enabled ? TLS_PATHS : undefined,
+    });
+    const unit = renderEtcdLeaderAwayUnit(args.managed);
+    const files = [
+      steps.file(
+        "etcd-leader-away-script",
+        { path: ETCD_LEADER_AWAY_PATH, content: script, mode: "0755" },
+        {
+          dependsOn: args.dependsOn,
+        },
+      ),
+      steps.file(
+        "etcd-leader-away-unit",
+        { path: `/etc/systemd/system/${ETCD_LEADER_AWAY_UNIT}`, content: unit },
+        {
+          dependsOn: args.dependsOn,
+        },
+      ),
+    ];
+    steps.service(
+      "etcd-leader-away",
+      { unit: ETCD_LEADER_AWAY_UNIT, onChange: "restart", triggers: [contentHash(script), contentHash(unit)] },
+      { dependsOn: files },
+    );
   }
 }

@@ -22,7 +22,7 @@ describe("Patroni's role-change hook", () => {
   it("reaches the admin console by peer on the unix socket, the first hba line", () => {
     const hba = renderPgbouncerHba(
       { stack: "local" },
-      { authType: "scram-sha-256", superuser: "postgres", clusterAddresses: [], adminNetworks: [] },
+      { authType: "scram-sha-256", superuser: "postgres", clusterAddresses: [], adminNetworks: [], tlsOnly: true },
     );
     const rules = hba.split("\n").filter((l) => l && !l.startsWith("#"));
     expect(rules[0]).toBe("local pgbouncer postgres peer");

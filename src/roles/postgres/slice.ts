@@ -9,6 +9,7 @@ import { ipv4Cidr, port, positiveInt } from "../../config/primitives";
 import { RoleSlice } from "../../config/roleSlice";
 import { DEFAULT_POSTGRES_VERSION } from "../../platform/platform";
 import { UnitSections } from "../../render/systemdUnit";
+import { TlsView } from "../../tls/settings";
 import { PGBOUNCER_AUTH_USER } from "../pgbouncer/pgbouncerIni";
 import { checkPostgresParameter } from "./postgresParameters";
 
@@ -255,9 +256,12 @@ export const PATRONI_DROP_IN: UnitSections = {
   Service: { KillMode: "process", Restart: "on-failure", RestartSec: "5s", TimeoutStopSec: "60s" },
 };
 
-/** A member's REST API base URL (http://10.0.0.11:8008). */
-export const restApiUrl = (c: { readonly cluster: ClusterSettings }, h: { readonly address: string }) =>
-  `http://${h.address}:${c.cluster.restApiPort}`;
+/** How the REST API is spoken to. */
+export const restApiScheme = (c: TlsView): "http" | "https" => (c.tls.enabled ? "https" : "http");
+
+/** A member's REST API base URL (https://10.0.0.11:8008). */
+export const restApiUrl = (c: { readonly cluster: ClusterSettings } & TlsView, h: { readonly address: string }) =>
+  `${restApiScheme(c)}://${h.address}:${c.cluster.restApiPort}`;
 const RESERVED_DATABASES = ["postgres", "template0", "template1", "pgbouncer"];
 
 function clusterProblems(c: ClusterView): string[] {
@@ -383,7 +387,7 @@ export const postgresSlice = {
     PG_SOCKET_DIR: POSTGRES_SOCKET_DIR,
     PG_PORT: c.cluster.postgresPort,
     REST_PORT: c.cluster.restApiPort,
-    REST_SCHEME: "http",
+    REST_SCHEME: restApiScheme(c),
   }),
   secrets: [
     { key: "superuserPassword", field: "superuser", generatedName: "superuser-password" },
@@ -391,4 +395,4 @@ export const postgresSlice = {
     { key: "rewindPassword", field: "rewind", generatedName: "rewind-password" },
     { key: "restApiPassword", field: "restApi", generatedName: "rest-api-password" },
   ],
-} as const satisfies RoleSlice<ClusterView>;
+} as const satisfies RoleSlice<ClusterView & TlsView>;

@@ -3,10 +3,10 @@
 # key) while the others wait here, because a member started before there is
 # a leader finds none and sleeps a whole loop_wait before it looks again;
 # started after, it takes its base backup at once. Later runs pass at once.
-# Env: REST (the first member's REST API), TIMEOUT.
+# Env: REST (the first member's REST API), TIMEOUT; fact CURL_TLS.
 leader_runs() {
   local cluster
-  cluster=$(curl -fsS --max-time 3 "$REST/cluster" 2>&1) || { echo "REST API not answering yet: $cluster"; return 1; }
+  cluster=$(curl -fsS -K "$CURL_TLS" --max-time 3 "$REST/cluster" 2>&1) || { echo "REST API not answering yet: $cluster"; return 1; }
   printf '%s' "$cluster" | jq -er 'first(.members[] | select(.role == "leader" and .state == "running")) | "leader \(.name) running"' 2>/dev/null ||
     { printf '%s' "$cluster" | jq -r '"no running leader yet: \(.members | map("\(.name)=\(.role)/\(.state)") | join(" "))"'; return 1; }
 }

@@ -14,7 +14,8 @@
 # leader's loop (at most every 2 s): a PATCH /config that changes nothing (it
 # deletes a key that does not exist; Patroni writes nothing to the DCS then,
 # and wakes its loop).
-# Env: REST (http://addr:port of a member), MEMBER_NAMES (space separated), MAX_LAG_BYTES, TIMEOUT.
+# Env: REST (https://addr:port of a member), MEMBER_NAMES (space separated),
+# MAX_LAG_BYTES, TIMEOUT; fact CURL_TLS.
 # stdin: a curl config line with the REST API credentials.
 IFS= read -r auth
 nudged=$(mktemp)
@@ -25,14 +26,14 @@ wake_leader_loop() {
   [ $(($(date +%s) - $(stat -c %Y "$nudged"))) -ge 2 ] || return 0
   touch "$nudged"
   printf '{"pulumi_patroni_wakeup": null}\n' |
-    curl -fsS --max-time 3 -K <(printf '%s\n' "$auth") -X PATCH -H 'Content-Type: application/json' --data-binary @- "$rest/config" >/dev/null || true
+    curl -fsS -K "$CURL_TLS" --max-time 3 -K <(printf '%s\n' "$auth") -X PATCH -H 'Content-Type: application/json' --data-binary @- "$rest/config" >/dev/null || true
 }
 read -r -a names <<< "$MEMBER_NAMES"
 names_json=$(printf '%s\n' "${names[@]}" | jq -R . | jq -sc .)
 replicas=$((${#names[@]} - 1))
 cluster_healthy() {
   local cluster leader leader_api leader_status tl location name api status verdict streaming problems=""
-  cluster=$(curl -fsS --max-time 3 "$REST/cluster" 2>&1) || { echo "REST API not answering: $cluster"; return 1; }
+  cluster=$(curl -fsS -K "$CURL_TLS" --max-time 3 "$REST/cluster" 2>&1) || { echo "REST API not answering: $cluster"; return 1; }
   read -r leader leader_api < <(printf '%s' "$cluster" | jq -r --argjson names "$names_json" '
     [.members[] | select(.role == "leader" and .state == "running")] as $l |
     if ($l | length) == 1 and ($names | index($l[0].name)) != null then "\($l[0].name) \($l[0].api_url)" else "none -" end')
@@ -40,14 +41,14 @@ cluster_healthy() {
     printf '%s' "$cluster" | jq -r '"no running configured leader: \(.members | map("\(.name)=\(.role)/\(.state)") | join(" "))"'
     return 1
   fi
-  leader_status=$(curl -fsS --max-time 3 "$leader_api" 2>&1) || { echo "leader $leader's REST API not answering: $leader_status"; return 1; }
+  leader_status=$(curl -fsS -K "$CURL_TLS" --max-time 3 "$leader_api" 2>&1) || { echo "leader $leader's REST API not answering: $leader_status"; return 1; }
   read -r tl location < <(printf '%s' "$leader_status" | jq -r 'if .role == "primary" or .role == "master" then "\(.timeline) \(.xlog.location)" else "- -" end')
   [ "$tl" != - ] || { echo "leader $leader is not a primary yet"; return 1; }
   for name in $MEMBER_NAMES; do
     [ "$name" = "$leader" ] && continue
     api=$(printf '%s' "$cluster" | jq -r --arg n "$name" '[.members[] | select(.name == $n) | .api_url][0] // empty')
     if [ -z "$api" ]; then problems="$problems $name=not-registered"; continue; fi
-    status=$(curl -fsS --max-time 3 "$api" 2>/dev/null) || { problems="$problems $name=REST-not-answering"; wake_leader_loop "$leader_api"; continue; }
+    status=$(curl -fsS -K "$CURL_TLS" --max-time 3 "$api" 2>/dev/null) || { problems="$problems $name=REST-not-answering"; wake_leader_loop "$leader_api"; continue; }
     verdict=$(printf '%s' "$status" | jq -r --argjson tl "$tl" --argjson loc "$location" --argjson max "$MAX_LAG_BYTES" '
       if .role != "replica" then "role-\(.role)"
       elif .state != "running" then "state-\(.state)"

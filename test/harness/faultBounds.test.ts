@@ -1,0 +1,56 @@
+// The fault suite's checker can fail: a scenario past its write-pause bound,
+// or a dual primary that outlives the heal by more than a loop, is a failure.
+import { describe, expect, it } from "vitest";
+import { DEFAULT_DCS, expectFaultInvariants, FAULTS } from "../faults/scenarios";
+import { FaultReport } from "./scenario";
+
+const report = (over: Partial<FaultReport>): FaultReport => ({
+  scenario: "power-loss-leader",
+  leaderBefore: "pg01",
+  leaderAfter: "pg02",
+  writeUnavailableMs: 30_000,
+  lostAcknowledged: 0,
+  durability: {
+    acknowledged: 2000,
+    unknown: 4,
+    failed: 0,
+    lost: {},
+    phantom: {},
+  } as unknown as FaultReport["durability"],
+  dualPrimaryRounds: 0,
+  dualProxyRounds: 0,
+  staleProxyRounds: 0,
+  probeRateHz: 4,
+  leaderDrops: 0,
+  wholeAfterMs: 4000,
+  writes: 2004,
+  ...over,
+});
+
+describe("fault bounds", () => {
+  it("a leader power loss passes at 30 s and fails at 44 s with ttl 30 (bound ttl + loop_wait)", () => {
+    const fault = FAULTS["power-loss-leader"];
+    expect(fault.pauseBound(DEFAULT_DCS)).toBe(40_000);
+    expect(() => expectFaultInvariants(fault, report({}), DEFAULT_DCS)).not.toThrow();
+    expect(() => expectFaultInvariants(fault, report({ writeUnavailableMs: 44_300 }), DEFAULT_DCS)).toThrow(
+      /writes stopped longer than 40000 ms/,
+    );
+    // ttl raised to 90 on the stand: a pause of 95 s passes only against the bound of those timings.
+    expect(() =>
+      expectFaultInvariants(fault, report({ writeUnavailableMs: 95_000 }), { ...DEFAULT_DCS, ttl: 90 }),
+    ).not.toThrow();
+    expect(() => expectFaultInvariants(fault, report({ writeUnavailableMs: 95_000 }), DEFAULT_DCS)).toThrow();
+  });
+
+  it("every scenario has a bound; a dual primary must end within a loop of the heal", () => {
+    for (const f of Object.values(FAULTS)) expect(f.pauseBound(DEFAULT_DCS)).toBeGreaterThan(0);
+    const frozen = FAULTS["sigstop-patroni-leader"];
+    const dual = { writeUnavailableMs: 15_000, dualPrimaryRounds: 80 };
+    expect(() =>
+      expectFaultInvariants(frozen, report({ ...dual, lastDualPrimaryAfterHealMs: 3000 }), DEFAULT_DCS),
+    ).not.toThrow();
+    expect(() =>
+      expectFaultInvariants(frozen, report({ ...dual, lastDualPrimaryAfterHealMs: 20_000 }), DEFAULT_DCS),
+    ).toThrow(/one loop_wait after the heal/);
+  });
+});
