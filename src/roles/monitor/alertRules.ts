@@ -246,6 +246,17 @@ export function alertRules(o: AlertRuleOptions): AlertRule[] {
         "pgbackrest info reports a non-ok stanza status, or the exporter could not run pgbackrest info, for 30 minutes.",
     },
     {
+      alert: "ArchiveWalDropped",
+      group: "pgbackrest",
+      // Written by the backup role's archive monitor for node-exporter's textfile collector (archive-metrics.sh).
+      expr: "increase(pulumi_patroni_archive_dropped_wal_total[1h]) > 0",
+      forSeconds: 0,
+      severity: "critical",
+      summary: "pgBackRest dropped WAL of stanza {{ $labels.stanza }} on {{ $labels.member }}",
+      description:
+        "The archive queue passed backup.archivePushQueueMax within the last hour and pgBackRest dropped WAL instead of archiving it: point-in-time recovery has a gap until the next backup (npm run ctl -- backup).",
+    },
+    {
       alert: "EtcdMemberDown",
       group: "etcd",
       expr: 'up{job="etcd"} == 0',

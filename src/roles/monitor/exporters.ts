@@ -36,7 +36,21 @@ export const PGBOUNCER_EXPORTER: PackagedExporter = {
   role: "pgbouncer",
 };
 
-export const PACKAGED_EXPORTERS: readonly PackagedExporter[] = [NODE_EXPORTER, POSTGRES_EXPORTER, PGBOUNCER_EXPORTER];
+/** pgBackRest's exporter on the repository host: `pgbackrest info` as postgres, every collect interval (600 s). */
+export const PGBACKREST_EXPORTER: PackagedExporter = {
+  job: "pgbackrest",
+  package: "prometheus-pgbackrest-exporter",
+  unit: "prometheus-pgbackrest-exporter",
+  port: 9854,
+  role: "backup",
+};
+
+export const PACKAGED_EXPORTERS: readonly PackagedExporter[] = [
+  NODE_EXPORTER,
+  POSTGRES_EXPORTER,
+  PGBOUNCER_EXPORTER,
+  PGBACKREST_EXPORTER,
+];
 
 /** HAProxy's built-in Prometheus exporter: a frontend of its own, open to the monitor only. */
 export const HAPROXY_METRICS_PORT = 8405;

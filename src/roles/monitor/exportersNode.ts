@@ -10,6 +10,7 @@ import { dropInPath, renderSystemdDropIn } from "../../render/systemdUnit";
 import { BundledFile, contentHash, HostSteps } from "../../steps/hostSteps";
 import { scriptsIn } from "../../steps/stepScript";
 import { MONITORING_USER, POSTGRES_SOCKET_DIR } from "../postgres/slice";
+import { PGBACKREST_CONFIG_PATH } from "../backup/slice";
 import { RoleArgs } from "../roleArgs";
 import { exportersOn, PACKAGED_EXPORTERS, PGBOUNCER_EXPORTER, POSTGRES_EXPORTER } from "./exporters";
 import {
@@ -53,6 +54,7 @@ export class ExportersNode extends pulumi.ComponentResource {
       monitoringUser: MONITORING_USER,
       socketDir: POSTGRES_SOCKET_DIR,
       localMachine: config.hostSource === "local-machines",
+      pgbackrestConfig: PGBACKREST_CONFIG_PATH,
     };
     const files: BundledFile[] = exporters.flatMap((e) => [
       { path: environmentPath(e.unit), content: renderEnvironmentFile(args.managed, exporterEnvironment(e, input)) },

@@ -8,6 +8,8 @@ import { seed002 } from "../../../test/fixtures/topologies";
 import { parseStackConfig, topologyOf } from "../../stack/stackConfig";
 import { renderEnvironmentFile } from "../../render/environmentFile";
 import { renderSystemdDropIn } from "../../render/systemdUnit";
+import { etcdEnvironmentInput, renderEtcdEnvironment } from "../etcd/etcdEnvironment";
+import { etcdSlice } from "../etcd/slice";
 import { renderHaproxyConfig } from "../haproxy/haproxyConfig";
 import { haproxyConfigInput } from "../haproxy/haproxyNode";
 import { renderPgbouncerHba } from "../pgbouncer/pgbouncerHba";
@@ -17,14 +19,15 @@ import { renderPgHba } from "../postgres/patroniConfig";
 import { MONITORING_USER } from "../postgres/slice";
 import { TLS_PATHS } from "../../tls/settings";
 import { alertmanagerInput, renderAlertmanagerConfig } from "./alertmanagerConfig";
-import { exportersOn, PGBOUNCER_EXPORTER, POSTGRES_EXPORTER } from "./exporters";
+import { exportersOn, PGBACKREST_EXPORTER, PGBOUNCER_EXPORTER, POSTGRES_EXPORTER } from "./exporters";
 import { renderClusterPage } from "./monitorFiles";
 import { renderPrometheusConfig, renderTargetsFile, targetsFile } from "./prometheusConfig";
-import { FILE_JOBS, scrapeTargets } from "./scrapeTargets";
+import { FILE_JOBS, httpsJobs, scrapeTargets } from "./scrapeTargets";
 import {
   alertmanagerEnvironment,
   exporterDropIn,
   exporterEnvironment,
+  prometheusDropIn,
   prometheusEnvironment,
 } from "./serviceEnvironment";
 
@@ -77,6 +80,7 @@ describe("prometheus.yml and its target files", () => {
         scrapeIntervalSeconds: 5,
         self: { target: "10.0.26.20:9090", member: "mon", alertmanager: "10.0.26.20:9093" },
         fileJobs: FILE_JOBS,
+        httpsJobs: [],
       }),
     ) as any;
     expect(doc.global).toEqual({ scrape_interval: "5s", scrape_timeout: "5s", evaluation_interval: "5s" });
@@ -86,6 +90,70 @@ describe("prometheus.yml and its target files", () => {
     expect(jobs).toEqual(["prometheus", "alertmanager", ...FILE_JOBS]);
     expect(doc.scrape_configs[2].file_sd_configs).toEqual([{ files: [targetsFile("node")] }]);
     expect(doc.scrape_configs[0].static_configs[0].labels).toEqual({ cluster: "pgcluster", member: "mon" });
+    expect(doc.scrape_configs.filter((j: any) => j.scheme || j.tls_config)).toEqual([]);
+  });
+
+  it("with TLS, Patroni's REST API and HAProxy's exporter over https: the cluster's CA, the monitor's certificate", () => {
+    const tlsConfig = parseStackConfig(JSON.parse(JSON.stringify({ ...raw, tls: { enabled: true } })), () => false);
+    expect(httpsJobs(tlsConfig)).toEqual(["patroni", "haproxy"]);
+    expect(httpsJobs(config)).toEqual([]);
+    const doc = yaml.load(
+      renderPrometheusConfig(ctx, {
+        clusterName: "pgcluster",
+        scrapeIntervalSeconds: 15,
+        self: { target: "10.0.26.20:9090", member: "mon", alertmanager: "10.0.26.20:9093" },
+        fileJobs: FILE_JOBS,
+        httpsJobs: httpsJobs(tlsConfig),
+        tls: TLS_PATHS,
+      }),
+    ) as any;
+    const job = (name: string) => doc.scrape_configs.find((j: any) => j.job_name === name);
+    for (const name of ["patroni", "haproxy"]) {
+      expect(job(name).scheme).toBe("https");
+      expect(job(name).tls_config).toEqual({
+        ca_file: "/etc/pulumi-patroni/tls/ca.crt",
+        cert_file: "/etc/pulumi-patroni/tls/host.crt",
+        key_file: "/etc/pulumi-patroni/tls/host.key",
+      });
+    }
+    for (const name of ["node", "postgres", "pgbouncer", "etcd", "pgbackrest"])
+      expect(job(name).scheme).toBeUndefined();
+    // Prometheus reads the key through its group.
+    expect(renderSystemdDropIn(ctx, prometheusDropIn("ssl-cert"))).toContain("SupplementaryGroups=ssl-cert\n");
+  });
+
+  it("pgBackRest's exporter on the repository host, when there is one", () => {
+    const withBackup = parseStackConfig(
+      JSON.parse(
+        JSON.stringify({
+          ...raw,
+          tls: { enabled: true },
+          hosts: [...raw.hosts, { name: "repo", address: "10.0.26.30", roles: ["backup"] }],
+        }),
+      ),
+      () => false,
+    );
+    const t = scrapeTargets(withBackup, topologyOf(withBackup));
+    expect(t.pgbackrest).toEqual([{ target: "10.0.26.30:9854", member: "repo" }]);
+    expect(t.node.map((x) => x.member)).toContain("repo");
+    expect(targets.pgbackrest).toEqual([]);
+    expect(exportersOn(["backup"]).map((e) => e.job)).toEqual(["node", "pgbackrest"]);
+    const env = envOf(
+      renderEnvironmentFile(
+        ctx,
+        exporterEnvironment(PGBACKREST_EXPORTER, {
+          address: "10.0.26.30",
+          monitorAddress: "10.0.26.20",
+          postgresPort: 5432,
+          pgbouncerPort: 6432,
+          monitoringUser: MONITORING_USER,
+          socketDir: "/var/run/postgresql",
+          localMachine: true,
+          pgbackrestConfig: "/etc/pgbackrest/pgbackrest.conf",
+        }),
+      ),
+    );
+    expect(env.ARGS).toBe("--web.listen-address=10.0.26.30:9854 --backrest.config=/etc/pgbackrest/pgbackrest.conf");
   });
 });
 
@@ -143,6 +211,7 @@ describe("the services' flags", () => {
     monitoringUser: MONITORING_USER,
     socketDir: "/var/run/postgresql",
     localMachine: false,
+    pgbackrestConfig: "/etc/pgbackrest/pgbackrest.conf",
   };
 
   it("every exporter listens on the host's address only and answers only the monitor and the host", () => {
@@ -206,6 +275,24 @@ describe("what the other roles open for the monitor", () => {
     // No monitor host, no frontend.
     const plain = parseStackConfig(JSON.parse(JSON.stringify(seed002)), () => false);
     expect(renderHaproxyConfig(ctx, haproxyConfigInput(plain, topologyOf(plain), h, "pw"))).not.toContain("prometheus");
+  });
+
+  it("with TLS, HAProxy's exporter frontend serves https with the host's certificate", () => {
+    const tlsConfig = parseStackConfig(JSON.parse(JSON.stringify({ ...raw, tls: { enabled: true } })), () => false);
+    const h = tlsConfig.hosts.find((x) => x.name === "proxy")!;
+    const cfg = renderHaproxyConfig(ctx, haproxyConfigInput(tlsConfig, topologyOf(tlsConfig), h, "pw"));
+    expect(cfg.slice(cfg.indexOf("frontend prometheus"))).toContain(
+      "bind 10.0.26.10:8405 ssl crt /etc/pulumi-patroni/tls/haproxy.pem",
+    );
+  });
+
+  it("etcd's metrics listener runs with a monitor host even without TLS, and opens its port", () => {
+    const plain = parseStackConfig(JSON.parse(JSON.stringify(seed002)), () => false);
+    const env = (c: typeof config) => renderEtcdEnvironment(ctx, etcdEnvironmentInput(c, c.hosts[0], "plain"));
+    expect(env(config)).toContain('ETCD_LISTEN_METRICS_URLS="http://10.0.26.10:2381,http://127.0.0.1:2381"');
+    expect(env(plain)).not.toContain("METRICS");
+    expect(etcdSlice.ports(config).map((p) => p.port)).toContain(2381);
+    expect(etcdSlice.ports(plain).map((p) => p.port)).not.toContain(2381);
   });
 
   it("PostgreSQL: a pg_monitor role without a password, peer on the unix socket before any other local rule", () => {

@@ -10,7 +10,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ShellCommand } from "../../providers/shellCommand";
 import { renderEnvironmentFile } from "../../render/environmentFile";
-import { renderSystemdDropIn } from "../../render/systemdUnit";
+import { dropInPath, renderSystemdDropIn } from "../../render/systemdUnit";
+import { TLS_KEY_GROUP, TLS_PATHS } from "../../tls/settings";
 import { BundledFile, contentHash, HostSteps } from "../../steps/hostSteps";
 import { scriptsIn } from "../../steps/stepScript";
 import { RoleArgs } from "../roleArgs";
@@ -37,11 +38,12 @@ import {
   renderTargetsFile,
   targetsFile,
 } from "./prometheusConfig";
-import { FILE_JOBS, scrapeTargets } from "./scrapeTargets";
+import { FILE_JOBS, FileJob, httpsJobs, scrapeTargets } from "./scrapeTargets";
 import {
   alertmanagerEnvironment,
   environmentPath,
   MonitorHostInput,
+  prometheusDropIn,
   prometheusEnvironment,
 } from "./serviceEnvironment";
 import {
@@ -81,6 +83,8 @@ export class MonitorHost extends pulumi.ComponentResource {
       scrapeIntervalSeconds: m.scrapeIntervalSeconds,
       self: { ...self, alertmanager: `${host.address}:${ALERTMANAGER_PORT}` },
       fileJobs: FILE_JOBS,
+      httpsJobs: httpsJobs(config),
+      tls: config.tls.enabled ? TLS_PATHS : undefined,
     });
     const rules = renderAlertRules(managed, alertRules({ thresholds: m.thresholds, forSeconds: m.alertForSeconds }), {
       synchronousMode: config.cluster.dcs.synchronousMode,
@@ -93,6 +97,10 @@ export class MonitorHost extends pulumi.ComponentResource {
       retention: m.retention,
     };
     const prometheusEnv = renderEnvironmentFile(managed, prometheusEnvironment(service));
+    // With TLS it reads the host's key: a changed drop-in restarts it like a changed flag.
+    const prometheusUnitDropIn = config.tls.enabled
+      ? renderSystemdDropIn(managed, prometheusDropIn(TLS_KEY_GROUP))
+      : undefined;
     const alertmanagerEnv = renderEnvironmentFile(managed, alertmanagerEnvironment(service));
     const receiverUnit = renderSystemdDropIn(managed, alertReceiverUnit(LOCAL_RECEIVER_PORT, LOCAL_SMTP_PORT));
     const bundle: BundledFile[] = [
@@ -101,6 +109,7 @@ export class MonitorHost extends pulumi.ComponentResource {
         content: renderTargetsFile(managed, config.cluster.name, targets[job]),
       })),
       { path: environmentPath("prometheus"), content: prometheusEnv },
+      ...(prometheusUnitDropIn ? [{ path: dropInPath("prometheus.service"), content: prometheusUnitDropIn }] : []),
       { path: environmentPath("prometheus-alertmanager"), content: alertmanagerEnv },
       { path: CLUSTER_PAGE_PATH, content: renderClusterPage(managed) },
       ...(m.alertmanager.localReceiver
@@ -136,7 +145,11 @@ export class MonitorHost extends pulumi.ComponentResource {
     );
     const prometheus = steps.service(
       "prometheus",
-      { unit: "prometheus", onChange: "restart", triggers: [contentHash(prometheusEnv)] },
+      {
+        unit: "prometheus",
+        onChange: "restart",
+        triggers: [contentHash(prometheusEnv), ...(prometheusUnitDropIn ? [contentHash(prometheusUnitDropIn)] : [])],
+      },
       { dependsOn: [configFile, libraries] },
     );
     const reloadTimeout = 60;
@@ -210,11 +223,14 @@ export class MonitorHost extends pulumi.ComponentResource {
         ]
       : [];
 
+    // JOB=ADDRESS:PORT, and the scheme for the gate's own look at each target.
+    const https = httpsJobs(config);
     const expected = [
       `prometheus=${self.target}`,
       `alertmanager=${host.address}:${ALERTMANAGER_PORT}`,
       ...FILE_JOBS.flatMap((job) => targets[job].map((t) => `${job}=${t.target}`)),
     ];
+    const schemes = expected.map((t) => (https.includes(t.split("=")[0] as FileJob) ? "https" : "http"));
     const gateAfter = pulumi
       .output(args.gateAfter)
       .apply((others) => [...others, prometheusReloaded, alertmanagerReloaded, ...receiver]);
@@ -226,6 +242,7 @@ export class MonitorHost extends pulumi.ComponentResource {
           PROMETHEUS: prometheusUrl(host),
           ALERTMANAGER: alertmanagerUrl(host),
           TARGETS: expected.join(" "),
+          TARGET_SCHEMES: schemes.join(" "),
           RULES: ruleCount,
           TIMEOUT: 120,
         }),

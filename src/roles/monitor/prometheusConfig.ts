@@ -27,6 +27,14 @@ export interface PrometheusConfigInput {
   readonly self: ScrapeTarget & { readonly alertmanager: string };
   /** The jobs whose targets are in target files, in order. */
   readonly fileJobs: readonly string[];
+  /**
+   * Jobs served over https (Patroni's REST API, HAProxy's exporter with TLS):
+   * verified against the cluster's CA, showing the monitor host's certificate
+   * (Patroni's REST API requires one). The certificates name every host's
+   * address, which is what Prometheus dials.
+   */
+  readonly httpsJobs: readonly string[];
+  readonly tls?: { readonly ca: string; readonly cert: string; readonly key: string };
 }
 
 const seconds = (s: number) => `${s}s`;
@@ -45,7 +53,13 @@ export function renderPrometheusConfig(ctx: ManagedFileContext, p: PrometheusCon
     scrape_configs: [
       { job_name: "prometheus", static_configs: [{ targets: [p.self.target], labels }] },
       { job_name: "alertmanager", static_configs: [{ targets: [p.self.alertmanager], labels }] },
-      ...p.fileJobs.map((job) => ({ job_name: job, file_sd_configs: [{ files: [targetsFile(job)] }] })),
+      ...p.fileJobs.map((job) => ({
+        job_name: job,
+        ...(p.tls && p.httpsJobs.includes(job)
+          ? { scheme: "https", tls_config: { ca_file: p.tls.ca, cert_file: p.tls.cert, key_file: p.tls.key } }
+          : {}),
+        file_sd_configs: [{ files: [targetsFile(job)] }],
+      })),
     ],
   };
   return managedHeader(ctx) + yaml.dump(document, { lineWidth: -1, noRefs: true });

@@ -7,7 +7,13 @@
 // https://www.freedesktop.org/software/systemd/man/systemd.resource-control.html#IPAddressAllow=ADDRESS%5B/PREFIXLENGTH%5D%E2%80%A6
 import { UnitSections } from "../../render/systemdUnit";
 import { argsValue } from "../../render/environmentFile";
-import { NODE_EXPORTER, PackagedExporter, PGBOUNCER_EXPORTER, POSTGRES_EXPORTER } from "./exporters";
+import {
+  NODE_EXPORTER,
+  PackagedExporter,
+  PGBACKREST_EXPORTER,
+  PGBOUNCER_EXPORTER,
+  POSTGRES_EXPORTER,
+} from "./exporters";
 
 export const environmentPath = (unit: string) => `/etc/default/${unit}`;
 
@@ -34,6 +40,8 @@ export interface ExporterHostInput {
   readonly socketDir: string;
   /** The host is a local machine (an overlay root filesystem). */
   readonly localMachine: boolean;
+  /** pgBackRest's configuration on the repository host (the pgbackrest exporter reads the stanzas there). */
+  readonly pgbackrestConfig: string;
 }
 
 /** The variables of an exporter's /etc/default file. */
@@ -78,6 +86,8 @@ export function exporterEnvironment(e: PackagedExporter, h: ExporterHostInput): 
         ],
         ["ARGS", argsValue([listen])],
       ];
+    case PGBACKREST_EXPORTER.job:
+      return [["ARGS", argsValue([listen, `--backrest.config=${h.pgbackrestConfig}`])]];
     default:
       throw new Error(`no environment for exporter ${e.job}`);
   }
@@ -103,6 +113,12 @@ export interface MonitorHostInput {
   readonly alertmanagerPort: number;
   readonly retention: string;
 }
+
+/**
+ * prometheus.service's drop-in with TLS: the group that may read the host's
+ * key (root:ssl-cert 0640), which Prometheus shows to Patroni's REST API.
+ */
+export const prometheusDropIn = (keyGroup: string): UnitSections => ({ Service: { SupplementaryGroups: keyGroup } });
 
 /** /etc/default/prometheus. The lifecycle API stays off: a reload is SIGHUP, after promtool has checked the files. */
 export function prometheusEnvironment(m: MonitorHostInput): [string, string][] {

@@ -3,7 +3,8 @@
 # changed target file by itself) and each of them answers from here, and
 # Alertmanager runs and is the one Prometheus sends to.
 # Env: PROMETHEUS, ALERTMANAGER (URLs), TARGETS (space separated JOB=ADDRESS:PORT),
-# RULES (how many), TIMEOUT.
+# TARGET_SCHEMES (http or https for each target, in order: https verified with the
+# cluster's CA and this host's certificate, fact CURL_TLS), RULES (how many), TIMEOUT.
 api() { curl -fsS --max-time 3 "$PROMETHEUS/api/v1/$1"; }
 loaded() {
   local count
@@ -22,8 +23,13 @@ same_targets() {
   return 1
 }
 wait_until "$TIMEOUT" "prometheus scraping the stack's targets" same_targets
-answers() { curl -fsS --max-time 3 -o /dev/null "http://$1/metrics" || { echo "$1 does not answer"; return 1; }; }
-for target in $TARGETS; do wait_until "$TIMEOUT" "${target%%=*} target ${target#*=}" answers "${target#*=}"; done
+answers() { curl -fsS --max-time 3 -K "$CURL_TLS" -o /dev/null "$1://$2/metrics" || { echo "$1://$2 does not answer"; return 1; }; }
+read -r -a schemes <<<"$TARGET_SCHEMES"
+i=0
+for target in $TARGETS; do
+  wait_until "$TIMEOUT" "${target%%=*} target ${target#*=}" answers "${schemes[$i]}" "${target#*=}"
+  i=$((i + 1))
+done
 alertmanager_used() {
   curl -fsS --max-time 3 "$ALERTMANAGER/-/ready" >/dev/null || { echo "alertmanager not ready"; return 1; }
   api alertmanagers | jq -e --arg am "$ALERTMANAGER/api/v2/alerts" '[.data.activeAlertmanagers[].url] == [$am]' >/dev/null
