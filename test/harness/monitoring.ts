@@ -9,6 +9,7 @@ export interface TargetHealth {
   readonly member: string;
   readonly health: string;
   readonly lastError: string;
+  readonly scrapeUrl: string;
 }
 
 export interface AlertLabels {
@@ -56,7 +57,7 @@ export class Monitoring {
 
   async targets(): Promise<TargetHealth[]> {
     const data = await this.api<{
-      activeTargets: { labels: Record<string, string>; health: string; lastError: string }[];
+      activeTargets: { labels: Record<string, string>; health: string; lastError: string; scrapeUrl: string }[];
     }>("targets?state=active");
     return data.activeTargets.map((t) => ({
       job: t.labels.job,
@@ -64,6 +65,7 @@ export class Monitoring {
       member: t.labels.member,
       health: t.health,
       lastError: t.lastError,
+      scrapeUrl: t.scrapeUrl,
     }));
   }
 
@@ -207,15 +209,42 @@ export class AlertWatch {
 /** What Prometheus must scrape on a stand, job=instance, from its hosts' roles (the monitor's own ports too). */
 export function expectedTargets(stand: Stand, ports: Readonly<Record<string, number>>): string[] {
   const out: string[] = [];
-  for (const [name, h] of Object.entries(stand.outputs.hosts)) {
+  for (const h of Object.values(stand.outputs.hosts)) {
     const on = (job: string) => out.push(`${job}=${h.address}:${ports[job]}`);
     on("node");
     if (h.roles.includes("postgres")) ["patroni", "postgres"].forEach(on);
     if (h.roles.includes("pgbouncer")) on("pgbouncer");
     if (h.roles.includes("etcd")) on("etcd");
     if (h.roles.includes("haproxy")) on("haproxy");
+    if (h.roles.includes("backup")) on("pgbackrest");
     if (h.roles.includes("monitor")) ["prometheus", "alertmanager"].forEach(on);
-    void name;
   }
   return out.sort();
+}
+
+/**
+ * Waits until Prometheus scrapes exactly the stand's targets (`ports` by job),
+ * every one of them up; returns how long that took, or fails with what it saw.
+ */
+export async function expectEveryTargetUp(
+  monitoring: Monitoring,
+  stand: Stand,
+  ports: Readonly<Record<string, number>>,
+  timeoutMs = 60_000,
+): Promise<{ tookMs: number; targets: TargetHealth[] }> {
+  const start = Date.now();
+  const want = expectedTargets(stand, ports);
+  let seen: string[] = [];
+  let targets: TargetHealth[] = [];
+  while (Date.now() - start < timeoutMs) {
+    targets = await monitoring.targets();
+    seen = targets
+      .map((t) => `${t.job}=${t.instance}${t.health === "up" ? "" : ` (${t.health}: ${t.lastError})`}`)
+      .sort();
+    if (JSON.stringify(seen) === JSON.stringify(want)) return { tookMs: Date.now() - start, targets };
+    await sleep(1000);
+  }
+  throw new Error(
+    `Prometheus' targets after ${timeoutMs / 1000} s:\n  ${seen.join("\n  ")}\nwanted, every one up:\n  ${want.join("\n  ")}`,
+  );
 }
