@@ -132,7 +132,7 @@ describe("monitoring on its own stand", () => {
     const faultAt = Date.now();
     const watch = new AlertWatch(monitoring, expected, faultAt);
     stand.ssh(replica, "systemctl stop patroni");
-    let healedAt = 0;
+    let healedAt: number;
     try {
       // Hold the fault until both fired (or their bound passed).
       while (Date.now() - faultAt < FIRES_WITHIN_MS) {

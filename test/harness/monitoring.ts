@@ -235,9 +235,8 @@ export async function expectEveryTargetUp(
   const start = Date.now();
   const want = expectedTargets(stand, ports);
   let seen: string[] = [];
-  let targets: TargetHealth[] = [];
   while (Date.now() - start < timeoutMs) {
-    targets = await monitoring.targets();
+    const targets = await monitoring.targets();
     seen = targets
       .map((t) => `${t.job}=${t.instance}${t.health === "up" ? "" : ` (${t.health}: ${t.lastError})`}`)
       .sort();
