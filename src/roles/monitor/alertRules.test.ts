@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { alertRules, renderAlertRules } from "./alertRules";
+import { alertRules, renderAlertRules, renderAlertTable } from "./alertRules";
 import { thresholdsSchema } from "./slice";
 
 const ctx = { stack: "test" };
@@ -109,4 +109,20 @@ describe("alert rules", () => {
     expect(names(false)).not.toContain("PatroniSyncStandbyMissing");
     expect(names(false)).toHaveLength(names(true).length - 1);
   });
+});
+
+it("docs/monitoring.md's table of alerts is the rendered one (UPDATE_CONFIG_DOCS=1 to update)", () => {
+  const file = path.join(__dirname, "..", "..", "..", "docs", "monitoring.md");
+  const current = fs.readFileSync(file, "utf8");
+  const begin = "<!-- alert-table:begin (generated from src/roles/monitor/alertRules.ts) -->";
+  const end = current.indexOf("<!-- alert-table:end -->");
+  expect(current.indexOf(begin), "the markers").toBeGreaterThan(0);
+  const wanted =
+    current.slice(0, current.indexOf(begin) + begin.length) +
+    "\n" +
+    renderAlertTable(alertRules(defaults)) +
+    "\n" +
+    current.slice(end);
+  if (process.env.UPDATE_CONFIG_DOCS === "1") fs.writeFileSync(file, wanted);
+  else expect(current).toBe(wanted);
 });

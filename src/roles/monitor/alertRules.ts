@@ -1,7 +1,7 @@
 // The alert rules, in one place: each alert's expression, how long its
 // condition must hold, its severity and what it means, with the thresholds
 // the stack configures (monitor.thresholds, monitor.alertForSeconds). The
-// rules file Prometheus loads and the README's table of alerts are both
+// rules file Prometheus loads and docs/monitoring.md's table of alerts are both
 // rendered from this list; promtool checks and unit-tests the rendered file
 // (pg-cluster.rules.test.yml, a firing and a quiet case for every alert).
 //
@@ -390,7 +390,7 @@ export function renderAlertRules(
   return managedHeader(ctx) + yaml.dump({ groups }, { lineWidth: -1, noRefs: true });
 }
 
-/** The README's table of alerts (scripts/config-docs.ts), with the default thresholds. */
+/** docs/monitoring.md's table of alerts (kept in step by alertRules.test.ts). */
 export function renderAlertTable(rules: readonly AlertRule[]): string {
   const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n\s*/g, " ");
   const noTemplate = (s: string) => s.replace(/\{\{ \$labels\.(\w+) \}\}/g, "<$1>").replace(/\{\{[^}]*\}\}/g, "…");
