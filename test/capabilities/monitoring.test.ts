@@ -30,6 +30,8 @@ const CLUSTER = "moncap";
 const stand = new Stand(STACK, { PULUMI_CONFIG_PASSPHRASE: "moncap-stand-passphrase" });
 const monitoring = new Monitoring(stand);
 const MONITOR_KEY = "pulumi-patroni:monitor";
+/** MONCAP_KEEP=1: bring the stand up from where it is and leave it up (while developing); else fresh, destroyed after. */
+const KEEP = process.env.MONCAP_KEEP === "1";
 
 /** Every port the monitor scrapes, by job (the stack's defaults: REST API 8008, etcd metrics 2381). */
 const PORTS = {
@@ -67,14 +69,16 @@ const prometheusStarted = () =>
 
 beforeAll(async () => {
   await stand.select();
-  const leftover = await stand.run(["destroy", "--yes", "--skip-preview"], true);
-  if (leftover.code !== 0)
-    throw new Error(`could not destroy a leftover moncap stand:\n${leftover.stdout}${leftover.stderr}`);
+  if (!KEEP) {
+    const leftover = await stand.run(["destroy", "--yes", "--skip-preview"], true);
+    if (leftover.code !== 0)
+      throw new Error(`could not destroy a leftover moncap stand:\n${leftover.stdout}${leftover.stderr}`);
+  }
   await stand.up("pulumi up (fresh machines to a monitored cluster)");
 });
 
 afterAll(async () => {
-  await stand.run(["destroy", "--yes", "--skip-preview"], true);
+  if (!KEEP) await stand.run(["destroy", "--yes", "--skip-preview"], true);
   stand.cleanup();
   console.log(`[moncap] timings: ${JSON.stringify(stand.timings)}; ${JSON.stringify(figures)}`);
 });
