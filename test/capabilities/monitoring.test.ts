@@ -10,7 +10,9 @@
 //      Prometheus shows the new rule, its start time unchanged;
 //   3. a real fault: a replica's Patroni stopped raises PatroniMemberMissing
 //      and PatroniReplicaNotStreaming for that member in Alertmanager and at
-//      the local webhook receiver, and both resolve once it runs again.
+//      the local webhook receiver, and both resolve once it runs again;
+//   4. a host added by `pulumi up` is scraped, and no longer once removed,
+//      Prometheus never restarted.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Stand } from "../helpers/stand";
 import { leaderOf, patroniCluster, waitWhole } from "../harness/clusterState";
@@ -175,5 +177,21 @@ describe("monitoring on its own stand", () => {
     // The same members as before, and nothing left firing about them.
     expect(leaderOf(await patroniCluster(whole.restUrls, whole.tls))).toBe(leader);
     await expectEveryTargetUp(monitoring, stand, PORTS, 90_000);
+  });
+
+  it("a host added by pulumi up is scraped, and gone once removed, without Prometheus restarting", async () => {
+    const before = prometheusStarted();
+    const key = "pulumi-patroni:hosts";
+    const added = { name: "client02", address: "10.213.16.42", roles: ["client"] };
+    stand.editConfig((c) => (c[key] = [...c[key], added]));
+    await stand.up("client02 added");
+    const withIt = await expectEveryTargetUp(monitoring, stand, PORTS, 90_000);
+    expect(withIt.targets.filter((t) => t.member === "client02").map((t) => t.job)).toEqual(["node"]);
+    stand.editConfig((c) => (c[key] = c[key].filter((h: { name: string }) => h.name !== "client02")));
+    await stand.up("client02 removed");
+    const without = await expectEveryTargetUp(monitoring, stand, PORTS, 90_000);
+    expect(without.targets.filter((t) => t.member === "client02")).toEqual([]);
+    expect(prometheusStarted(), "Prometheus' start time").toBe(before);
+    await expectNoChanges();
   });
 });
