@@ -4,7 +4,7 @@
 import { z } from "zod";
 import { SSH_PRIVATE_KEY } from "../src/config/core";
 import { ruleOf } from "../src/config/fieldClasses";
-import { FIELD_CLASSES, SECRET_KEYS, stackConfigSchema } from "../src/stack/stackConfig";
+import { FIELD_CLASSES, SECRET_KEYS, SECRETS, stackConfigSchema } from "../src/stack/stackConfig";
 
 interface Row {
   key: string;
@@ -77,7 +77,8 @@ export function renderConfigTable(): string {
     );
   }
   for (const key of SECRET_KEYS) {
-    const secret = key === SSH_PRIVATE_KEY ? "required for existing hosts" : "generated";
+    const external = SECRETS.find((s) => s.key === key)?.external;
+    const secret = key === SSH_PRIVATE_KEY ? "required for existing hosts" : external ? "optional" : "generated";
     lines.push(
       `| \`${key}\` | secret string | ${secret} | Must be set with \`pulumi config set --secret\`. | ${cell(onRunning(key, "secret"))} |`,
     );

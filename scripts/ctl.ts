@@ -5,9 +5,11 @@
 // (its config on the host holds the REST API credentials), and waited for.
 import { backupProblems, formatBackups, HostArchive, parseHostArchive, parseInfo } from "../src/ops/backups";
 import {
+  ActiveAlert,
   CtlCommand,
   CtlError,
   ClusterView,
+  formatAlerts,
   formatStatus,
   HostTlsStatus,
   isBackupCommand,
@@ -19,6 +21,7 @@ import {
 import { readStackOutputs, StackAccess } from "../src/ops/stackAccess";
 import { shellQuote } from "../src/render/shellQuote";
 import { ARCHIVE_METRICS_PATH } from "../src/roles/backup/slice";
+import { MONITOR_ROLE } from "../src/roles/monitor/monitored";
 import { PATRONI_CONFIG_PATH, POSTGRES_ROLE, POSTGRES_SOCKET_DIR } from "../src/roles/postgres/slice";
 import { renderHostScript, scriptsIn } from "../src/steps/stepScript";
 import { TLS_PATHS } from "../src/tls/settings";
@@ -69,6 +72,25 @@ function findCluster(access: StackAccess): { host: string; view: ClusterView } {
     }
   }
   throw new CtlError(`no PostgreSQL host's Patroni answered:\n  ${errors.join("\n  ")}`);
+}
+
+/**
+ * The alerts firing now, from Alertmanager's API, asked on the monitor host
+ * (the controller may not reach its address); silenced and inhibited ones left out.
+ */
+function firingAlerts(access: StackAccess): string {
+  const monitor = access.hostsWith(MONITOR_ROLE)[0];
+  const url = access.outputs.alertmanagerUrl as string | undefined;
+  if (!monitor || !url) return "Alerts: this stack has no monitor host (give a host the monitor role).";
+  const r = access.run(monitor, [
+    "curl",
+    "-fsS",
+    "--max-time",
+    "5",
+    `${url}/api/v2/alerts?active=true&silenced=false&inhibited=false`,
+  ]);
+  if (r.code !== 0) throw new Error(`Alertmanager on ${monitor} did not answer: ${(r.stderr || r.stdout).trim()}`);
+  return formatAlerts(JSON.parse(r.stdout) as ActiveAlert[], new Date(), monitor);
 }
 
 const opsHostScript = (name: string, env: Record<string, string>) =>
@@ -170,6 +192,8 @@ async function main(): Promise<number> {
     let { host, view } = findCluster(access);
     if (command.kind === "status") {
       console.log(formatStatus(view, readTls(access)));
+      console.log("");
+      console.log(firingAlerts(access));
       return 0;
     }
     const plan = planCtl(command, view);

@@ -45,11 +45,13 @@ function clusterPasswords(config: StackConfig, secrets: Secrets): pulumi.Output<
       keepers: generation > 0 ? { generation: String(generation) } : undefined,
     }).result;
   };
-  // A secret the stack does not need (the backup cipher without a backup host) is never generated.
+  // A secret the stack does not need (the backup cipher without a backup host) is never generated,
+  // nor is an outside service's credential (external): empty until configured.
   const roles = Object.fromEntries(
     SECRETS.map((s) => [
       s.field,
-      secrets[s.key] ?? ((s.neededBy?.(config) ?? true) ? generated(s.generatedName, s.key) : pulumi.output("")),
+      secrets[s.key] ??
+        ((s.neededBy?.(config) ?? true) && !s.external ? generated(s.generatedName, s.key) : pulumi.output("")),
     ]),
   );
   const users = Object.fromEntries(
@@ -200,6 +202,10 @@ export const haproxyStatsPassword = pulumi.secret(passwords.haproxyStats);
 export const etcdEndpoints = cluster.etcdEndpoints;
 export const hosts = cluster.hostRoles;
 export const pendingRestart = cluster.pendingRestart;
+/** Prometheus, Alertmanager and the cluster page (a Prometheus console), when a host has the monitor role. */
+export const prometheusUrl = cluster.monitoring?.prometheusUrl;
+export const alertmanagerUrl = cluster.monitoring?.alertmanagerUrl;
+export const clusterPageUrl = cluster.monitoring?.clusterPageUrl;
 /** A libpq URI per application user, through the entry's primary port, to its first database (secret). */
 export const userUris = pulumi.secret(
   passwords.apply((p) => {

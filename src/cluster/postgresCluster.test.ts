@@ -114,6 +114,7 @@ const PASSWORDS = {
   haproxyStats: "STATSpw0000000000000006",
   haproxyVrrp: "VRRPpw00000000000000008",
   backupCipher: "CIPHERpw00000000000000008",
+  alertmanagerSmtp: "SMTPpw00000000000000009",
   users: { app: "APPpw000000000000000007" },
 };
 
@@ -536,5 +537,61 @@ describe("a restored stack", () => {
     for (const c of registered)
       for (const field of ["create", "update", "delete", "stdin"])
         expect(String(c.inputs[field] ?? ""), `${c.name}.${field}`).not.toContain("SOURCE-KEY-MATERIAL");
+  });
+});
+
+describe("a stack with a monitor host", () => {
+  const withMonitor = {
+    cluster: { name: "demo" },
+    tls: { enabled: true },
+    hosts: [
+      { name: "pg01", address: "10.0.0.11", roles: ["etcd", "postgres", "pgbouncer"] },
+      { name: "pg02", address: "10.0.0.12", roles: ["etcd", "postgres", "pgbouncer"] },
+      { name: "proxy01", address: "10.0.0.31", roles: ["etcd", "haproxy"] },
+      { name: "mon01", address: "10.0.0.41", roles: ["client", "monitor"] },
+    ],
+  };
+
+  it("puts the exporters on every host once its roles run, and gates the monitor on all of them", async () => {
+    const { byName, cluster } = await deploy(withMonitor);
+    expect(byName("cluster-pg01-packages")!.inputs.create).toContain("prometheus-postgres-exporter");
+    expect(byName("cluster-pg01-packages")!.inputs.create).toContain("prometheus-pgbouncer-exporter");
+    expect(byName("cluster-proxy01-packages")!.inputs.create).toContain("prometheus-node-exporter");
+    expect(byName("cluster-proxy01-packages")!.inputs.create).not.toContain("prometheus-postgres-exporter");
+    expect(byName("cluster-mon01-packages")!.inputs.create).toContain("prometheus-alertmanager");
+    // A database host's exporters start once PgBouncer serves (the postgres exporter's login exists by then).
+    const pg01 = await waitsFor("cluster-pg01-exporters-files");
+    expect(pg01).toContain("cluster-roles-and-databases");
+    expect(pg01).toContain("cluster-pg01-pgbouncer-gate");
+    expect(await waitsFor("cluster-proxy01-exporters-files")).toContain("cluster-proxy01-haproxy-gate");
+    const gate = await waitsFor("cluster-mon01-monitor-gate");
+    for (const h of ["pg01", "pg02", "proxy01", "mon01"]) expect(gate).toContain(`cluster-${h}-exporters-gate`);
+    expect(cluster.monitoring).toEqual({
+      prometheusUrl: "http://10.0.0.41:9090",
+      alertmanagerUrl: "http://10.0.0.41:9093",
+      clusterPageUrl: "http://10.0.0.41:9090/consoles/pg-cluster.html",
+    });
+  });
+
+  it("with TLS: https scrapes of Patroni and HAProxy, the monitor's gate looking the same way, Prometheus in ssl-cert", async () => {
+    const { byName } = await deploy(withMonitor);
+    const config = String(byName("cluster-mon01-monitor-config")!.inputs.stdin);
+    expect(config).toMatch(
+      /job_name: patroni\n\s+scheme: https\n\s+tls_config:\n\s+ca_file: \/etc\/pulumi-patroni\/tls\/ca.crt/,
+    );
+    const files = JSON.parse(String(byName("cluster-mon01-monitor-files")!.inputs.stdin)) as {
+      path: string;
+      content: string;
+    }[];
+    const dropIn = files.find((f) => f.path.startsWith("/etc/systemd/system/prometheus.service.d/"))!;
+    expect(dropIn.content).toContain("SupplementaryGroups=ssl-cert");
+    const gate = String(byName("cluster-mon01-monitor-gate")!.inputs.create);
+    expect(gate).toContain("patroni=10.0.0.11:8008");
+    expect(gate).toMatch(/TARGET_SCHEMES='[a-z ]*https/);
+    expect(gate).toContain("CURL_TLS=");
+    // HAProxy's exporter answers the monitor only, over TLS.
+    expect(String(byName("cluster-proxy01-haproxy-config")!.inputs.stdin)).toContain(
+      "bind 10.0.0.31:8405 ssl crt /etc/pulumi-patroni/tls/haproxy.pem",
+    );
   });
 });

@@ -1,7 +1,9 @@
 // The whole cluster from a validated StackConfig and a way to reach each
 // host, in the runbook's order: hosts ready -> etcd members -> etcd healthy
 // -> Patroni nodes -> leader and streaming replicas -> dynamic configuration
-// -> roles and databases -> PgBouncer -> HAProxy -> client. Each stage is one
+// -> roles and databases -> PgBouncer -> HAProxy -> client; with a monitor
+// host, each host's exporters once its roles run, and the monitor (whose
+// services start early, its gate last). Each stage is one
 // component per host role (src/roles/<role>/) or a cluster-wide step of a
 // role (etcdCluster.ts, patroniCluster.ts).
 import * as pulumi from "@pulumi/pulumi";
@@ -21,11 +23,14 @@ import { HaproxyNode } from "../roles/haproxy/haproxyNode";
 import { KeepalivedNode } from "../roles/haproxy/keepalivedNode";
 import { HAPROXY_ROLE } from "../roles/haproxy/slice";
 import { HostBase, installPackages } from "../roles/host/hostBase";
+import { ExportersNode } from "../roles/monitor/exportersNode";
+import { MonitorHost } from "../roles/monitor/monitorHost";
+import { alertmanagerUrl, clusterPageUrl, MONITOR_ROLE, monitorHostOf, prometheusUrl } from "../roles/monitor/slice";
 import { PgbouncerNode } from "../roles/pgbouncer/pgbouncerNode";
 import { PGBOUNCER_ROLE } from "../roles/pgbouncer/slice";
 import { PatroniCluster } from "../roles/postgres/patroniCluster";
 import { PatroniNode } from "../roles/postgres/patroniNode";
-import { POSTGRES_ROLE, SUPERUSER } from "../roles/postgres/slice";
+import { MONITORING_USER, POSTGRES_ROLE, SUPERUSER } from "../roles/postgres/slice";
 import { RoleArgs } from "../roles/roleArgs";
 import { hostFactsOf } from "../stack/hostFacts";
 import { ClusterPasswords } from "../stack/passwords";
@@ -59,6 +64,8 @@ export class PostgresCluster extends pulumi.ComponentResource {
   readonly hostRoles: Record<string, { address: string; roles: string[] }>;
   /** Members still pending a restart (restartPolicy manual leaves them to the DBA). */
   readonly pendingRestart: pulumi.Output<string[]>;
+  /** Prometheus, Alertmanager and the cluster page, when a host has the monitor role. */
+  readonly monitoring?: { prometheusUrl: string; alertmanagerUrl: string; clusterPageUrl: string };
   /** The CA, the hosts' and the controller's certificates (with TLS on). */
   readonly tls?: ClusterTls;
   /** What libpq needs to verify the cluster (sslmode=verify-full) in a URI's query, or nothing. */
@@ -124,6 +131,13 @@ export class PostgresCluster extends pulumi.ComponentResource {
       ];
     };
 
+    /** What runs on each host once its roles are ready: the exporters wait for it. */
+    const rolesReady = new Map<string, pulumi.Resource[]>(
+      config.hosts.map((h) => [h.name, [bases.get(h.name)!.ready]]),
+    );
+    const readyOn = (h: HostConfig, ...r: pulumi.Resource[]) => rolesReady.get(h.name)!.push(...r);
+    const monitor = monitorHostOf(topology);
+
     // 2. etcd members, one after the other, then every one of them healthy.
     const etcdCluster = new EtcdCluster(this, name, config, facts, connectionOf);
     const etcd: EtcdMember[] = [];
@@ -131,6 +145,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
       etcd.push(new EtcdMember(...on(h, ETCD_ROLE, etcd.length ? [etcd[etcd.length - 1].ready] : [])));
     }
     const etcdSettled = etcdCluster.rollingRestart([etcdCluster.healthy(etcd.map((m) => m.ready))]);
+    for (const h of topology.withRole(ETCD_ROLE)) readyOn(h, ...etcdSettled);
 
     // 3. Backups (a repository host of its own, or its source's when restored): the repository host's
     // pgBackRest, and pgBackRest on each PostgreSQL host before its Patroni starts.
@@ -144,6 +159,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
       throw new pulumi.ResourceError("restore: the source's repository is unknown", this);
     const backup = access && new BackupCluster(this, name, config, facts, { stack: args.stack }, connectionOf, access);
     const backupHost = repositoryHost && new BackupHost(...on(repositoryHost, BACKUP_ROLE));
+    if (repositoryHost && backupHost) readyOn(repositoryHost, backupHost.ready);
     // The steps that read this stack's CA file (a restored stack's guest stanza) wait for every host's TLS files.
     const tlsWritten = [...bases.values()].flatMap((b) => (b.tls ? [b.tls] : []));
     const repositoryCa = backup?.repositoryCa(args.dependsOn ?? []);
@@ -193,11 +209,16 @@ export class PostgresCluster extends pulumi.ComponentResource {
     backup?.stanzaReady([restarts, ...(backupHost ? [backupHost.ready] : []), ...guest]);
 
     // 6. Roles, databases and PgBouncer's auth function on the primary; then PgBouncer.
-    const sql = patroniCluster.rolesAndDatabases(passwords, [restarts]);
+    const sql = patroniCluster.rolesAndDatabases(passwords, [restarts], monitor ? MONITORING_USER : undefined);
+    for (const h of topology.withRole(POSTGRES_ROLE)) readyOn(h, sql);
     const pgbouncers = topology
       .withRole(POSTGRES_ROLE)
       .filter((h) => hasRole(h, PGBOUNCER_ROLE))
-      .map((h) => new PgbouncerNode(...on(h, PGBOUNCER_ROLE, [sql])));
+      .map((h) => {
+        const node = new PgbouncerNode(...on(h, PGBOUNCER_ROLE, [sql]));
+        readyOn(h, node.ready);
+        return node;
+      });
 
     // 7. HAProxy in front of them; with a VIP, keepalived on every HAProxy host once its
     // HAProxy serves (it binds the VIP whoever holds it). The hosts reload together, once
@@ -205,9 +226,11 @@ export class PostgresCluster extends pulumi.ComponentResource {
     // before that peer starts, so it never elects itself while a healthy holder exists.
     // Then the client hosts, through the entry.
     const haproxyHosts = topology.withRole(HAPROXY_ROLE);
-    const haproxies = haproxyHosts.map(
-      (h) => new HaproxyNode(...on(h, HAPROXY_ROLE, [...pgbouncers.map((b) => b.ready), sql])),
-    );
+    const haproxies = haproxyHosts.map((h) => {
+      const node = new HaproxyNode(...on(h, HAPROXY_ROLE, [...pgbouncers.map((b) => b.ready), sql]));
+      readyOn(h, node.ready);
+      return node;
+    });
     const entryReady: pulumi.Resource[] = haproxies.map((x) => x.ready);
     if (config.haproxy.vip) {
       let configsDone!: (configs: pulumi.Resource[]) => void;
@@ -222,8 +245,25 @@ export class PostgresCluster extends pulumi.ComponentResource {
       configsDone(keepaliveds.map((k) => k.config));
       reloadsDone(keepaliveds.map((k) => k.reloaded));
       entryReady.push(...keepaliveds.map((k) => k.ready));
+      haproxyHosts.forEach((h, i) => readyOn(h, keepaliveds[i].ready));
     }
     for (const h of topology.withRole(CLIENT_ROLE)) new ClientHost(...on(h, CLIENT_ROLE, entryReady));
+
+    // 8. With a monitor host: every host's exporters once its roles run; the monitor's services
+    // start with its packages, and its gate waits until every target of the stack answers.
+    if (monitor) {
+      const exporters = config.hosts.map((h) => {
+        const [n, a, o] = on(h, "exporters", rolesReady.get(h.name)!.slice(1));
+        return new ExportersNode(n, { ...a, monitorAddress: monitor.address }, o);
+      });
+      const [n, a, o] = on(monitor, MONITOR_ROLE);
+      new MonitorHost(n, { ...a, gateAfter: exporters.map((e) => e.ready) }, o);
+      this.monitoring = {
+        prometheusUrl: prometheusUrl(monitor),
+        alertmanagerUrl: alertmanagerUrl(monitor),
+        clusterPageUrl: clusterPageUrl(monitor),
+      };
+    }
 
     const endpoint = clientEndpoint(config);
     // libpq reads the CA from ~/.postgresql/root.crt unless the URI names another (sslrootcert).
@@ -239,7 +279,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
     this.etcdEndpoints = etcdClientUrls(config);
     this.pendingRestart = restarts.pending;
     this.hostRoles = Object.fromEntries(config.hosts.map((h) => [h.name, { address: h.address, roles: [...h.roles] }]));
-    const { primaryUri, replicasUri, haproxyStatsUrl, etcdEndpoints, pendingRestart } = this;
+    const { primaryUri, replicasUri, haproxyStatsUrl, etcdEndpoints, pendingRestart, monitoring } = this;
     this.registerOutputs({
       primaryUri,
       replicasUri,
@@ -247,6 +287,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
       etcdEndpoints,
       pendingRestart,
       hosts: this.hostRoles,
+      ...monitoring,
     });
   }
 }

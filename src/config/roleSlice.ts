@@ -32,6 +32,13 @@ export interface SecretSpec<View = never> {
   readonly fixed?: string;
   /** Whether the stack needs it; absent: always. A secret not needed is neither generated nor checked. */
   readonly neededBy?: (c: View) => boolean;
+  /**
+   * For a credential of a service outside the cluster (an SMTP password,
+   * say): the field whose setting needs it. Never generated (empty when not
+   * needed), not rotated by passwordRotation, free of the length rule of the
+   * cluster's own passwords; refused at preview when needed and not set.
+   */
+  readonly external?: string;
 }
 
 /** A top-level section of the stack configuration a slice owns. */
@@ -62,6 +69,12 @@ export interface RoleSlice<View = never> {
   readonly machineCapabilities?: (c: View) => string[];
   /** Debian packages this role needs on hosts of other roles, by their role (pgBackRest on the database hosts). */
   readonly packagesWith?: (c: View) => Readonly<Record<string, readonly string[]>>;
+  /**
+   * What the role puts on every host of the stack, by the host's roles (the
+   * monitor role's exporters): packages and the ports they open.
+   */
+  readonly hostPackages?: (c: View, roles: readonly string[]) => string[];
+  readonly hostPorts?: (c: View, roles: readonly string[]) => PortUse[];
   /** By config table key ("haproxy.fall"): what `pulumi up` does with a change. */
   readonly fieldClasses?: Readonly<Record<string, FieldRule>>;
   readonly secrets?: readonly SecretSpec<View>[];

@@ -51,6 +51,7 @@ export function hostProblems(
   hosts: readonly HostView[],
   sshPort: number,
   portsOf: (role: string) => PortUse[],
+  hostPortsOf: (roles: readonly string[]) => PortUse[] = () => [],
 ): string[] {
   const problems: string[] = [];
   const seen = (key: (h: HostView) => string, what: string) => {
@@ -73,15 +74,13 @@ export function hostProblems(
     const used = new Map<number, string>([
       h.sshPort === undefined ? [sshPort, "ssh.port"] : [h.sshPort, `hosts[${i}].sshPort`],
     ]);
-    for (const role of new Set(h.roles)) {
-      for (const { port, field } of portsOf(role)) {
-        const other = used.get(port);
-        if (other)
-          problems.push(
-            `hosts[${i}] (${h.name}): port ${port} is used twice, by ${other} and ${field}; give them different ports`,
-          );
-        else used.set(port, field);
-      }
+    for (const { port, field } of [...[...new Set(h.roles)].flatMap(portsOf), ...hostPortsOf(h.roles)]) {
+      const other = used.get(port);
+      if (other)
+        problems.push(
+          `hosts[${i}] (${h.name}): port ${port} is used twice, by ${other} and ${field}; give them different ports`,
+        );
+      else used.set(port, field);
     }
   });
   return problems;
@@ -126,7 +125,8 @@ export function secretProblems(key: string, value: string, spec?: SecretSpec): s
       ? []
       : [`${key}: is not a private key in PEM/OpenSSH format`];
   const problems: string[] = [];
-  if (value.length < 12) problems.push(`${key}: is shorter than 12 characters; use a long random password`);
+  if (value.length < 12 && !spec?.external)
+    problems.push(`${key}: is shorter than 12 characters; use a long random password`);
   if (hasControlCharacter(value))
     problems.push(`${key}: contains a line break or control character, which breaks the files it goes into`);
   problems.push(...(spec?.problems?.(value) ?? []));

@@ -4,6 +4,7 @@ import {
   ClusterMember,
   ClusterView,
   CtlError,
+  formatAlerts,
   formatStatus,
   parseClusterView,
   parseCtlArgs,
@@ -157,6 +158,33 @@ describe("ctl checks against the cluster", () => {
     expect(waitDone({ kind: "member-up", member: "pg01", streaming: true }, after)).toBe(true);
     const pending = view([m("pg01", "replica", "streaming", { pending_restart: true })]);
     expect(waitDone({ kind: "member-up", member: "pg01", streaming: true }, pending)).toBe(false);
+  });
+});
+
+describe("ctl status: alerts", () => {
+  it("shows firing alerts most severe first, then oldest first, with who and since when", () => {
+    const now = new Date("2026-12-06T12:10:00Z");
+    const alert = (alertname: string, severity: string, startsAt: string, labels: Record<string, string> = {}) => ({
+      labels: { alertname, severity, cluster: "main", ...labels },
+      annotations: { summary: `${alertname} summary` },
+      startsAt,
+      status: { state: "active" },
+    });
+    const text = formatAlerts(
+      [
+        alert("PatroniMemberMissing", "warning", "2026-12-06T12:09:00Z", { member: "pg03" }),
+        alert("EtcdMemberDown", "warning", "2026-12-06T11:00:00Z", { member: "pg02" }),
+        alert("PatroniNoLeader", "critical", "2026-12-06T12:09:30Z"),
+        { ...alert("Silenced", "critical", "2026-12-06T12:00:00Z"), status: { state: "suppressed" } },
+      ],
+      now,
+      "client01",
+    ).split("\n");
+    expect(text[0]).toBe("Firing alerts (3, Alertmanager on client01):");
+    expect(text[1]).toMatch(/^ {2}critical +PatroniNoLeader +main +for 30s +PatroniNoLeader summary$/);
+    expect(text[2]).toMatch(/^ {2}warning +EtcdMemberDown +pg02 +for 1h10m +EtcdMemberDown summary$/);
+    expect(text[3]).toMatch(/^ {2}warning +PatroniMemberMissing +pg03 +for 1m0s +PatroniMemberMissing summary$/);
+    expect(formatAlerts([], now, "client01")).toBe("No alert firing (Alertmanager on client01).");
   });
 });
 

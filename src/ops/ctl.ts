@@ -60,7 +60,7 @@ export class CtlError extends Error {}
 
 export const CTL_USAGE = `usage: npm run ctl -- [--stack STACK] COMMAND
   list                     members, roles, states, lag (patronictl list)
-  status                   members, and each host's TLS certificate and CAs: days left
+  status                   members, each host's TLS certificate and CAs (days left), the alerts firing now
   history                  timeline history (patronictl history)
   switchover [--to MEMBER] planned: the leader hands over to MEMBER (default: a healthy replica)
   failover --to MEMBER     MEMBER is promoted whatever the leader's state
@@ -290,6 +290,54 @@ export function waitDone(wait: CtlWait, view: ClusterView): boolean {
 export function parseClusterView(scope: string, json: string, synchronousMode?: string): ClusterView {
   const raw = JSON.parse(json) as { members?: ClusterMember[]; pause?: boolean };
   return { scope, members: raw.members ?? [], paused: raw.pause === true, synchronousMode: synchronousMode === "true" };
+}
+
+/** An alert as Alertmanager's API lists it (GET /api/v2/alerts). */
+export interface ActiveAlert {
+  readonly labels: Readonly<Record<string, string>>;
+  readonly annotations?: Readonly<Record<string, string>>;
+  readonly startsAt: string;
+  readonly status?: { readonly state?: string };
+}
+
+const SEVERITY_ORDER = ["critical", "warning"];
+
+/** The firing alerts for `npm run ctl -- status`: most severe first, then oldest first. */
+export function formatAlerts(alerts: readonly ActiveAlert[], now: Date, where: string): string {
+  const firing = alerts.filter((a) => (a.status?.state ?? "active") === "active");
+  if (firing.length === 0) return `No alert firing (Alertmanager on ${where}).`;
+  const rank = (a: ActiveAlert) => {
+    const i = SEVERITY_ORDER.indexOf(a.labels.severity ?? "");
+    return i < 0 ? SEVERITY_ORDER.length : i;
+  };
+  const sorted = [...firing].sort((a, b) => rank(a) - rank(b) || a.startsAt.localeCompare(b.startsAt));
+  const age = (since: string) => {
+    const s = Math.max(0, Math.round((now.getTime() - Date.parse(since)) / 1000));
+    return s >= 3600
+      ? `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`
+      : s >= 60
+        ? `${Math.floor(s / 60)}m${s % 60}s`
+        : `${s}s`;
+  };
+  const rows = sorted.map((a) => [
+    a.labels.severity ?? "-",
+    a.labels.alertname ?? "?",
+    a.labels.member ?? a.labels.instance ?? a.labels.cluster ?? "-",
+    `for ${age(a.startsAt)}`,
+    a.annotations?.summary ?? "",
+  ]);
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return [
+    `Firing alerts (${firing.length}, Alertmanager on ${where}):`,
+    ...rows.map(
+      (r) =>
+        "  " +
+        r
+          .map((c, i) => (i < r.length - 1 ? c.padEnd(widths[i]) : c))
+          .join("  ")
+          .trimEnd(),
+    ),
+  ].join("\n");
 }
 
 /** What a host's TLS files say (src/ops/tls-status.sh): its certificate and the CAs it trusts, or nothing without TLS. */

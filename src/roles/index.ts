@@ -5,7 +5,16 @@ import { backupSlice } from "./backup/slice";
 import { clientSlice } from "./client/slice";
 import { etcdSlice } from "./etcd/slice";
 import { haproxySlice } from "./haproxy/slice";
+import { monitorSlice } from "./monitor/slice";
 import { pgbouncerSlice } from "./pgbouncer/slice";
 import { postgresSlice } from "./postgres/slice";
 
-export const ROLE_SLICES = [etcdSlice, postgresSlice, pgbouncerSlice, haproxySlice, clientSlice, backupSlice] as const;
+export const ROLE_SLICES = [
+  etcdSlice,
+  postgresSlice,
+  pgbouncerSlice,
+  haproxySlice,
+  clientSlice,
+  backupSlice,
+  monitorSlice,
+] as const;

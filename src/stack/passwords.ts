@@ -13,7 +13,5 @@ export const MASKED_PASSWORDS: ClusterPasswords = {
 };
 
 /** Every password value, for masking a step's output (ShellCommand's mask). */
-export const secretValues = (p: ClusterPasswords): string[] => [
-  ...SECRETS.map((s) => p[s.field]),
-  ...Object.values(p.users),
-];
+export const secretValues = (p: ClusterPasswords): string[] =>
+  [...SECRETS.map((s) => p[s.field]), ...Object.values(p.users)].filter((v) => v !== "");

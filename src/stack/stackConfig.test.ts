@@ -19,6 +19,11 @@ function problemsOf(values: Record<string, unknown>, isSecret: (k: string) => bo
 }
 
 const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v));
+/** Seed 000 with the HAProxy host also the monitor. */
+const withMonitor = () => ({
+  ...seed000,
+  hosts: seed000.hosts.map((h) => (h.name === "haproxy" ? { ...h, roles: ["haproxy", "monitor"] } : h)),
+});
 const withHost = (i: number, patch: Record<string, unknown>) => {
   const c = clone(seed000);
   Object.assign(c.hosts[i], patch);
@@ -56,6 +61,7 @@ describe("valid configurations", () => {
     "Pulumi.entry.yaml",
     "Pulumi.bkcap.yaml",
     "Pulumi.bkcapr.yaml",
+    "Pulumi.moncap.yaml",
   ])("the committed %s is valid", (file) => {
     const doc = yaml.load(fs.readFileSync(path.join(__dirname, "..", "..", file), "utf8")) as {
       config: Record<string, unknown>;
@@ -366,6 +372,44 @@ const invalid: [string, Record<string, unknown>, string[]][] = [
   ],
   ["unknown host source", { ...seed000, hostSource: "cloud" }, ["hostSource", '"local-machines"']],
   [
+    "two monitor hosts",
+    { ...seed000, hosts: seed000.hosts.map((h, i) => (i > 1 ? { ...h, roles: [...h.roles, "monitor"] } : h)) },
+    ["serverc, haproxy have the monitor role; one monitor host"],
+  ],
+  [
+    "alerts after a single scrape",
+    { ...withMonitor(), monitor: { scrapeIntervalSeconds: 30, alertForSeconds: 45 } },
+    ["monitor.alertForSeconds: 45 is shorter than two scrapes"],
+  ],
+  [
+    "an SMTP login without its password",
+    {
+      ...withMonitor(),
+      monitor: { alertmanager: { email: { to: ["a@b.org"], from: "c@d.org", smarthost: "m:25", authUsername: "u" } } },
+    },
+    ["monitor.alertmanager.email.authUsername: needs the secret alertmanagerSmtpPassword"],
+  ],
+  [
+    "an exporter's port taken by another service of the host",
+    { ...withMonitor(), pgbouncer: { port: 9187 } },
+    ["port 9187 is used twice, by pgbouncer.port and monitor (postgres exporter)"],
+  ],
+  [
+    "a retention Prometheus cannot read",
+    { ...withMonitor(), monitor: { retention: "two weeks" } },
+    ["monitor.retention", "duration like 30s"],
+  ],
+  [
+    "a webhook that is not a URL",
+    { ...withMonitor(), monitor: { alertmanager: { webhooks: [{ url: "hooks.example.org" }] } } },
+    ["monitor.alertmanager.webhooks[0].url", "http:// or https:// URL"],
+  ],
+  [
+    "the exporters' login as an application user",
+    { ...seed000, cluster: { users: [{ name: "prometheus" }] } },
+    ["cluster.users[0].name: prometheus is a role the cluster creates itself"],
+  ],
+  [
     "a host's own SSH port collides with a role's port",
     withHost(1, { sshPort: 5432 }),
     ["hosts[1] (serverb): port 5432 is used twice", "hosts[1].sshPort", "cluster.postgresPort"],
@@ -490,6 +534,44 @@ describe("packages per host", () => {
         "python3-psycopg2",
         "ssl-cert",
       ].sort(),
+    );
+  });
+
+  it("with a monitor host: its Prometheus and Alertmanager, and each host the exporters of its roles", () => {
+    const c = parseStackConfig(
+      clone({ ...seed002, hosts: [...seed002.hosts, { name: "mon", address: "10.0.26.20", roles: ["monitor"] }] }),
+      () => false,
+    );
+    expect(packagesFor(["monitor"], c)).toEqual([
+      "curl",
+      "jq",
+      "prometheus",
+      "prometheus-alertmanager",
+      "prometheus-node-exporter",
+    ]);
+    expect(packagesFor(c.hosts[1].roles, c).filter((p) => p.startsWith("prometheus"))).toEqual([
+      "prometheus-node-exporter",
+      "prometheus-pgbouncer-exporter",
+      "prometheus-postgres-exporter",
+    ]);
+    expect(packagesFor(c.hosts[0].roles, c).filter((p) => p.startsWith("prometheus"))).toEqual([
+      "prometheus-node-exporter",
+    ]);
+  });
+});
+
+describe("configured secrets of outside services", () => {
+  it("an SMTP password is optional, never generated or rotated, and may be short", () => {
+    const monitored = {
+      ...withMonitor(),
+      monitor: { alertmanager: { email: { to: ["a@b.org"], from: "c@d.org", smarthost: "m:25", authUsername: "u" } } },
+    };
+    expect(
+      problemsOf({ ...clone(monitored), alertmanagerSmtpPassword: "pw" }, (k) => k === "alertmanagerSmtpPassword"),
+    ).toEqual([]);
+    expect(configuredSecretProblems("alertmanagerSmtpPassword", "pw")).toEqual([]);
+    expect(problemsOf({ ...seed000, passwordRotation: { alertmanagerSmtpPassword: 1 } }).join()).toContain(
+      "passwordRotation.alertmanagerSmtpPassword: not a generated password",
     );
   });
 });

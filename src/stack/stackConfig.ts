@@ -120,6 +120,7 @@ export function packagesFor(roles: readonly string[], c: StackConfig): string[] 
   for (const role of roles) for (const p of sliceOf(role)?.packages?.(c) ?? []) packages.add(p);
   for (const slice of SLICES)
     for (const role of roles) for (const p of slice.packagesWith?.(c)[role] ?? []) packages.add(p);
+  for (const slice of SLICES) for (const p of slice.hostPackages?.(c, roles) ?? []) packages.add(p);
   return [...packages].sort();
 }
 
@@ -131,9 +132,14 @@ export function machineCapabilitiesFor(roles: readonly string[], c: StackConfig)
 /** Every role's packages: what a prebuilt machine image carries. */
 export const allRolePackages = (c: StackConfig): string[] => packagesFor(ROLE_NAMES, c);
 
-function crossFieldProblems(c: StackConfig, stack: string | undefined): string[] {
+function crossFieldProblems(c: StackConfig, stack: string | undefined, configuredSecrets: readonly string[]): string[] {
   const topology = topologyOf(c);
-  const problems = hostProblems(c.hosts, c.ssh.port, (role) => portsOf(role, c));
+  const problems = hostProblems(
+    c.hosts,
+    c.ssh.port,
+    (role) => portsOf(role, c),
+    (roles) => SLICES.flatMap((s) => s.hostPorts?.(c, roles) ?? []),
+  );
   for (const slice of SLICES) problems.push(...(slice.problems?.(c, topology) ?? []));
   problems.push(...tlsProblems(c));
   // pgBackRest's TLS transport shows and checks the hosts' certificates, which only TLS writes.
@@ -142,7 +148,7 @@ function crossFieldProblems(c: StackConfig, stack: string | undefined): string[]
       `tls.enabled: backups (a host with the backup role, or restore) reach the repository over TLS with the cluster's certificates; set tls.enabled: true`,
     );
   const rotatable = new Set([
-    ...SECRETS.filter((s) => !s.fixed).map((s) => s.key),
+    ...SECRETS.filter((s) => !s.fixed && !s.external).map((s) => s.key),
     ...c.cluster.users.map((u) => `user:${u.name}`),
   ]);
   for (const key of Object.keys(c.passwordRotation)) {
@@ -150,6 +156,11 @@ function crossFieldProblems(c: StackConfig, stack: string | undefined): string[]
     if (fixed) problems.push(`passwordRotation.${key}: cannot be rotated: ${fixed}`);
     else if (!rotatable.has(key))
       problems.push(`passwordRotation.${key}: not a generated password; expected one of ${[...rotatable].join(", ")}`);
+  }
+  for (const s of SECRETS) {
+    const needed = (s.neededBy as ((c: StackConfig) => boolean) | undefined)?.(c) ?? true;
+    if (s.external && needed && !configuredSecrets.includes(s.key))
+      problems.push(`${s.external}: needs the secret ${s.key}; set it with: pulumi config set --secret ${s.key}`);
   }
   if (c.hostSource === "local-machines") problems.push(...localMachineProblems(c, stack));
   return problems;
@@ -166,5 +177,12 @@ export function parseStackConfig(
   isSecret: (key: string) => boolean,
   stack?: string,
 ): StackConfig {
-  return parseWith(stackConfigSchema, SECRET_KEYS, (c) => crossFieldProblems(c, stack), values, isSecret);
+  const configuredSecrets = SECRET_KEYS.filter((k) => values[k] !== undefined);
+  return parseWith(
+    stackConfigSchema,
+    SECRET_KEYS,
+    (c) => crossFieldProblems(c, stack, configuredSecrets),
+    values,
+    isSecret,
+  );
 }

@@ -7,7 +7,7 @@ import { HostConfig, StackConfig } from "../../stack/stackConfig";
 import { HostSteps } from "../../steps/hostSteps";
 import { HostFacts, inlineScript, scriptsIn } from "../../steps/stepScript";
 import { dropInPath } from "../../render/systemdUnit";
-import { ETCD_DROP_IN, ETCD_ENVIRONMENT_PATH, etcdHosts, etcdInitialCluster } from "./slice";
+import { ETCD_DROP_IN, ETCD_ENVIRONMENT_PATH, etcdHosts, etcdInitialCluster, etcdMetricsListener } from "./slice";
 
 const script = scriptsIn(__dirname);
 
@@ -50,8 +50,8 @@ export class EtcdCluster {
       heartbeatIntervalMs: e.heartbeatIntervalMs,
       electionTimeoutMs: e.electionTimeoutMs,
       dropIn: ETCD_DROP_IN,
-      // The metrics listener exists with TLS only (etcdEnvironment.ts).
-      ...(this.config.tls.enabled ? { metricsPort: e.metricsPort } : {}),
+      // The metrics listener exists with TLS or a monitor host only (etcdEnvironment.ts).
+      ...(etcdMetricsListener(this.config) ? { metricsPort: e.metricsPort } : {}),
     });
     let previous = after;
     return hosts.map((h) => {

@@ -4,7 +4,7 @@
 import { ManagedFileContext, managedHeader } from "../../render/managedHeader";
 import { TLS_PATHS, TlsPaths } from "../../tls/settings";
 import { EtcdStage, stageMarker } from "../../tls/stages";
-import { etcdDataDirectory, etcdHosts, EtcdView } from "./slice";
+import { etcdDataDirectory, etcdHosts, etcdMetricsListener, EtcdView } from "./slice";
 
 export { ETCD_ENVIRONMENT_PATH } from "./slice";
 
@@ -18,8 +18,11 @@ export interface EtcdEnvironmentInput {
   readonly address: string;
   readonly clientPort: number;
   readonly peerPort: number;
-  /** The plain /health and /metrics listener (from the first TLS stage on). */
-  readonly metricsPort: number;
+  /**
+   * The plain /health and /metrics listener (from the first TLS stage on, or
+   * whenever the monitor scrapes it); absent: none.
+   */
+  readonly metricsPort?: number;
   /** Every member, for the initial cluster. */
   readonly members: readonly { readonly name: string; readonly address: string }[];
   readonly heartbeatIntervalMs: number;
@@ -45,7 +48,7 @@ export function etcdEnvironmentInput(
     address: host.address,
     clientPort: c.etcd.clientPort,
     peerPort: c.etcd.peerPort,
-    metricsPort: c.etcd.metricsPort,
+    ...(etcdMetricsListener(c, stage) ? { metricsPort: c.etcd.metricsPort } : {}),
     members: etcdHosts(c),
     heartbeatIntervalMs: c.etcd.heartbeatIntervalMs,
     electionTimeoutMs: c.etcd.electionTimeoutMs,
@@ -80,10 +83,12 @@ export function renderEtcdEnvironment(ctx: ManagedFileContext, e: EtcdEnvironmen
     // Patroni's etcd3 DCS talks to the v3 JSON gateway; nothing needs v2.
     ["ETCD_ENABLE_V2", "false"],
   ];
+  const metricsPort = e.metricsPort;
+  if (metricsPort !== undefined)
+    // Monitoring reaches /health and /metrics without a certificate; nothing else is served there.
+    vars.push(["ETCD_LISTEN_METRICS_URLS", [e.address, "127.0.0.1"].map((a) => url("http", a, metricsPort)).join(",")]);
   if (e.stage !== "plain") {
     vars.push(
-      // Monitoring reaches /health and /metrics without a certificate; nothing else is served there.
-      ["ETCD_LISTEN_METRICS_URLS", [e.address, "127.0.0.1"].map((a) => url("http", a, e.metricsPort)).join(",")],
       // The certificates are re-read per connection (a renewal needs no restart); the CA only at start.
       ["ETCD_CERT_FILE", e.tls.cert],
       ["ETCD_KEY_FILE", e.tls.key],

@@ -8,6 +8,7 @@ import { RoleSlice } from "../../config/roleSlice";
 import { Topology } from "../../config/topology";
 import { UnitSections } from "../../render/systemdUnit";
 import { TlsView } from "../../tls/settings";
+import { monitored } from "../monitor/monitored";
 import { ClusterView } from "../postgres/slice";
 
 export const etcdSettingsSchema = z
@@ -17,7 +18,7 @@ export const etcdSettingsSchema = z
     metricsPort: port
       .default(2381)
       .describe(
-        "With TLS: the plain listener for /health and /metrics (no certificate needed), on the host's address and 127.0.0.1.",
+        "With TLS or a monitor host: the plain listener for /health and /metrics (no certificate needed), on the host's address and 127.0.0.1; the monitor scrapes it.",
       ),
     heartbeatIntervalMs: positiveInt.default(1000).describe("etcd heartbeat interval."),
     electionTimeoutMs: positiveInt.default(5000).describe("etcd election timeout."),
@@ -39,6 +40,16 @@ export const etcdHosts = <H extends CoreHost>(c: { readonly hosts: readonly H[] 
 
 /** How clients and peers speak to etcd. */
 export const etcdScheme = (c: TlsView): "http" | "https" => (c.tls.enabled ? "https" : "http");
+
+/**
+ * Whether the members run the plain /health and /metrics listener: with TLS
+ * (from its first stage on: health checks need no certificate there), or
+ * when a monitor host scrapes it. `stage` narrows TLS to the migration's.
+ */
+export const etcdMetricsListener = (
+  c: TlsView & { readonly hosts: readonly { readonly roles: readonly string[] }[] },
+  stage?: string,
+): boolean => (stage === undefined ? c.tls.enabled : stage !== "plain") || monitored(c);
 
 type EtcdUrlView = TlsView & { readonly etcd: EtcdSettings };
 
@@ -103,7 +114,7 @@ export const etcdSlice = {
   ports: (c) => [
     { port: c.etcd.clientPort, field: "etcd.clientPort" },
     { port: c.etcd.peerPort, field: "etcd.peerPort" },
-    ...(c.tls.enabled ? [{ port: c.etcd.metricsPort, field: "etcd.metricsPort" }] : []),
+    ...(etcdMetricsListener(c) ? [{ port: c.etcd.metricsPort, field: "etcd.metricsPort" }] : []),
   ],
   problems: etcdProblems,
   packages: () => ["etcd-server", "etcd-client"],

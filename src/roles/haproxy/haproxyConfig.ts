@@ -45,6 +45,12 @@ export interface HaproxyConfigInput {
   readonly statsPassword: string;
   /** Client networks (CIDR) admitted on every port; others are refused at connect. */
   readonly allowedSources: readonly string[];
+  /**
+   * HAProxy's built-in Prometheus exporter on a frontend of its own, open to
+   * the monitor (and the host itself) only, when the stack has a monitor host;
+   * https with this host's certificate once TLS is on.
+   */
+  readonly metrics?: { readonly port: number; readonly sources: readonly string[] };
   readonly tls: HaproxyTls;
 }
 
@@ -163,7 +169,22 @@ export function renderHaproxyConfig(ctx: ManagedFileContext, input: HaproxyConfi
     `/replica?lag=${input.replicaMaxLag}`,
     input,
   );
+  // Debian's HAProxy is built with the Prometheus exporter (USE_PROMEX); the stats password stays out of it.
+  const metrics =
+    input.metrics &&
+    [
+      "frontend prometheus",
+      "    mode http",
+      `    bind ${input.listenAddress}:${input.metrics.port}${input.tls.stage === "tls" ? ` ssl crt ${input.tls.paths.haproxyPem}` : ""}`,
+      `    tcp-request connection reject unless { src 127.0.0.1 ${input.metrics.sources.join(" ")} }`,
+      "    no log",
+      "    http-request use-service prometheus-exporter if { path /metrics }",
+      "    http-request return status 404",
+    ].join("\n");
   return (
-    managedHeader(ctx) + stageMarker(input.tls.stage) + [global, defaults, stats, primary, replicas].join("\n\n") + "\n"
+    managedHeader(ctx) +
+    stageMarker(input.tls.stage) +
+    [global, defaults, stats, primary, replicas, ...(metrics ? [metrics] : [])].join("\n\n") +
+    "\n"
   );
 }

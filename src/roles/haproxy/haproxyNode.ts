@@ -12,6 +12,8 @@ import { contentHash, HostSteps } from "../../steps/hostSteps";
 import { scriptsIn } from "../../steps/stepScript";
 import { PGBOUNCER_ROLE } from "../pgbouncer/slice";
 import { POSTGRES_ROLE } from "../postgres/slice";
+import { HAPROXY_METRICS_PORT } from "../monitor/exporters";
+import { monitorHostOf } from "../monitor/slice";
 import { RoleArgs } from "../roleArgs";
 import { HaproxyConfigInput, renderHaproxyConfig } from "./haproxyConfig";
 import { HAPROXY_CONFIG_PATH, HAPROXY_DROP_IN, primaryBackend, replicaBackend } from "./slice";
@@ -30,6 +32,7 @@ export function haproxyConfigInput(
 ): HaproxyConfigInput {
   // PgBouncer behind HAProxy sees HAProxy's address, not the client's: who may
   // connect at all is decided here.
+  const monitor = monitorHostOf(topo);
   return {
     clusterName: c.cluster.name,
     listenAddress: host.address,
@@ -59,6 +62,7 @@ export function haproxyConfigInput(
         ...c.haproxy.clientNetworks,
       ]),
     ],
+    metrics: monitor && { port: HAPROXY_METRICS_PORT, sources: [`${monitor.address}/32`] },
     tls: { stage, paths: TLS_PATHS },
   };
 }

@@ -16,6 +16,8 @@ export interface PgbouncerHbaInput {
   readonly clusterAddresses: readonly string[];
   /** Networks a DBA works from (cluster.adminNetworks). */
   readonly adminNetworks: readonly string[];
+  /** The exporters' login (SHOW commands), when the stack has a monitor host: the unix socket only. */
+  readonly monitoringUser?: string;
   /** Logins over TCP need TLS: hostssl rules (the reject rules stay host, so they match either way). */
   readonly tlsOnly: boolean;
 }
@@ -26,6 +28,10 @@ export function renderPgbouncerHba(ctx: ManagedFileContext, p: PgbouncerHbaInput
   const rules = [
     // Patroni's role-change hook, as the postgres OS user on the unix socket (RECONNECT).
     `local ${PGBOUNCER_ADMIN_DB} ${p.superuser} peer`,
+    // pgbouncer-exporter, as the prometheus OS user, a stats user (pgbouncer.ini); never over the network.
+    ...(p.monitoringUser
+      ? [`local ${PGBOUNCER_ADMIN_DB} ${p.monitoringUser} peer`, `host all ${p.monitoringUser} 0.0.0.0/0 reject`]
+      : []),
     // The admin console: on the host itself and from admin networks only.
     ...["127.0.0.1/32", ...p.adminNetworks].map((n) => `${accept} ${PGBOUNCER_ADMIN_DB} all ${n} ${p.authType}`),
     `host ${PGBOUNCER_ADMIN_DB} all 0.0.0.0/0 reject`,

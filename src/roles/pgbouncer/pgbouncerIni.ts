@@ -23,6 +23,8 @@ export interface PgbouncerIniInput {
   readonly authDbname?: string;
   /** Users allowed on the admin console (SHOW POOLS). */
   readonly adminUsers: readonly string[];
+  /** Users allowed its SHOW commands only (pgbouncer-exporter). */
+  readonly statsUsers?: readonly string[];
   readonly tls: PgbouncerTls;
 }
 
@@ -47,7 +49,7 @@ export function renderPgbouncerIni(ctx: ManagedFileContext, p: PgbouncerIniInput
     ["auth_query", `SELECT username, password FROM ${PGBOUNCER_AUTH_FUNCTION}($1)`],
     ...(p.authDbname ? ([["auth_dbname", p.authDbname]] as [string, string][]) : []),
     ["admin_users", p.adminUsers.join(",")],
-    ["stats_users", p.adminUsers.join(",")],
+    ["stats_users", [...p.adminUsers, ...(p.statsUsers ?? [])].join(",")],
     ["pool_mode", p.poolMode],
     ["default_pool_size", p.defaultPoolSize],
     ["max_client_conn", p.maxClientConn],

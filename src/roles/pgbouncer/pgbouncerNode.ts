@@ -9,7 +9,8 @@ import { dropInPath, renderSystemdDropIn } from "../../render/systemdUnit";
 import { secretValues } from "../../stack/passwords";
 import { contentHash, HostSteps } from "../../steps/hostSteps";
 import { scriptsIn } from "../../steps/stepScript";
-import { SUPERUSER } from "../postgres/slice";
+import { monitored } from "../monitor/monitored";
+import { MONITORING_USER, SUPERUSER } from "../postgres/slice";
 import { RoleArgs } from "../roleArgs";
 import { PGBOUNCER_HBA_PATH, renderPgbouncerHba } from "./pgbouncerHba";
 import { PGBOUNCER_AUTH_USER, PGBOUNCER_INI_PATH, renderPgbouncerIni } from "./pgbouncerIni";
@@ -25,6 +26,9 @@ import { PgbouncerStage, stagesOf } from "../../tls/stages";
 const script = scriptsIn(__dirname);
 
 /** pgbouncer.ini and pgbouncer_hba.conf of `host` at TLS stage `stage` (the stack's, or one of the TLS migration's). */
+/** With a monitor host, pgbouncer-exporter reads the admin console as a stats user, over the socket. */
+const monitoringUserOf = (config: StackConfig): string | undefined => (monitored(config) ? MONITORING_USER : undefined);
+
 export function renderPgbouncerFilesAt(
   managed: ManagedFileContext,
   config: StackConfig,
@@ -34,6 +38,7 @@ export function renderPgbouncerFilesAt(
   stage: PgbouncerStage,
 ): { ini: string; hba: string } {
   const tls = { stage, paths: TLS_PATHS, allowPlainClients: config.tls.allowPlainClients };
+  const monitoringUser = monitoringUserOf(config);
   return {
     ini: renderPgbouncerIni(managed, {
       listenAddress: host.address,
@@ -45,6 +50,7 @@ export function renderPgbouncerFilesAt(
       maxClientConn: config.pgbouncer.maxClientConn,
       authType: config.pgbouncer.authType,
       adminUsers: [SUPERUSER],
+      statsUsers: monitoringUser ? [monitoringUser] : [],
       tls,
     }),
     hba: renderPgbouncerHba(managed, {
@@ -53,6 +59,7 @@ export function renderPgbouncerFilesAt(
       clusterAddresses: topology.sessionAddresses,
       adminNetworks: config.cluster.adminNetworks,
       tlsOnly: stage === "tls" && !config.tls.allowPlainClients,
+      monitoringUser,
     }),
   };
 }
@@ -81,14 +88,18 @@ export class PgbouncerNode extends pulumi.ComponentResource {
     );
     const ini = files.apply((f) => f.ini);
     const hba = files.apply((f) => f.hba);
+    const monitoringUser = monitoringUserOf(config);
     const superuserSecret = args.passwords.apply((p) =>
       clientLoginSecret(config.pgbouncer.authType, SUPERUSER, p.superuser, config.cluster.name),
     );
-    const userlist = pulumi
-      .all([args.passwords, superuserSecret])
-      .apply(([p, superuser]) =>
-        renderPgbouncerUserlist(args.managed, { [PGBOUNCER_AUTH_USER]: p.pgbouncerAuth, [SUPERUSER]: superuser }),
-      );
+    const userlist = pulumi.all([args.passwords, superuserSecret]).apply(([p, superuser]) =>
+      renderPgbouncerUserlist(args.managed, {
+        [PGBOUNCER_AUTH_USER]: p.pgbouncerAuth,
+        [SUPERUSER]: superuser,
+        // PgBouncer wants every login in auth_file; this one logs in by peer only (pgbouncer_hba.conf).
+        ...(monitoringUser ? { [monitoringUser]: "" } : {}),
+      }),
+    );
     const dropIn = renderSystemdDropIn(args.managed, PGBOUNCER_DROP_IN);
     const owner = { owner: PGBOUNCER_FILE_OWNER.owner, group: PGBOUNCER_FILE_OWNER.group };
     const legacy = (step: string, dependsOn: pulumi.Input<pulumi.Resource>[] = args.dependsOn) => ({

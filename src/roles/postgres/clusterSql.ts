@@ -27,12 +27,25 @@ REVOKE ALL ON FUNCTION pgbouncer.get_auth(text) FROM PUBLIC;
 GRANT USAGE ON SCHEMA pgbouncer TO ${PGBOUNCER_AUTH_USER};
 GRANT EXECUTE ON FUNCTION pgbouncer.get_auth(text) TO ${PGBOUNCER_AUTH_USER};`;
 
+/**
+ * The exporters' role: pg_monitor, and no password (its only pg_hba line is
+ * peer on the unix socket), so it cannot log in over the network at all.
+ */
+const monitoringRole = (name: string) =>
+  [
+    `SELECT format('CREATE ROLE %I', ${literal(name)}) WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = ${literal(name)})\\gexec`,
+    `ALTER ROLE ${ident(name)} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD NULL;`,
+    `GRANT pg_monitor TO ${ident(name)};`,
+  ].join("\n");
+
 export function renderClusterSql(
   cluster: ClusterSettings,
   pgbouncerPassword: string,
   userPasswords: Readonly<Record<string, string>>,
+  monitoringUser?: string,
 ): string {
   const parts: string[] = [ensureRole(cluster, PGBOUNCER_AUTH_USER, pgbouncerPassword, ["NOSUPERUSER"])];
+  if (monitoringUser) parts.push(monitoringRole(monitoringUser));
   for (const user of cluster.users) {
     const password = userPasswords[user.name];
     if (password === undefined) throw new Error(`no password for cluster.users ${user.name}`);

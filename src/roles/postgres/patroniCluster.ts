@@ -190,8 +190,12 @@ export class PatroniCluster {
     );
   }
 
-  /** Roles, databases and PgBouncer's auth_query function, on the leader. */
-  rolesAndDatabases(passwords: pulumi.Output<ClusterPasswords>, after: pulumi.Resource[]): ShellCommand {
+  /** Roles, databases and PgBouncer's auth_query function (and the exporters' role with a monitor), on the leader. */
+  rolesAndDatabases(
+    passwords: pulumi.Output<ClusterPasswords>,
+    after: pulumi.Resource[],
+    monitoringUser?: string,
+  ): ShellCommand {
     const c = this.config.cluster;
     return this.first.command(
       "roles-and-databases",
@@ -199,7 +203,7 @@ export class PatroniCluster {
         description: "roles and databases on the primary",
         create: script("cluster-sql", { REST: this.restUrl }),
         stdin: pulumi.secret(
-          passwords.apply((p) => `${p.superuser}\n${renderClusterSql(c, p.pgbouncerAuth, p.users)}`),
+          passwords.apply((p) => `${p.superuser}\n${renderClusterSql(c, p.pgbouncerAuth, p.users, monitoringUser)}`),
         ),
         mask: passwords.apply(secretValues),
       },

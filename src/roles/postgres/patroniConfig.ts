@@ -57,6 +57,8 @@ export interface PatroniConfigInput {
   readonly clusterAddresses: readonly string[];
   /** Addresses of the postgres hosts: only they may replicate. */
   readonly replicationAddresses: readonly string[];
+  /** The exporters' login, when the stack has a monitor host (peer on the unix socket only). */
+  readonly monitoringUser?: string;
   readonly etcdHosts: readonly string[];
   readonly passwords: PatroniPasswords;
   readonly tls: PatroniTls;
@@ -81,7 +83,7 @@ export function hbaLine(rule: HbaRule): string {
  * of the cluster's CA (clientcert=verify-ca: its CN is the host, not the role).
  */
 export function renderPgHba(
-  input: Pick<PatroniConfigInput, "cluster" | "clusterAddresses" | "replicationAddresses" | "tls">,
+  input: Pick<PatroniConfigInput, "cluster" | "clusterAddresses" | "replicationAddresses" | "monitoringUser" | "tls">,
 ): string[] {
   const tls = input.tls.stage === "tls";
   const sessions = tls && !input.tls.allowPlainClients ? "hostssl" : "host";
@@ -89,6 +91,7 @@ export function renderPgHba(
   const clientCert = tls ? " clientcert=verify-ca" : "";
   const rules: string[] = [
     `local all ${SUPERUSER} peer`,
+    ...(input.monitoringUser ? [`local all ${input.monitoringUser} peer`] : []),
     "local all all scram-sha-256",
     "host all all 127.0.0.1/32 scram-sha-256",
     `host replication ${REPLICATION_USER} 127.0.0.1/32 scram-sha-256`,

@@ -33,7 +33,8 @@ import {
   renderPatroniConfig,
   renderRoleChangeHook,
 } from "./patroniConfig";
-import { PATRONI_CONFIG_PATH, PATRONI_DROP_IN, PATRONI_NAMESPACE, POSTGRES_ROLE } from "./slice";
+import { monitored } from "../monitor/monitored";
+import { MONITORING_USER, PATRONI_CONFIG_PATH, PATRONI_DROP_IN, PATRONI_NAMESPACE, POSTGRES_ROLE } from "./slice";
 
 const script = scriptsIn(__dirname);
 
@@ -52,6 +53,7 @@ export function renderPatroniConfigAt(
     clusterAddresses: topology.sessionAddresses,
     replicationAddresses: topology.withRole(POSTGRES_ROLE).map((h) => h.address),
     etcdHosts: etcdClientHostPorts(config),
+    monitoringUser: monitored(config) ? MONITORING_USER : undefined,
     passwords,
     archiving: archivingOf(config),
     tls: { stage, paths: TLS_PATHS, allowPlainClients: config.tls.allowPlainClients },

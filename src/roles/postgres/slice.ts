@@ -232,7 +232,13 @@ export interface ClusterView {
 export const SUPERUSER = "postgres";
 export const REPLICATION_USER = "replicator";
 export const REWIND_USER = "rewind_user";
-export const RESERVED_ROLES = [SUPERUSER, REPLICATION_USER, REWIND_USER, PGBOUNCER_AUTH_USER];
+/**
+ * The exporters' login (postgres-exporter, pgbouncer-exporter): peer
+ * authentication over the unix socket as the OS user Debian's exporter
+ * packages create, with pg_monitor; no password exists for it.
+ */
+export const MONITORING_USER = "prometheus";
+export const RESERVED_ROLES = [SUPERUSER, REPLICATION_USER, REWIND_USER, PGBOUNCER_AUTH_USER, MONITORING_USER];
 /** The REST API's user for the calls that change something (switchover, restart, PATCH /config). */
 export const REST_API_USER = "patroni";
 /** The file Patroni (Debian's unit) reads; every other path to it is a link. */
