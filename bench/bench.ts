@@ -443,6 +443,15 @@ async function tlsSection(): Promise<void> {
   try {
     const seconds = 8;
     const base = (host: string, port: number | string) => `host=${host} port=${port} user=postgres dbname=postgres`;
+    // Patroni rewrites pg_hba in its main loop after systemctl reload returns: wait (15 s at most)
+    // until a plain session is admitted straight to the leader before timing anything.
+    const started = Date.now();
+    const plainProbe = `PGPASSWORD="$(cat)" psql -X -At "${base(stand.address(leader), 5432)} sslmode=disable connect_timeout=3" -c "select 1" 2>&1 || true`;
+    while (stand.ssh("client01", plainProbe, su) !== "1") {
+      if (Date.now() - started > 15_000)
+        throw new Error("plain sessions still refused 15 s after tls.allowPlainClients");
+      await new Promise((r) => setTimeout(r, 500));
+    }
     for (const [path, host, port] of [
       ["straight to the primary", stand.address(leader), 5432],
       ["through HAProxy 5000 and PgBouncer", haproxy.hostname, haproxy.port],
