@@ -2,9 +2,9 @@
 // unknown marker in place of the whole object, or inside a host) plans an
 // update instead of failing the preview; a known, equal spec plans none.
 import { describe, expect, it } from "vitest";
+import { UNKNOWN } from "./shellCommand";
 import { ownStages, RolloutOutputs, RolloutProps, TlsRolloutInputs, tlsRolloutProvider } from "./tlsRollout";
 
-const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 const spec = {
   enabled: true,
   trust: "ca",

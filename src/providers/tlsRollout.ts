@@ -12,6 +12,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { describeStep, HostTlsState, planRollout, RolloutStep, WantedTls } from "../tls/rollout";
 import { shellQuote } from "../render/shellQuote";
 import { runScript } from "./remoteScript";
+import { UNKNOWN } from "./shellCommand";
 import { SshConnection } from "./ssh";
 import { storedProvider } from "./storedProvider";
 
@@ -88,8 +89,6 @@ export interface RolloutProps {
 export interface RolloutOutputs extends RolloutProps {
   log: string[];
 }
-
-const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 const withEnv = (env: Record<string, string | number>, script: string) =>
   Object.entries(env)
