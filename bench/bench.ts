@@ -33,7 +33,7 @@ import { scriptsIn } from "../src/steps/stepScript";
 import { deployPhases, parseStepLog, summarizeTimeline, TimelineSummary } from "./timeline";
 import { verifyFull } from "../src/tls/settings";
 
-/** `--stack NAME --only tls`: that section alone, on a deployed stand of another stack (no deploy, no destroy). */
+/** `--stack NAME --only tls|backup`: that section alone, on a deployed stand of another stack (no deploy, no destroy). */
 const argValue = (flag: string) => {
   const i = process.argv.indexOf(flag);
   return i > 0 ? process.argv[i + 1] : undefined;
@@ -199,9 +199,20 @@ function readVersions(): void {
       host,
       `. /etc/os-release; echo "Debian $VERSION_ID"; dpkg-query -W -f='\${Package} \${Version}\\n' ${pkgs}`,
     );
-  meta.hosts = q("pg01", "postgresql-17 patroni etcd-server pgbouncer").replace(/\n/g, ", ");
-  meta.haproxy = q("haproxy01", "haproxy").split("\n")[1];
-  meta.client = q("client01", "postgresql-client-17").split("\n")[1];
+  // The first host of each role (the backup stand has no client host, say).
+  const hosts = stand.config()["pulumi-patroni:hosts"] as { name: string; roles: string[] }[];
+  const withRole = (role: string) => hosts.find((h) => h.roles.includes(role))?.name;
+  const versions: [string, string, string][] = [
+    ["hosts", "postgres", "postgresql-17 patroni etcd-server"],
+    ["pgbouncer", "pgbouncer", "pgbouncer"],
+    ["haproxy", "haproxy", "haproxy"],
+    ["client", "client", "postgresql-client-17"],
+    ["backup", "backup", "pgbackrest"],
+  ];
+  for (const [key, role, pkgs] of versions) {
+    const host = withRole(role);
+    if (host) meta[key] = q(host, pkgs).replace(/\n/g, ", ");
+  }
   console.log(
     `[bench] ${Object.entries(meta)
       .map(([k, v]) => `${k}: ${v}`)
@@ -478,6 +489,122 @@ async function tlsSection(): Promise<void> {
   }
 }
 
+/**
+ * What backups cost (a stand with a backup host: Pulumi.bkcap.yaml, `--only backup`):
+ * a database of about 1 GB of pgbench tables, its full backup through the
+ * systemd unit the timer starts, a differential one after a tenth of the rows
+ * changed, the repository's size against the database's, the archive lag
+ * (a WAL segment closed on the leader to its file in the repository, both
+ * clocks the controller's kernel), and a restore of the newest backup into a
+ * scratch directory on a replica's host (what a new replica or a restore
+ * into a new stack reads).
+ */
+async function backupSection(): Promise<void> {
+  const hosts = stand.config()["pulumi-patroni:hosts"] as { name: string; roles: string[] }[];
+  const repoHost = hosts.find((h) => h.roles.includes("backup"))?.name;
+  if (!repoHost) throw new Error(`stack ${STACK} has no backup host: nothing to measure`);
+  const stanza = (stand.config()["pulumi-patroni:cluster"] as { name: string }).name;
+  const repoPath = ((stand.config()["pulumi-patroni:backup"] ?? {}) as { path?: string }).path ?? "/var/lib/pgbackrest";
+  const targets = standTargets(stand, STACK).whole;
+  const leader = leaderOf(await patroniCluster(targets.restUrls, targets.tls))!;
+  const replica = hosts.find((h) => h.roles.includes("postgres") && h.name !== leader)!.name;
+  const asPostgres = (host: string, command: string, stdin?: string) =>
+    stand.ssh(host, `cd /tmp && runuser -u postgres -- ${command}`, stdin, 3_600_000);
+  const sql = (host: string, query: string, db = "postgres") =>
+    asPostgres(host, `psql -XAtq -d ${db} -v ON_ERROR_STOP=1`, query);
+  const timed = (what: () => unknown) => {
+    const t = Date.now();
+    what();
+    return (Date.now() - t) / 1000;
+  };
+  const scale = Number(argValue("--scale") ?? 67);
+  sql(leader, "drop database if exists benchbk");
+  sql(leader, "create database benchbk");
+  record(
+    "backup",
+    `pgbench -i -s ${scale} on the leader`,
+    timed(() => asPostgres(leader, `pgbench -i -q -s ${scale} benchbk`)),
+    "s",
+  );
+  const dbBytes = Number(sql(leader, "select pg_database_size('benchbk')"));
+  const clusterBytes = Number(sql(leader, "select sum(pg_database_size(oid)) from pg_database"));
+  record("backup", "database size (pgbench tables)", dbBytes / 2 ** 30, "GiB");
+
+  // Archive lag: five segments closed one after another, each with a row in it.
+  const lags: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const [segment, closed] = sql(
+      leader,
+      "create table if not exists archive_probe(at timestamptz); insert into archive_probe values (now());" +
+        "select pg_walfile_name(pg_switch_wal()) || ' ' || extract(epoch from clock_timestamp())",
+    ).split(" ");
+    const stored = stand.ssh(
+      repoHost,
+      `for _ in $(seq 600); do f=$(ls ${repoPath}/archive/${stanza}/*/${segment.slice(0, 16)}/${segment}-* 2>/dev/null | head -1); ` +
+        `[ -n "$f" ] && exec stat -c %.9Y "$f"; sleep 0.1; done; echo never`,
+      undefined,
+      120_000,
+    );
+    if (stored === "never") throw new Error(`${segment} not in the repository 60 s after it was closed`);
+    lags.push(Number(stored) - Number(closed));
+  }
+  lags.sort((a, b) => a - b);
+  record("backup", "archive lag, segment closed to stored (median of 5)", lags[2], "s", `max ${lags[4].toFixed(2)} s`);
+
+  const info = () =>
+    JSON.parse(asPostgres(repoHost, `pgbackrest --log-level-console=error --stanza=${stanza} --output=json info`))[0]
+      .backup as { type: string; info: { size: number; repository: { delta: number } } }[];
+  const repoBytes = () => Number(stand.ssh(repoHost, `du -sb ${repoPath}/backup/${stanza} | cut -f1`));
+  const before = repoBytes();
+  record(
+    "backup",
+    "full backup (pgbackrest-full unit, from the standby)",
+    timed(() => stand.ssh(repoHost, `systemctl start pgbackrest-full@${stanza}.service`, undefined, 3_600_000)),
+    "s",
+    `${(clusterBytes / 2 ** 30).toFixed(2)} GiB cluster`,
+  );
+  const full = info().at(-1)!;
+  record(
+    "backup",
+    "full backup in the repository (zst, encrypted)",
+    full.info.repository.delta / 2 ** 20,
+    "MiB",
+    `${(full.info.repository.delta / full.info.size).toFixed(3)} of ${(full.info.size / 2 ** 20).toFixed(0)} MiB`,
+  );
+  sql(leader, "update pgbench_accounts set abalance = abalance + 1 where aid % 10 = 0", "benchbk");
+  record(
+    "backup",
+    "differential backup after a tenth of the rows changed",
+    timed(() => stand.ssh(repoHost, `systemctl start pgbackrest-diff@${stanza}.service`, undefined, 3_600_000)),
+    "s",
+  );
+  const diff = info().at(-1)!;
+  record("backup", "differential backup in the repository", diff.info.repository.delta / 2 ** 20, "MiB");
+  record("backup", "repository growth (both backups)", (repoBytes() - before) / 2 ** 20, "MiB");
+
+  const scratch = "/var/tmp/bench-restore";
+  stand.ssh(replica, `rm -rf ${scratch} && install -d -o postgres -g postgres -m 0700 ${scratch}`);
+  try {
+    const seconds = timed(() =>
+      asPostgres(
+        replica,
+        `pgbackrest --log-level-console=warn --stanza=${stanza} --pg1-path=${scratch} --type=immediate restore`,
+      ),
+    );
+    const restored = Number(stand.ssh(replica, `du -sb ${scratch} | cut -f1`));
+    record(
+      "backup",
+      "restore of the newest backup into an empty directory on a replica's host",
+      seconds,
+      "s",
+      `${(restored / 2 ** 30).toFixed(2)} GiB written`,
+    );
+  } finally {
+    stand.ssh(replica, `rm -rf ${scratch}`);
+    sql(leader, "drop database if exists benchbk");
+  }
+}
+
 async function footprintSection(): Promise<void> {
   const state = (await stand.run(["stack", "export"])).stdout;
   const resources = JSON.parse(state).deployment?.resources ?? [];
@@ -611,12 +738,13 @@ function writeResults(complete: boolean): string {
 async function main(): Promise<void> {
   await stand.select();
   if (only) {
-    if (only !== "tls") throw new Error(`--only ${only}: only the tls section runs alone`);
+    const sections: Record<string, () => Promise<void>> = { tls: tlsSection, backup: backupSection };
+    if (!sections[only]) throw new Error(`--only ${only}: one of ${Object.keys(sections).join(", ")}`);
     await stand.refreshOutputs();
     readVersions();
     let done = false;
     try {
-      await tlsSection();
+      await sections[only]();
       done = true;
     } finally {
       console.log(`[bench] results: ${writeResults(done)}`);

@@ -271,7 +271,9 @@ describe("PostgresCluster, seed 000 topology", () => {
 
   it("reloads Patroni, PgBouncer and HAProxy on change; etcd members restart one at a time, each after the previous", async () => {
     const { byName } = await deploy(seed000);
-    expect(byName("cluster-servera-patroni-service")!.inputs.update).toContain("export ACTION='reload'");
+    // Patroni's reload returns once its main loop applied the file (pg_hba rewritten, PostgreSQL reloaded).
+    expect(byName("cluster-servera-patroni-service")!.inputs.update).toContain("systemctl reload patroni");
+    expect(byName("cluster-servera-patroni-service")!.inputs.update).toContain("Reloading PostgreSQL configuration");
     expect(byName("cluster-servera-pgbouncer-service")!.inputs.update).toContain("export ACTION='reload'");
     expect(byName("cluster-haproxy-haproxy-service")!.inputs.update).toContain("export ACTION='reload'");
     // A changed etcd setting never restarts every member at once: the unit is only kept running...

@@ -3,7 +3,8 @@
 // update instead of failing the preview; a known, equal spec plans none.
 import { describe, expect, it } from "vitest";
 import { UNKNOWN } from "./shellCommand";
-import { ownStages, RolloutOutputs, RolloutProps, TlsRolloutInputs, tlsRolloutProvider } from "./tlsRollout";
+import { HostTlsState } from "../tls/rollout";
+import { ownStages, RolloutOutputs, RolloutProps, TlsRolloutInputs, tlsPorts, tlsRolloutProvider } from "./tlsRollout";
 
 const spec = {
   enabled: true,
@@ -32,10 +33,10 @@ describe("the TLS state read from a host", () => {
   const report = {
     trust: "",
     certificate: "",
-    etcd: { stage: "plain" },
-    patroni: { stage: "plain" },
-    pgbouncer: { stage: "plain" },
-    haproxy: { stage: "tls" },
+    etcd: { stage: "plain", active: true },
+    patroni: { stage: "plain", active: true },
+    pgbouncer: { stage: "plain", active: true },
+    haproxy: { stage: "tls", active: true },
   };
 
   it("counts only the components the stack runs there (packages installed by others are not ours to migrate)", () => {
@@ -53,5 +54,35 @@ describe("the TLS state read from a host", () => {
   it("keeps the observed stage of a component the stack runs", () => {
     const dbHost = { stages: { etcd: {}, patroni: {}, pgbouncer: {} } } as unknown as Parameters<typeof ownStages>[0];
     expect(ownStages(dbHost, report)).toEqual({ etcd: "plain", patroni: "plain", pgbouncer: "plain", haproxy: "none" });
+  });
+});
+
+describe("the ports a reload waits on", () => {
+  const inputs = { ports: { rest: 8008, postgres: 5432, pgbouncer: 6432, stats: 7000 } } as unknown as TlsRolloutInputs;
+  const host: HostTlsState = {
+    name: "rpg01",
+    roles: ["etcd", "postgres", "haproxy"],
+    trust: [],
+    etcd: "tls",
+    patroni: "tls",
+    pgbouncer: "none",
+    haproxy: "tls",
+    running: ["etcd", "patroni", "haproxy"],
+  };
+
+  it("waits for every running service to present the new certificate", () => {
+    expect(tlsPorts(inputs, host)).toEqual({
+      units: ["patroni", "haproxy", "pgbackrest"],
+      ports: ["5432:postgres", "8008:-", "7000:-"],
+    });
+  });
+
+  // A restored stack whose first restore failed has Patroni stopped: the retry's rollout
+  // wrote the files and then waited 60 s for a PostgreSQL that was not there.
+  it("does not wait on a stopped Patroni, which reads its files when it starts", () => {
+    expect(tlsPorts(inputs, { ...host, running: ["etcd", "haproxy"] })).toEqual({
+      units: ["haproxy", "pgbackrest"],
+      ports: ["7000:-"],
+    });
   });
 });

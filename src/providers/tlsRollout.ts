@@ -129,10 +129,10 @@ const normalSerial = (s: string) => s.toUpperCase().replace(/^0+/, "");
 export interface StateReport {
   trust: string;
   certificate: string;
-  etcd: { stage: string };
-  patroni: { stage: string };
-  pgbouncer: { stage: string };
-  haproxy: { stage: string };
+  etcd: { stage: string; active: boolean };
+  patroni: { stage: string; active: boolean };
+  pgbouncer: { stage: string; active: boolean };
+  haproxy: { stage: string; active: boolean };
 }
 
 const COMPONENTS = ["etcd", "patroni", "pgbouncer", "haproxy"] as const;
@@ -162,6 +162,7 @@ async function readStates(inputs: TlsRolloutInputs): Promise<HostTlsState[]> {
         trust: r.trust ? fingerprints(pem(r.trust)) : [],
         serial: cert ? normalSerial(cert.serialNumber) : undefined,
         ...ownStages(h, r),
+        running: COMPONENTS.filter((c) => h.stages[c] && r[c].active),
       } as HostTlsState;
     }),
   );
@@ -189,19 +190,22 @@ async function leaderOf(inputs: TlsRolloutInputs): Promise<string | undefined> {
 }
 
 /** The ports of `h` that present its certificate once its services reloaded, given their stages. */
-function tlsPorts(inputs: TlsRolloutInputs, state: HostTlsState): { units: string[]; ports: string[] } {
+export function tlsPorts(inputs: TlsRolloutInputs, state: HostTlsState): { units: string[]; ports: string[] } {
   const units: string[] = [];
   const ports: string[] = [];
-  if (state.patroni === "etcd" || state.patroni === "tls") {
+  // A stopped service presents nothing: it reads the new files when it starts (a restored
+  // stack's Patroni stopped after a failed restore, say).
+  const runs = (c: "patroni" | "pgbouncer" | "haproxy") => state.running?.includes(c) ?? true;
+  if ((state.patroni === "etcd" || state.patroni === "tls") && runs("patroni")) {
     units.push("patroni");
     ports.push(`${inputs.ports.postgres}:postgres`);
     if (state.patroni === "tls") ports.push(`${inputs.ports.rest}:-`);
   }
-  if (state.pgbouncer === "tls") {
+  if (state.pgbouncer === "tls" && runs("pgbouncer")) {
     units.push("pgbouncer");
     ports.push(`${inputs.ports.pgbouncer}:postgres`);
   }
-  if (state.haproxy === "tls") {
+  if (state.haproxy === "tls" && runs("haproxy")) {
     units.push("haproxy");
     ports.push(`${inputs.ports.stats}:-`);
   }
@@ -343,6 +347,26 @@ function advance(states: Map<string, HostTlsState>, step: RolloutStep): void {
   if (step.kind === "haproxy-stage") set(step.host, { haproxy: step.stage });
 }
 
+/** What each host said of itself, against what the stack wants: why the plan was what it was. */
+export function describeStates(states: readonly HostTlsState[], wanted: WantedTls): string {
+  return states
+    .map((h) => {
+      const serial =
+        h.serial === wanted.serials[h.name]?.final
+          ? "final certificate"
+          : `certificate ${h.serial ?? "none"} (final ${wanted.serials[h.name]?.final})`;
+      const trust =
+        h.trust.length === wanted.trust.length && h.trust.every((t) => wanted.trust.includes(t))
+          ? "trust as wanted"
+          : `trusts ${h.trust.length} CA(s), ${wanted.trust.length} wanted`;
+      const components = COMPONENTS.filter((c) => h[c] !== "none").map(
+        (c) => `${c} ${h[c]}${h.running && !h.running.includes(c) ? " (stopped)" : ""}`,
+      );
+      return `${h.name}: ${[serial, trust, ...components].join(", ")}`;
+    })
+    .join("; ");
+}
+
 async function run(inputs: TlsRolloutInputs): Promise<RolloutOutputs> {
   if (!inputs.enabled) return { spec: inputs, log: [] };
   const states = await readStates(inputs);
@@ -364,7 +388,8 @@ async function run(inputs: TlsRolloutInputs): Promise<RolloutOutputs> {
       await runStep(inputs, { kind: "patroni-resume" }, byName, paused).catch(() => undefined);
     }
     throw new Error(
-      `TLS rollout of ${inputs.clusterName} stopped; done: ${log.join("; ") || "nothing"}. ${(e as Error).message}`,
+      `TLS rollout of ${inputs.clusterName} stopped; done: ${log.join("; ") || "nothing"}. ${(e as Error).message}\n` +
+        `It had planned: ${steps.map(describeStep).join("; ")}, from what the hosts said: ${describeStates(states, wantedOf(inputs))}`,
       { cause: e },
     );
   }

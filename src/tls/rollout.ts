@@ -32,6 +32,8 @@ export interface HostTlsState {
   readonly patroni: Observed<PatroniStage>;
   readonly pgbouncer: Observed<PgbouncerStage>;
   readonly haproxy: Observed<HaproxyStage>;
+  /** The components whose service runs now (a stopped one reads its new files when it starts). */
+  readonly running?: readonly ("etcd" | "patroni" | "pgbouncer" | "haproxy")[];
 }
 
 export interface WantedTls {

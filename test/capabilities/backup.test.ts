@@ -169,6 +169,21 @@ describe("backups of a running cluster", () => {
     expect(streaming).toContain(`${replica} streaming`);
   });
 
+  it("a schedule systemd would refuse is refused at preview, with the field and the reason", async () => {
+    source.editConfig((c) => {
+      c["pulumi-patroni:backup"] = { ...(c["pulumi-patroni:backup"] as object), fullSchedule: "Sun *-*-* 25:00" };
+    });
+    const r = await source.run(["preview"], true);
+    const out = `${r.stdout}${r.stderr}`;
+    expect(r.code, out).not.toBe(0);
+    expect(out).toContain("backup.fullSchedule: must be a systemd calendar expression");
+    expect(out).toContain("'25' is not a valid hour (0 to 23");
+    // Nothing reached the host: the timer keeps the schedule it had.
+    expect(
+      source.ssh("backup01", `systemctl show -p TimersCalendar --value pgbackrest-full@${STANZA}.timer`),
+    ).toContain("OnCalendar=Sun *-*-* 01:00:00");
+  });
+
   it("every backup setting is applied by pulumi up", async () => {
     source.editConfig((c) => {
       c["pulumi-patroni:backup"] = {

@@ -98,6 +98,11 @@ describe("the backup section", () => {
       { backup: { fullSchedule: "daily\nExecStart=/bin/sh" } },
       "backup.fullSchedule: must be a systemd calendar expression",
     ],
+    [
+      "a schedule systemd's timer would refuse",
+      { backup: { diffSchedule: "Mon..Sat *-*-* 25:00" } },
+      "backup.diffSchedule: must be a systemd calendar expression like 'Sun *-*-* 01:00:00' or 'daily': '25' is not a valid hour (0 to 23",
+    ],
     ["no full backup kept", { backup: { retentionFull: 0 } }, "backup.retentionFull"],
     [
       "the cipher passphrase rotated",

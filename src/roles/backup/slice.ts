@@ -15,6 +15,7 @@ import { Topology } from "../../config/topology";
 import { TLS_PATHS } from "../../tls/settings";
 import { ClusterView, POSTGRES_ROLE } from "../postgres/slice";
 import { PGBACKREST_TLS_PORT, restoreTargetProblems } from "./restoreTarget";
+import { calendarProblem } from "./systemdCalendar";
 
 export const BACKUP_ROLE = "backup";
 
@@ -22,10 +23,17 @@ export const BACKUP_ROLE = "backup";
 const onCalendar = z
   .string()
   .min(1)
-  .refine(
-    (v) => !hasControlCharacter(v) && /^[A-Za-z0-9 *.,:~\-/+_]+$/.test(v),
-    "must be a systemd calendar expression like 'Sun *-*-* 01:00:00' or 'daily'",
-  );
+  .superRefine((v, ctx) => {
+    const problem =
+      hasControlCharacter(v) || !/^[A-Za-z0-9 *.,:~\-/+_]+$/.test(v)
+        ? "holds characters systemd calendars never use"
+        : calendarProblem(v);
+    if (problem)
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        message: `must be a systemd calendar expression like 'Sun *-*-* 01:00:00' or 'daily': ${problem}`,
+      });
+  });
 
 /** pgBackRest's size options: a number and a unit (https://pgbackrest.org/configuration.html#section-general). */
 const pgbackrestSize = z

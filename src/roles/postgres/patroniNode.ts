@@ -150,6 +150,7 @@ export class PatroniNode extends pulumi.ComponentResource {
         unit: "patroni",
         onChange: "reload",
         triggers: [contentHash(patroniConfig), contentHash(dropIn)],
+        update: script("patroni-reload", { LOOP_WAIT: config.cluster.dcs.loopWait }),
         delete: leave,
       },
       { legacyName: `${host.name}-service-patroni`, dependsOn: startAfter },
