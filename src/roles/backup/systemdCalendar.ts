@@ -51,7 +51,8 @@ const SECOND: Field = { name: "second", min: 0, max: 59, fraction: true };
 function componentProblem(text: string, field: Field): string | undefined {
   if (text === "*") return undefined;
   const number = field.fraction ? /^\d+(\.\d{1,6})?$/ : /^\d+$/;
-  const inRange = (v: string) => number.test(v) && Math.trunc(Number(v)) >= field.min && Math.trunc(Number(v)) <= field.max;
+  const inRange = (v: string) =>
+    number.test(v) && Math.trunc(Number(v)) >= field.min && Math.trunc(Number(v)) <= field.max;
   for (const item of text.split(",")) {
     const [range, repeat, ...more] = item.split("/");
     if (more.length > 0 || (repeat !== undefined && !(number.test(repeat) && Number(repeat) > 0)))
@@ -94,7 +95,8 @@ function timeProblem(token: string): string | undefined {
 }
 
 const isTimeZone = (token: string): boolean =>
-  token === "UTC" || (/^[A-Za-z_]+\/[A-Za-z_/+\-0-9]+$/.test(token) && Intl.supportedValuesOf("timeZone").includes(token));
+  token === "UTC" ||
+  (/^[A-Za-z_]+\/[A-Za-z_/+\-0-9]+$/.test(token) && Intl.supportedValuesOf("timeZone").includes(token));
 
 /**
  * Why systemd would refuse `expression` as OnCalendar=, or undefined when it
