@@ -113,7 +113,7 @@ export const restoreSettingsSchema = z
       .enum(["promote", "pause", "shutdown"])
       .default("promote")
       .describe(
-        "What PostgreSQL does at the target: promote (the new cluster starts). pause and shutdown are refused: see the README.",
+        "What PostgreSQL does at the target: promote (the new cluster starts). pause and shutdown are refused at preview: Patroni's custom bootstrap cannot finish with either (docs/backups.md).",
       ),
   })
   .strict();
