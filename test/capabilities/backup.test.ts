@@ -170,10 +170,15 @@ describe("backups of a running cluster", () => {
   });
 
   it("a schedule systemd would refuse is refused at preview, with the field and the reason", async () => {
+    const settings = source.config()["pulumi-patroni:backup"] as object;
     source.editConfig((c) => {
-      c["pulumi-patroni:backup"] = { ...(c["pulumi-patroni:backup"] as object), fullSchedule: "Sun *-*-* 25:00" };
+      c["pulumi-patroni:backup"] = { ...settings, fullSchedule: "Sun *-*-* 25:00" };
     });
     const r = await source.run(["preview"], true);
+    // Back to a valid configuration (the test's own SSH reads it too).
+    source.editConfig((c) => {
+      c["pulumi-patroni:backup"] = settings;
+    });
     const out = `${r.stdout}${r.stderr}`;
     expect(r.code, out).not.toBe(0);
     expect(out).toContain("backup.fullSchedule: must be a systemd calendar expression");
