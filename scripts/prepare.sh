@@ -4,8 +4,9 @@
 #   enough ones; Debian 13 does, and its Go 1.24 fetches the newer Go the
 #   toolchain asks for from the Go module proxy), Debian packages
 #   (debootstrap, systemd-nspawn, apt-cacher-ng, ssh, haproxy for `haproxy -c`,
-#   prometheus for promtool (the alert rules' unit tests) and shellcheck in the
-#   checks), npm dependencies, the offline Pulumi
+#   prometheus for promtool (the alert rules' unit tests), shellcheck in the
+#   checks, chromium for the cluster page's test in a headless browser), npm
+#   dependencies, the offline Pulumi
 #   toolchain (scripts/toolchain.sh). Prints the toolchain's bin dir.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -33,7 +34,7 @@ if ! go_ok; then
   runtimes+=(golang-go)
 fi
 
-packages=(debootstrap systemd-container apt-cacher-ng iproute2 openssh-client haproxy prometheus curl ca-certificates util-linux shellcheck)
+packages=(debootstrap systemd-container apt-cacher-ng iproute2 openssh-client haproxy prometheus curl ca-certificates util-linux shellcheck chromium)
 missing=()
 for p in "${runtimes[@]}" "${packages[@]}"; do
   dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null | grep -q '^ii' || missing+=("$p")

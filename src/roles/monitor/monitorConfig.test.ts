@@ -351,6 +351,17 @@ describe("the cluster page", () => {
     expect(page.split("\n")[0]).toBe(
       "{{/* Managed by pulumi-patroni (stack test). Do not edit: change Pulumi.test.yaml and run pulumi up. */}}",
     );
-    for (const id of ["members", "pgbouncer", "haproxy", "etcd", "alerts"]) expect(page).toContain(`id="${id}"`);
+    for (const id of ["summary", "leader", "members", "tps", "pgbouncer", "haproxy", "etcd", "alerts"])
+      expect(page).toContain(`id="${id}"`);
+    expect(page).toContain("<title>PostgreSQL cluster {{ $c }}</title>");
+  });
+
+  it("needs only prom.lib: its own head and navigation, not the example menu.lib's", () => {
+    const page = renderClusterPage(ctx);
+    const used = [...page.matchAll(/\{\{ template "([^"]+)"/g)].map((m) => m[1]);
+    expect(used.filter((t) => !t.startsWith("prom_"))).toEqual([]);
+    // The assets at the paths Debian's prometheus serves them (popper.js is a directory there).
+    expect(page).toContain("/classic/static/popper.js/umd/popper.min.js");
+    expect(page).not.toContain("d3.layout.min.js");
   });
 });
