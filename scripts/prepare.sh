@@ -5,9 +5,9 @@
 #   toolchain asks for from the Go module proxy), Debian packages
 #   (debootstrap, systemd-nspawn, apt-cacher-ng, ssh, haproxy for `haproxy -c`,
 #   prometheus for promtool (the alert rules' unit tests), shellcheck in the
-#   checks, chromium for the cluster page's test in a headless browser), npm
-#   dependencies, the offline Pulumi
-#   toolchain (scripts/toolchain.sh). Prints the toolchain's bin dir.
+#   checks; chromium with PREPARE_BROWSER=1, for the cluster page's test in a
+#   headless browser), npm dependencies, the offline Pulumi toolchain
+#   (scripts/toolchain.sh). Prints the toolchain's bin dir.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 say() { printf '[prepare] %s\n' "$*" >&2; }
@@ -34,7 +34,10 @@ if ! go_ok; then
   runtimes+=(golang-go)
 fi
 
-packages=(debootstrap systemd-container apt-cacher-ng iproute2 openssh-client haproxy prometheus curl ca-certificates util-linux shellcheck chromium)
+packages=(debootstrap systemd-container apt-cacher-ng iproute2 openssh-client haproxy prometheus curl ca-certificates util-linux shellcheck)
+# The cluster page's browser test (a capability test, not npm test) asks for chromium: a large package
+# npm test does not need.
+if [[ ${PREPARE_BROWSER:-} == 1 ]]; then packages+=(chromium); fi
 missing=()
 for p in "${runtimes[@]}" "${packages[@]}"; do
   dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null | grep -q '^ii' || missing+=("$p")

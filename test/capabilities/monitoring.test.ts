@@ -14,8 +14,8 @@
 //   4. a host added by `pulumi up` is scraped, and no longer once removed,
 //      Prometheus never restarted.
 // The cluster page (clusterPageUrl) is loaded in a real headless browser
-// (Debian's chromium, test/harness/browser.ts; scripts/prepare.sh installs
-// it, and this file runs prepare.sh when it is missing): after the deploy it
+// (Debian's chromium, test/harness/browser.ts; this file runs
+// PREPARE_BROWSER=1 scripts/prepare.sh to install it when it is missing): after the deploy it
 // answers 200 with no script or asset error and shows the leader and every
 // replica with their roles, the timeline, replay lag, commits per second,
 // the sessions held through PgBouncer, HAProxy's backends and etcd's members;
@@ -151,6 +151,7 @@ beforeAll(async () => {
   if (!findChromium()) {
     const r = childProcess.spawnSync(path.join(REPO, "scripts", "prepare.sh"), {
       stdio: ["ignore", "ignore", "inherit"],
+      env: { ...process.env, PREPARE_BROWSER: "1" },
     });
     if (r.status !== 0 || !findChromium())
       throw new Error(`${CHROMIUM} is missing and scripts/prepare.sh did not install it (exit ${r.status})`);

@@ -13,7 +13,7 @@ import * as os from "os";
 import * as path from "path";
 import { Readable, Writable } from "stream";
 
-/** The browser's executable: Debian's chromium (scripts/prepare.sh installs it). */
+/** The browser's executable: Debian's chromium (PREPARE_BROWSER=1 scripts/prepare.sh installs it). */
 export const CHROMIUM = "chromium";
 
 /** Where chromium is on PATH, or undefined. */
@@ -56,7 +56,10 @@ export class Browser {
   /** Starts chromium; `allowHost` is the one host (name or address) the browser may reach. */
   private constructor(allowHost: string) {
     const exe = findChromium();
-    if (!exe) throw new Error(`${CHROMIUM} is not installed: run scripts/prepare.sh (it installs Debian's chromium)`);
+    if (!exe)
+      throw new Error(
+        `${CHROMIUM} is not installed: run PREPARE_BROWSER=1 scripts/prepare.sh (it installs Debian's chromium)`,
+      );
     this.profile = fs.mkdtempSync(path.join(os.tmpdir(), "pp-chromium-"));
     this.proc = childProcess.spawn(
       exe,
