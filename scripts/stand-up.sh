@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# README's main command: bring up the local stand (five systemd-nspawn
+# README's main command: bring up the local stand (six systemd-nspawn
 # machines and the cluster on them). Installs what it needs on first use.
 # Any extra arguments go to `pulumi up` (e.g. --refresh).
 set -euo pipefail

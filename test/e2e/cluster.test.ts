@@ -1,6 +1,8 @@
-// End to end on real machines: `pulumi up` of the e2e stack creates five
-// systemd-nspawn machines and the cluster on them over SSH; the tests then
-// check what a DBA would check (seeds' runbooks), idempotence, day-2 changes
+// End to end on real machines: `pulumi up` of the e2e stack creates six
+// systemd-nspawn machines and the cluster on them over SSH (two HAProxy
+// hosts behind a keepalived VIP, as on the local stand); the tests then
+// check what a DBA would check (seeds' runbooks), the entry through the
+// VIP, idempotence, day-2 changes
 // of the configuration (day2.ts), faults, a machine's power loss and
 // recovery, secrets, and that destroy leaves nothing behind. A stand left by
 // an earlier run is destroyed first; this run's is destroyed at the end, pass
@@ -11,6 +13,8 @@ import * as fs from "fs";
 import { ETCDCTL, Stand } from "../helpers/stand";
 import { standTargets } from "../harness/scenario";
 import { waitWhole } from "../harness/clusterState";
+import { vipHolders } from "../harness/entry";
+import { parseLibpqUri } from "../harness/traffic";
 import { day2Tests } from "./day2";
 import { scaleTests } from "./scale";
 import { hostTrustTests, noPasswordInLogsTests, passwordsInState } from "./hardening";
@@ -22,6 +26,10 @@ const ssh = (host: string, command: string, input?: string) => stand.ssh(host, c
 const psql = (host: string, conn: string, sql: string) => stand.psql(host, conn, sql);
 const up = (label: string) => stand.up(label);
 let outputs: Stand["outputs"];
+/** The entry clients dial: the VIP of Pulumi.e2e.yaml, in front of haproxy01 and haproxy02. */
+const VIP = "10.213.1.30";
+const HAPROXIES = ["haproxy01", "haproxy02"];
+const CA = "/etc/pulumi-patroni/tls/ca.crt";
 
 function activeSince(host: string, unit: string): string {
   return ssh(host, `systemctl show -p ActiveEnterTimestampMonotonic --value ${unit}`);
@@ -150,17 +158,19 @@ describe("the cluster, checked the way the seeds check it", () => {
     console.log(`[e2e] pgbench -c 10 -C -t 100 through HAProxy: ${tps?.[1]} tps`);
   });
 
-  it("exports URIs, the stats URL, hosts with roles and etcd endpoints", () => {
+  it("exports URIs, the stats URL, hosts with roles and etcd endpoints, the URIs and stats URL on the VIP", () => {
     expect(outputs.primaryUri).toMatch(
-      /^postgresql:\/\/postgres:[A-Za-z0-9]+@10\.213\.1\.31:5000\/postgres\?sslmode=verify-full$/,
+      /^postgresql:\/\/postgres:[A-Za-z0-9]+@10\.213\.1\.30:5000\/postgres\?sslmode=verify-full$/,
     );
-    expect(outputs.replicasUri).toMatch(/:5001\/postgres\?sslmode=verify-full$/);
-    expect(outputs.haproxyStatsUrl).toBe("https://10.213.1.31:7000/");
+    expect(outputs.replicasUri).toMatch(/@10\.213\.1\.30:5001\/postgres\?sslmode=verify-full$/);
+    for (const uri of Object.values(outputs.userUris as Record<string, string>))
+      expect(parseLibpqUri(uri).hosts).toEqual([{ host: VIP, port: 5000 }]);
+    expect(outputs.haproxyStatsUrl).toBe("https://10.213.1.30:7000/");
     expect(outputs.tlsCaCertificate).toMatch(/^-----BEGIN CERTIFICATE-----/);
     expect(outputs.hosts.pg01).toEqual({ address: "10.213.1.11", roles: ["etcd", "postgres", "pgbouncer"] });
   });
 
-  it("the HAProxy stats page is https and needs authentication", () => {
+  it("the HAProxy stats page is https on the VIP (the certificate names it) and needs authentication", () => {
     const curl = "curl -s -o /dev/null -w '%{http_code}' --cacert /etc/pulumi-patroni/tls/ca.crt";
     const anonymous = ssh("client01", `${curl} ${outputs.haproxyStatsUrl}`);
     expect(anonymous).toBe("401");
@@ -173,19 +183,53 @@ describe("the cluster, checked the way the seeds check it", () => {
   });
 });
 
+describe("the entry: no single point of failure, two HAProxy hosts behind a VIP", () => {
+  it("exactly one HAProxy host holds the VIP; keepalived runs on both, each HAProxy bound to the VIP", () => {
+    expect(Object.keys(outputs.hosts).filter((h) => outputs.hosts[h].roles.includes("haproxy"))).toEqual(HAPROXIES);
+    const holders = vipHolders(stand, VIP);
+    expect(holders).toHaveLength(1);
+    console.log(`[e2e] the VIP ${VIP} is on ${holders[0]}`);
+    for (const h of HAPROXIES) {
+      expect(ssh(h, "systemctl is-active keepalived haproxy"), h).toBe("active\nactive");
+      expect(ssh(h, "ss -Hltn 'sport = :5000' | awk '{print $4}'").split("\n"), h).toContain(`${VIP}:5000`);
+    }
+  });
+
+  it("client01's pg_service.conf names the VIP, with verify-full", () => {
+    const conf = ssh("client01", "cat /etc/postgresql-common/pg_service.conf");
+    expect(conf).toContain(`[primary]\nhost=${VIP}\nport=5000\n`);
+    expect(conf).toContain(`[replicas]\nhost=${VIP}\nport=5001\n`);
+    expect(conf).not.toContain("10.213.1.31");
+    expect(conf.match(/sslmode=verify-full/g)).toHaveLength(2);
+  });
+
+  it("a write through the VIP with sslmode=verify-full (the primaryUri output as is) is read back through it", () => {
+    // The client verifies the certificate PgBouncer presents through HAProxy against the address it dialled: the VIP.
+    const uri = `${outputs.primaryUri}&sslrootcert=${CA}`;
+    const run = (sql: string) => ssh("client01", `PGCONNECT_TIMEOUT=5 psql -X -At "$(cat)" -c "${sql}"`, uri);
+    run("create table if not exists vip_check(id int primary key, note text)");
+    run("insert into vip_check values (1, 'written through the VIP')");
+    expect(run("select note from vip_check where id = 1")).toBe("written through the VIP");
+    // With a CA that did not sign the cluster's certificates, the same URI is refused: the client does verify.
+    const foreignCa = outputs.primaryUri.replace("sslmode=verify-full", "sslmode=verify-full&sslrootcert=system");
+    const refused = ssh("client01", `PGCONNECT_TIMEOUT=5 psql -X -At "$(cat)" -c "select 1" 2>&1 || true`, foreignCa);
+    expect(refused).toMatch(/certificate verify failed/);
+  });
+});
+
 describe("HAProxy health checks", () => {
-  const statusOf = (server: string) => {
-    const csv = ssh("haproxy01", "echo 'show stat' | socat stdio /run/haproxy/admin.sock");
+  const statusOf = (haproxy: string, server: string) => {
+    const csv = ssh(haproxy, "echo 'show stat' | socat stdio /run/haproxy/admin.sock");
     return csv
       .split("\n")
       .filter((l) => l.includes(`,${server},`))
       .map((l) => `${l.split(",")[0]}:${l.split(",")[17]}`);
   };
-  /** Waits until `server` has state `want` in `backend`; returns its states in both backends. */
+  /** Waits until `server` has state `want` in `backend` on every HAProxy host; returns its states in both backends, per host. */
   const waitFor = async (server: string, backend: string, want: string) => {
-    for (let i = 0; i < 30 && !statusOf(server).includes(`${backend}:${want}`); i++)
-      await new Promise((r) => setTimeout(r, 1000));
-    return statusOf(server);
+    const pending = () => HAPROXIES.filter((h) => !statusOf(h, server).includes(`${backend}:${want}`));
+    for (let i = 0; i < 30 && pending().length > 0; i++) await new Promise((r) => setTimeout(r, 1000));
+    return Object.fromEntries(HAPROXIES.map((h) => [h, statusOf(h, server)]));
   };
 
   it("a node whose PgBouncer is dead gets no traffic, and comes back when PgBouncer does", async () => {
@@ -196,14 +240,17 @@ describe("HAProxy health checks", () => {
     ssh(replica, "systemctl stop pgbouncer");
     try {
       // Patroni still says "replica": only the PgBouncer probe can take it out.
-      expect(await waitFor(replica, "e2e-replicas", "DOWN")).toEqual(["e2e-primary:DOWN", "e2e-replicas:DOWN"]);
+      expect(await waitFor(replica, "e2e-replicas", "DOWN")).toEqual(
+        Object.fromEntries(HAPROXIES.map((h) => [h, ["e2e-primary:DOWN", "e2e-replicas:DOWN"]])),
+      );
       // Round robin over the replicas port never lands on it.
       for (let i = 0; i < 6; i++)
         expect(psql("client01", "service=replicas", "select trim(pg_read_file('/etc/hostname'))")).not.toBe(replica);
     } finally {
       ssh(replica, "systemctl start pgbouncer");
     }
-    expect(await waitFor(replica, "e2e-replicas", "UP")).toContain("e2e-replicas:UP");
+    for (const states of Object.values(await waitFor(replica, "e2e-replicas", "UP")))
+      expect(states).toContain("e2e-replicas:UP");
   });
 });
 
@@ -226,7 +273,10 @@ describe("secrets", () => {
     expect(ssh("pg01", "stat -c '%a %U' /etc/patroni/config.yml /etc/pgbouncer/userlist.txt")).toBe(
       "600 postgres\n600 postgres",
     );
-    expect(ssh("haproxy01", "stat -c '%a %U:%G' /etc/haproxy/haproxy.cfg")).toBe("640 root:haproxy");
+    for (const h of HAPROXIES) {
+      expect(ssh(h, "stat -c '%a %U:%G' /etc/haproxy/haproxy.cfg"), h).toBe("640 root:haproxy");
+      expect(ssh(h, "stat -c '%a %U' /etc/keepalived/keepalived.conf"), h).toBe("600 root");
+    }
     expect(ssh("pg01", "stat -c '%a %U:%G' /etc/pulumi-patroni/tls/host.key")).toBe("640 root:ssl-cert");
     expect(ssh("haproxy01", "stat -c '%a %U:%G' /etc/pulumi-patroni/tls/haproxy.pem")).toBe("600 root:root");
     expect(ssh("client01", "stat -c '%a' /root/.pgpass")).toBe("600");
@@ -238,7 +288,8 @@ describe("idempotence", () => {
     const before = ["pg01", "pg02", "pg03"].map((h) =>
       [activeSince(h, "patroni"), activeSince(h, "pgbouncer"), activeSince(h, "etcd")].join(","),
     );
-    const haproxyBefore = activeSince("haproxy01", "haproxy");
+    const entryBefore = HAPROXIES.map((h) => [activeSince(h, "haproxy"), activeSince(h, "keepalived")].join(","));
+    const holderBefore = vipHolders(stand, VIP);
     const preview = await stand.run(["preview", "--expect-no-changes", "--diff"], true);
     expect(preview.code, preview.stdout + preview.stderr).toBe(0);
     const out = await up("no-change pulumi up");
@@ -247,7 +298,10 @@ describe("idempotence", () => {
       [activeSince(h, "patroni"), activeSince(h, "pgbouncer"), activeSince(h, "etcd")].join(","),
     );
     expect(after).toEqual(before);
-    expect(activeSince("haproxy01", "haproxy")).toBe(haproxyBefore);
+    expect(HAPROXIES.map((h) => [activeSince(h, "haproxy"), activeSince(h, "keepalived")].join(","))).toEqual(
+      entryBefore,
+    );
+    expect(vipHolders(stand, VIP)).toEqual(holderBefore);
   });
 });
 

@@ -91,7 +91,8 @@ export function day2Tests(stand: Stand, clusterName: string): void {
       await changeAndUp("haproxy checkIntervalMs 1500 (reload)", (c) => {
         c["pulumi-patroni:haproxy"] = { ...(c["pulumi-patroni:haproxy"] ?? {}), checkIntervalMs: 1500 };
       });
-      expect(stand.ssh("haproxy01", "grep -c 'inter 1500ms' /etc/haproxy/haproxy.cfg")).toBe("2");
+      for (const h of stand.hostsWith("haproxy"))
+        expect(stand.ssh(h, "grep -c 'inter 1500ms' /etc/haproxy/haproxy.cfg"), h).toBe("2");
       expect((await session.query("select pg_backend_pid()"))[0][0]).toBe(pid);
       await session.close();
       await expectNoChanges();

@@ -116,7 +116,8 @@ export function scaleTests(stand: Stand, clusterName: string): void {
       expect(after.map((m) => m.Member).sort()).toEqual(["pg01", "pg02", "pg03"]);
       expect(after.filter((m) => m.Role === "Leader")).toHaveLength(1);
       expect(await replicaServers()).not.toContain("pg04");
-      expect(stand.ssh("haproxy01", "grep -c pg04 /etc/haproxy/haproxy.cfg || true")).toBe("0");
+      for (const h of stand.hostsWith("haproxy"))
+        expect(stand.ssh(h, "grep -c pg04 /etc/haproxy/haproxy.cfg || true"), h).toBe("0");
       expect(slots()).not.toContain("pg04");
     });
   });

@@ -38,11 +38,11 @@ say "deploying the e2e stack with $(git -C "$repo" log --oneline -1 "$old_rev")"
 
 (umask 077; cd "$repo" && scripts/pulumi.sh stack output --stack e2e --show-secrets sshPrivateKey >"$key")
 starts() {
-  local h addr
-  for h in pg01 pg02 pg03 haproxy01 client01; do
-    addr=$(cd "$repo" && scripts/pulumi.sh stack output --stack e2e --json hosts | node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(0)).'"$h"'.address)')
+  local addr
+  # Every host of the stand (the e2e stack's hosts output), whatever its topology.
+  for addr in $(cd "$repo" && scripts/pulumi.sh stack output --stack e2e --json hosts | node -e 'for (const h of Object.values(JSON.parse(require("fs").readFileSync(0)))) console.log(h.address)'); do
     ssh -i "$key" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR "root@$addr" \
-      'for u in etcd patroni pgbouncer haproxy; do printf "%s %s %s\n" "$(hostname)" "$u" "$(systemctl show -p ActiveEnterTimestampMonotonic --value $u 2>/dev/null)"; done'
+      'for u in etcd patroni pgbouncer haproxy keepalived; do printf "%s %s %s\n" "$(hostname)" "$u" "$(systemctl show -p ActiveEnterTimestampMonotonic --value $u 2>/dev/null)"; done'
   done
 }
 starts >"$work/before"
