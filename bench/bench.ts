@@ -727,25 +727,31 @@ function writeResults(complete: boolean): string {
     "|---|---|---:|---|---|",
     ...figures.map((f) => `| ${f.section} | ${f.what} | ${fmt(f)} | ${f.unit} | ${f.note ?? ""} |`),
     "",
-    "## Where each fresh deploy went",
-    "",
-    "Seconds since `pulumi up` began; each phase spans its first step's start to its last step's end (phases overlap where",
-    "the graph lets them); idle is the time no step ran at all (the program, the engine, the state).",
-    "",
-    ...timelines.flatMap(({ label, summary }) => [
-      `### ${label} (${summary.total.toFixed(1)} s, idle ${summary.idle.toFixed(1)} s)`,
-      "",
-      "| phase | steps | from | to | span |",
-      "|---|---:|---:|---:|---:|",
-      ...summary.phases.map(
-        (p) => `| ${p.name} | ${p.steps} | ${p.from.toFixed(1)} | ${p.to.toFixed(1)} | ${(p.to - p.from).toFixed(1)} |`,
-      ),
-      "",
-    ]),
-    "## Switchover and failover",
-    "",
-    ...faultFigures(),
-    "",
+    // A section run alone (--only) deployed nothing and ran no fault.
+    ...(only
+      ? []
+      : [
+          "## Where each fresh deploy went",
+          "",
+          "Seconds since `pulumi up` began; each phase spans its first step's start to its last step's end (phases overlap where",
+          "the graph lets them); idle is the time no step ran at all (the program, the engine, the state).",
+          "",
+          ...timelines.flatMap(({ label, summary }) => [
+            `### ${label} (${summary.total.toFixed(1)} s, idle ${summary.idle.toFixed(1)} s)`,
+            "",
+            "| phase | steps | from | to | span |",
+            "|---|---:|---:|---:|---:|",
+            ...summary.phases.map(
+              (p) =>
+                `| ${p.name} | ${p.steps} | ${p.from.toFixed(1)} | ${p.to.toFixed(1)} | ${(p.to - p.from).toFixed(1)} |`,
+            ),
+            "",
+          ]),
+          "## Switchover and failover",
+          "",
+          ...faultFigures(),
+          "",
+        ]),
   ].join("\n");
   const file = path.join(dir, `bench-${stamp}.md`);
   fs.writeFileSync(file, md);
