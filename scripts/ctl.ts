@@ -12,6 +12,7 @@ import {
   formatAlerts,
   formatStatus,
   HostTlsStatus,
+  HostWatchdog,
   isBackupCommand,
   parseClusterView,
   parseCtlArgs,
@@ -22,7 +23,7 @@ import { readStackOutputs, StackAccess } from "../src/ops/stackAccess";
 import { shellQuote } from "../src/render/shellQuote";
 import { ARCHIVE_METRICS_PATH } from "../src/roles/backup/slice";
 import { MONITOR_ROLE } from "../src/roles/monitor/monitored";
-import { PATRONI_CONFIG_PATH, POSTGRES_ROLE, POSTGRES_SOCKET_DIR } from "../src/roles/postgres/slice";
+import { PATRONI_CONFIG_PATH, POSTGRES_ROLE, POSTGRES_SOCKET_DIR, WATCHDOG_DEVICE } from "../src/roles/postgres/slice";
 import { renderHostScript, scriptsIn } from "../src/steps/stepScript";
 import { TLS_PATHS } from "../src/tls/settings";
 import * as path from "path";
@@ -32,6 +33,20 @@ const opsScript = scriptsIn(path.join(__dirname, "..", "src", "ops"));
 const VIEW_SCRIPT = `set -e\n${renderHostScript(opsScript("cluster-view", { PATRONI_CONFIG: PATRONI_CONFIG_PATH }))}`;
 // Read on every host: its certificate's end and the CAs it trusts.
 const TLS_SCRIPT = `set -e\n${renderHostScript(opsScript("tls-status", { TLS_CERT: TLS_PATHS.cert, TLS_CA: TLS_PATHS.ca }))}`;
+
+// Read on every PostgreSQL host: its watchdog (mode, device, armed by Patroni).
+const WATCHDOG_SCRIPT = `set -e\n${renderHostScript(opsScript("watchdog-status", { PATRONI_CONFIG: PATRONI_CONFIG_PATH, DEVICE: WATCHDOG_DEVICE }))}`;
+
+/** Each PostgreSQL host's watchdog (or why it could not be read). */
+function readWatchdogs(access: StackAccess): Record<string, HostWatchdog | string> {
+  return Object.fromEntries(
+    access.hostsWith(POSTGRES_ROLE).map((host) => {
+      const r = access.runScript(host, `${sudo(access)}bash -c ${shellQuote(WATCHDOG_SCRIPT)}`, 30_000);
+      if (r.code !== 0) return [host, (r.stderr || r.stdout).trim().split("\n").pop() ?? `exit ${r.code}`];
+      return [host, JSON.parse(r.stdout) as HostWatchdog];
+    }),
+  );
+}
 
 /** Each host's TLS as its files say (or why it could not be read). */
 function readTls(access: StackAccess): Record<string, HostTlsStatus | string> {
@@ -191,7 +206,7 @@ async function main(): Promise<number> {
     if (isBackupCommand(command)) return backupCommand(stack, access, command);
     let { host, view } = findCluster(access);
     if (command.kind === "status") {
-      console.log(formatStatus(view, readTls(access)));
+      console.log(formatStatus(view, readTls(access), readWatchdogs(access)));
       console.log("");
       console.log(firingAlerts(access));
       return 0;

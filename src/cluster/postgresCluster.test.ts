@@ -183,6 +183,7 @@ describe("PostgresCluster, seed 000 topology", () => {
           `cluster-${h}-patroni-etcd-leader-away-script`,
           `cluster-${h}-patroni-etcd-leader-away-unit`,
           `cluster-${h}-patroni-etcd-leader-away`,
+          `cluster-${h}-patroni-watchdog`,
           `cluster-${h}-etcd-env`,
           `cluster-${h}-etcd-dropin`,
           `cluster-${h}-etcd-service`,

@@ -65,6 +65,10 @@ export function localMachineProblems(c: LocalMachinesView, stack: string | undef
       `localMachines.bridgeAddress: ${bridgeIp} is outside ${LOCAL_SUBNET_PREFIX}0.0/16, the only range a local stand may use; pick e.g. 10.213.5.1/24`,
     );
   }
+  if (c.cluster.watchdog.mode === "required")
+    problems.push(
+      "cluster.watchdog.mode: required needs a watchdog device on every PostgreSQL host, and a systemd-nspawn machine has none (a container cannot open the controller kernel's softdog), so no member could ever lead; use automatic (the default: the machines report that they have none) or off",
+    );
   const vip = c.haproxy.vip?.address;
   if (vip && !vip.startsWith(`${prefix}.`))
     problems.push(`haproxy.vip.address: ${vip} is outside the local bridge network ${prefix}.0/24`);

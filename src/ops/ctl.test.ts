@@ -208,6 +208,7 @@ describe("ctl status", () => {
         client01: { cas: [] },
         pg02: "ssh: connect to host timed out",
       },
+      {},
       now,
     );
     const lines = text.split("\n");
@@ -216,5 +217,24 @@ describe("ctl status", () => {
     expect(text).toMatch(/^pg01 +2027-01-05 +30 +3651, 3652$/m);
     expect(text).toMatch(/^client01 +no TLS$/m);
     expect(text).toMatch(/^pg02 +unknown: ssh: connect to host timed out$/m);
+    expect(text).not.toContain("Watchdog:");
+  });
+
+  it("shows each member's watchdog: armed on the leader, none in a container, a device Patroni cannot open", () => {
+    const text = formatStatus(
+      view([m("pg01", "leader", "running", { timeline: 1 })]),
+      {},
+      {
+        pg01: { mode: "automatic", device: "/dev/watchdog", owner: "postgres", armed: true },
+        pg02: { mode: "automatic", device: "/dev/watchdog", owner: "root", armed: false },
+        pg03: { mode: "automatic", device: null },
+        pg04: { mode: "off", device: null },
+      },
+    );
+    expect(text).toMatch(/^Watchdog:$/m);
+    expect(text).toMatch(/^pg01 +automatic +\/dev\/watchdog \(postgres\), armed by Patroni$/m);
+    expect(text).toMatch(/^pg02 +automatic +\/dev\/watchdog \(root: Patroni cannot open it\), not armed/m);
+    expect(text).toMatch(/^pg03 +automatic +none on this host \(a container\?\): a hung leader is not reset$/m);
+    expect(text).toMatch(/^pg04 +off +not used$/m);
   });
 });

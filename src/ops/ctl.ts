@@ -346,6 +346,15 @@ export interface HostTlsStatus {
   readonly cas: readonly { readonly notAfter: string; readonly subject: string }[];
 }
 
+/** What a PostgreSQL host's watchdog is (src/ops/watchdog-status.sh). */
+export interface HostWatchdog {
+  readonly mode: string;
+  readonly device: string | null;
+  readonly owner?: string;
+  /** Patroni holds the device open: it leads, and the machine resets if its loop stops. */
+  readonly armed?: boolean;
+}
+
 const DAY_MS = 86_400_000;
 const daysTo = (date: string, now: number) => Math.floor((Date.parse(date) - now) / DAY_MS);
 
@@ -353,6 +362,7 @@ const daysTo = (date: string, now: number) => Math.floor((Date.parse(date) - now
 export function formatStatus(
   view: ClusterView,
   tls: Readonly<Record<string, HostTlsStatus | string>>,
+  watchdogs: Readonly<Record<string, HostWatchdog | string>> = {},
   now = Date.now(),
 ): string {
   const leader = leaderOf(view);
@@ -386,6 +396,24 @@ export function formatStatus(
             s.cas.map((c) => daysTo(c.notAfter, now)).join(", "),
           ],
           [10, 16, 5, 0],
+        ),
+      );
+  }
+  if (Object.keys(watchdogs).length > 0) lines.push("", "Watchdog:", pad(["member", "mode", "device"], [8, 10, 0]));
+  for (const [host, w] of Object.entries(watchdogs)) {
+    if (typeof w === "string") lines.push(pad([host, "unknown", w], [8, 10, 0]));
+    else if (w.mode === "off") lines.push(pad([host, "off", "not used"], [8, 10, 0]));
+    else if (!w.device)
+      lines.push(pad([host, w.mode, "none on this host (a container?): a hung leader is not reset"], [8, 10, 0]));
+    else
+      lines.push(
+        pad(
+          [
+            host,
+            w.mode,
+            `${w.device} (${w.owner}${w.owner === "postgres" ? "" : ": Patroni cannot open it"}), ${w.armed ? "armed by Patroni" : "not armed (armed on the leader)"}`,
+          ],
+          [8, 10, 0],
         ),
       );
   }

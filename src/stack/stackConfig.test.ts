@@ -372,6 +372,25 @@ const invalid: [string, Record<string, unknown>, string[]][] = [
   ],
   ["unknown host source", { ...seed000, hostSource: "cloud" }, ["hostSource", '"local-machines"']],
   [
+    "a watchdog required on local machines, which have none",
+    {
+      hostSource: "local-machines",
+      cluster: { watchdog: { mode: "required" } },
+      hosts: seed000.hosts.map((h, i) => ({ ...h, address: `10.213.0.${11 + i}` })),
+    },
+    ["cluster.watchdog.mode: required needs a watchdog device", "use automatic"],
+  ],
+  [
+    "a watchdog margin that would reset a healthy leader between loops",
+    { ...seed000, cluster: { watchdog: { safetyMargin: 20 } } },
+    ["cluster.watchdog.safetyMargin: the watchdog fires ttl - safetyMargin = 10 s", "more than loopWait (10 s)"],
+  ],
+  [
+    "an unknown watchdog mode",
+    { ...seed000, cluster: { watchdog: { mode: "on" } } },
+    ['cluster.watchdog.mode: "on" is not valid; expected one of "off", "automatic", "required"'],
+  ],
+  [
     "two monitor hosts",
     { ...seed000, hosts: seed000.hosts.map((h, i) => (i > 1 ? { ...h, roles: [...h.roles, "monitor"] } : h)) },
     ["serverc, haproxy have the monitor role; one monitor host"],

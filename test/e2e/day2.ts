@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { Stand } from "../helpers/stand";
 import { PgConnection } from "../harness/pgwire";
 import { standTargets, withTraffic } from "../harness/scenario";
+import { ctl } from "../harness/ctl";
 
 const PG = ["pg01", "pg02", "pg03"];
 
@@ -81,6 +82,37 @@ export function day2Tests(stand: Stand, clusterName: string): void {
       expect(params().work_mem).toBeUndefined();
       expect(stand.ssh("pg01", "patronictl show-config")).not.toContain("work_mem");
       for (const h of PG) expect(setting(h, "work_mem"), h).toBe("4MB");
+      await expectNoChanges();
+    });
+
+    it("cluster.watchdog: the machines say they have none; off and a new margin are a reload; required is refused at preview", async () => {
+      const watchdogOf = (h: string) =>
+        stand.ssh(h, `python3 -c "import yaml; print(yaml.safe_load(open('/etc/patroni/config.yml'))['watchdog'])"`);
+      const before = PG.map(postmasterStart);
+      const patroniPids = () => PG.map((h) => stand.ssh(h, "systemctl show -p MainPID --value patroni"));
+      const pids = patroniPids();
+      // The default, automatic: no device in a container, said by ctl status (not an error).
+      let status = await ctl(stand, "status");
+      expect(status.code, status.out).toBe(0);
+      for (const h of PG) expect(status.out).toMatch(new RegExp(`^${h} +automatic +none on this host`, "m"));
+      await changeAndUp("watchdog off, margin 3 (reload)", (c) => {
+        c["pulumi-patroni:cluster"].watchdog = { mode: "off", safetyMargin: 3 };
+      });
+      for (const h of PG)
+        expect(watchdogOf(h), h).toBe("{'device': '/dev/watchdog', 'mode': 'off', 'safety_margin': 3}");
+      status = await ctl(stand, "status");
+      for (const h of PG) expect(status.out).toMatch(new RegExp(`^${h} +off +not used$`, "m"));
+      expect(patroniPids()).toEqual(pids);
+      expect(PG.map(postmasterStart)).toEqual(before);
+      await expectNoChanges();
+      // required cannot be met by a container: refused before anything runs.
+      stand.editConfig((c) => (c["pulumi-patroni:cluster"].watchdog = { mode: "required" }));
+      const preview = await stand.run(["preview"], true);
+      expect(preview.code).not.toBe(0);
+      expect(preview.stdout + preview.stderr).toContain("cluster.watchdog.mode: required needs a watchdog device");
+      await changeAndUp("watchdog back to the default (reload)", (c) => delete c["pulumi-patroni:cluster"].watchdog);
+      for (const h of PG) expect(watchdogOf(h), h).toContain("'mode': 'automatic'");
+      expect(patroniPids()).toEqual(pids);
       await expectNoChanges();
     });
 

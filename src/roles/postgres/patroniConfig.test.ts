@@ -51,6 +51,20 @@ describe("patroni.yml", () => {
     expect(doc.tags).toEqual({ nofailover: false, noloadbalance: false, clonefrom: false, nosync: false });
   });
 
+  it("watchdog: automatic by default, mode and margin from the stack ('off' quoted, or YAML reads false)", () => {
+    expect((yaml.load(patroniFor(seed000, 0).text) as any).watchdog).toEqual({
+      mode: "automatic",
+      device: "/dev/watchdog",
+      safety_margin: 5,
+    });
+    const off = patroniFor(
+      { ...seed000, cluster: { ...seed000.cluster, watchdog: { mode: "off", safetyMargin: 3 } } },
+      0,
+    );
+    expect(off.text).toMatch(/^ {2}mode: 'off'$/m);
+    expect((yaml.load(off.text) as any).watchdog).toMatchObject({ mode: "off", safety_margin: 3 });
+  });
+
   it("bootstrap.pg_hba repeats postgresql.pg_hba (Patroni 3.0 validation requires it)", () => {
     const doc = yaml.load(patroniFor(seed000, 0).text) as any;
     expect(doc.bootstrap.pg_hba).toEqual(doc.postgresql.pg_hba);

@@ -16,6 +16,7 @@ import {
   REST_API_USER,
   REWIND_USER,
   SUPERUSER,
+  WATCHDOG_DEVICE,
 } from "./slice";
 import { PGBOUNCER_INI_PATH } from "../pgbouncer/pgbouncerIni";
 import { archiveParameters, PatroniArchiving, replicaCreation, restoreBootstrap } from "../backup/patroniArchiving";
@@ -211,6 +212,8 @@ export function renderPatroniConfig(ctx: ManagedFileContext, input: PatroniConfi
       clonefrom: false,
       nosync: false,
     },
+    // Armed by the leader only; a member that cannot open the device runs without one unless mode is required.
+    watchdog: { mode: cluster.watchdog.mode, device: WATCHDOG_DEVICE, safety_margin: cluster.watchdog.safetyMargin },
     log: { level: "INFO" },
   };
   return (

@@ -34,7 +34,14 @@ import {
   renderRoleChangeHook,
 } from "./patroniConfig";
 import { monitored } from "../monitor/monitored";
-import { MONITORING_USER, PATRONI_CONFIG_PATH, PATRONI_DROP_IN, PATRONI_NAMESPACE, POSTGRES_ROLE } from "./slice";
+import {
+  MONITORING_USER,
+  PATRONI_CONFIG_PATH,
+  PATRONI_DROP_IN,
+  PATRONI_NAMESPACE,
+  POSTGRES_ROLE,
+  WATCHDOG_DEVICE,
+} from "./slice";
 
 const script = scriptsIn(__dirname);
 
@@ -110,6 +117,19 @@ export class PatroniNode extends pulumi.ComponentResource {
       { dependsOn: args.dependsOn },
     );
     if (withEtcd) this.etcdLeaderAway(steps, args);
+    // The watchdog before the config that names it: Patroni opens the device as postgres.
+    const watchdogEnv = { MODE: config.cluster.watchdog.mode, DEVICE: WATCHDOG_DEVICE };
+    const watchdog = steps.command(
+      "watchdog",
+      {
+        description: `watchdog for Patroni (${config.cluster.watchdog.mode})`,
+        create: script("watchdog", watchdogEnv),
+        update: script("watchdog", watchdogEnv),
+        delete: script("watchdog", { ...watchdogEnv, MODE: "off" }),
+        triggers: [config.cluster.watchdog.mode],
+      },
+      { dependsOn: args.dependsOn },
+    );
     const file = steps.file(
       "config",
       {
@@ -118,7 +138,7 @@ export class PatroniNode extends pulumi.ComponentResource {
         shown: render(MASKED_PASSWORDS),
         mask: args.passwords.apply(secretValues),
       },
-      legacy("file-patroni-config", [...args.dependsOn, hook]),
+      legacy("file-patroni-config", [...args.dependsOn, hook, watchdog]),
     );
     const links = steps.links(
       "config-links",

@@ -196,6 +196,21 @@ export const clusterSchema = z
         "rolling: a parameter change that needs a restart restarts the members one at a time (replicas, then a switchover); manual: they are only reported (output pendingRestart).",
       ),
     dcs: dcsSchema.default({}).describe("Patroni dynamic configuration kept in etcd."),
+    watchdog: z
+      .object({
+        mode: z
+          .enum(["off", "automatic", "required"])
+          .default("automatic")
+          .describe(
+            "Patroni's watchdog, which resets a leader whose Patroni stopped running its loop before its key expires (no two primaries): automatic uses /dev/watchdog where the host has one (softdog loaded where it has no hardware watchdog); required: a member without one never leads; off: none.",
+          ),
+        safetyMargin: positiveInt
+          .default(5)
+          .describe("Seconds between the watchdog firing and the leader key expiring (Patroni's safety_margin)."),
+      })
+      .strict()
+      .default({})
+      .describe("Patroni's watchdog (fencing a leader whose Patroni hangs)."),
     parameters: z
       .record(
         z.string().regex(/^[a-z_][a-z0-9_.]*$/, "a parameter name is lower-case letters, digits, '_' and '.'"),
@@ -243,6 +258,8 @@ export const RESERVED_ROLES = [SUPERUSER, REPLICATION_USER, REWIND_USER, PGBOUNC
 export const REST_API_USER = "patroni";
 /** The file Patroni (Debian's unit) reads; every other path to it is a link. */
 export const PATRONI_CONFIG_PATH = "/etc/patroni/config.yml";
+/** The watchdog Patroni arms on the leader (watchdog.sh loads softdog when there is none). */
+export const WATCHDOG_DEVICE = "/dev/watchdog";
 /** Where in etcd Patroni keeps its clusters' keys (/service/<scope>/...). */
 export const PATRONI_NAMESPACE = "/service/";
 /** Where PostgreSQL's unix socket lives; PgBouncer and the local steps connect there (peer authentication). */
@@ -285,6 +302,10 @@ function clusterProblems(c: ClusterView): string[] {
       `cluster.dcs: loopWait + 2*retryTimeout must not exceed ttl (Patroni would lose the leader key between loops): ${d.loopWait} + 2*${d.retryTimeout} = ${d.loopWait + 2 * d.retryTimeout} > ttl ${d.ttl}; raise ttl or lower loopWait/retryTimeout`,
     );
   }
+  if (c.cluster.watchdog.mode !== "off" && d.ttl - c.cluster.watchdog.safetyMargin <= d.loopWait)
+    problems.push(
+      `cluster.watchdog.safetyMargin: the watchdog fires ttl - safetyMargin = ${d.ttl - c.cluster.watchdog.safetyMargin} s after Patroni's last loop, which must be more than loopWait (${d.loopWait} s) or a healthy leader is reset between two loops; lower safetyMargin or raise cluster.dcs.ttl`,
+    );
   if (d.synchronousModeStrict && !d.synchronousMode)
     problems.push(`cluster.dcs.synchronousModeStrict: needs synchronousMode: true`);
   c.cluster.aptSources.forEach((line, i) => {
@@ -334,6 +355,10 @@ const FIELD_CLASSES: FieldClasses = {
   "cluster.postgresPort": identity("members, PgBouncer and HAProxy reach PostgreSQL there; " + NEW_STACK),
   "cluster.restApiPort": identity("members and HAProxy's health checks reach Patroni there; " + NEW_STACK),
   "cluster.restartPolicy": live("only decides what happens to the next restart-needing change"),
+  "cluster.watchdog.mode": live(
+    "patroni.yml, reloaded on every member (Patroni arms or disarms the watchdog on its next loop); softdog loaded and /dev/watchdog given to postgres first where the host can",
+  ),
+  "cluster.watchdog.safetyMargin": live("patroni.yml, reloaded on every member"),
   "cluster.dcs.ttl": live("dynamic configuration (DCS), picked up by every member's next loop"),
   "cluster.dcs.loopWait": live("dynamic configuration (DCS)"),
   "cluster.dcs.retryTimeout": live("dynamic configuration (DCS)"),
