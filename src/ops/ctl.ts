@@ -60,7 +60,7 @@ export class CtlError extends Error {}
 
 export const CTL_USAGE = `usage: npm run ctl -- [--stack STACK] COMMAND
   list                     members, roles, states, lag (patronictl list)
-  status                   members, each host's TLS certificate and CAs (days left), the alerts firing now
+  status                   members, TLS certificates and CAs (days left), watchdogs, the alerts firing now
   history                  timeline history (patronictl history)
   switchover [--to MEMBER] planned: the leader hands over to MEMBER (default: a healthy replica)
   failover --to MEMBER     MEMBER is promoted whatever the leader's state
