@@ -454,8 +454,8 @@ async function tlsSection(): Promise<void> {
   try {
     const seconds = 8;
     const base = (host: string, port: number | string) => `host=${host} port=${port} user=postgres dbname=postgres`;
-    // Patroni rewrites pg_hba in its main loop after systemctl reload returns: wait (15 s at most)
-    // until a plain session is admitted straight to the leader before timing anything.
+    // The up returns once Patroni has rewritten pg_hba (patroni-reload.sh); still, time nothing
+    // until a plain session is admitted straight to the leader (15 s at most).
     const started = Date.now();
     const plainProbe = `PGPASSWORD="$(cat)" psql -X -At "${base(stand.address(leader), 5432)} sslmode=disable connect_timeout=3" -c "select 1" 2>&1 || true`;
     while (stand.ssh("client01", plainProbe, su) !== "1") {

@@ -348,7 +348,7 @@ function advance(states: Map<string, HostTlsState>, step: RolloutStep): void {
 }
 
 /** What each host said of itself, against what the stack wants: why the plan was what it was. */
-export function describeStates(states: readonly HostTlsState[], wanted: WantedTls): string {
+function describeStates(states: readonly HostTlsState[], wanted: WantedTls): string {
   return states
     .map((h) => {
       const serial =

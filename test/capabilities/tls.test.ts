@@ -400,8 +400,9 @@ describe("certificates renewed and CAs rotated, a client writing through HAProxy
   it("tls.allowPlainClients: plain sessions accepted through HAProxy and at PostgreSQL; replication stays TLS", async () => {
     stand.editConfig((c) => (c[TLS_KEY] = { ...c[TLS_KEY], allowPlainClients: true }));
     await stand.up("allowPlainClients: true");
-    // Patroni applies a reload in its main loop, after systemctl reload has
-    // returned: pg_hba follows within one loop_wait (10 s), bounded here.
+    // The Patroni reload step returns once Patroni has rewritten pg_hba
+    // (patroni-reload.sh); PgBouncer's reload is synchronous. The bound is a
+    // safety net and the printed figure shows how soon after the up it held.
     const bound = 15_000;
     for (const [host, port] of [
       ["haproxy01", 5000],
