@@ -28,8 +28,10 @@ const QUICK = process.env.PULUMI_PATRONI_FAULTS === "quick";
 /** The few npm test runs: a planned switchover, a process killed, a freeze past ttl, the leader's power lost. */
 const pick = (all: string[], quick: string[]) => (QUICK ? all.filter((n) => quick.includes(n)) : all);
 
-const STACK = "faults";
+// Another stack (PULUMI_PATRONI_FAULTS_STACK) lets a second copy of the suite run on its own subnet.
+const STACK = process.env.PULUMI_PATRONI_FAULTS_STACK ?? "faults";
 const stand = new Stand(STACK, { PULUMI_CONFIG_PASSPHRASE: "faults-stand-passphrase" });
+const cluster = () => stand.parsedConfig().cluster.name;
 const rows: FaultRow[] = [];
 
 beforeAll(async () => {
@@ -69,7 +71,7 @@ function suite(profile: string, names: string[], timings: DcsTimings = DEFAULT_D
       it(`${name}: ${fault.what}`, async () => {
         let report;
         try {
-          report = await runFault(stand, STACK, fault);
+          report = await runFault(stand, cluster(), fault);
         } catch (e) {
           rows.push(failedRow(name, profile, fault.what, boundMs, e));
           throw e;
@@ -105,8 +107,8 @@ describe("synchronous_mode on, as a day-2 change", () => {
     await stand.up("synchronousMode: true");
     // In force when the up ends: Patroni has named a synchronous standby.
     const members = await patroniCluster(
-      standTargets(stand, STACK).whole.restUrls,
-      standTargets(stand, STACK).whole.tls,
+      standTargets(stand, cluster()).whole.restUrls,
+      standTargets(stand, cluster()).whole.tls,
     );
     expect(members?.filter((m) => m.role === "sync_standby").length).toBe(1);
   });
