@@ -203,9 +203,10 @@ export const etcdEndpoints = cluster.etcdEndpoints;
 export const hosts = cluster.hostRoles;
 export const pendingRestart = cluster.pendingRestart;
 /** Prometheus, Alertmanager and the cluster page (a Prometheus console), when a host has the monitor role. */
-export const prometheusUrl = cluster.monitoring?.prometheusUrl;
-export const alertmanagerUrl = cluster.monitoring?.alertmanagerUrl;
-export const clusterPageUrl = cluster.monitoring?.clusterPageUrl;
+// null, not undefined, without a monitor host: Pulumi warns on every up about an undefined output.
+export const prometheusUrl = cluster.monitoring?.prometheusUrl ?? null;
+export const alertmanagerUrl = cluster.monitoring?.alertmanagerUrl ?? null;
+export const clusterPageUrl = cluster.monitoring?.clusterPageUrl ?? null;
 /** A libpq URI per application user, through the entry's primary port, to its first database (secret). */
 export const userUris = pulumi.secret(
   passwords.apply((p) => {
@@ -265,7 +266,7 @@ export const pgServiceConf = renderPgServices(clientEndpoint(config), SUPERUSER,
 const repositoryHost = backupHostOf(config);
 /** The stack's pgBackRest repository, for `npm run ctl -- backups` and for stacks restored from it (restore.source.stack). */
 export const backupRepository:
-  BackupRepositoryOutput | { stack: string; stanza: string; onDestroy: string } | undefined = repositoryHost
+  BackupRepositoryOutput | { stack: string; stanza: string; onDestroy: string } | null = repositoryHost
   ? {
       host: repositoryHost.name,
       address: repositoryHost.address,
@@ -280,4 +281,4 @@ export const backupRepository:
         stanza: stanzaOf(config),
         onDestroy: `pulumi destroy keeps stanza ${stanzaOf(config)}'s backups and WAL in ${config.restore.source.stack}'s repository`,
       }
-    : undefined;
+    : null;

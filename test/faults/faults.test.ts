@@ -34,8 +34,12 @@ const stand = new Stand(STACK, { PULUMI_CONFIG_PASSPHRASE: "faults-stand-passphr
 const cluster = () => stand.parsedConfig().cluster.name;
 const rows: FaultRow[] = [];
 
+// PULUMI_PATRONI_FAULTS_REUSE=1: run on the stand as it is (up and whole) and leave it up, while a scenario is being written.
+const REUSE = process.env.PULUMI_PATRONI_FAULTS_REUSE === "1";
+
 beforeAll(async () => {
   await stand.select();
+  if (REUSE) return stand.refreshOutputs();
   const leftover = await stand.run(["destroy", "--yes", "--skip-preview"], true);
   if (leftover.code !== 0)
     throw new Error(`could not destroy a leftover faults stand:\n${leftover.stdout}${leftover.stderr}`);
@@ -59,7 +63,7 @@ afterAll(async () => {
     );
     console.log(`[faults] report: ${file}`);
   }
-  await stand.run(["destroy", "--yes", "--skip-preview"], true);
+  if (!REUSE) await stand.run(["destroy", "--yes", "--skip-preview"], true);
   stand.cleanup();
 });
 
@@ -96,7 +100,12 @@ function suite(profile: string, names: string[], timings: DcsTimings = DEFAULT_D
 
 suite(
   "asynchronous replication",
-  pick(Object.keys(FAULTS), ["switchover-ctl", "kill9-patroni-leader", "sigstop-patroni-leader", "power-loss-leader"]),
+  pick(Object.keys(FAULTS), [
+    "switchover-ctl",
+    "kill9-patroni-leader",
+    "sigstop-patroni-leader",
+    "power-loss-leader-lagging",
+  ]),
 );
 
 describe("synchronous_mode on, as a day-2 change", () => {
@@ -114,9 +123,14 @@ describe("synchronous_mode on, as a day-2 change", () => {
   });
 });
 
+const SYNC_DCS: DcsTimings = { ...DEFAULT_DCS, synchronousMode: true };
 suite(
   "synchronous_mode",
-  pick(["switchover-ctl", "kill9-postgres-leader", "power-loss-leader", "link-down-leader"], ["power-loss-leader"]),
+  pick(
+    ["switchover-ctl", "kill9-postgres-leader", "power-loss-leader", "power-loss-leader-lagging", "link-down-leader"],
+    ["power-loss-leader-lagging"],
+  ),
+  SYNC_DCS,
 );
 
 // The fast profile only in the whole suite (not registered at all in the quick subset).
@@ -134,4 +148,5 @@ if (!QUICK)
   suite(
     "synchronous_mode, ttl 20 / loop_wait 5 / retry_timeout 5",
     pick(["power-loss-leader", "link-down-leader"], []),
+    { ...SYNC_DCS, ttl: 20, loopWait: 5, retryTimeout: 5 },
   );

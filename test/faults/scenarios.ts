@@ -11,6 +11,8 @@ import { expect } from "vitest";
 import { REPO } from "../helpers/pulumiCli";
 import { Stand } from "../helpers/stand";
 import { FaultContext, FaultReport, FaultScenario } from "../harness/scenario";
+import { PgConnection } from "../harness/pgwire";
+import { SATURATING_WRITER } from "../harness/traffic";
 import { vipHolders, waitVipHolders } from "../harness/entry";
 import { ctl } from "../harness/ctl";
 
@@ -39,6 +41,14 @@ export interface FaultCase extends FaultScenario {
    * flapping check).
    */
   readonly leaderStaysRouted?: boolean;
+  /**
+   * Under asynchronous replication this fault must lose acknowledged writes
+   * (the replicas were held back: the suite measures the RPO), and only
+   * those acknowledged after `marks.stalled`; under synchronous_mode none.
+   */
+  readonly lossUnderAsync?: boolean;
+  /** Writes must go on being acknowledged while the fault lasts (a replica lost, etcd gone in failsafe mode). */
+  readonly writesContinue?: boolean;
   /** What else must hold once the cluster is whole again (the VIP's holder, say). */
   readonly verify?: (ctx: FaultContext, report: FaultReport) => Promise<void>;
 }
@@ -48,34 +58,38 @@ export interface DcsTimings {
   readonly ttl: number;
   readonly loopWait: number;
   readonly retryTimeout: number;
+  /** synchronous_mode in force: no acknowledged write may be lost, whatever the replicas' lag. */
+  readonly synchronousMode?: boolean;
+  /** Patroni's maximum_lag_on_failover (bytes): a replica further behind is not promoted. */
+  readonly maximumLagOnFailover?: number;
 }
 
-export const DEFAULT_DCS: DcsTimings = { ttl: 30, loopWait: 10, retryTimeout: 10 };
+export const DEFAULT_DCS: DcsTimings = { ttl: 30, loopWait: 10, retryTimeout: 10, maximumLagOnFailover: 1048576 };
 
 const s = (seconds: number) => seconds * 1000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The pid of the leader's postmaster (Patroni starts it detached, so it is not Patroni's child: read postmaster.pid). */
-function postmasterPid(ctx: FaultContext): string {
+function postmasterPid(ctx: FaultContext): Promise<string> {
   const dataDir = `python3 -c 'import yaml; print(yaml.safe_load(open("/etc/patroni/config.yml"))["postgresql"]["data_dir"])'`;
-  return ctx.stand.ssh(ctx.leader, `head -1 "$(${dataDir})/postmaster.pid"`);
+  return ctx.stand.sshAsync(ctx.leader, `head -1 "$(${dataDir})/postmaster.pid"`, 30_000);
 }
 
 /** The main pid of a unit on the leader. */
 const mainPid = (unit: string) => (ctx: FaultContext) =>
-  ctx.stand.ssh(ctx.leader, `systemctl show -p MainPID --value ${unit}`);
+  ctx.stand.sshAsync(ctx.leader, `systemctl show -p MainPID --value ${unit}`, 30_000);
 
 /** A process on the leader frozen (SIGSTOP) at inject and resumed (SIGCONT) at heal; its pid read at inject. */
-function frozenOnLeader(pidOf: (ctx: FaultContext) => string): Pick<FaultCase, "inject" | "heal"> {
+function frozenOnLeader(pidOf: (ctx: FaultContext) => Promise<string>): Pick<FaultCase, "inject" | "heal"> {
   let pid = "";
   return {
     inject: async (ctx) => {
-      pid = pidOf(ctx);
-      ctx.stand.ssh(ctx.leader, `kill -STOP ${pid}`);
+      pid = (await pidOf(ctx)).trim();
+      await ctx.stand.sshAsync(ctx.leader, `kill -STOP ${pid}`, 30_000);
     },
     heal: async (ctx) => {
-      ctx.stand.ssh(ctx.leader, `kill -CONT ${pid}`);
+      await ctx.stand.sshAsync(ctx.leader, `kill -CONT ${pid}`, 30_000);
     },
   };
 }
@@ -98,7 +112,7 @@ function onVipHolder(
   heal: (stand: Stand, holder: string) => Promise<void>,
   holdMs: number,
   writesBackWithinMs: number,
-): Pick<FaultCase, "what" | "inject" | "heal" | "holdMs" | "verify" | "pauseBound" | "pauseWhy"> {
+): Pick<FaultCase, "what" | "inject" | "heal" | "holdMs" | "verify" | "pauseBound" | "pauseWhy" | "writesContinue"> {
   let holder = "";
   let takenOverBy: string[] = [];
   return {
@@ -114,6 +128,7 @@ function onVipHolder(
     heal: (ctx) => heal(ctx.stand, holder),
     pauseBound: () => writesBackWithinMs,
     pauseWhy: "keepalived moves the VIP to a healthy HAProxy host",
+    writesContinue: true,
     verify: async (ctx) => {
       // A few VRRP adverts after the host is back: the VIP has not moved back to it.
       await sleep(5000);
@@ -153,6 +168,48 @@ function partitionHaproxies(stand: Stand, action: "add" | "del"): void {
       );
     }
 }
+
+/** Runs a command on the controller without blocking the event loop (the writer and the prober keep going). */
+function run(command: string, args: readonly string[]): Promise<string> {
+  return new Promise((resolve, reject) =>
+    childProcess.execFile(command, args, { encoding: "utf8", timeout: 30_000 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`${command} ${args.join(" ")}: ${stderr || err.message}`)) : resolve(stdout),
+    ),
+  );
+}
+
+/**
+ * Holds back the leader's replication stream: in the leader's own network
+ * namespace, packets from its PostgreSQL port to each replica are queued at
+ * 8 kbit/s (htb; this kernel has neither netem nor a drop action), while
+ * clients (PgBouncer's port) and everything else pass. Asynchronous commits
+ * go on being acknowledged; the replicas fall behind. The queue dies with
+ * the machine, as WAL in a real primary's send buffers does.
+ */
+async function holdBackReplication(stand: Stand, leader: string, replicas: readonly string[]): Promise<void> {
+  const tc = (...args: string[]) => run("tc", ["-n", `pp-${stand.stack}-${leader}`, ...args]);
+  await tc("qdisc", "replace", "dev", "eth0", "root", "handle", "1:", "htb", "default", "10");
+  await tc("class", "add", "dev", "eth0", "parent", "1:", "classid", "1:10", "htb", "rate", "10gbit");
+  await tc("class", "add", "dev", "eth0", "parent", "1:", "classid", "1:20", "htb", "rate", "8kbit", "ceil", "8kbit");
+  for (const r of replicas)
+    await tc(
+      ...["filter", "add", "dev", "eth0", "parent", "1:", "protocol", "ip", "prio", "1", "u32"],
+      ...["match", "ip", "sport", "5432", "0xffff", "match", "ip", "dst", `${stand.address(r)}/32`, "flowid", "1:20"],
+    );
+}
+
+/** Bytes of WAL the most advanced replica has not written yet, as the leader sees it (pg_stat_replication). */
+async function bestReplicaLagBytes(c: PgConnection): Promise<number> {
+  const [[lag]] = await c.query(
+    "SELECT coalesce(min(pg_wal_lsn_diff(pg_current_wal_lsn(), write_lsn)), -1) FROM pg_stat_replication",
+    2000,
+  );
+  return Number(lag);
+}
+
+/** How long the replicas are held back at most before the power goes, and the lag that ends it sooner. */
+const STALL_MAX_MS = 3000;
+const STALL_LAG_BYTES = 256 * 1024;
 
 /** The VIP faults: they need haproxy.vip and two HAProxy hosts or more. */
 export const VIP_FAULTS: Record<string, FaultCase> = {
@@ -201,6 +258,7 @@ export const VIP_FAULTS: Record<string, FaultCase> = {
     let healed = false;
     return {
       name: "haproxy-partition",
+      writesContinue: true,
       what: "the HAProxy hosts cut off from each other (not from clients or the database) for 12 s: each takes the VIP, both route writes to the one primary only; after the heal one holder remains",
       inject: async (ctx) => {
         healed = false;
@@ -255,7 +313,7 @@ export const FAULTS: Record<string, FaultCase> = {
     pauseWhy: "Patroni notices at its next loop and starts PostgreSQL again, plus HAProxy's checks",
     what: "kill -9 of the leader's postmaster: Patroni starts it again (seed 002)",
     inject: async (ctx) => {
-      ctx.stand.ssh(ctx.leader, `kill -9 ${postmasterPid(ctx)}`);
+      await ctx.stand.sshAsync(ctx.leader, `kill -9 ${(await postmasterPid(ctx)).trim()}`, 30_000);
     },
     holdMs: 3000,
     heal: async () => {},
@@ -267,7 +325,7 @@ export const FAULTS: Record<string, FaultCase> = {
     pauseWhy: "systemd starts Patroni again; HAProxy counts the node down while its REST API is gone",
     what: "kill -9 of Patroni on the leader: systemd starts it again, PostgreSQL keeps running (seed 002)",
     inject: async (ctx) => {
-      ctx.stand.ssh(ctx.leader, 'kill -9 "$(systemctl show -p MainPID --value patroni)"');
+      await ctx.stand.sshAsync(ctx.leader, 'kill -9 "$(systemctl show -p MainPID --value patroni)"', 30_000);
     },
     holdMs: 3000,
     heal: async () => {},
@@ -300,17 +358,18 @@ export const FAULTS: Record<string, FaultCase> = {
     pauseWhy: "a clean shutdown hands the lock to a replica at once",
     what: "systemctl stop patroni on the leader (clean shutdown hands the lock over), then start",
     inject: async (ctx) => {
-      ctx.stand.ssh(ctx.leader, "systemctl stop patroni");
+      await ctx.stand.sshAsync(ctx.leader, "systemctl stop patroni", 120_000);
     },
     holdMs: 15_000,
     heal: async (ctx) => {
-      ctx.stand.ssh(ctx.leader, "systemctl start patroni");
+      await ctx.stand.sshAsync(ctx.leader, "systemctl start patroni", 60_000);
     },
     wholeWithinMs: 90_000,
     leaderChanges: true,
   },
   "etcd-all-stopped": {
     name: "etcd-all-stopped",
+    writesContinue: true,
     pauseBound: () => s(5),
     pauseWhy: "failsafe mode: the primary keeps taking writes while every member answers",
     what: "every etcd member stopped for 40 s: failsafe mode keeps the primary while every member answers (seed 002)",
@@ -332,11 +391,43 @@ export const FAULTS: Record<string, FaultCase> = {
       "the lock expires after ttl (the etcd leader is kept off the primary's host), a replica promotes within a loop, HAProxy's checks",
     what: "the leader's machine loses power for 45 s, then pulumi up boots it: a replica takes over, the old leader rejoins by pg_rewind (seed 002 powers off cleanly; this cut is harder)",
     inject: async (ctx) => {
-      ctx.stand.machine("kill", ctx.leader);
+      await ctx.stand.machineAsync("kill", ctx.leader);
     },
     holdMs: 45_000,
     heal: async (ctx) => {
       // As the README says to: pulumi up powers stopped machines on again and converges.
+      await ctx.stand.up(`pulumi up after ${ctx.leader} lost power`);
+    },
+    wholeWithinMs: 180_000,
+    leaderChanges: true,
+  },
+  "power-loss-leader-lagging": {
+    name: "power-loss-leader-lagging",
+    writer: SATURATING_WRITER,
+    lossUnderAsync: true,
+    pauseBound: (t) => s(t.ttl + t.loopWait) + STALL_MAX_MS,
+    pauseWhy: "as power-loss-leader, plus the replicas held back first (at most 3 s)",
+    what: "a saturating writer (16 sessions, 5-row transactions, no pause); the leader's replication stream held back until the best replica is 256 KiB (or 3 s) behind, then the leader loses power: asynchronous replication loses what was acknowledged meanwhile (the RPO, measured), synchronous_mode loses nothing",
+    inject: async (ctx) => {
+      await holdBackReplication(ctx.stand, ctx.leader, ctx.replicas);
+      ctx.marks.stalled = Date.now();
+      const node = ctx.nodes.find((n) => n.name === ctx.leader)!;
+      const c = await PgConnection.connect({ ...node, ...ctx.creds, timeoutMs: 3000 });
+      try {
+        let lag = 0;
+        while (Date.now() - ctx.marks.stalled < STALL_MAX_MS && lag < STALL_LAG_BYTES) {
+          await sleep(100);
+          lag = await bestReplicaLagBytes(c);
+        }
+        ctx.marks.lagBytes = lag;
+      } finally {
+        c.destroy();
+      }
+      ctx.marks.primaryLost = Date.now();
+      await ctx.stand.machineAsync("kill", ctx.leader);
+    },
+    holdMs: 45_000,
+    heal: async (ctx) => {
       await ctx.stand.up(`pulumi up after ${ctx.leader} lost power`);
     },
     wholeWithinMs: 180_000,
@@ -348,26 +439,27 @@ export const FAULTS: Record<string, FaultCase> = {
     pauseWhy: "as a power loss, plus connections to the cut-off node that hang until the client gives up on them",
     what: "the leader's network link down (eth0 in its namespace) for 45 s, then up: it demotes itself, a replica takes over (seed 001)",
     inject: async (ctx) => {
-      ctx.stand.machine("link-down", ctx.leader);
+      await ctx.stand.machineAsync("link-down", ctx.leader);
     },
     holdMs: 45_000,
     heal: async (ctx) => {
-      ctx.stand.machine("link-up", ctx.leader);
+      await ctx.stand.machineAsync("link-up", ctx.leader);
     },
     wholeWithinMs: 180_000,
     leaderChanges: true,
   },
   "power-loss-replica": {
     name: "power-loss-replica",
+    writesContinue: true,
     pauseBound: () => s(5),
     pauseWhy: "a replica's loss does not stop writes (asynchronous replication)",
     what: "a replica's machine loses power for 20 s, then boots and streams again",
     inject: async (ctx) => {
-      ctx.stand.machine("kill", ctx.replicas[0]);
+      await ctx.stand.machineAsync("kill", ctx.replicas[0]);
     },
     holdMs: 20_000,
     heal: async (ctx) => {
-      ctx.stand.machine("start", ctx.replicas[0]);
+      await ctx.stand.machineAsync("start", ctx.replicas[0]);
     },
     wholeWithinMs: 180_000,
     leaderChanges: false,
@@ -379,7 +471,7 @@ export const FAULTS: Record<string, FaultCase> = {
     pauseWhy: "clients reconnect to the restarted HAProxy",
     what: "systemctl restart haproxy: clients reconnect, nothing fails over",
     inject: async (ctx) => {
-      for (const h of ctx.stand.hostsWith("haproxy")) ctx.stand.ssh(h, "systemctl restart haproxy");
+      for (const h of ctx.stand.hostsWith("haproxy")) await ctx.stand.sshAsync(h, "systemctl restart haproxy", 60_000);
     },
     holdMs: 3000,
     heal: async () => {},
@@ -402,7 +494,7 @@ export const FAULTS: Record<string, FaultCase> = {
     pauseWhy: "systemd starts PgBouncer again, then HAProxy's checks",
     what: "kill -9 of PgBouncer on the leader: systemd starts it again, HAProxy's check follows",
     inject: async (ctx) => {
-      ctx.stand.ssh(ctx.leader, 'kill -9 "$(systemctl show -p MainPID --value pgbouncer)"');
+      await ctx.stand.sshAsync(ctx.leader, 'kill -9 "$(systemctl show -p MainPID --value pgbouncer)"', 30_000);
     },
     holdMs: 3000,
     heal: async () => {},
@@ -411,13 +503,53 @@ export const FAULTS: Record<string, FaultCase> = {
   },
 };
 
+/**
+ * No acknowledged write lost; except, for a fault that holds the replicas
+ * back under asynchronous replication, the writes acknowledged while they
+ * were held back (and a moment before: WAL already queued when the hold
+ * began), which must then be lost (else the writer proved nothing), with
+ * the replicas' lag under maximum_lag_on_failover (else Patroni would not
+ * have promoted one).
+ */
+function expectDurability(fault: FaultCase, report: FaultReport, timings: DcsTimings): void {
+  const lostIds = JSON.stringify(
+    Object.fromEntries(Object.entries(report.durability.lost).map(([n, ids]) => [n, ids.slice(0, 20)])),
+  );
+  if (!fault.lossUnderAsync || timings.synchronousMode) {
+    expect(report.lostAcknowledged, `acknowledged writes lost: ${lostIds}`).toBe(0);
+    return;
+  }
+  const stalled = report.marks.stalled;
+  expect(stalled, "the scenario recorded when it held the replicas back").toBeDefined();
+  expect(
+    report.lostAcknowledged,
+    "asynchronous replication held back, then the primary lost: writes lost",
+  ).toBeGreaterThan(0);
+  expect(
+    report.oldestLostAckAt,
+    "only writes acknowledged after the replicas were held back are lost",
+  ).toBeGreaterThanOrEqual(stalled - 500);
+  expect(report.marks.lagBytes, "the best replica's lag when the power went").toBeLessThan(
+    timings.maximumLagOnFailover ?? 1048576,
+  );
+}
+
 /** The invariants every fault must keep, whatever its timings. */
 export function expectFaultInvariants(fault: FaultCase, report: FaultReport, timings: DcsTimings): void {
   const bound = fault.pauseBound(timings);
   expect(report.writeUnavailableMs, `writes stopped longer than ${bound} ms (${fault.pauseWhy})`).toBeLessThan(bound);
   expect(report.durability.acknowledged, "writes were acknowledged during the run").toBeGreaterThan(100);
-  expect(report.lostAcknowledged, `acknowledged writes lost: ${JSON.stringify(report.durability.lost)}`).toBe(0);
-  expect(report.durability.phantom).toEqual({});
+  // The vacuity guard: the writer was writing when the fault came, and writes again once whole.
+  expect(report.acks.beforeFault, "writes acknowledged in the last second before the fault").toBeGreaterThan(0);
+  expect(report.acks.afterWhole, "writes acknowledged once the cluster was whole").toBeGreaterThan(0);
+  if (fault.writesContinue)
+    expect(report.acks.duringFault, "writes acknowledged while the fault lasted").toBeGreaterThan(0);
+  expectDurability(fault, report, timings);
+  expect(report.durability.phantom, "ids on a node that were never sent").toEqual({});
+  expect(report.durability.ghost, "ids the server refused, present on a node").toEqual({});
+  expect(report.durability.divergent, "nodes holding different ids after the heal").toEqual([]);
+  // The prober's sampling never waits on a node that went silent.
+  expect(report.probeRateHz, "probe rounds per second during the fault").toBeGreaterThanOrEqual(2);
   expect(report.dualProxyRounds, "HAProxy routed to two writable primaries").toBe(0);
   if (!fault.dualAtDatabaseExpected) expect(report.dualPrimaryRounds, "two writable primaries at the database").toBe(0);
   // No watchdog in a container: a frozen Patroni cannot fence its PostgreSQL, but
@@ -470,6 +602,9 @@ export function failedRow(scenario: string, profile: string, what: string, bound
     wholeAfterMs: NaN,
     probeRateHz: NaN,
     writes: 0,
+    acks: { beforeFault: NaN, duringFault: NaN, afterWhole: NaN },
+    ackRatePerS: NaN,
+    marks: {},
   };
 }
 
@@ -495,11 +630,11 @@ export function writeFaultReport(rows: readonly FaultRow[], meta: Record<string,
       .map(([k, v]) => `${k}: ${v}`)
       .join("; "),
     "",
-    "| profile | fault | outcome | leader | writes stopped (s) | bound (s) | acknowledged | lost | unknown | dual primary, DB rounds (last, s after heal) | dual primary, HAProxy rounds | HAProxy dropped the leader | probe Hz | etcd leader on its host | whole after heal (s) |",
+    "| profile | fault | outcome | leader | writes stopped (s) | bound (s) | acknowledged (per s before) | lost (RPO, s) | unknown | dual primary, DB rounds (last, s after heal) | dual primary, HAProxy rounds | HAProxy dropped the leader | probe Hz | etcd leader on its host | whole after heal (s) |",
     "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ...rows.map(
       (r) =>
-        `| ${r.profile} | ${r.scenario} | ${r.outcome.replace(/\|/g, "/")} | ${r.leaderBefore} → ${r.leaderAfter ?? "none"} | ${sec(r.writeUnavailableMs)} | ${sec(r.boundMs)} | ${r.durability.acknowledged} | ${r.lostAcknowledged} | ${r.durability.unknown} | ${r.dualPrimaryRounds}${r.lastDualPrimaryAfterHealMs === undefined ? "" : ` (${sec(r.lastDualPrimaryAfterHealMs)})`} | ${r.dualProxyRounds} | ${r.leaderDrops ?? "-"} | ${r.probeRateHz} | ${r.etcdLeaderWithPatroniLeader === undefined ? "?" : r.etcdLeaderWithPatroniLeader ? "yes" : "no"} | ${sec(r.wholeAfterMs)} |`,
+        `| ${r.profile} | ${r.scenario} | ${r.outcome.replace(/\|/g, "/")} | ${r.leaderBefore} → ${r.leaderAfter ?? "none"} | ${sec(r.writeUnavailableMs)} | ${sec(r.boundMs)} | ${r.durability.acknowledged} (${r.ackRatePerS}) | ${r.lostAcknowledged}${r.rpoMs === undefined ? "" : ` (${sec(r.rpoMs)})`} | ${r.durability.unknown} | ${r.dualPrimaryRounds}${r.lastDualPrimaryAfterHealMs === undefined ? "" : ` (${sec(r.lastDualPrimaryAfterHealMs)})`} | ${r.dualProxyRounds} | ${r.leaderDrops ?? "-"} | ${r.probeRateHz} | ${r.etcdLeaderWithPatroniLeader === undefined ? "?" : r.etcdLeaderWithPatroniLeader ? "yes" : "no"} | ${sec(r.wholeAfterMs)} |`,
     ),
     "",
     ...rows.map((r) => `- **${r.scenario}** (${r.profile}): ${r.what}`),

@@ -16,21 +16,30 @@ export interface PatroniMember {
   readonly host: string;
 }
 
-/** GET /cluster from the first member that answers. */
-export async function patroniCluster(
+/** GET /cluster from the first member that answers: the members, and whether the cluster is paused. */
+async function patroniClusterDoc(
   restUrls: readonly string[],
   tls?: TlsClient,
   timeoutMs = 2000,
-): Promise<PatroniMember[] | undefined> {
+): Promise<{ members: PatroniMember[]; pause?: boolean } | undefined> {
   for (const url of restUrls) {
     try {
       const r = await httpRequest(`${url}/cluster`, { timeoutMs, tls });
-      if (r.status === 200) return (JSON.parse(r.text) as { members: PatroniMember[] }).members;
+      if (r.status === 200) return JSON.parse(r.text) as { members: PatroniMember[]; pause?: boolean };
     } catch {
       /* try the next member */
     }
   }
   return undefined;
+}
+
+/** GET /cluster's members from the first member that answers. */
+export async function patroniCluster(
+  restUrls: readonly string[],
+  tls?: TlsClient,
+  timeoutMs = 2000,
+): Promise<PatroniMember[] | undefined> {
+  return (await patroniClusterDoc(restUrls, tls, timeoutMs))?.members;
 }
 
 export const leaderOf = (members: readonly PatroniMember[] | undefined): string | undefined =>
@@ -48,12 +57,41 @@ export interface WholeSpec {
   readonly expectedReplicasUp?: number;
   /** A login through the entry's primary port (the VIP, or each HAProxy host), as a client with target_session_attrs=read-write checks it. */
   readonly primaryLogin?: { readonly targets: readonly Target[]; readonly creds: Credentials };
+  /** Every etcd member's client URL: each must answer, list every member, and agree on one leader. */
+  readonly etcdUrls?: readonly string[];
+}
+
+/** Why etcd is not whole (a member not answering, missing from the list, no or two leaders), or undefined. */
+export async function etcdNotWholeBecause(urls: readonly string[], tls?: TlsClient): Promise<string | undefined> {
+  const post = async <T>(url: string, api: string) => {
+    const r = await httpRequest(`${url}${api}`, { method: "POST", body: "{}", timeoutMs: 2000, tls });
+    if (r.status !== 200) throw new Error(`${api} answered ${r.status}`);
+    return JSON.parse(r.text) as T;
+  };
+  const leaders = new Set<string>();
+  for (const url of urls) {
+    try {
+      const status = await post<{ leader?: string; header?: { member_id?: string } }>(url, "/v3/maintenance/status");
+      if (!status.leader || status.leader === "0") return `etcd at ${url} has no leader`;
+      leaders.add(status.leader);
+      const list = await post<{ members?: { name?: string; clientURLs?: string[] }[] }>(url, "/v3/cluster/member/list");
+      const started = (list.members ?? []).filter((m) => m.name && (m.clientURLs ?? []).length > 0);
+      if (started.length !== urls.length)
+        return `etcd at ${url} lists ${started.length} started members, want ${urls.length}`;
+    } catch (e) {
+      return `etcd at ${url} does not answer: ${(e as Error).message}`;
+    }
+  }
+  if (leaders.size !== 1) return `etcd members name ${leaders.size} leaders`;
+  return undefined;
 }
 
 /** Why the cluster is not whole yet, or undefined when it is. */
 export async function notWholeBecause(spec: WholeSpec): Promise<string | undefined> {
-  const members = await patroniCluster(spec.restUrls, spec.tls);
-  if (!members) return "no Patroni REST API answers";
+  const cluster = await patroniClusterDoc(spec.restUrls, spec.tls);
+  if (!cluster) return "no Patroni REST API answers";
+  if (cluster.pause) return "the cluster is paused (maintenance mode)";
+  const members = cluster.members;
   const leaders = members.filter((m) => m.role === "leader" && m.state === "running");
   if (leaders.length !== 1) return `leaders: ${leaders.map((m) => m.name).join(",") || "none"}`;
   const missing = spec.members.filter((n) => !members.some((m) => m.name === n));
@@ -99,6 +137,10 @@ export async function notWholeBecause(spec: WholeSpec): Promise<string | undefin
       if ((replicas?.length ?? 0) !== spec.expectedReplicasUp)
         return `${which}: replica backend up: ${replicas?.join(",") ?? "?"} (want ${spec.expectedReplicasUp})`;
     }
+  }
+  if (spec.etcdUrls) {
+    const etcd = await etcdNotWholeBecause(spec.etcdUrls, spec.tls);
+    if (etcd) return etcd;
   }
   for (const { host, port } of spec.primaryLogin?.targets ?? []) {
     let c: PgConnection | undefined;
@@ -177,8 +219,10 @@ export async function readIdsEverywhere(
         await c.close();
       }
     }
-    const counts = new Set(Object.values(result).map((ids) => ids.length));
-    if (counts.size === 1) return result;
+    // Converged when every node holds the same ids (sorted by the query); a
+    // read that never converges is returned as it is: checkDurability names
+    // the nodes that differ.
+    if (new Set(Object.values(result).map((ids) => ids.join(","))).size === 1) return result;
     await new Promise((r) => setTimeout(r, 1000));
   }
   return result;

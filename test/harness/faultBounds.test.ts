@@ -16,6 +16,8 @@ const report = (over: Partial<FaultReport>): FaultReport => ({
     failed: 0,
     lost: {},
     phantom: {},
+    ghost: {},
+    divergent: [],
   } as unknown as FaultReport["durability"],
   dualPrimaryRounds: 0,
   dualProxyRounds: 0,
@@ -24,6 +26,9 @@ const report = (over: Partial<FaultReport>): FaultReport => ({
   leaderDrops: 0,
   wholeAfterMs: 4000,
   writes: 2004,
+  acks: { beforeFault: 100, duringFault: 0, afterWhole: 100 },
+  ackRatePerS: 100,
+  marks: {},
   ...over,
 });
 
@@ -52,5 +57,44 @@ describe("fault bounds", () => {
     expect(() =>
       expectFaultInvariants(frozen, report({ ...dual, lastDualPrimaryAfterHealMs: 20_000 }), DEFAULT_DCS),
     ).toThrow(/one loop_wait after the heal/);
+  });
+
+  it("the prober must sample at 2 Hz; the writer must be writing before the fault and after the heal", () => {
+    const fault = FAULTS["power-loss-leader"];
+    expect(() => expectFaultInvariants(fault, report({ probeRateHz: 1.5 }), DEFAULT_DCS)).toThrow(/probe rounds/);
+    const idle = { acks: { beforeFault: 0, duringFault: 0, afterWhole: 100 } };
+    expect(() => expectFaultInvariants(fault, report(idle), DEFAULT_DCS)).toThrow(/last second before the fault/);
+    // etcd stopped: failsafe keeps the primary, so writes must go on during the fault.
+    expect(() =>
+      expectFaultInvariants(
+        FAULTS["etcd-all-stopped"],
+        report({ leaderAfter: "pg01", writeUnavailableMs: 1000 }),
+        DEFAULT_DCS,
+      ),
+    ).toThrow(/while the fault lasted/);
+  });
+
+  it("held-back replicas: asynchronous must lose only what came after the hold, synchronous nothing", () => {
+    const fault = FAULTS["power-loss-leader-lagging"];
+    const stalled = 1_000_000;
+    const lost = (n: number, oldest: number) =>
+      report({
+        lostAcknowledged: n,
+        oldestLostAckAt: oldest,
+        marks: { stalled, primaryLost: stalled + 1500, lagBytes: 300_000 },
+        durability: { ...report({}).durability, lost: n ? { pg02: [7] } : {} },
+      });
+    const sync = { ...DEFAULT_DCS, synchronousMode: true };
+    expect(() => expectFaultInvariants(fault, lost(40, stalled + 200), DEFAULT_DCS)).not.toThrow();
+    expect(() => expectFaultInvariants(fault, lost(0, NaN), DEFAULT_DCS)).toThrow(/writes lost/);
+    expect(() => expectFaultInvariants(fault, lost(40, stalled - 5000), DEFAULT_DCS)).toThrow(
+      /only writes acknowledged after/,
+    );
+    expect(() => expectFaultInvariants(fault, lost(40, stalled + 200), sync)).toThrow(/acknowledged writes lost/);
+    expect(() => expectFaultInvariants(fault, lost(0, NaN), sync)).not.toThrow();
+    // Any other fault loses nothing, asynchronous or not.
+    expect(() => expectFaultInvariants(FAULTS["power-loss-leader"], lost(40, stalled + 200), DEFAULT_DCS)).toThrow(
+      /acknowledged writes lost/,
+    );
   });
 });

@@ -1,7 +1,9 @@
 // The fault harness's checker must fail when an invariant breaks.
 import { describe, expect, it } from "vitest";
 import {
+  acksBetween,
   checkDurability,
+  lostWrites,
   dualPrimaryRounds,
   dualProxyRounds,
   lostCount,
@@ -42,6 +44,27 @@ describe("durability", () => {
 
   it("fails on a row that was never written", () => {
     expect(checkDurability(writes, { pg01: [1, 2, 5, 99] }).phantom).toEqual({ pg01: [99] });
+  });
+
+  it("fails on a write the server refused that is there anyway (a ghost)", () => {
+    expect(checkDurability(writes, { pg01: [1, 2, 4, 5], pg02: [1, 2, 4, 5] }).ghost).toEqual({
+      pg01: [4],
+      pg02: [4],
+    });
+  });
+
+  it("names nodes whose ids differ, unknown ones included", () => {
+    expect(checkDurability(writes, { pg01: [1, 2, 3, 5], pg02: [1, 2, 3, 5] }).divergent).toEqual([]);
+    expect(checkDurability(writes, { pg01: [1, 2, 3, 5], pg02: [1, 2, 5] }).divergent).toEqual([
+      "pg02 (1 ids differ from pg01)",
+    ]);
+  });
+
+  it("lists the lost writes oldest first, and counts acknowledgements in a window", () => {
+    const r = checkDurability(writes, { pg01: [1, 3], pg02: [1, 3] });
+    expect(lostWrites(writes, r).map((x) => x.id)).toEqual([2, 5]);
+    expect(acksBetween(writes, 100, 500)).toBe(2);
+    expect(acksBetween(writes, 0, 100)).toBe(1);
   });
 });
 

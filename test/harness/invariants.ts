@@ -28,6 +28,10 @@ export interface DurabilityReport {
   readonly lost: Readonly<Record<string, number[]>>;
   /** Ids present on a node that were never sent, by node. */
   readonly phantom: Readonly<Record<string, number[]>>;
+  /** Ids the server refused (failed) yet present on a node, by node: a "no" that happened anyway. */
+  readonly ghost: Readonly<Record<string, number[]>>;
+  /** Nodes whose set of ids differs from the first node's, e.g. "pg02 (3 ids differ from pg01)". */
+  readonly divergent: readonly string[];
   readonly acknowledged: number;
   readonly unknown: number;
   readonly failed: number;
@@ -35,8 +39,9 @@ export interface DurabilityReport {
 
 /**
  * Every acknowledged id must be on every node (the primary and each
- * replica); no node may hold an id that was never sent. Ids whose outcome is
- * unknown may be present or not.
+ * replica); no node may hold an id that was never sent or that the server
+ * refused; every node holds the same ids. Ids whose outcome is unknown may
+ * be present or not, but alike everywhere.
  */
 export function checkDurability(
   writes: readonly WriteRecord[],
@@ -44,18 +49,30 @@ export function checkDurability(
 ): DurabilityReport {
   const sent = new Set(writes.map((w) => w.id));
   const acked = writes.filter((w) => w.status === "ack").map((w) => w.id);
+  const refused = new Set(writes.filter((w) => w.status === "failed").map((w) => w.id));
   const lost: Record<string, number[]> = {};
   const phantom: Record<string, number[]> = {};
+  const ghost: Record<string, number[]> = {};
+  const divergent: string[] = [];
+  const [first, reference] = Object.entries(rowsByNode)[0] ?? ["", []];
+  const referenceSet = new Set(reference);
   for (const [node, rows] of Object.entries(rowsByNode)) {
     const present = new Set(rows);
     const missing = acked.filter((id) => !present.has(id));
     if (missing.length) lost[node] = missing;
     const extra = rows.filter((id) => !sent.has(id));
     if (extra.length) phantom[node] = extra;
+    const said = rows.filter((id) => refused.has(id));
+    if (said.length) ghost[node] = said;
+    const differ =
+      rows.filter((id) => !referenceSet.has(id)).length + reference.filter((id) => !present.has(id)).length;
+    if (differ) divergent.push(`${node} (${differ} ids differ from ${first})`);
   }
   return {
     lost,
     phantom,
+    ghost,
+    divergent,
     acknowledged: acked.length,
     unknown: writes.filter((w) => w.status === "unknown").length,
     failed: writes.filter((w) => w.status === "failed").length,
@@ -130,3 +147,13 @@ export function proxyDrops(rounds: readonly ProbeRound[], member: string): numbe
   }
   return drops;
 }
+
+/** The acknowledged writes missing from some node, oldest acknowledgement first. */
+export function lostWrites(writes: readonly WriteRecord[], r: DurabilityReport): WriteRecord[] {
+  const lost = new Set(Object.values(r.lost).flat());
+  return writes.filter((w) => w.status === "ack" && lost.has(w.id)).sort((a, b) => a.doneAt - b.doneAt);
+}
+
+/** Acknowledgements whose answer came in (from, to]. */
+export const acksBetween = (writes: readonly WriteRecord[], from: number, to: number): number =>
+  writes.filter((w) => w.status === "ack" && w.doneAt > from && w.doneAt <= to).length;

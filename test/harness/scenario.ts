@@ -9,14 +9,26 @@ import {
   dualPrimaryRounds,
   dualProxyRounds,
   staleProxyRounds,
+  acksBetween,
   lostCount,
+  lostWrites,
   ProbeRound,
   proxyDrops,
   writeUnavailabilityMs,
 } from "./invariants";
 import { TlsClient } from "./https";
 import { SslOptions } from "./pgwire";
-import { createWriteTable, Credentials, parseLibpqUri, ProbeNode, Prober, ProxyStats, Writer } from "./traffic";
+import {
+  createWriteTable,
+  Credentials,
+  PACED_WRITER,
+  parseLibpqUri,
+  ProbeNode,
+  Prober,
+  ProxyStats,
+  Writer,
+  WriterOptions,
+} from "./traffic";
 
 export interface FaultContext {
   readonly stand: Stand;
@@ -25,16 +37,27 @@ export interface FaultContext {
   readonly replicas: readonly string[];
 }
 
+/** What a scenario's inject gets besides: where to note its own moments, and the nodes to ask directly. */
+export interface InjectContext extends FaultContext {
+  /** Moments the scenario records while it injects (ms since the epoch), kept in the report: "stalled", say. */
+  readonly marks: Record<string, number>;
+  /** The stand's libpq credentials and where each PostgreSQL listens, for a scenario that asks one directly. */
+  readonly nodes: readonly ProbeNode[];
+  readonly creds: Credentials;
+}
+
 export interface FaultScenario {
   readonly name: string;
   /** Breaks something; resolves once the fault is in place. */
-  readonly inject: (ctx: FaultContext) => Promise<void>;
+  readonly inject: (ctx: InjectContext) => Promise<void>;
   /** How long the fault lasts before heal. */
   readonly holdMs: number;
   /** Undoes the fault (SIGCONT, power on, ...). */
   readonly heal: (ctx: FaultContext) => Promise<void>;
   /** Bound on the time from heal to whole. */
   readonly wholeWithinMs: number;
+  /** How hard the client writes during this fault (default: PACED_WRITER). */
+  readonly writer?: WriterOptions;
 }
 
 export interface FaultReport {
@@ -62,6 +85,15 @@ export interface FaultReport {
   /** From heal to whole (ms): every member healthy, HAProxy routing to them, and a write acknowledged through it. */
   readonly wholeAfterMs: number;
   readonly writes: number;
+  /** Acknowledged in the last second before the fault, between inject and heal, and in the 2 s after whole: the vacuity guard. */
+  readonly acks: { readonly beforeFault: number; readonly duringFault: number; readonly afterWhole: number };
+  /** Acknowledgements per second in the 3 s before the fault: the writer's power. */
+  readonly ackRatePerS: number;
+  /** How far back acknowledged writes were lost, from the moment the primary was lost (ms): the RPO in time; undefined when none was. */
+  readonly rpoMs?: number;
+  /** When the oldest lost write was acknowledged (ms since the epoch). */
+  readonly oldestLostAckAt?: number;
+  readonly marks: Readonly<Record<string, number>>;
 }
 
 /**
@@ -108,6 +140,7 @@ export function standTargets(stand: Stand, clusterName: string, ssl?: SslOptions
   const proxies = stand
     .hostsWith("haproxy")
     .map((h) => page(h, `${tls ? "https" : "http"}://${stand.address(h)}:${statsPort}/`));
+  const etcdUrls = stand.hostsWith("etcd").map((h) => `${tls ? "https" : "http"}://${stand.address(h)}:2379`);
   const whole: WholeSpec = {
     restUrls: pgHosts.map((h) => `${tls ? "https" : "http"}://${stand.address(h)}:8008`),
     tls,
@@ -116,6 +149,7 @@ export function standTargets(stand: Stand, clusterName: string, ssl?: SslOptions
     replicaBackend: `${clusterName}-replicas`,
     expectedReplicasUp: pgHosts.length - 1,
     primaryLogin: { targets: entry.hosts, creds },
+    etcdUrls,
   };
   return { primary: entry.hosts, creds, nodes, stats, proxies, whole };
 }
@@ -127,12 +161,16 @@ export function probeRate(rounds: readonly ProbeRound[], from: number, to: numbe
 }
 
 /** Whether the etcd member on `host` leads etcd (undefined: no etcd member there or no answer). */
-function etcdLeaderOn(stand: Stand, host: string): boolean | undefined {
+async function etcdLeaderOn(stand: Stand, host: string): Promise<boolean | undefined> {
   try {
     const own = `${stand.address(host)}:2379`;
     // With TLS, etcd serves https only and wants the host's certificate.
     const etcdctl = standTls(stand) ? `${ETCDCTL} --endpoints=https://${own}` : "etcdctl";
-    const status = stand.ssh(host, `ETCDCTL_API=3 ${etcdctl} --command-timeout=3s endpoint status --cluster`);
+    const status = await stand.sshAsync(
+      host,
+      `ETCDCTL_API=3 ${etcdctl} --command-timeout=3s endpoint status --cluster`,
+      15_000,
+    );
     const leaderLine = status.split("\n").find((l) => l.split(", ")[4] === "true");
     return leaderLine === undefined ? undefined : leaderLine.split(", ")[0].endsWith(own);
   } catch {
@@ -145,17 +183,25 @@ export async function runFault(stand: Stand, clusterName: string, scenario: Faul
   await waitWhole(t.whole, 120_000);
   const members = await patroniCluster(t.whole.restUrls, t.whole.tls);
   const leader = leaderOf(members)!;
-  const ctx: FaultContext = { stand, leader, replicas: members!.filter((m) => m.name !== leader).map((m) => m.name) };
+  const ctx: InjectContext = {
+    stand,
+    leader,
+    replicas: members!.filter((m) => m.name !== leader).map((m) => m.name),
+    marks: {},
+    nodes: t.nodes,
+    creds: t.creds,
+  };
   const table = `harness_${scenario.name.replace(/[^a-z0-9]+/gi, "_").toLowerCase()}_${Date.now()}`;
   await createWriteTable(t.primary, t.creds, table);
-  const writer = new Writer(t.primary, t.creds, table);
+  const writer = new Writer(t.primary, t.creds, table, scenario.writer ?? PACED_WRITER);
   const prober = new Prober(t.nodes, t.creds, t.proxies);
   writer.start();
   prober.start();
   let faultAt: number;
+  let wholeAt: number;
   let healedAt: number;
   let wholeAfterMs: number;
-  const etcdLeaderWithPatroniLeader = etcdLeaderOn(stand, leader);
+  const etcdLeaderWithPatroniLeader = await etcdLeaderOn(stand, leader);
   try {
     await new Promise((r) => setTimeout(r, 3000));
     faultAt = Date.now();
@@ -173,7 +219,8 @@ export async function runFault(stand: Stand, clusterName: string, scenario: Faul
         throw new Error(`${scenario.name}: no write acknowledged through HAProxy since the heal`);
       await new Promise((r) => setTimeout(r, 100));
     }
-    wholeAfterMs = Date.now() - healedAt;
+    wholeAt = Date.now();
+    wholeAfterMs = wholeAt - healedAt;
     // Keep writing a little on the healed cluster.
     await new Promise((r) => setTimeout(r, 2000));
   } finally {
@@ -183,6 +230,7 @@ export async function runFault(stand: Stand, clusterName: string, scenario: Faul
   const rows = await readIdsEverywhere(t.nodes, t.creds, table);
   const durability = checkDurability(writer.records, rows);
   const dual = dualPrimaryRounds(prober.rounds);
+  const lost = lostWrites(writer.records, durability);
   const report: FaultReport = {
     scenario: scenario.name,
     leaderBefore: leader,
@@ -200,9 +248,18 @@ export async function runFault(stand: Stand, clusterName: string, scenario: Faul
     etcdLeaderWithPatroniLeader,
     wholeAfterMs,
     writes: writer.records.length,
+    acks: {
+      beforeFault: acksBetween(writer.records, faultAt - 1000, faultAt),
+      duringFault: acksBetween(writer.records, faultAt, healedAt),
+      afterWhole: acksBetween(writer.records, wholeAt, wholeAt + 2000),
+    },
+    ackRatePerS: Math.round(acksBetween(writer.records, faultAt - 3000, faultAt) / 3),
+    rpoMs: lost.length ? (ctx.marks.primaryLost ?? faultAt) - lost[0].doneAt : undefined,
+    oldestLostAckAt: lost[0]?.doneAt,
+    marks: ctx.marks,
   };
   console.log(
-    `[fault] ${scenario.name}: ${JSON.stringify({ ...report, durability: { ...durability, lost: Object.keys(durability.lost), phantom: Object.keys(durability.phantom) } })}`,
+    `[fault] ${scenario.name}: ${JSON.stringify({ ...report, durability: { ...durability, lost: Object.fromEntries(Object.entries(durability.lost).map(([n, ids]) => [n, ids.length])), phantom: Object.keys(durability.phantom), ghost: Object.keys(durability.ghost) } })}`,
   );
   return report;
 }
@@ -237,7 +294,7 @@ export async function withTraffic(
   const t = standTargets(stand, clusterName, options.ssl);
   const table = `traffic_${label.replace(/[^a-z0-9]+/gi, "_").toLowerCase()}_${Date.now()}`;
   await createWriteTable(t.primary, t.creds, table);
-  const writer = new Writer(t.primary, t.creds, table, 4, 40, 4000, options.reconnectMs ?? 0);
+  const writer = new Writer(t.primary, t.creds, table, { ...PACED_WRITER, reconnectMs: options.reconnectMs ?? 0 });
   const prober = new Prober(t.nodes, t.creds, t.proxies);
   writer.start();
   prober.start();

@@ -83,35 +83,61 @@ export async function connectAny(
   throw last;
 }
 
+/** How hard the writer pushes: the paced default, or a saturating one for the durability scenarios. */
+export interface WriterOptions {
+  /** Sessions writing at once. */
+  readonly connections?: number;
+  /** Pause between two writes of one connection (0: none, the writer saturates). */
+  readonly intervalMs?: number;
+  /** Rows per INSERT (one transaction): ids are acknowledged together. */
+  readonly rowsPerStatement?: number;
+  /** A statement without an answer after this is "unknown" and its connection is dropped. */
+  readonly statementTimeoutMs?: number;
+  /**
+   * Close and open each connection again after this long (0: keep it): a
+   * connection made before an HAProxy reload stays on the old process, so
+   * only new connections show what the new one routes.
+   */
+  readonly reconnectMs?: number;
+}
+
+/** 4 sessions, one row every 40 ms each: enough to time a pause, light on 2 cores. */
+export const PACED_WRITER: WriterOptions = { connections: 4, intervalMs: 40, rowsPerStatement: 1 };
+/**
+ * 16 sessions, no pause, 5 rows per transaction: commits outrun an
+ * asynchronous replica held back for a second, so a lost acknowledgement
+ * shows (issue 27: the paced writer could not tell async from sync).
+ */
+export const SATURATING_WRITER: WriterOptions = { connections: 16, intervalMs: 0, rowsPerStatement: 5 };
+
 export class Writer {
   readonly records: WriteRecord[] = [];
   private nextId = 1;
   private running = false;
   private loops: Promise<void>[] = [];
   private readonly targets: readonly Target[];
+  private readonly o: Required<WriterOptions>;
 
   constructor(
     target: Target | readonly Target[],
     private readonly creds: Credentials,
     private readonly table: string,
-    private readonly connections = 4,
-    /** Pause between two writes of one connection. */
-    private readonly intervalMs = 40,
-    /** A statement without an answer after this is "unknown" and its connection is dropped. */
-    private readonly statementTimeoutMs = 4000,
-    /**
-     * Close and open each connection again after this long (0: keep it): a
-     * connection made before an HAProxy reload stays on the old process, so
-     * only new connections show what the new one routes.
-     */
-    private readonly reconnectMs = 0,
+    options: WriterOptions = PACED_WRITER,
   ) {
     this.targets = Array.isArray(target) ? target : [target as Target];
+    this.o = {
+      connections: 4,
+      intervalMs: 40,
+      rowsPerStatement: 1,
+      statementTimeoutMs: 4000,
+      reconnectMs: 0,
+      ...options,
+    };
   }
 
   start(): void {
     this.running = true;
-    for (let c = 0; c < this.connections; c++) this.loops.push(this.loop(c));
+    for (let c = 0; c < this.o.connections; c++) this.loops.push(this.loop(c));
   }
 
   async stop(): Promise<void> {
@@ -127,7 +153,7 @@ export class Writer {
     let c: PgConnection | undefined;
     let openedAt = 0;
     while (this.running) {
-      if (c && !c.isClosed && this.reconnectMs > 0 && Date.now() - openedAt > this.reconnectMs) {
+      if (c && !c.isClosed && this.o.reconnectMs > 0 && Date.now() - openedAt > this.o.reconnectMs) {
         await c.close();
         c = undefined;
       }
@@ -141,11 +167,14 @@ export class Writer {
           continue;
         }
       }
-      const id = this.nextId++;
+      const ids = Array.from({ length: this.o.rowsPerStatement }, () => this.nextId++);
       const sentAt = Date.now();
       let status: WriteRecord["status"];
       try {
-        await c.query(`INSERT INTO ${this.table} (id, conn) VALUES (${id}, ${conn})`, this.statementTimeoutMs);
+        await c.query(
+          `INSERT INTO ${this.table} (id, conn) VALUES ${ids.map((id) => `(${id}, ${conn})`).join(", ")}`,
+          this.o.statementTimeoutMs,
+        );
         status = "ack";
       } catch (e) {
         // An ERROR on a live connection means the statement did not commit;
@@ -153,8 +182,10 @@ export class Writer {
         status = e instanceof PgError && !e.connectionLost ? "failed" : "unknown";
         if (status === "unknown") c.destroy();
       }
-      this.records.push({ id, status, sentAt, doneAt: Date.now() });
-      await sleep(this.intervalMs);
+      const doneAt = Date.now();
+      for (const id of ids) this.records.push({ id, status, sentAt, doneAt });
+      // Yield even when saturating, so the prober and the harness's timers run.
+      await sleep(this.o.intervalMs);
     }
     await c?.close();
   }
@@ -196,21 +227,6 @@ export async function proxyPrimaries(stats: ProxyStats, timeoutMs = 1000): Promi
   } catch {
     return undefined;
   }
-}
-
-/**
- * The servers up in the primary backend of every HAProxy that answered
- * (union), and each HAProxy's own answer: with several HAProxy hosts, two
- * of them routing to different primaries is a split as much as one routing
- * to two.
- */
-export async function proxiesPrimaries(
-  stats: readonly ProxyStats[],
-): Promise<{ union?: string[]; each: Record<string, string[] | undefined> }> {
-  const answers = await Promise.all(stats.map((s) => proxyPrimaries(s)));
-  const each = Object.fromEntries(stats.map((s, i) => [s.name ?? s.url, answers[i]]));
-  const answered = answers.filter((a): a is string[] => a !== undefined);
-  return { union: answered.length ? [...new Set(answered.flat())] : undefined, each };
 }
 
 export class Prober {
@@ -273,21 +289,44 @@ export class Prober {
     }
   }
 
+  /**
+   * A round starts every intervalMs whatever the last one is waiting for:
+   * a node (or stats page) still busy answering an earlier round counts as
+   * unreachable in this one, so a node that went silent never slows the
+   * sampling of the others (issue 27: 1.5 Hz during a power loss before).
+   */
   private async loop(): Promise<void> {
+    const busy = new Set<string>();
+    const pending = new Set<Promise<void>>();
+    const once = <T>(key: string, ask: () => Promise<T>, ifBusy: T): Promise<T> => {
+      if (busy.has(key)) return Promise.resolve(ifBusy);
+      busy.add(key);
+      return ask().finally(() => busy.delete(key));
+    };
     while (this.running) {
       const at = Date.now();
-      const [answers, proxy] = await Promise.all([
-        Promise.all(this.nodes.map((n) => this.ask(n))),
-        this.stats.length ? proxiesPrimaries(this.stats) : undefined,
-      ]);
-      this.rounds.push({
-        at,
-        writable: this.nodes.filter((_, i) => answers[i] === "writable").map((n) => n.name),
-        unreachable: this.nodes.filter((_, i) => answers[i] === "unreachable").map((n) => n.name),
-        proxyPrimaries: proxy?.union,
-        proxies: proxy?.each,
-      });
+      const round = (async () => {
+        const [answers, proxies] = await Promise.all([
+          Promise.all(this.nodes.map((n) => once(`pg:${n.name}`, () => this.ask(n), "unreachable" as const))),
+          Promise.all(this.stats.map((st) => once(`stats:${st.url}`, () => proxyPrimaries(st), undefined))),
+        ]);
+        const answered = proxies.filter((a): a is string[] => a !== undefined);
+        this.rounds.push({
+          at,
+          writable: this.nodes.filter((_, i) => answers[i] === "writable").map((n) => n.name),
+          unreachable: this.nodes.filter((_, i) => answers[i] === "unreachable").map((n) => n.name),
+          proxyPrimaries: this.stats.length && answered.length ? [...new Set(answered.flat())] : undefined,
+          proxies: this.stats.length
+            ? Object.fromEntries(this.stats.map((st, i) => [st.name ?? st.url, proxies[i]]))
+            : undefined,
+        });
+      })();
+      pending.add(round);
+      void round.finally(() => pending.delete(round));
       await sleep(Math.max(0, this.intervalMs - (Date.now() - at)));
     }
+    await Promise.all([...pending]);
+    // Rounds finish out of order when one waited on a slow node.
+    this.rounds.sort((a, b) => a.at - b.at);
   }
 }
