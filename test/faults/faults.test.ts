@@ -20,7 +20,9 @@ import {
   expectFaultInvariants,
   failedRow,
   FAULTS,
+  FaultCase,
   FaultRow,
+  powerLossVariant,
   writeFaultReport,
 } from "./scenarios";
 
@@ -67,10 +69,11 @@ afterAll(async () => {
   stand.cleanup();
 });
 
-function suite(profile: string, names: string[], timings: DcsTimings = DEFAULT_DCS) {
+function suite(profile: string, faults: (string | FaultCase)[], timings: DcsTimings = DEFAULT_DCS) {
   describe(`faults, ${profile}`, () => {
-    for (const name of names) {
-      const fault = FAULTS[name];
+    for (const [i, f] of faults.entries()) {
+      const fault = typeof f === "string" ? FAULTS[f] : f;
+      const name = typeof f === "string" ? f : `${f.name} (${i + 1} of ${faults.length})`;
       const boundMs = fault.pauseBound(timings);
       it(`${name}: ${fault.what}`, async () => {
         let report;
@@ -100,13 +103,21 @@ function suite(profile: string, names: string[], timings: DcsTimings = DEFAULT_D
 
 suite(
   "asynchronous replication",
-  pick(Object.keys(FAULTS), [
-    "switchover-ctl",
-    "kill9-patroni-leader",
-    "sigstop-patroni-leader",
-    "power-loss-leader-lagging",
-  ]),
+  pick(
+    Object.keys(FAULTS).filter((n) => !FAULTS[n].synchronousOnly),
+    ["switchover-ctl", "kill9-patroni-leader", "sigstop-patroni-leader", "power-loss-leader-lagging"],
+  ),
 );
+
+// Ten leader power losses in a row, both ways and with both clients: every
+// one within the bound (the whole suite only).
+if (!QUICK)
+  suite(
+    "ten leader power losses",
+    Array.from({ length: 10 }, (_, i) =>
+      powerLossVariant(i % 2 ? "crash" : "unplug", i % 4 < 2 ? "persistent" : "per-write"),
+    ),
+  );
 
 describe("synchronous_mode on, as a day-2 change", () => {
   it("pulumi up applies it live", async () => {
@@ -127,7 +138,15 @@ const SYNC_DCS: DcsTimings = { ...DEFAULT_DCS, synchronousMode: true };
 suite(
   "synchronous_mode",
   pick(
-    ["switchover-ctl", "kill9-postgres-leader", "power-loss-leader", "power-loss-leader-lagging", "link-down-leader"],
+    [
+      "switchover-ctl",
+      "kill9-postgres-leader",
+      "sigstop-patroni-leader",
+      "power-loss-leader",
+      "power-loss-leader-lagging",
+      "power-loss-sync-standby",
+      "link-down-leader",
+    ],
     ["power-loss-leader-lagging"],
   ),
   SYNC_DCS,

@@ -10,9 +10,10 @@ import * as path from "path";
 import { expect } from "vitest";
 import { REPO } from "../helpers/pulumiCli";
 import { Stand } from "../helpers/stand";
-import { FaultContext, FaultReport, FaultScenario } from "../harness/scenario";
+import { FaultContext, FaultReport, FaultScenario, standTargets } from "../harness/scenario";
+import { patroniCluster } from "../harness/clusterState";
 import { PgConnection } from "../harness/pgwire";
-import { SATURATING_WRITER } from "../harness/traffic";
+import { PACED_WRITER, SATURATING_WRITER } from "../harness/traffic";
 import { vipHolders, waitVipHolders } from "../harness/entry";
 import { ctl } from "../harness/ctl";
 
@@ -47,6 +48,8 @@ export interface FaultCase extends FaultScenario {
    * those acknowledged after `marks.stalled`; under synchronous_mode none.
    */
   readonly lossUnderAsync?: boolean;
+  /** Only meaningful with synchronous_mode on (the synchronous standby's faults). */
+  readonly synchronousOnly?: boolean;
   /** Writes must go on being acknowledged while the fault lasts (a replica lost, etcd gone in failsafe mode). */
   readonly writesContinue?: boolean;
   /** What else must hold once the cluster is whole again (the VIP's holder, say). */
@@ -207,6 +210,42 @@ async function bestReplicaLagBytes(c: PgConnection): Promise<number> {
   return Number(lag);
 }
 
+/**
+ * Asks, from inside `host`'s machine (nsenter into its namespaces: no
+ * network needed, so it works while the host is cut off), whether its
+ * PostgreSQL is a writable primary, every 250 ms until stopped: how the
+ * prober learns what an isolated old leader did, and when.
+ */
+function sampleInside(stand: Stand, host: string): { stop: () => Promise<{ at: number; writable: boolean }[]> } {
+  const ask = `runuser -u postgres -- psql -XAtc "SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'" 2>/dev/null`;
+  // Bounded on its own too (10 min), and ends with SIGPIPE once nobody reads.
+  const loop = `end=$((SECONDS+600)); while ((SECONDS < end)); do echo "$(date +%s%3N) $(${ask} || echo down)"; sleep 0.25; done`;
+  const child = childProcess.spawn(
+    path.join(REPO, "src", "local", "machines", "machine.sh"),
+    ["exec", host, "--stand", stand.stack, "--", "bash", "-c", loop],
+    { stdio: ["ignore", "pipe", "ignore"] },
+  );
+  const samples: { at: number; writable: boolean }[] = [];
+  let rest = "";
+  child.stdout.on("data", (d: Buffer) => {
+    const lines = (rest + d.toString()).split("\n");
+    rest = lines.pop() ?? "";
+    for (const l of lines) {
+      const [at, answer] = l.trim().split(" ");
+      if (Number(at) > 0) samples.push({ at: Number(at), writable: answer === "f" });
+    }
+  });
+  const exited = new Promise<void>((r) => child.on("close", () => r()));
+  return {
+    stop: async () => {
+      child.stdout.destroy();
+      child.kill();
+      await Promise.race([exited, sleep(5000)]);
+      return samples;
+    },
+  };
+}
+
 /** How long the replicas are held back at most before the power goes, and the lag that ends it sooner. */
 const STALL_MAX_MS = 3000;
 const STALL_LAG_BYTES = 256 * 1024;
@@ -352,6 +391,50 @@ export const FAULTS: Record<string, FaultCase> = {
     leaderChanges: true,
     dualAtDatabaseExpected: true,
   },
+  "sigstop-all-postgres-leader": {
+    name: "sigstop-all-postgres-leader",
+    pauseBound: (t) => s(t.ttl + t.loopWait + 10),
+    pauseWhy:
+      "Patroni's own queries hang too, so it stops renewing the lock; it expires after ttl; a replica promotes at its next loop",
+    what: "every postgres process on the leader frozen (the seed's killall -STOP postgres) for ttl + 15 s, then resumed: a replica takes over, the old leader demotes when it wakes (seed 002)",
+    inject: async (ctx) => {
+      await ctx.stand.sshAsync(ctx.leader, "pkill -STOP -x postgres", 30_000);
+    },
+    holdMs: 45_000,
+    heal: async (ctx) => {
+      await ctx.stand.sshAsync(ctx.leader, "pkill -CONT -x postgres", 30_000);
+    },
+    wholeWithinMs: 120_000,
+    leaderChanges: true,
+    // Its PostgreSQL wakes as a primary until its Patroni, woken too, sees the lock is gone.
+    dualAtDatabaseExpected: true,
+  },
+  "kill9-patroni-no-restart": {
+    name: "kill9-patroni-no-restart",
+    pauseBound: (t) => s(t.ttl + t.loopWait + 10),
+    pauseWhy:
+      "nobody renews the lock: it expires after ttl, a replica promotes at its next loop; HAProxy took the node out when its REST API went",
+    what: "kill -9 of Patroni on the leader and no restart (the seed's case: systemd told not to) for ttl + 15 s, then started: its PostgreSQL runs on unmanaged, a replica takes over, the old one rejoins (seed 002)",
+    inject: async (ctx) => {
+      await ctx.stand.sshAsync(
+        ctx.leader,
+        'mkdir -p /run/systemd/system/patroni.service.d && printf "[Service]\\nRestart=no\\n" > /run/systemd/system/patroni.service.d/zz-fault-no-restart.conf && systemctl daemon-reload && kill -9 "$(systemctl show -p MainPID --value patroni)"',
+        30_000,
+      );
+    },
+    holdMs: 45_000,
+    heal: async (ctx) => {
+      await ctx.stand.sshAsync(
+        ctx.leader,
+        "rm -f /run/systemd/system/patroni.service.d/zz-fault-no-restart.conf && systemctl daemon-reload && systemctl reset-failed patroni; systemctl start patroni",
+        60_000,
+      );
+    },
+    wholeWithinMs: 120_000,
+    leaderChanges: true,
+    // Without its Patroni (and no watchdog here) the old primary stays writable until Patroni is back and demotes it.
+    dualAtDatabaseExpected: true,
+  },
   "stop-patroni-leader": {
     name: "stop-patroni-leader",
     pauseBound: () => s(10),
@@ -433,21 +516,39 @@ export const FAULTS: Record<string, FaultCase> = {
     wholeWithinMs: 180_000,
     leaderChanges: true,
   },
-  "link-down-leader": {
-    name: "link-down-leader",
-    pauseBound: (t) => s(t.ttl + t.loopWait + 15),
-    pauseWhy: "as a power loss, plus connections to the cut-off node that hang until the client gives up on them",
-    what: "the leader's network link down (eth0 in its namespace) for 45 s, then up: it demotes itself, a replica takes over (seed 001)",
-    inject: async (ctx) => {
-      await ctx.stand.machineAsync("link-down", ctx.leader);
-    },
-    holdMs: 45_000,
-    heal: async (ctx) => {
-      await ctx.stand.machineAsync("link-up", ctx.leader);
-    },
-    wholeWithinMs: 180_000,
-    leaderChanges: true,
-  },
+  "link-down-leader": (() => {
+    let inside: ReturnType<typeof sampleInside> | undefined;
+    let marks: Record<string, number> = {};
+    return {
+      name: "link-down-leader",
+      pauseBound: (t) => s(t.ttl + t.loopWait + 15),
+      pauseWhy: "as a power loss, plus connections to the cut-off node that hang until the client gives up on them",
+      what: "the leader's network link down (eth0 in its namespace) for 45 s, then up: it demotes itself, a replica takes over (seed 001)",
+      inject: async (ctx) => {
+        inside = sampleInside(ctx.stand, ctx.leader);
+        await sleep(1500); // a first answer from inside: writable
+        ctx.marks.cut = Date.now();
+        marks = ctx.marks;
+        await ctx.stand.machineAsync("link-down", ctx.leader);
+      },
+      holdMs: 45_000,
+      heal: async (ctx) => {
+        await ctx.stand.machineAsync("link-up", ctx.leader);
+        const samples = (await inside?.stop()) ?? [];
+        const cut = marks.cut;
+        // The old leader's own answers while it was cut off: writable at first, then not.
+        const writableAtCut = samples.filter((x) => x.at <= cut).pop()?.writable;
+        if (writableAtCut !== true)
+          throw new Error(
+            `the leader did not answer as a writable primary from inside before the cut (${samples.length} samples)`,
+          );
+        const demoted = samples.find((x) => x.at > cut && !x.writable);
+        if (demoted) marks.isolatedDemoted = demoted.at;
+      },
+      wholeWithinMs: 180_000,
+      leaderChanges: true,
+    } satisfies FaultCase;
+  })(),
   "power-loss-replica": {
     name: "power-loss-replica",
     writesContinue: true,
@@ -465,6 +566,32 @@ export const FAULTS: Record<string, FaultCase> = {
     leaderChanges: false,
     leaderStaysRouted: true,
   },
+  "power-loss-sync-standby": (() => {
+    let standby = "";
+    return {
+      name: "power-loss-sync-standby",
+      synchronousOnly: true,
+      pauseBound: (t) => s(t.ttl + t.loopWait + 10),
+      pauseWhy:
+        "commits wait for the dead standby (its connection goes silent, not closed) until its member key expires (ttl) and the leader's Patroni names the other replica at its next loop",
+      what: "under synchronous_mode, the synchronous standby's machine loses power for 45 s, then boots: the other replica becomes synchronous, commits go on, nothing fails over",
+      inject: async (ctx) => {
+        const t = standTargets(ctx.stand, ctx.stand.parsedConfig().cluster.name);
+        standby =
+          (await patroniCluster(t.whole.restUrls, t.whole.tls))?.find((m) => m.role === "sync_standby")?.name ?? "";
+        if (!standby) throw new Error("no synchronous standby: this fault needs synchronous_mode on");
+        await ctx.stand.machineAsync("kill", standby);
+      },
+      holdMs: 45_000,
+      heal: async (ctx) => {
+        await ctx.stand.machineAsync("start", standby);
+      },
+      wholeWithinMs: 180_000,
+      leaderChanges: false,
+      leaderStaysRouted: true,
+      writesContinue: true,
+    } satisfies FaultCase;
+  })(),
   "haproxy-restart": {
     name: "haproxy-restart",
     pauseBound: () => s(5),
@@ -534,6 +661,33 @@ function expectDurability(fault: FaultCase, report: FaultReport, timings: DcsTim
   );
 }
 
+/**
+ * The leader's power lost one way or the other, with one client or the
+ * other (issue 27: every run within the bound, whatever the client and
+ * however the power goes): the wire cut first (peers hear nothing) or the
+ * processes killed with the wire in (peers see resets); a writer keeping
+ * its sessions, or opening a new one through HAProxy for every write. The
+ * machine boots again by itself (no pulumi up: ten in a row stay short).
+ */
+export function powerLossVariant(how: "unplug" | "crash", client: "persistent" | "per-write"): FaultCase {
+  return {
+    name: `power-loss-leader-${how}-${client}`,
+    writer: client === "per-write" ? { ...PACED_WRITER, reconnectMs: 1 } : PACED_WRITER,
+    pauseBound: (t) => s(t.ttl + t.loopWait),
+    pauseWhy: FAULTS["power-loss-leader"].pauseWhy,
+    what: `the leader's power lost (${how === "unplug" ? "wire cut first" : "processes killed, wire in"}), a client ${client === "per-write" ? "connecting through HAProxy for every write" : "keeping its sessions"}; the machine boots after 30 s`,
+    inject: async (ctx) => {
+      await ctx.stand.machineAsync(how === "unplug" ? "kill" : "crash", ctx.leader);
+    },
+    holdMs: 30_000,
+    heal: async (ctx) => {
+      await ctx.stand.machineAsync("start", ctx.leader);
+    },
+    wholeWithinMs: 180_000,
+    leaderChanges: true,
+  };
+}
+
 /** The invariants every fault must keep, whatever its timings. */
 export function expectFaultInvariants(fault: FaultCase, report: FaultReport, timings: DcsTimings): void {
   const bound = fault.pauseBound(timings);
@@ -548,6 +702,17 @@ export function expectFaultInvariants(fault: FaultCase, report: FaultReport, tim
   expect(report.durability.phantom, "ids on a node that were never sent").toEqual({});
   expect(report.durability.ghost, "ids the server refused, present on a node").toEqual({});
   expect(report.durability.divergent, "nodes holding different ids after the heal").toEqual([]);
+  // A leader cut off (link down) must have demoted itself, seen from inside its
+  // machine, before its lock could expire and before another node took writes.
+  if (report.marks.cut !== undefined) {
+    const demotedAfter = report.marks.isolatedDemoted - report.marks.cut;
+    expect(demotedAfter, "the cut-off leader demoted itself (asked from inside its machine)").toBeGreaterThan(0);
+    expect(demotedAfter, "the cut-off leader demoted itself within ttl").toBeLessThan(s(timings.ttl));
+    if (report.marks.newPrimary !== undefined)
+      expect(report.marks.isolatedDemoted, "the cut-off leader demoted before another node took writes").toBeLessThan(
+        report.marks.newPrimary,
+      );
+  }
   // The prober's sampling never waits on a node that went silent.
   expect(report.probeRateHz, "probe rounds per second during the fault").toBeGreaterThanOrEqual(2);
   expect(report.dualProxyRounds, "HAProxy routed to two writable primaries").toBe(0);
@@ -630,11 +795,11 @@ export function writeFaultReport(rows: readonly FaultRow[], meta: Record<string,
       .map(([k, v]) => `${k}: ${v}`)
       .join("; "),
     "",
-    "| profile | fault | outcome | leader | writes stopped (s) | bound (s) | acknowledged (per s before) | lost (RPO, s) | unknown | dual primary, DB rounds (last, s after heal) | dual primary, HAProxy rounds | HAProxy dropped the leader | probe Hz | etcd leader on its host | whole after heal (s) |",
-    "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+    "| profile | fault | outcome | leader | writes stopped (s) | bound (s) | acknowledged (per s before) | lost (RPO, s) | unknown | dual primary, DB rounds (last, s after heal) | dual primary, HAProxy rounds | HAProxy dropped the leader | probe Hz | new primary after (s) | etcd leader on its host | whole after heal (s) |",
+    "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ...rows.map(
       (r) =>
-        `| ${r.profile} | ${r.scenario} | ${r.outcome.replace(/\|/g, "/")} | ${r.leaderBefore} → ${r.leaderAfter ?? "none"} | ${sec(r.writeUnavailableMs)} | ${sec(r.boundMs)} | ${r.durability.acknowledged} (${r.ackRatePerS}) | ${r.lostAcknowledged}${r.rpoMs === undefined ? "" : ` (${sec(r.rpoMs)})`} | ${r.durability.unknown} | ${r.dualPrimaryRounds}${r.lastDualPrimaryAfterHealMs === undefined ? "" : ` (${sec(r.lastDualPrimaryAfterHealMs)})`} | ${r.dualProxyRounds} | ${r.leaderDrops ?? "-"} | ${r.probeRateHz} | ${r.etcdLeaderWithPatroniLeader === undefined ? "?" : r.etcdLeaderWithPatroniLeader ? "yes" : "no"} | ${sec(r.wholeAfterMs)} |`,
+        `| ${r.profile} | ${r.scenario} | ${r.outcome.replace(/\|/g, "/")} | ${r.leaderBefore} → ${r.leaderAfter ?? "none"} | ${sec(r.writeUnavailableMs)} | ${sec(r.boundMs)} | ${r.durability.acknowledged} (${r.ackRatePerS}) | ${r.lostAcknowledged}${r.rpoMs === undefined ? "" : ` (${sec(r.rpoMs)})`} | ${r.durability.unknown} | ${r.dualPrimaryRounds}${r.lastDualPrimaryAfterHealMs === undefined ? "" : ` (${sec(r.lastDualPrimaryAfterHealMs)})`} | ${r.dualProxyRounds} | ${r.leaderDrops ?? "-"} | ${r.probeRateHz} | ${r.marks.newPrimary && r.marks.fault ? sec(r.marks.newPrimary - r.marks.fault) : "-"} | ${r.etcdLeaderWithPatroniLeader === undefined ? "?" : r.etcdLeaderWithPatroniLeader ? "yes" : "no"} | ${sec(r.wholeAfterMs)} |`,
     ),
     "",
     ...rows.map((r) => `- **${r.scenario}** (${r.profile}): ${r.what}`),

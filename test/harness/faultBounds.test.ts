@@ -97,4 +97,17 @@ describe("fault bounds", () => {
       /acknowledged writes lost/,
     );
   });
+
+  it("link down: the cut-off leader must demote itself within ttl and before another node takes writes", () => {
+    const fault = FAULTS["link-down-leader"];
+    const cut = 1_000_000;
+    const seen = (isolatedDemoted: number | undefined, newPrimary: number) =>
+      report({ marks: { cut, newPrimary, ...(isolatedDemoted === undefined ? {} : { isolatedDemoted }) } });
+    expect(() => expectFaultInvariants(fault, seen(cut + 12_000, cut + 31_000), DEFAULT_DCS)).not.toThrow();
+    expect(() => expectFaultInvariants(fault, seen(undefined, cut + 31_000), DEFAULT_DCS)).toThrow(/demoted itself/);
+    expect(() => expectFaultInvariants(fault, seen(cut + 35_000, cut + 40_000), DEFAULT_DCS)).toThrow(/within ttl/);
+    expect(() => expectFaultInvariants(fault, seen(cut + 25_000, cut + 20_000), DEFAULT_DCS)).toThrow(
+      /before another node took writes/,
+    );
+  });
 });

@@ -205,6 +205,7 @@ export async function runFault(stand: Stand, clusterName: string, scenario: Faul
   try {
     await new Promise((r) => setTimeout(r, 3000));
     faultAt = Date.now();
+    ctx.marks.fault = faultAt;
     console.log(`[fault] ${scenario.name}: inject (leader ${leader})`);
     await scenario.inject(ctx);
     await new Promise((r) => setTimeout(r, scenario.holdMs));
@@ -230,6 +231,9 @@ export async function runFault(stand: Stand, clusterName: string, scenario: Faul
   const rows = await readIdsEverywhere(t.nodes, t.creds, table);
   const durability = checkDurability(writer.records, rows);
   const dual = dualPrimaryRounds(prober.rounds);
+  // When another node first answered as a writable primary (the new leader, or a second primary).
+  const newPrimary = prober.rounds.find((r) => r.at >= faultAt && r.writable.some((n) => n !== leader));
+  if (newPrimary) ctx.marks.newPrimary = newPrimary.at;
   const lost = lostWrites(writer.records, durability);
   const report: FaultReport = {
     scenario: scenario.name,

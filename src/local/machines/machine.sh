@@ -13,6 +13,7 @@
 #   machine.sh wait-ready NAME [--timeout 60] [--identity KEY]   -> prints "running" or "degraded"
 #   machine.sh poweroff NAME [--timeout 60]        -> clean shutdown (SIGRTMIN+4 to its init)
 #   machine.sh kill NAME                           -> power loss (wire cut, SIGKILL of its init)
+#   machine.sh crash NAME                          -> power loss as processes die (SIGKILL, wire still in: peers see resets)
 #   machine.sh link-down NAME | link-up NAME       -> its network link down / up (eth0 inside its namespace)
 #   machine.sh destroy NAME                        -> removes the machine and everything it used
 #   machine.sh host-key NAME [--known-hosts]       -> its ssh host public key (to pin)
@@ -26,7 +27,7 @@ set -euo pipefail
 HERE="$(dirname "$(readlink -f "$0")")"
 . "$HERE/lib.sh"
 
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 # ---------------------------------------------------------------- arguments
 cmd=${1:-}; [[ -n $cmd && $cmd != -h && $cmd != --help ]] || usage; shift
@@ -228,7 +229,7 @@ reap_leftovers() {
   rm -f "$sd/nspawn.pid" "$sd/init.pid"
 }
 
-# stop_locked poweroff|kill
+# stop_locked poweroff|kill|crash
 stop_locked() {
   local mode=$1 init nsp
   init=$(rec_init); nsp=$(rec_nspawn)
@@ -241,12 +242,14 @@ stop_locked() {
         mode='kill'
       fi
     fi
-    if [[ $mode == kill ]]; then
+    if [[ $mode == kill || $mode == crash ]]; then
       # Power loss: unplug the wire first so no FIN/RST from dying sockets
       # reaches peers (a real dead host just goes silent), then kill init; the
       # kernel kills everything else in its PID namespace. Not nspawn: its
-      # child, the machine's init, is reparented and keeps running.
-      ip link set dev "$VETH" down 2>/dev/null || true
+      # child, the machine's init, is reparented and keeps running. A crash
+      # keeps the wire in while the processes die: peers see their sockets
+      # reset (a kernel panic or an OOM kill of everything looks like this).
+      [[ $mode == crash ]] || ip link set dev "$VETH" down 2>/dev/null || true
       kill -KILL "${init%% *}" 2>/dev/null || true
       wait_gone "$init" 10 || die "init of $name (pid ${init%% *}) survived SIGKILL"
     fi
@@ -474,8 +477,8 @@ case $cmd in
   wait-ready) wait_ready ;;
   poweroff) load_env || die "machine $name (stand $stand) does not exist"
             with_lock "$lock" stop_locked poweroff ;;
-  kill) load_env || die "machine $name (stand $stand) does not exist"
-        with_lock "$lock" stop_locked kill ;;
+  kill | crash) load_env || die "machine $name (stand $stand) does not exist"
+        with_lock "$lock" stop_locked "$cmd" ;;
   destroy) with_lock "$lock" destroy_locked ;;
   link-down | link-up)
     # The machine's own interface, inside its namespace, as `ip link set eth0
