@@ -63,11 +63,19 @@ export interface DcsTimings {
   readonly retryTimeout: number;
   /** synchronous_mode in force: no acknowledged write may be lost, whatever the replicas' lag. */
   readonly synchronousMode?: boolean;
+  /** PostgreSQL's wal_sender_timeout (s): how long a walsender waits on a silent standby. */
+  readonly walSenderTimeout?: number;
   /** Patroni's maximum_lag_on_failover (bytes): a replica further behind is not promoted. */
   readonly maximumLagOnFailover?: number;
 }
 
-export const DEFAULT_DCS: DcsTimings = { ttl: 30, loopWait: 10, retryTimeout: 10, maximumLagOnFailover: 1048576 };
+export const DEFAULT_DCS: DcsTimings = {
+  ttl: 30,
+  loopWait: 10,
+  retryTimeout: 10,
+  walSenderTimeout: 60,
+  maximumLagOnFailover: 1048576,
+};
 
 const s = (seconds: number) => seconds * 1000;
 
@@ -571,10 +579,10 @@ export const FAULTS: Record<string, FaultCase> = {
     return {
       name: "power-loss-sync-standby",
       synchronousOnly: true,
-      pauseBound: (t) => s(t.ttl + t.loopWait + 10),
+      pauseBound: (t) => s((t.walSenderTimeout ?? 60) + t.loopWait + 10),
       pauseWhy:
-        "commits wait for the dead standby (its connection goes silent, not closed) until its member key expires (ttl) and the leader's Patroni names the other replica at its next loop",
-      what: "under synchronous_mode, the synchronous standby's machine loses power for 45 s, then boots: the other replica becomes synchronous, commits go on, nothing fails over",
+        "commits wait for the dead standby: a machine without power sends no reset, so its walsender stays in pg_stat_replication until wal_sender_timeout (60 s) and Patroni keeps it synchronous until then (or until it is back)",
+      what: "under synchronous_mode, the synchronous standby's machine loses power for 45 s, then boots: commits wait (see the bound), 0 acknowledged lost, nothing fails over",
       inject: async (ctx) => {
         const t = standTargets(ctx.stand, ctx.stand.parsedConfig().cluster.name);
         standby =
@@ -589,7 +597,6 @@ export const FAULTS: Record<string, FaultCase> = {
       wholeWithinMs: 180_000,
       leaderChanges: false,
       leaderStaysRouted: true,
-      writesContinue: true,
     } satisfies FaultCase;
   })(),
   "haproxy-restart": {
