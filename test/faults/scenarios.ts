@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { expect } from "vitest";
 import { REPO } from "../helpers/pulumiCli";
-import { Stand } from "../helpers/stand";
+import { ETCDCTL, Stand } from "../helpers/stand";
 import { FaultContext, FaultReport, FaultScenario, standTargets } from "../harness/scenario";
 import { patroniCluster } from "../harness/clusterState";
 import { PgConnection } from "../harness/pgwire";
@@ -257,6 +257,48 @@ function sampleInside(stand: Stand, host: string): { stop: () => Promise<{ at: n
 /** How long the replicas are held back at most before the power goes, and the lag that ends it sooner. */
 const STALL_MAX_MS = 3000;
 const STALL_LAG_BYTES = 256 * 1024;
+
+/**
+ * Cuts `a` off from each of `others`, both ways, as partitionHaproxies does
+ * (their addresses resolve to a MAC nobody has), while every other host
+ * (HAProxy, the client, the controller) still reaches all of them.
+ */
+async function partition(stand: Stand, a: string, others: readonly string[], action: "add" | "del"): Promise<void> {
+  const neigh = (from: string, to: string) =>
+    run(
+      "ip",
+      action === "add"
+        ? [
+            "-n",
+            `pp-${stand.stack}-${from}`,
+            "neigh",
+            "replace",
+            stand.address(to),
+            "lladdr",
+            "02:00:5e:00:de:ad",
+            "nud",
+            "permanent",
+            "dev",
+            "eth0",
+          ]
+        : ["-n", `pp-${stand.stack}-${from}`, "neigh", "del", stand.address(to), "dev", "eth0"],
+    );
+  for (const b of others) await Promise.all([neigh(a, b), neigh(b, a)]);
+}
+
+/** The host whose etcd member leads etcd, asked of each member's own status. */
+async function etcdLeaderHost(stand: Stand): Promise<string> {
+  for (const h of stand.hostsWith("etcd")) {
+    const out = await stand.sshAsync(
+      h,
+      `ETCDCTL_API=3 ${stand.outputs.tlsCaCertificate ? `${ETCDCTL} --endpoints=https://${stand.address(h)}:2379` : "etcdctl"} --command-timeout=3s endpoint status -w json`,
+      15_000,
+    );
+    const [status] = JSON.parse(out) as { Status: { header: { member_id: number }; leader: number } }[];
+    if (status && status.Status.header.member_id === status.Status.leader) return h;
+  }
+  throw new Error("no etcd member says it leads");
+}
 
 /** The VIP faults: they need haproxy.vip and two HAProxy hosts or more. */
 export const VIP_FAULTS: Record<string, FaultCase> = {
@@ -599,6 +641,93 @@ export const FAULTS: Record<string, FaultCase> = {
       leaderStaysRouted: true,
     } satisfies FaultCase;
   })(),
+  "partition-leader-from-peers": {
+    name: "partition-leader-from-peers",
+    pauseBound: (t) => s(t.ttl + t.loopWait + 15),
+    pauseWhy:
+      "the leader's etcd member is in the minority and it cannot reach its peers' REST API (failsafe): it demotes, the lock expires, a replica promotes",
+    what: "the leader cut off from the other database hosts (their etcd members, Patroni and PostgreSQL) for 45 s while HAProxy and clients still reach it: it must demote itself, a replica takes over; never two primaries behind HAProxy",
+    inject: async (ctx) => {
+      await partition(ctx.stand, ctx.leader, ctx.replicas, "add");
+    },
+    holdMs: 45_000,
+    heal: async (ctx) => {
+      await partition(ctx.stand, ctx.leader, ctx.replicas, "del");
+    },
+    wholeWithinMs: 180_000,
+    leaderChanges: true,
+  },
+  "partition-replicas": {
+    name: "partition-replicas",
+    writesContinue: true,
+    pauseBound: () => s(5),
+    pauseWhy: "the replicas no longer see each other; both still see the leader and etcd's majority: nothing changes",
+    what: "the two replicas cut off from each other for 30 s (each still reaches the leader): nothing fails over, writes go on",
+    inject: async (ctx) => {
+      await partition(ctx.stand, ctx.replicas[0], ctx.replicas.slice(1), "add");
+    },
+    holdMs: 30_000,
+    heal: async (ctx) => {
+      await partition(ctx.stand, ctx.replicas[0], ctx.replicas.slice(1), "del");
+    },
+    wholeWithinMs: 90_000,
+    leaderChanges: false,
+    leaderStaysRouted: true,
+  },
+  "sigstop-etcd-leader": (() => {
+    let host = "";
+    let pid = "";
+    return {
+      name: "sigstop-etcd-leader",
+      pauseBound: (t) => s(t.retryTimeout + 5),
+      pauseWhy:
+        "a hung etcd leader (not a refused connection): the other members elect a new one after the election timeout (5 s); Patroni retries within retry_timeout",
+      what: "etcd's leader frozen (SIGSTOP) for 30 s, then resumed: etcd elects another leader, Patroni keeps its leader",
+      inject: async (ctx) => {
+        host = await etcdLeaderHost(ctx.stand);
+        pid = (await ctx.stand.sshAsync(host, "systemctl show -p MainPID --value etcd", 30_000)).trim();
+        console.log(`[fault] etcd leader on ${host} (pid ${pid})`);
+        await ctx.stand.sshAsync(host, `kill -STOP ${pid}`, 30_000);
+      },
+      holdMs: 30_000,
+      heal: async (ctx) => {
+        await ctx.stand.sshAsync(host, `kill -CONT ${pid}`, 30_000);
+      },
+      wholeWithinMs: 90_000,
+      leaderChanges: false,
+    } satisfies FaultCase;
+  })(),
+  "up-during-failover": {
+    name: "up-during-failover",
+    pauseBound: (t) => s(t.ttl + t.loopWait + 20),
+    pauseWhy: "as a power loss; pulumi up runs during the failover and must neither fail nor slow it much",
+    what: "the leader loses power and pulumi up starts 5 s later, while the failover is under way: the up succeeds, boots the machine and the cluster converges",
+    inject: async (ctx) => {
+      await ctx.stand.machineAsync("kill", ctx.leader);
+    },
+    holdMs: 5000,
+    heal: async (ctx) => {
+      await ctx.stand.up(`pulumi up during the failover from ${ctx.leader}`);
+    },
+    wholeWithinMs: 180_000,
+    leaderChanges: true,
+  },
+  "power-loss-haproxy": {
+    name: "power-loss-haproxy",
+    pauseBound: () => s(20 + 40),
+    pauseWhy:
+      "with one HAProxy host its loss is the cluster's: writes stop until it is back (20 s) and has booted; give the entry two hosts and a VIP (haproxy.vip)",
+    what: "the only HAProxy host loses power for 20 s, then boots: every client stops until it is back (the single point of failure the VIP removes); the database does not fail over",
+    inject: async (ctx) => {
+      for (const h of ctx.stand.hostsWith("haproxy")) await ctx.stand.machineAsync("kill", h);
+    },
+    holdMs: 20_000,
+    heal: async (ctx) => {
+      for (const h of ctx.stand.hostsWith("haproxy")) await ctx.stand.machineAsync("start", h);
+    },
+    wholeWithinMs: 120_000,
+    leaderChanges: false,
+  },
   "haproxy-restart": {
     name: "haproxy-restart",
     pauseBound: () => s(5),
