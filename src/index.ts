@@ -265,20 +265,20 @@ export const pgServiceConf = renderPgServices(clientEndpoint(config), SUPERUSER,
 
 const repositoryHost = backupHostOf(config);
 /** The stack's pgBackRest repository, for `npm run ctl -- backups` and for stacks restored from it (restore.source.stack). */
-export const backupRepository:
-  BackupRepositoryOutput | { stack: string; stanza: string; onDestroy: string } | null = repositoryHost
-  ? {
-      host: repositoryHost.name,
-      address: repositoryHost.address,
-      path: config.backup.path,
-      stanza: stanzaOf(config),
-      onDestroy: `pulumi destroy keeps stanza ${stanzaOf(config)}'s backups and WAL in ${repositoryHost.name}:${config.backup.path}`,
-    }
-  : config.restore
+export const backupRepository: BackupRepositoryOutput | { stack: string; stanza: string; onDestroy: string } | null =
+  repositoryHost
     ? {
-        // Its stanza lives in the source stack's repository.
-        stack: config.restore.source.stack,
+        host: repositoryHost.name,
+        address: repositoryHost.address,
+        path: config.backup.path,
         stanza: stanzaOf(config),
-        onDestroy: `pulumi destroy keeps stanza ${stanzaOf(config)}'s backups and WAL in ${config.restore.source.stack}'s repository`,
+        onDestroy: `pulumi destroy keeps stanza ${stanzaOf(config)}'s backups and WAL in ${repositoryHost.name}:${config.backup.path}`,
       }
-    : null;
+    : config.restore
+      ? {
+          // Its stanza lives in the source stack's repository.
+          stack: config.restore.source.stack,
+          stanza: stanzaOf(config),
+          onDestroy: `pulumi destroy keeps stanza ${stanzaOf(config)}'s backups and WAL in ${config.restore.source.stack}'s repository`,
+        }
+      : null;
