@@ -7,7 +7,9 @@
 # MARKER, PULUMI_PATRONI_SUBNET_PREFIX.
 mkdir -p "$(dirname "$MARKER")"
 : >"$MARKER"
+# All at once: one after another took 3 s each.
 for name in $NAMES; do
-  "$MACHINES/machine.sh" kill "$name" --stand "$STAND" >/dev/null 2>&1 || true
+  "$MACHINES/machine.sh" kill "$name" --stand "$STAND" >/dev/null 2>&1 &
 done
+wait
 echo "stand $STAND switched off for its destroy"

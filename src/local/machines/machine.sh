@@ -420,7 +420,13 @@ destroy_locked() {
   if load_env; then stop_locked kill >/dev/null; else net_teardown; cgroups_teardown; fi
   umount_root
   [[ -z $(mounts_under "$sd") ]] || die "mounts remain under $sd; not removing it"
-  rm -rf --one-file-system "$sd"
+  # Renamed away at once, removed in the background: deleting a used
+  # machine's files (its packages, its database) took 20 s under load, and
+  # a stand's destroy waited for every one (issue 27: under 20 s a stand).
+  local trash="$PP_STATE_ROOT/.trash/$stand-$name-$$-$RANDOM"
+  mkdir -p "$PP_STATE_ROOT/.trash"
+  mv "$sd" "$trash"
+  setsid nohup rm -rf --one-file-system "$trash" >/dev/null 2>&1 </dev/null &
   rmdir "$stand_dir" 2>/dev/null || true
   log "destroyed $name"
   echo destroyed

@@ -187,6 +187,9 @@ check "no apt-cacher-ng of ours" not pgrep -f "apt-cacher-ng -c .*/conf-$GW-3142
 eq "no mounts under $STATE_ROOT/$STAND" "$(findmnt -rn -o TARGET | grep -c "^$STATE_ROOT/$STAND/")" 0
 eq "no cgroups of the stand" "$(find /sys/fs/cgroup -maxdepth 3 -path "*/pulumi-patroni/$STAND" 2>/dev/null | wc -l)" 0
 check "state dir gone" not test -e "$STATE_ROOT/$STAND"
+# destroy renames a machine's files away and removes them in the background.
+for _ in $(seq 600); do compgen -G "$STATE_ROOT/.trash/$STAND-*" >/dev/null || break; sleep 0.1; done
+check "its files removed in the background within 60 s" not compgen -G "$STATE_ROOT/.trash/$STAND-*"
 check "base rootfs kept for next time" test -f "$BASE/.complete"
 
 summary
