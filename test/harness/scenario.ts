@@ -15,6 +15,8 @@ import {
   writeUnavailabilityMs,
 } from "./invariants";
 import { TlsClient } from "./https";
+import { AlertOutcome, AlertWatch, ExpectedAlert, Monitoring } from "./monitoring";
+import { MonitorSettings } from "../../src/roles/monitor/slice";
 import { SslOptions } from "./pgwire";
 import { createWriteTable, Credentials, parseLibpqUri, ProbeNode, Prober, ProxyStats, Writer } from "./traffic";
 
@@ -35,6 +37,13 @@ export interface FaultScenario {
   readonly heal: (ctx: FaultContext) => Promise<void>;
   /** Bound on the time from heal to whole. */
   readonly wholeWithinMs: number;
+  /**
+   * The alerts the fault must raise on a stand with a monitor host (labels
+   * beyond the cluster's, bounds from `monitor`, the settings in force: see
+   * test/faults/alerts.ts). With them, the fault holds past holdMs until
+   * every one fired or its bound passed.
+   */
+  readonly alerts?: (ctx: FaultContext, monitor: MonitorSettings) => readonly ExpectedAlert[];
 }
 
 export interface FaultReport {
@@ -62,6 +71,10 @@ export interface FaultReport {
   /** From heal to whole (ms): every member healthy, HAProxy routing to them, and a write acknowledged through it. */
   readonly wholeAfterMs: number;
   readonly writes: number;
+  /** From inject to heal (ms): holdMs, or longer while the fault's alerts had not fired yet. */
+  readonly heldMs?: number;
+  /** The fault's alerts as Alertmanager and the local receiver saw them (a stand with a monitor host). */
+  readonly alerts?: readonly AlertOutcome[];
 }
 
 /**
@@ -156,12 +169,21 @@ export async function runFault(stand: Stand, clusterName: string, scenario: Faul
   let healedAt: number;
   let wholeAfterMs: number;
   const etcdLeaderWithPatroniLeader = etcdLeaderOn(stand, leader);
+  const expected = faultAlerts(stand, clusterName, scenario, ctx);
+  let watch: AlertWatch | undefined;
+  let alertsDone: Promise<readonly AlertOutcome[]> | undefined;
   try {
     await new Promise((r) => setTimeout(r, 3000));
     faultAt = Date.now();
+    if (expected.length > 0) watch = new AlertWatch(new Monitoring(stand), expected, faultAt);
     console.log(`[fault] ${scenario.name}: inject (leader ${leader})`);
     await scenario.inject(ctx);
     await new Promise((r) => setTimeout(r, scenario.holdMs));
+    // The fault lasts until its alerts fired (or the latest of their bounds passed).
+    if (watch && !watch.allFired) {
+      console.log(`[fault] ${scenario.name}: holding until ${expected.map((e) => e.labels.alertname).join(", ")} fire`);
+      await watch.waitFired(watch.firesBy);
+    }
     console.log(`[fault] ${scenario.name}: heal`);
     await scenario.heal(ctx);
     healedAt = Date.now();
@@ -174,9 +196,12 @@ export async function runFault(stand: Stand, clusterName: string, scenario: Faul
       await new Promise((r) => setTimeout(r, 100));
     }
     wholeAfterMs = Date.now() - healedAt;
+    // The alerts resolve meanwhile: the watch waits for it (within their bounds from now) while the run ends.
+    alertsDone = watch?.finish(healedAt, healedAt + wholeAfterMs);
     // Keep writing a little on the healed cluster.
     await new Promise((r) => setTimeout(r, 2000));
   } finally {
+    if (!alertsDone) watch?.stop();
     await writer.stop();
     await prober.stop();
   }
@@ -200,11 +225,25 @@ export async function runFault(stand: Stand, clusterName: string, scenario: Faul
     etcdLeaderWithPatroniLeader,
     wholeAfterMs,
     writes: writer.records.length,
+    heldMs: healedAt - faultAt,
+    alerts: await alertsDone,
   };
   console.log(
     `[fault] ${scenario.name}: ${JSON.stringify({ ...report, durability: { ...durability, lost: Object.keys(durability.lost), phantom: Object.keys(durability.phantom) } })}`,
   );
   return report;
+}
+
+/**
+ * The alerts `scenario` must raise on this stand, labelled with its cluster:
+ * none when the stand has no monitor host (nothing to ask) or the scenario
+ * states none.
+ */
+function faultAlerts(stand: Stand, clusterName: string, scenario: FaultScenario, ctx: FaultContext): ExpectedAlert[] {
+  if (!scenario.alerts || stand.hostsWith("monitor").length === 0) return [];
+  return scenario
+    .alerts(ctx, stand.parsedConfig().monitor)
+    .map((e) => ({ ...e, labels: { cluster: clusterName, ...e.labels } }));
 }
 
 export interface TrafficReport {
