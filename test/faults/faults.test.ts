@@ -33,13 +33,17 @@ const STACK = process.env.PULUMI_PATRONI_FAULTS_STACK ?? "faults";
 const stand = new Stand(STACK, { PULUMI_CONFIG_PASSPHRASE: "faults-stand-passphrase" });
 const cluster = () => stand.parsedConfig().cluster.name;
 const rows: FaultRow[] = [];
+/** PULUMI_PATRONI_FAULTS_KEEP=1: bring the stand up from where it is and leave it up (while developing); else fresh, destroyed after. */
+const KEEP = process.env.PULUMI_PATRONI_FAULTS_KEEP === "1";
 
 beforeAll(async () => {
   await stand.select();
-  const leftover = await stand.run(["destroy", "--yes", "--skip-preview"], true);
-  if (leftover.code !== 0)
-    throw new Error(`could not destroy a leftover faults stand:\n${leftover.stdout}${leftover.stderr}`);
-  await stand.up("pulumi up (fresh machines to healthy cluster)");
+  if (!KEEP) {
+    const leftover = await stand.run(["destroy", "--yes", "--skip-preview"], true);
+    if (leftover.code !== 0)
+      throw new Error(`could not destroy a leftover faults stand:\n${leftover.stdout}${leftover.stderr}`);
+  }
+  await stand.up(KEEP ? "pulumi up (the stand as it is)" : "pulumi up (fresh machines to healthy cluster)");
 });
 
 afterAll(async () => {
@@ -59,7 +63,7 @@ afterAll(async () => {
     );
     console.log(`[faults] report: ${file}`);
   }
-  await stand.run(["destroy", "--yes", "--skip-preview"], true);
+  if (!KEEP) await stand.run(["destroy", "--yes", "--skip-preview"], true);
   stand.cleanup();
 });
 

@@ -168,6 +168,7 @@ export async function runFault(stand: Stand, clusterName: string, scenario: Faul
   let faultAt: number;
   let healedAt: number;
   let wholeAfterMs: number;
+  let heldMs: number;
   const etcdLeaderWithPatroniLeader = etcdLeaderOn(stand, leader);
   const expected = faultAlerts(stand, clusterName, scenario, ctx);
   let watch: AlertWatch | undefined;
@@ -185,6 +186,7 @@ export async function runFault(stand: Stand, clusterName: string, scenario: Faul
       await watch.waitFired(watch.firesBy);
     }
     console.log(`[fault] ${scenario.name}: heal`);
+    heldMs = Date.now() - faultAt;
     await scenario.heal(ctx);
     healedAt = Date.now();
     await waitWhole(t.whole, scenario.wholeWithinMs);
@@ -225,7 +227,7 @@ export async function runFault(stand: Stand, clusterName: string, scenario: Faul
     etcdLeaderWithPatroniLeader,
     wholeAfterMs,
     writes: writer.records.length,
-    heldMs: healedAt - faultAt,
+    heldMs,
     alerts: await alertsDone,
   };
   console.log(
