@@ -264,41 +264,53 @@ const MONITORED_FAULTS: Record<string, FaultCase> = {
     leaderStaysRouted: true,
     alerts: (ctx, m) => [faultAlert(m, "EtcdMemberDown", { member: etcdMemberOffLeader(ctx) })],
   },
-  "replication-lag-replica": {
-    name: "replication-lag-replica",
-    pauseBound: () => s(10),
-    pauseWhy: "a bulk write of twice the lag threshold on the leader slows its commits; nothing fails over",
-    what: "a replica's WAL replay paused (pg_wal_replay_pause) and twice monitor.thresholds.replicationLagBytes written on the leader, held until both lag alerts fire, then resumed: it catches up",
-    inject: async (ctx) => {
-      await psqlOn(ctx, ctx.replicas[0], "SELECT pg_wal_replay_pause()");
-      // Rows of about 1 kB, uncompressed (under TOAST's threshold): twice the threshold in WAL.
-      const rows = Math.ceil((2 * ctx.stand.parsedConfig().monitor.thresholds.replicationLagBytes) / 1000);
-      await psqlOn(
-        ctx,
-        ctx.leader,
-        `DROP TABLE IF EXISTS ${LAG_FILLER}; CREATE TABLE ${LAG_FILLER} AS SELECT g, repeat('x', 1000) AS pad FROM generate_series(1, ${rows}) g`,
-      );
-    },
-    holdMs: 10_000,
-    heal: async (ctx) => {
-      await psqlOn(ctx, ctx.replicas[0], "SELECT pg_wal_replay_resume()");
-      await psqlOn(ctx, ctx.leader, `DROP TABLE ${LAG_FILLER}`);
-    },
-    wholeWithinMs: 60_000,
-    leaderChanges: false,
-    leaderStaysRouted: true,
-    alerts: (ctx, m) => [
-      // Replay stops at once; the bulk write's commit (up to 15 s on a loaded controller) passes the threshold.
-      faultAlert(m, "PatroniReplicationLagBytes", { member: ctx.replicas[0] }, { conditionMs: s(15), clearsMs: s(5) }),
-      // Its condition holds once the last replayed commit is older than the threshold (the writer commits all along).
-      faultAlert(
-        m,
-        "PostgresReplicationLagSeconds",
-        { member: ctx.replicas[0] },
-        { conditionMs: s(m.thresholds.replicationLagSeconds), clearsMs: s(5) },
-      ),
-    ],
-  },
+  "replication-lag-replica": (() => {
+    // Patroni resumes a replay paused with pg_wal_replay_pause() within its next loop (measured: under 3 s),
+    // so the replica's startup process, which replays WAL, is frozen instead: WAL is still received and flushed.
+    let pid = "";
+    return {
+      name: "replication-lag-replica",
+      pauseBound: () => s(10),
+      pauseWhy: "a bulk write of twice the lag threshold on the leader slows its commits; nothing fails over",
+      what: "a replica's WAL replay stopped (its startup process frozen, SIGSTOP) and twice monitor.thresholds.replicationLagBytes written on the leader, held until both lag alerts fire, then SIGCONT: it catches up",
+      inject: async (ctx) => {
+        pid = await ctx.stand.sshAsync(ctx.replicas[0], "pgrep -f '^postgres: .*startup'");
+        if (!/^\d+$/.test(pid)) throw new Error(`no single startup process on ${ctx.replicas[0]}: ${pid}`);
+        await ctx.stand.sshAsync(ctx.replicas[0], `kill -STOP ${pid}`);
+        // Rows of about 1 kB, uncompressed (under TOAST's threshold): twice the threshold in WAL.
+        const rows = Math.ceil((2 * ctx.stand.parsedConfig().monitor.thresholds.replicationLagBytes) / 1000);
+        await psqlOn(
+          ctx,
+          ctx.leader,
+          `DROP TABLE IF EXISTS ${LAG_FILLER}; CREATE TABLE ${LAG_FILLER} AS SELECT g, repeat('x', 1000) AS pad FROM generate_series(1, ${rows}) g`,
+        );
+      },
+      holdMs: 10_000,
+      heal: async (ctx) => {
+        await ctx.stand.sshAsync(ctx.replicas[0], `kill -CONT ${pid}`);
+        await psqlOn(ctx, ctx.leader, `DROP TABLE ${LAG_FILLER}`);
+      },
+      wholeWithinMs: 60_000,
+      leaderChanges: false,
+      leaderStaysRouted: true,
+      alerts: (ctx, m) => [
+        // Replay stops at once; the bulk write's commit (up to 15 s on a loaded controller) passes the threshold.
+        faultAlert(
+          m,
+          "PatroniReplicationLagBytes",
+          { member: ctx.replicas[0] },
+          { conditionMs: s(15), clearsMs: s(5) },
+        ),
+        // Its condition holds once the last replayed commit is older than the threshold (the writer commits all along).
+        faultAlert(
+          m,
+          "PostgresReplicationLagSeconds",
+          { member: ctx.replicas[0] },
+          { conditionMs: s(m.thresholds.replicationLagSeconds), clearsMs: s(5) },
+        ),
+      ],
+    } satisfies FaultCase;
+  })(),
 };
 
 export const FAULTS: Record<string, FaultCase> = {
