@@ -56,10 +56,10 @@ export function alertReportLines(rows: readonly (FaultReport & { profile: string
   if (watched.length === 0) return [];
   return [
     "",
-    "Alerts (Alertmanager's API; fired: s after the inject, resolved: s after the cluster was whole, negative: before; webhook: the local receiver was sent it firing/resolved):",
+    "Alerts (Alertmanager's API; fired: s after the inject, resolved: s after the cluster was whole, negative: before; webhook: the local receiver was sent it firing/resolved; waited: what waiting for them added to the run):",
     "",
-    "| profile | fault | held (s) | alert | labels | fired (s) | bound (s) | resolved (s) | bound (s) | webhook |",
-    "|---|---|---:|---|---|---:|---:|---:|---:|---|",
+    "| profile | fault | held (s) | alert | labels | fired (s) | bound (s) | resolved (s) | bound (s) | webhook | waited (s) |",
+    "|---|---|---:|---|---|---:|---:|---:|---:|---|---:|",
     ...watched.flatMap((r) =>
       r.alerts!.map((a) => {
         const { alertname: _n, cluster: _c, ...labels } = a.labels;
@@ -67,7 +67,7 @@ export function alertReportLines(rows: readonly (FaultReport & { profile: string
           .map(([k, v]) => `${k}=${v}`)
           .join(
             " ",
-          )} | ${sec(a.firedAfterMs)} | ${sec(a.firesWithinMs)} | ${sec(a.resolvedAfterWholeMs)} | ${sec(a.resolvesWithinMs)} | ${a.notifiedFiring ? "firing" : "-"}/${a.notifiedResolved ? "resolved" : "-"} |`;
+          )} | ${sec(a.firedAfterMs)} | ${sec(a.firesWithinMs)} | ${sec(a.resolvedAfterWholeMs)} | ${sec(a.resolvesWithinMs)} | ${a.notifiedFiring ? "firing" : "-"}/${a.notifiedResolved ? "resolved" : "-"} | ${sec(r.alertsWaitMs)} |`;
       }),
     ),
   ];

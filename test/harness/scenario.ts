@@ -75,6 +75,8 @@ export interface FaultReport {
   readonly heldMs?: number;
   /** The fault's alerts as Alertmanager and the local receiver saw them (a stand with a monitor host). */
   readonly alerts?: readonly AlertOutcome[];
+  /** How long the run waited for them to resolve once everything else was done (ms). */
+  readonly alertsWaitMs?: number;
 }
 
 /**
@@ -210,6 +212,10 @@ export async function runFault(stand: Stand, clusterName: string, scenario: Faul
   const rows = await readIdsEverywhere(t.nodes, t.creds, table);
   const durability = checkDurability(writer.records, rows);
   const dual = dualPrimaryRounds(prober.rounds);
+  // What waiting for the alerts to resolve added to the run: the wait once everything else was done.
+  const readAt = Date.now();
+  const alerts = await alertsDone;
+  const alertsWaitMs = alertsDone ? Date.now() - readAt : undefined;
   const report: FaultReport = {
     scenario: scenario.name,
     leaderBefore: leader,
@@ -228,7 +234,8 @@ export async function runFault(stand: Stand, clusterName: string, scenario: Faul
     wholeAfterMs,
     writes: writer.records.length,
     heldMs,
-    alerts: await alertsDone,
+    alerts,
+    alertsWaitMs,
   };
   console.log(
     `[fault] ${scenario.name}: ${JSON.stringify({ ...report, durability: { ...durability, lost: Object.keys(durability.lost), phantom: Object.keys(durability.phantom) } })}`,
