@@ -10,6 +10,8 @@ pulumi=("$repo/scripts/pulumi.sh")
 start=$SECONDS
 "${pulumi[@]}" up --stack local --yes --skip-preview "$@"
 stats=$("${pulumi[@]}" stack output --stack local haproxyStatsUrl)
+# Empty when the stack has no monitor host.
+page=$("${pulumi[@]}" stack output --stack local clusterPageUrl 2>/dev/null || true)
 # test/e2e/readme.test.ts runs every command printed below the "Try:" line.
 cat <<HINTS
 local stand is up after $((SECONDS - start)) s. Try:
@@ -19,4 +21,5 @@ local stand is up after $((SECONDS - start)) s. Try:
   npm run --silent ctl -- status
 HAProxy's stats page is $stats (user admin, the cluster's CA: stack output tlsCaCertificate); print its password with:
   npm run --silent pulumi -- stack output --stack local --show-secrets haproxyStatsPassword
+${page:+The cluster page (Prometheus) is $page; npm run ctl -- status lists the firing alerts.}
 HINTS

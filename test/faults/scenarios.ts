@@ -16,6 +16,7 @@ import { PgConnection } from "../harness/pgwire";
 import { PACED_WRITER, SATURATING_WRITER } from "../harness/traffic";
 import { vipHolders, waitVipHolders } from "../harness/entry";
 import { ctl } from "../harness/ctl";
+import { alertReportLines, expectFaultAlerts, faultAlert } from "./alerts";
 
 export { ctl };
 
@@ -381,6 +382,84 @@ export const VIP_FAULTS: Record<string, FaultCase> = {
   })(),
 };
 
+/** SQL as postgres over the host's socket (the fault's own statements, not the harness's traffic). */
+const psqlOn = (ctx: FaultContext, host: string, sql: string) =>
+  ctx.stand.sshAsync(host, `runuser -u postgres -- psql -XAtq -d postgres -v ON_ERROR_STOP=1 -c "${sql}"`);
+
+/** The etcd member a fault stops: one on a replica's host (the leader's Patroni keeps its own). */
+function etcdMemberOffLeader(ctx: FaultContext): string {
+  const etcd = ctx.stand.hostsWith("etcd");
+  const host = ctx.replicas.find((r) => etcd.includes(r)) ?? etcd.find((h) => h !== ctx.leader);
+  if (!host) throw new Error("no etcd member off the leader's host");
+  return host;
+}
+
+const LAG_FILLER = "harness_lag_filler";
+
+/** The faults whose point is an alert (issue 26): they keep the invariants too, and raise their alerts on a monitored stand. */
+const MONITORED_FAULTS: Record<string, FaultCase> = {
+  "etcd-stop-member": {
+    name: "etcd-stop-member",
+    pauseBound: () => s(5),
+    pauseWhy: "two etcd members of three keep the quorum: the leader's key is renewed, nothing fails over",
+    what: "systemctl stop etcd on a replica's host until EtcdMemberDown fires (at least 20 s), then start: the quorum holds, nothing fails over",
+    inject: async (ctx) => void (await ctx.stand.sshAsync(etcdMemberOffLeader(ctx), "systemctl stop etcd")),
+    holdMs: 20_000,
+    heal: async (ctx) => void (await ctx.stand.sshAsync(etcdMemberOffLeader(ctx), "systemctl start etcd")),
+    wholeWithinMs: 60_000,
+    leaderChanges: false,
+    leaderStaysRouted: true,
+    alerts: (ctx, m) => [faultAlert(m, "EtcdMemberDown", { member: etcdMemberOffLeader(ctx) })],
+  },
+  "replication-lag-replica": (() => {
+    // Patroni resumes a replay paused with pg_wal_replay_pause() within its next loop (measured: under 3 s),
+    // so the replica's startup process, which replays WAL, is frozen instead: WAL is still received and flushed.
+    let pid = "";
+    return {
+      name: "replication-lag-replica",
+      pauseBound: () => s(10),
+      pauseWhy: "a bulk write of twice the lag threshold on the leader slows its commits; nothing fails over",
+      what: "a replica's WAL replay stopped (its startup process frozen, SIGSTOP) and twice monitor.thresholds.replicationLagBytes written on the leader, held until both lag alerts fire, then SIGCONT: it catches up",
+      inject: async (ctx) => {
+        pid = await ctx.stand.sshAsync(ctx.replicas[0], "pgrep -f '^postgres: .*startup'");
+        if (!/^\d+$/.test(pid)) throw new Error(`no single startup process on ${ctx.replicas[0]}: ${pid}`);
+        await ctx.stand.sshAsync(ctx.replicas[0], `kill -STOP ${pid}`);
+        // Rows of about 1 kB, uncompressed (under TOAST's threshold): twice the threshold in WAL.
+        const rows = Math.ceil((2 * ctx.stand.parsedConfig().monitor.thresholds.replicationLagBytes) / 1000);
+        await psqlOn(
+          ctx,
+          ctx.leader,
+          `DROP TABLE IF EXISTS ${LAG_FILLER}; CREATE TABLE ${LAG_FILLER} AS SELECT g, repeat('x', 1000) AS pad FROM generate_series(1, ${rows}) g`,
+        );
+      },
+      holdMs: 10_000,
+      heal: async (ctx) => {
+        await ctx.stand.sshAsync(ctx.replicas[0], `kill -CONT ${pid}`);
+        await psqlOn(ctx, ctx.leader, `DROP TABLE ${LAG_FILLER}`);
+      },
+      wholeWithinMs: 60_000,
+      leaderChanges: false,
+      leaderStaysRouted: true,
+      alerts: (ctx, m) => [
+        // Replay stops at once; the bulk write's commit (up to 15 s on a loaded controller) passes the threshold.
+        faultAlert(
+          m,
+          "PatroniReplicationLagBytes",
+          { member: ctx.replicas[0] },
+          { conditionMs: s(15), clearsMs: s(5) },
+        ),
+        // Its condition holds once the last replayed commit is older than the threshold (the writer commits all along).
+        faultAlert(
+          m,
+          "PostgresReplicationLagSeconds",
+          { member: ctx.replicas[0] },
+          { conditionMs: s(m.thresholds.replicationLagSeconds), clearsMs: s(5) },
+        ),
+      ],
+    } satisfies FaultCase;
+  })(),
+};
+
 export const FAULTS: Record<string, FaultCase> = {
   "switchover-ctl": {
     name: "switchover-ctl",
@@ -533,6 +612,7 @@ export const FAULTS: Record<string, FaultCase> = {
     },
     wholeWithinMs: 180_000,
     leaderChanges: true,
+    alerts: (ctx, m) => [faultAlert(m, "PatroniMemberMissing", { member: ctx.leader })],
   },
   "power-loss-leader-lagging": {
     name: "power-loss-leader-lagging",
@@ -616,6 +696,8 @@ export const FAULTS: Record<string, FaultCase> = {
     wholeWithinMs: 180_000,
     leaderChanges: false,
     leaderStaysRouted: true,
+    alerts: (ctx, m) =>
+      ["PatroniReplicaNotStreaming", "PatroniMemberMissing"].map((a) => faultAlert(m, a, { member: ctx.replicas[0] })),
   },
   "power-loss-sync-standby": (() => {
     let standby = "";
@@ -765,6 +847,7 @@ export const FAULTS: Record<string, FaultCase> = {
     wholeWithinMs: 60_000,
     leaderChanges: false,
   },
+  ...MONITORED_FAULTS,
 };
 
 /**
@@ -865,6 +948,7 @@ export function expectFaultInvariants(fault: FaultCase, report: FaultReport, tim
   if (fault.leaderChanges === true) expect(report.leaderAfter).not.toBe(report.leaderBefore);
   if (fault.leaderChanges === false) expect(report.leaderAfter).toBe(report.leaderBefore);
   expect(report.wholeAfterMs).toBeLessThan(fault.wholeWithinMs);
+  if (report.alerts) expectFaultAlerts(report.alerts);
 }
 
 export interface FaultRow extends FaultReport {
@@ -940,6 +1024,7 @@ export function writeFaultReport(rows: readonly FaultRow[], meta: Record<string,
     ),
     "",
     ...rows.map((r) => `- **${r.scenario}** (${r.profile}): ${r.what}`),
+    ...alertReportLines(rows),
     "",
   ];
   fs.writeFileSync(`${base}.md`, lines.join("\n"));

@@ -93,11 +93,15 @@ export class Monitoring {
     return (await r.json()) as ActiveAlert[];
   }
 
-  /** Every notification the local receiver got (monitor.alertmanager.localReceiver). */
-  notifications(): Notification[] {
-    const text = this.stand.ssh(
+  /**
+   * Every notification the local receiver got (monitor.alertmanager.localReceiver),
+   * read over ssh without blocking the event loop (a fault's writer and prober run meanwhile).
+   */
+  async notifications(): Promise<Notification[]> {
+    const text = await this.stand.sshAsync(
       this.host,
       "cat /var/lib/pulumi-patroni-alert-receiver/webhook.jsonl 2>/dev/null || true",
+      30_000,
     );
     return text
       .split("\n")
@@ -106,12 +110,21 @@ export class Monitoring {
   }
 
   /** The receiver's notifications about `alert` after `since`: whether it was sent firing, and resolved. */
-  notified(alert: AlertLabels, since: number): { firing: boolean; resolved: boolean } {
-    const mine = this.notifications().flatMap((n) =>
-      n.alerts.filter((a) => matches(a.labels, alert) && Date.parse(a.startsAt) >= since - 1000),
-    );
-    return { firing: mine.some((a) => a.status === "firing"), resolved: mine.some((a) => a.status === "resolved") };
+  async notified(alert: AlertLabels, since: number): Promise<{ firing: boolean; resolved: boolean }> {
+    return notifiedIn(await this.notifications(), alert, since);
   }
+}
+
+/** Of `notifications`, those about `alert` that started after `since`: whether one was firing, one resolved. */
+export function notifiedIn(
+  notifications: readonly Notification[],
+  alert: AlertLabels,
+  since: number,
+): { firing: boolean; resolved: boolean } {
+  const mine = notifications.flatMap((n) =>
+    n.alerts.filter((a) => matches(a.labels, alert) && Date.parse(a.startsAt) >= since - 1000),
+  );
+  return { firing: mine.some((a) => a.status === "firing"), resolved: mine.some((a) => a.status === "resolved") };
 }
 
 export const matches = (labels: AlertLabels, want: AlertLabels): boolean =>
@@ -122,6 +135,8 @@ export interface ExpectedAlert {
   readonly labels: AlertLabels;
   readonly firesWithinMs: number;
   readonly resolvesWithinMs: number;
+  /** How the bounds were reached (alertBounds' sum), for the report and a failure's message. */
+  readonly why?: string;
 }
 
 export interface AlertOutcome {
@@ -129,22 +144,28 @@ export interface AlertOutcome {
   readonly labels: AlertLabels;
   /** From the fault to Alertmanager listing it active (ms); undefined: it never fired. */
   readonly firedAfterMs?: number;
-  /** From the heal to Alertmanager no longer listing it (ms). */
+  /** From the heal to Alertmanager no longer listing it (ms; 0 when it was gone before the heal ended). */
   readonly resolvedAfterMs?: number;
+  /** From the cluster whole again to Alertmanager no longer listing it (ms; negative: gone before). */
+  readonly resolvedAfterWholeMs?: number;
   /** The local receiver was sent it firing, and resolved. */
   readonly notifiedFiring: boolean;
   readonly notifiedResolved: boolean;
   readonly firesWithinMs: number;
   readonly resolvesWithinMs: number;
+  readonly why?: string;
 }
 
 /**
- * Polls Alertmanager from the fault on, once a second: records when each
- * expected alert (one that started after the fault) is first active; after
- * the heal, when it is gone; then reads the local receiver's log.
+ * Polls Alertmanager from the fault on, once a second, asynchronously (the
+ * caller's writer and prober keep running): records when each expected
+ * alert (one that started after the fault) is first active, and when it
+ * left the active list after that (a flap back to active clears it); at the
+ * end reads the local receiver's log.
  */
 export class AlertWatch {
   private readonly firedAt = new Map<number, number>();
+  private readonly resolvedAt = new Map<number, number>();
   private running = true;
   private readonly loop: Promise<void>;
 
@@ -154,13 +175,15 @@ export class AlertWatch {
     private readonly since: number,
   ) {
     this.loop = (async () => {
-      while (this.running && this.firedAt.size < expected.length) {
+      while (this.running) {
         try {
           const active = await monitoring.activeAlerts();
+          const now = Date.now();
           expected.forEach((e, i) => {
-            if (this.firedAt.has(i)) return;
-            if (active.some((a) => matches(a.labels, e.labels) && Date.parse(a.startsAt) >= since - 1000))
-              this.firedAt.set(i, Date.now());
+            if (active.some((a) => matches(a.labels, e.labels) && Date.parse(a.startsAt) >= since - 1000)) {
+              if (!this.firedAt.has(i)) this.firedAt.set(i, now);
+              this.resolvedAt.delete(i);
+            } else if (this.firedAt.has(i) && !this.resolvedAt.has(i)) this.resolvedAt.set(i, now);
           });
         } catch {
           /* the monitor host may be the one that lost power: ask again */
@@ -170,39 +193,66 @@ export class AlertWatch {
     })();
   }
 
-  /**
-   * After the heal: waits until Alertmanager no longer lists each expected
-   * alert and the receiver was sent it resolved (within its bound), then reports.
-   */
-  async finish(healedAt: number): Promise<AlertOutcome[]> {
+  /** Stops polling (a run that failed before finish). */
+  stop(): void {
     this.running = false;
-    await this.loop;
-    const deadline = healedAt + Math.max(...this.expected.map((e) => e.resolvesWithinMs));
-    const resolvedAt = new Map<number, number>();
+  }
+
+  /** Whether every expected alert has fired. */
+  get allFired(): boolean {
+    return this.expected.every((_, i) => this.firedAt.has(i));
+  }
+
+  /** Waits until every expected alert fired, or until `deadline` (epoch ms); returns whether they all did. */
+  async waitFired(deadline: number): Promise<boolean> {
+    while (!this.allFired && Date.now() < deadline) await sleep(500);
+    return this.allFired;
+  }
+
+  /** The latest fire bound, as an epoch deadline from the fault. */
+  get firesBy(): number {
+    return this.since + Math.max(...this.expected.map((e) => e.firesWithinMs));
+  }
+
+  /**
+   * After the heal: waits until Alertmanager no longer lists each alert that
+   * fired and the receiver was sent it resolved, at most the longest
+   * resolvesWithinMs after `wholeAt` (the heal when not given), then reports.
+   */
+  async finish(healedAt: number, wholeAt = healedAt): Promise<AlertOutcome[]> {
+    const deadline = wholeAt + Math.max(...this.expected.map((e) => e.resolvesWithinMs));
     let sent = this.expected.map(() => ({ firing: false, resolved: false }));
     const fired = (i: number) => this.firedAt.has(i);
-    const done = () => this.expected.every((_, i) => !fired(i) || (resolvedAt.has(i) && sent[i].resolved));
-    while (!done() && Date.now() < deadline) {
-      const active = await this.monitoring.activeAlerts().catch(() => undefined);
-      if (active)
-        this.expected.forEach((e, i) => {
-          if (fired(i) && !resolvedAt.has(i) && !active.some((a) => matches(a.labels, e.labels)))
-            resolvedAt.set(i, Date.now());
-        });
-      if (resolvedAt.size > 0) sent = this.expected.map((e) => this.monitoring.notified(e.labels, this.since));
-      if (!done()) await sleep(2000);
+    const done = () => this.expected.every((_, i) => !fired(i) || (this.resolvedAt.has(i) && sent[i].resolved));
+    const readReceiver = async () => {
+      const all = await this.monitoring.notifications().catch(() => undefined);
+      if (all) sent = this.expected.map((e) => notifiedIn(all, e.labels, this.since));
+    };
+    try {
+      while (!done() && Date.now() < deadline) {
+        if (this.resolvedAt.size > 0) await readReceiver();
+        if (!done()) await sleep(2000);
+      }
+    } finally {
+      this.running = false;
+      await this.loop;
     }
-    sent = this.expected.map((e) => this.monitoring.notified(e.labels, this.since));
-    return this.expected.map((e, i) => ({
-      alertname: e.labels.alertname,
-      labels: e.labels,
-      firedAfterMs: fired(i) ? this.firedAt.get(i)! - this.since : undefined,
-      resolvedAfterMs: resolvedAt.has(i) ? Math.max(0, resolvedAt.get(i)! - healedAt) : undefined,
-      notifiedFiring: sent[i].firing,
-      notifiedResolved: sent[i].resolved,
-      firesWithinMs: e.firesWithinMs,
-      resolvesWithinMs: e.resolvesWithinMs,
-    }));
+    await readReceiver();
+    return this.expected.map((e, i) => {
+      const resolvedAt = this.resolvedAt.get(i);
+      return {
+        alertname: e.labels.alertname,
+        labels: e.labels,
+        firedAfterMs: fired(i) ? this.firedAt.get(i)! - this.since : undefined,
+        resolvedAfterMs: resolvedAt === undefined ? undefined : Math.max(0, resolvedAt - healedAt),
+        resolvedAfterWholeMs: resolvedAt === undefined ? undefined : resolvedAt - wholeAt,
+        notifiedFiring: sent[i].firing,
+        notifiedResolved: sent[i].resolved,
+        firesWithinMs: e.firesWithinMs,
+        resolvesWithinMs: e.resolvesWithinMs,
+        why: e.why,
+      };
+    });
   }
 }
 

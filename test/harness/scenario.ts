@@ -17,6 +17,8 @@ import {
   writeUnavailabilityMs,
 } from "./invariants";
 import { TlsClient } from "./https";
+import { AlertOutcome, AlertWatch, ExpectedAlert, Monitoring } from "./monitoring";
+import { MonitorSettings } from "../../src/roles/monitor/slice";
 import { SslOptions } from "./pgwire";
 import {
   createWriteTable,
@@ -58,6 +60,13 @@ export interface FaultScenario {
   readonly wholeWithinMs: number;
   /** How hard the client writes during this fault (default: PACED_WRITER). */
   readonly writer?: WriterOptions;
+  /**
+   * The alerts the fault must raise on a stand with a monitor host (labels
+   * beyond the cluster's, bounds from `monitor`, the settings in force: see
+   * test/faults/alerts.ts). With them, the fault holds past holdMs until
+   * every one fired or its bound passed.
+   */
+  readonly alerts?: (ctx: FaultContext, monitor: MonitorSettings) => readonly ExpectedAlert[];
 }
 
 export interface FaultReport {
@@ -94,6 +103,12 @@ export interface FaultReport {
   /** When the oldest lost write was acknowledged (ms since the epoch). */
   readonly oldestLostAckAt?: number;
   readonly marks: Readonly<Record<string, number>>;
+  /** From inject to heal (ms): holdMs, or longer while the fault's alerts had not fired yet. */
+  readonly heldMs?: number;
+  /** The fault's alerts as Alertmanager and the local receiver saw them (a stand with a monitor host). */
+  readonly alerts?: readonly AlertOutcome[];
+  /** How long the run waited for them to resolve once everything else was done (ms). */
+  readonly alertsWaitMs?: number;
 }
 
 /**
@@ -201,15 +216,26 @@ export async function runFault(stand: Stand, clusterName: string, scenario: Faul
   let wholeAt: number;
   let healedAt: number;
   let wholeAfterMs: number;
+  let heldMs: number;
   const etcdLeaderWithPatroniLeader = await etcdLeaderOn(stand, leader);
+  const expected = faultAlerts(stand, clusterName, scenario, ctx);
+  let watch: AlertWatch | undefined;
+  let alertsDone: Promise<readonly AlertOutcome[]> | undefined;
   try {
     await new Promise((r) => setTimeout(r, 3000));
     faultAt = Date.now();
     ctx.marks.fault = faultAt;
+    if (expected.length > 0) watch = new AlertWatch(new Monitoring(stand), expected, faultAt);
     console.log(`[fault] ${scenario.name}: inject (leader ${leader})`);
     await scenario.inject(ctx);
     await new Promise((r) => setTimeout(r, scenario.holdMs));
+    // The fault lasts until its alerts fired (or the latest of their bounds passed).
+    if (watch && !watch.allFired) {
+      console.log(`[fault] ${scenario.name}: holding until ${expected.map((e) => e.labels.alertname).join(", ")} fire`);
+      await watch.waitFired(watch.firesBy);
+    }
     console.log(`[fault] ${scenario.name}: heal`);
+    heldMs = Date.now() - faultAt;
     await scenario.heal(ctx);
     healedAt = Date.now();
     await waitWhole(t.whole, scenario.wholeWithinMs);
@@ -222,9 +248,12 @@ export async function runFault(stand: Stand, clusterName: string, scenario: Faul
     }
     wholeAt = Date.now();
     wholeAfterMs = wholeAt - healedAt;
+    // The alerts resolve meanwhile: the watch waits for it (within their bounds from now) while the run ends.
+    alertsDone = watch?.finish(healedAt, wholeAt);
     // Keep writing a little on the healed cluster.
     await new Promise((r) => setTimeout(r, 2000));
   } finally {
+    if (!alertsDone) watch?.stop();
     await writer.stop();
     await prober.stop();
   }
@@ -235,6 +264,10 @@ export async function runFault(stand: Stand, clusterName: string, scenario: Faul
   const newPrimary = prober.rounds.find((r) => r.at >= faultAt && r.writable.some((n) => n !== leader));
   if (newPrimary) ctx.marks.newPrimary = newPrimary.at;
   const lost = lostWrites(writer.records, durability);
+  // What waiting for the alerts to resolve added to the run: the wait once everything else was done.
+  const readAt = Date.now();
+  const alerts = await alertsDone;
+  const alertsWaitMs = alertsDone ? Date.now() - readAt : undefined;
   const report: FaultReport = {
     scenario: scenario.name,
     leaderBefore: leader,
@@ -261,11 +294,26 @@ export async function runFault(stand: Stand, clusterName: string, scenario: Faul
     rpoMs: lost.length ? (ctx.marks.primaryLost ?? faultAt) - lost[0].doneAt : undefined,
     oldestLostAckAt: lost[0]?.doneAt,
     marks: ctx.marks,
+    heldMs,
+    alerts,
+    alertsWaitMs,
   };
   console.log(
     `[fault] ${scenario.name}: ${JSON.stringify({ ...report, durability: { ...durability, lost: Object.fromEntries(Object.entries(durability.lost).map(([n, ids]) => [n, ids.length])), phantom: Object.keys(durability.phantom), ghost: Object.keys(durability.ghost) } })}`,
   );
   return report;
+}
+
+/**
+ * The alerts `scenario` must raise on this stand, labelled with its cluster:
+ * none when the stand has no monitor host (nothing to ask) or the scenario
+ * states none.
+ */
+function faultAlerts(stand: Stand, clusterName: string, scenario: FaultScenario, ctx: FaultContext): ExpectedAlert[] {
+  if (!scenario.alerts || stand.hostsWith("monitor").length === 0) return [];
+  return scenario
+    .alerts(ctx, stand.parsedConfig().monitor)
+    .map((e) => ({ ...e, labels: { cluster: clusterName, ...e.labels } }));
 }
 
 export interface TrafficReport {
