@@ -104,6 +104,16 @@ export const KEEPALIVED_CONFIG_PATH = "/etc/keepalived/keepalived.conf";
 /** keepalived's scripts, root-owned in a root-owned directory (keepalived's script security). */
 export const KEEPALIVED_CHECK_PATH = "/usr/local/lib/pulumi-patroni/keepalived-check";
 export const KEEPALIVED_RELEASE_PATH = "/usr/local/lib/pulumi-patroni/keepalived-release";
+/**
+ * One file per unicast peer (its address), included by keepalived.conf:
+ * a peer that leaves the stack is dropped by a step of its own, after the
+ * departing host's keepalived stopped (keepalived-peer.sh).
+ */
+export const KEEPALIVED_PEERS_DIR = "/etc/keepalived/unicast-peers";
+/** The VIP in force on this host (its gate writes it): a reload that moves the VIP reads the old one there. */
+export const KEEPALIVED_VIP_RECORD = "/var/lib/pulumi-patroni/keepalived-vip";
+/** The VIP's old address kept on this host after a move, until the client hosts use the new one. */
+export const KEEPALIVED_RETIRING = "/var/lib/pulumi-patroni/keepalived-retiring";
 
 /** The backends (listen sections) clients reach the primary and the replicas through. */
 export const primaryBackend = (clusterName: string) => `${clusterName}-primary`;
