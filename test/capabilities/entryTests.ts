@@ -96,8 +96,11 @@ export function entryTests(stand: Stand, clusterName: string): void {
     const durability = checkDurability(run.records, await readIdsEverywhere(now.nodes, now.creds, table));
     const pauseMs = writeUnavailabilityMs(run.records, from);
     pauses[label] = pauseMs;
+    const acks = run.records.filter((w) => w.status === "ack").map((w) => w.doneAt);
+    const gapEnd = acks.find((t, i) => i > 0 && t - acks[i - 1] === pauseMs);
+    const slowest = Math.max(...run.records.map((w) => w.doneAt - w.sentAt));
     console.log(
-      `[entry] ${label}: ${durability.acknowledged} acknowledged, ${durability.unknown} failed, longest pause ${pauseMs} ms, errors ${JSON.stringify(run.errors)}`,
+      `[entry] ${label}: ${durability.acknowledged} acknowledged, ${durability.unknown} failed, longest pause ${pauseMs} ms (ending ${gapEnd ? new Date(gapEnd).toISOString() : "?"}), slowest insert ${slowest} ms, errors ${JSON.stringify(run.errors)}`,
     );
     expect(durability.acknowledged, label).toBeGreaterThan(20);
     expect(lostCount(durability), `${label}: acknowledged writes lost`).toBe(0);

@@ -216,10 +216,10 @@ const FIELD_CLASSES: FieldClasses = {
   "haproxy.rise": reloaded,
   "haproxy.clientNetworks": reloaded,
   "haproxy.vip": live(
-    "set: keepalived installed and started on every HAProxy host (HAProxy binds the VIP first), then the client host and the outputs use the VIP; removed: clients and outputs go back to the HAProxy hosts' addresses, then keepalived stops and the VIP is gone",
+    "set: keepalived installed and started on every HAProxy host (HAProxy serves every address of its host, the VIP included), then the client host and the outputs use the VIP; removed: the client host and the outputs go back to the HAProxy hosts' addresses first, then keepalived stops and the VIP is gone",
   ),
   "haproxy.vip.address": keepalivedReloaded(
-    "HAProxy binds the new address first, the holder moves the VIP to it; the client host and the outputs follow (clients of the old address reconnect)",
+    "the new address is elected (HAProxy already serves it); the host that held the old one keeps it until the client host names the new one, then drops it and its sessions (other clients of the old address reconnect to the new one from the outputs)",
   ),
   "haproxy.vip.prefix": keepalivedReloaded("the holder adds the VIP again with the new prefix"),
   "haproxy.vip.interface": keepalivedReloaded("the holder moves the VIP to the new interface"),
