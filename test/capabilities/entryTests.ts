@@ -81,11 +81,13 @@ export function entryTests(stand: Stand, clusterName: string): void {
     const t = standTargets(stand, clusterName);
     const table = `entry_${label.replace(/[^a-z0-9]+/gi, "_").toLowerCase()}_${Date.now()}`;
     await createWriteTable(t.primary, t.creds, table);
-    const from = Date.now();
     const writer = libpqWriter(stand, client(), "primary", table, 900);
     let run: LibpqWriterRun;
+    // From the action on: the writer's own start (ssh, the first psql) is no pause.
+    let from = Number.POSITIVE_INFINITY;
     try {
       await new Promise((r) => setTimeout(r, 3000));
+      from = Date.now();
       await action();
       await new Promise((r) => setTimeout(r, 3000));
     } finally {
@@ -196,7 +198,7 @@ export function entryTests(stand: Stand, clusterName: string): void {
       await expectNoChanges();
     });
 
-    it("the VIP moved to another address: HAProxy binds it, the holder moves it, pg_service.conf and the outputs follow", async () => {
+    it("the VIP moved to another address: elected where HAProxy already serves it, the old one kept until pg_service.conf names the new one", async () => {
       const old = vipConfig()!.address;
       const moved = subnetAddress(29);
       const label = "VIP moved";
@@ -213,7 +215,7 @@ export function entryTests(stand: Stand, clusterName: string): void {
       await expectNoChanges();
     });
 
-    it("the VIP removed: keepalived stops, clients list every HAProxy host (libpq multi-host)", async () => {
+    it("the VIP removed: clients list every HAProxy host (libpq multi-host) first, then keepalived stops", async () => {
       const vip = vipConfig()!.address;
       const label = "VIP removed";
       const { pauseMs } = await writingThroughPgService(label, async () => {
