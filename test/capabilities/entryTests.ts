@@ -84,7 +84,7 @@ export function entryTests(stand: Stand, clusterName: string): void {
     const writer = libpqWriter(stand, client(), "primary", table, 900);
     let run: LibpqWriterRun;
     // From the action on: the writer's own start (ssh, the first psql) is no pause.
-    let from = Number.POSITIVE_INFINITY;
+    let from: number;
     try {
       await new Promise((r) => setTimeout(r, 3000));
       from = Date.now();
