@@ -224,7 +224,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
     // HAProxy serves (it binds the VIP whoever holds it). The hosts reload together, once
     // every keepalived.conf is written; every running keepalived learns a new peer (reload)
     // before that peer starts, so it never elects itself while a healthy holder exists.
-    // Then the client hosts, through the entry.
+    // Then the client hosts, through the entry; after them, a moved VIP's old address goes.
     const haproxyHosts = topology.withRole(HAPROXY_ROLE);
     const haproxies = haproxyHosts.map((h) => {
       const node = new HaproxyNode(...on(h, HAPROXY_ROLE, [...pgbouncers.map((b) => b.ready), sql]));
@@ -232,6 +232,8 @@ export class PostgresCluster extends pulumi.ComponentResource {
       return node;
     });
     const entryReady: pulumi.Resource[] = haproxies.map((x) => x.ready);
+    let clientsDone!: (clients: pulumi.Resource[]) => void;
+    const clientsReady = new Promise<pulumi.Resource[]>((resolve) => (clientsDone = resolve));
     if (config.haproxy.vip) {
       let configsDone!: (configs: pulumi.Resource[]) => void;
       const configs = new Promise<pulumi.Resource[]>((resolve) => (configsDone = resolve));
@@ -240,14 +242,18 @@ export class PostgresCluster extends pulumi.ComponentResource {
       // The component name keeps the role's folder: keepalived is part of the haproxy role.
       const keepaliveds = haproxyHosts.map((h, i) => {
         const [n, a, o] = on(h, HAPROXY_ROLE, [haproxies[i].ready]);
-        return new KeepalivedNode(`${n}-keepalived`, { ...a, reloadAfter: configs, startAfter: reloads }, o);
+        return new KeepalivedNode(
+          `${n}-keepalived`,
+          { ...a, reloadAfter: configs, startAfter: reloads, retireAfter: clientsReady },
+          o,
+        );
       });
       configsDone(keepaliveds.map((k) => k.config));
-      reloadsDone(keepaliveds.map((k) => k.reloaded));
+      reloadsDone(keepaliveds.flatMap((k) => [k.reloaded, ...k.peers]));
       entryReady.push(...keepaliveds.map((k) => k.ready));
       haproxyHosts.forEach((h, i) => readyOn(h, keepaliveds[i].ready));
     }
-    for (const h of topology.withRole(CLIENT_ROLE)) new ClientHost(...on(h, CLIENT_ROLE, entryReady));
+    clientsDone(topology.withRole(CLIENT_ROLE).map((h) => new ClientHost(...on(h, CLIENT_ROLE, entryReady)).ready));
 
     // 8. With a monitor host: every host's exporters once its roles run; the monitor's services
     // start with its packages, and its gate waits until every target of the stack answers.

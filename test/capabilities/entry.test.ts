@@ -6,11 +6,11 @@
 //      (test/faults/scenarios.ts VIP_FAULTS): the holder's power loss, its
 //      keepalived stopped, its link cut, the HAProxy hosts partitioned;
 //   2. planned switchovers through `npm run ctl` with a client writing
-//      through the VIP: the pause (goal 2 s; bound 2.5 s on these shared
-//      cores), and where it goes (bench/results/entry-switchover-<date>.md);
-//   3. every haproxy.vip field applied by `pulumi up`, then the VIP removed
-//      (clients then list every HAProxy host and survive one's power loss
-//      by themselves).
+//      through the VIP: the median pause under 2 s, and where it goes
+//      (bench/results/entry-switchover-<date>.md);
+//   3. every haproxy.vip field applied by `pulumi up`, a third HAProxy host
+//      added and removed, the VIP moved, then removed (clients then list
+//      every HAProxy host and survive one's power loss by themselves).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as fs from "fs";
 import * as os from "os";
@@ -55,7 +55,7 @@ describe("the VIP faults, a client writing through the VIP", () => {
 describe("planned switchover through npm run ctl, a client writing through the VIP", () => {
   const runs: SwitchoverMeasure[] = [];
 
-  it("three switchovers: 0 acknowledged writes lost, never two primaries behind the HAProxies, the median pause under 2.5 s", async () => {
+  it("three switchovers: 0 acknowledged writes lost, never two primaries behind the HAProxies, the median pause under 2 s", async () => {
     for (let i = 0; i < 3; i++) {
       const m = await measureSwitchover(stand, CLUSTER);
       runs.push(m);
@@ -67,10 +67,12 @@ describe("planned switchover through npm run ctl, a client writing through the V
     }
     const pauses = runs.map((m) => m.pauseMs).sort((a, b) => a - b);
     writeSwitchoverReport(runs);
-    // The goal is 2 s. On two cores shared with other work (load 15 to 24 when measured) Patroni's
-    // own demote and promote (last write to the new primary ready) took 1.8 to 2.0 s of it, HAProxy
-    // 0 to 1 s more: the bound states what these cores can promise, the report shows where it went.
-    expect(pauses[1], "median write pause (ms)").toBeLessThan(2500);
+    // The issue's 2 s. Measured at load 10 to 13 on two shared cores: 2.06, 1.70 and 2.00 s. Patroni's
+    // own demote and promote (last write to the new primary ready) took 1.65 to 1.87 s of it (fast
+    // shutdown 0.3 to 0.5 s, then its fixed 1 s wait before releasing the leader key, then promotion);
+    // HAProxy marked the new primary UP before it was ready, the client wrote 0.05 to 0.19 s after.
+    // Little margin is left: at load 15 to 24 the median was 2.07 s (the report shows where it went).
+    expect(pauses[1], "median write pause (ms)").toBeLessThan(2000);
     expect(pauses[2], "longest write pause (ms)").toBeLessThan(3500);
   });
 });

@@ -46,9 +46,9 @@ describe("haproxy.cfg", () => {
   it("routes 5000 to /primary and 5001 to /replica with the lag bound", () => {
     const primary = text.slice(text.indexOf("listen demo-primary"), text.indexOf("listen demo-replicas"));
     const replicas = text.slice(text.indexOf("listen demo-replicas"));
-    expect(primary).toContain("bind 10.213.0.31:5000");
+    expect(primary).toContain("bind 0.0.0.0:5000");
     expect(primary).toContain('tcp-check send "OPTIONS /primary HTTP/1.0\\r\\n\\r\\n"');
-    expect(replicas).toContain("bind 10.213.0.31:5001");
+    expect(replicas).toContain("bind 0.0.0.0:5001");
     expect(replicas).toContain('tcp-check send "OPTIONS /replica?lag=10MB HTTP/1.0\\r\\n\\r\\n"');
     for (const part of [primary, replicas]) {
       expect(part).toContain("server pg01 10.213.0.11:6432 check");
@@ -79,34 +79,29 @@ describe("haproxy.cfg", () => {
     const rejects = text.split("\n").filter((l) => l.includes("tcp-request connection reject"));
     expect(rejects).toHaveLength(3);
     for (const r of rejects)
-      expect(r.trim()).toBe("tcp-request connection reject unless { src 127.0.0.1 10.213.0.0/24 192.168.5.0/24 }");
+      expect(r.trim()).toBe(
+        "tcp-request connection reject unless { src 127.0.0.1 10.213.0.0/24 192.168.5.0/24 } || { src_is_local }",
+      );
   });
 
   it("stats page on 7000 with authentication", () => {
-    expect(text).toContain("bind 10.213.0.31:7000");
+    expect(text).toContain("bind 0.0.0.0:7000");
     expect(text).toContain("stats auth admin:StatsPw");
   });
 
-  it("is accepted by haproxy -c, with and without a VIP", () => {
-    for (const cfg of [text, renderHaproxyConfig(ctx, haproxyInput({ vip: "10.213.0.30" }))]) {
-      expect(haproxyCheck(cfg)).toBe("ok");
-    }
+  it("is accepted by haproxy -c", () => {
+    expect(haproxyCheck(text)).toBe("ok");
   });
 
-  it("with a VIP, every port binds it transparently (this host may not hold it), and the host address and loopback", () => {
-    const withVip = renderHaproxyConfig(ctx, haproxyInput({ vip: "10.213.0.30" }));
+  it("every port binds every address of the host: a VIP is served wherever it is, and never in haproxy.cfg", () => {
     for (const port of [5000, 5001, 7000]) {
-      const binds = withVip
+      const binds = text
         .split("\n")
         .map((l) => l.trim())
         .filter((l) => l.startsWith("bind ") && l.includes(`:${port}`));
-      expect(binds).toEqual([
-        `bind 10.213.0.30:${port} transparent`,
-        `bind 10.213.0.31:${port}`,
-        `bind 127.0.0.1:${port}`,
-      ]);
+      expect(binds).toEqual([`bind 0.0.0.0:${port}`]);
     }
-    expect(text).not.toContain("transparent");
+    expect(text).not.toContain("10.213.0.30");
   });
 
   it("answers /primary-up without authentication: 503 when no primary is up (keepalived's check)", () => {
@@ -167,25 +162,13 @@ describe("haproxy.cfg with TLS", () => {
 
   it("serves the stats page over https with the host's certificate, on every address it binds", () => {
     const pem = "/etc/pulumi-patroni/tls/haproxy.pem";
-    expect(section(at("tls"), "stats")).toContain(`bind 10.213.0.31:7000 ssl crt ${pem}`);
-    expect(section(at("tls"), "stats")).toContain(`bind 127.0.0.1:7000 ssl crt ${pem}`);
-    expect(section(at("plain"), "stats")).toContain("bind 10.213.0.31:7000");
+    expect(section(at("tls"), "stats").filter((l) => l.startsWith("bind "))).toEqual([
+      `bind 0.0.0.0:7000 ssl crt ${pem}`,
+    ]);
+    expect(section(at("plain"), "stats")).toContain("bind 0.0.0.0:7000");
     expect(section(at("plain"), "stats").join("\n")).not.toContain("ssl");
-    const withVip = renderHaproxyConfig(
-      ctx,
-      haproxyInput({ vip: "10.213.0.30", tls: { stage: "tls", paths: { ca: "/ca.crt", haproxyPem: pem } } }),
-    );
-    expect(section(withVip, "stats").filter((l) => l.startsWith("bind "))).toEqual([
-      `bind 10.213.0.30:7000 transparent ssl crt ${pem}`,
-      `bind 10.213.0.31:7000 ssl crt ${pem}`,
-      `bind 127.0.0.1:7000 ssl crt ${pem}`,
-    ]);
     // The session ports pass TLS through: no ssl on their binds.
-    expect(section(withVip, "demo-primary").filter((l) => l.startsWith("bind "))).toEqual([
-      "bind 10.213.0.30:5000 transparent",
-      "bind 10.213.0.31:5000",
-      "bind 127.0.0.1:5000",
-    ]);
+    expect(section(at("tls"), "demo-primary").filter((l) => l.startsWith("bind "))).toEqual(["bind 0.0.0.0:5000"]);
   });
 
   it("tolerant (migration): the plain checks with a larger fall, TOLERANT_MS at fastinter", () => {
@@ -269,8 +252,8 @@ describe("HAProxy's TLS check of the REST API, run by the controller's haproxy",
     )
       .replace(/^\s+(user|group|daemon|log \/dev\/log).*$/gm, "")
       .replace(/^\s+stats socket .*$/m, `    stats socket ${socket} mode 600 level admin`)
-      // Loopback's own binds would collide between the two cases: the VIP-less host address is enough.
-      .replace(/^\s+bind 127\.0\.0\.1:.*$/gm, "");
+      // Every address's binds would collide with the controller's own listeners: 127.0.0.2 only.
+      .replace(/^(\s+bind )0\.0\.0\.0:/gm, "$1127.0.0.2:");
     fs.writeFileSync(path.join(dir, "haproxy.cfg"), text);
     const haproxy = childProcess.spawn("haproxy", ["-db", "-f", path.join(dir, "haproxy.cfg")], {
       stdio: ["ignore", "ignore", "pipe"],

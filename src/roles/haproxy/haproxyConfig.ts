@@ -24,13 +24,6 @@ export interface HaproxyBackendServer {
 export interface HaproxyConfigInput {
   readonly clusterName: string;
   readonly listenAddress: string;
-  /**
-   * The VIP (haproxy.vip), bound with `transparent` so that this HAProxy
-   * starts and reloads while another host holds the VIP, and serves it the
-   * moment keepalived adds it here (a plain bind to an address the host
-   * does not have fails, and `haproxy -c` does not catch it).
-   */
-  readonly vip?: string;
   readonly primaryPort: number;
   readonly replicaPort: number;
   readonly statsPort: number;
@@ -81,12 +74,23 @@ export const tolerantFall = (input: Pick<HaproxyConfigInput, "fall" | "fastCheck
 // answer "N" (no TLS) or "S"; a dead or frozen one answers nothing.
 const SSL_REQUEST = "0000000804d2162f";
 
-/** The VIP first (when there is one), then the host's address and loopback. */
-const binds = (input: HaproxyConfigInput, port: number) => [
-  ...(input.vip ? [`bind ${input.vip}:${port} transparent`] : []),
-  `bind ${input.listenAddress}:${port}`,
-  `bind 127.0.0.1:${port}`,
-];
+/**
+ * Every address of the host, whatever the VIP: HAProxy starts and reloads
+ * whether or not this host holds the VIP, serves it the moment keepalived
+ * adds it here, and its configuration never changes with the VIP: setting,
+ * moving or removing the VIP never reloads HAProxy, and the old address
+ * keeps being served until the clients moved (a plain bind to an address
+ * the host does not have fails, and `haproxy -c` does not catch it).
+ * Who may connect is filtered by source (`admitted`).
+ */
+const binds = (port: number) => [`bind 0.0.0.0:${port}`];
+
+/**
+ * Clients of the allowed networks, and the host itself by any of its
+ * addresses (loopback, its own, the VIP while it holds it).
+ */
+const admitted = (input: HaproxyConfigInput) =>
+  `tcp-request connection reject unless { src 127.0.0.1 ${input.allowedSources.join(" ")} } || { src_is_local }`;
 
 function backend(name: string, port: number, patroniPath: string, input: HaproxyConfigInput): string {
   const tls = input.tls.stage === "tls";
@@ -94,8 +98,8 @@ function backend(name: string, port: number, patroniPath: string, input: Haproxy
   const checkTls = tls ? ` ca-file ${input.tls.paths.ca} crt ${input.tls.paths.haproxyPem} verify required` : "";
   const lines = [
     `listen ${name}`,
-    ...binds(input, port),
-    `tcp-request connection reject unless { src 127.0.0.1 ${input.allowedSources.join(" ")} }`,
+    ...binds(port),
+    admitted(input),
     "balance roundrobin",
     `default-server inter ${input.checkIntervalMs}ms fastinter ${input.fastCheckIntervalMs}ms fall ${fall} rise ${input.rise} on-marked-down shutdown-sessions${checkTls}`,
     "option tcp-check",
@@ -146,10 +150,10 @@ export function renderHaproxyConfig(ctx: ManagedFileContext, input: HaproxyConfi
     "listen stats",
     "    mode http",
     // With TLS, https on every address (the VIP too: the HAProxy hosts' certificates name it).
-    ...binds(input, input.statsPort).map(
+    ...binds(input.statsPort).map(
       (b) => `    ${b}${input.tls.stage === "tls" ? ` ssl crt ${input.tls.paths.haproxyPem}` : ""}`,
     ),
-    `    tcp-request connection reject unless { src 127.0.0.1 ${input.allowedSources.join(" ")} }`,
+    `    ${admitted(input)}`,
     // Without authentication, before it: 200 while a primary is up behind this HAProxy, 503
     // otherwise. keepalived's check asks it here and on the peers (keepalived-check.sh).
     `    monitor-uri ${HAPROXY_PRIMARY_UP_URI}`,

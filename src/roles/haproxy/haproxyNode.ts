@@ -36,7 +36,6 @@ export function haproxyConfigInput(
   return {
     clusterName: c.cluster.name,
     listenAddress: host.address,
-    vip: c.haproxy.vip?.address,
     primaryPort: c.haproxy.primaryPort,
     replicaPort: c.haproxy.replicaPort,
     statsPort: c.haproxy.statsPort,
@@ -56,8 +55,6 @@ export function haproxyConfigInput(
     allowedSources: [
       ...new Set([
         ...topo.sessionAddresses.map((a) => `${a}/32`),
-        // The holder's own connections to the VIP come from the VIP (the gate, a local client).
-        ...(c.haproxy.vip ? [`${c.haproxy.vip.address}/32`] : []),
         ...c.cluster.adminNetworks,
         ...c.haproxy.clientNetworks,
       ]),

@@ -41,10 +41,13 @@ describe("keepalived.conf", () => {
     expect(l).not.toContain("state MASTER");
   });
 
-  it("unicast adverts from this host's address to every other HAProxy host", () => {
+  it("unicast adverts from this host's address to every other HAProxy host, each in a file of its own", () => {
     expect(l).toContain("unicast_src_ip 192.168.11.153");
     const peers = text.slice(text.indexOf("unicast_peer {"));
-    expect(lines(peers.slice(0, peers.indexOf("}")))).toEqual(["unicast_peer {", "192.168.11.154"]);
+    expect(lines(peers.slice(0, peers.indexOf("}")))).toEqual([
+      "unicast_peer {",
+      "include /etc/keepalived/unicast-peers/*.conf",
+    ]);
   });
 
   it("the VIP with its prefix on the interface, under the VIP's last octet as virtual router id", () => {

@@ -19,8 +19,14 @@ export interface KeepalivedConfigInput {
   readonly prefix: number;
   readonly virtualRouterId: number;
   readonly priority: number;
-  /** The other HAProxy hosts' addresses; unicast adverts go to them, the check asks them. */
+  /** The other HAProxy hosts' addresses: the check asks them. */
   readonly peers: readonly string[];
+  /**
+   * The files unicast adverts' destinations are read from (a glob: one
+   * file per peer holding its address, written and removed by steps of
+   * their own, see keepalived-peer.sh).
+   */
+  readonly peerFiles: string;
   readonly unicast: boolean;
   /** VRRPv2 PASS authentication: only the first 8 characters count (keepalived warns and cuts longer ones). */
   readonly password: string;
@@ -70,7 +76,9 @@ export function renderKeepalivedConfig(ctx: ManagedFileContext, k: KeepalivedCon
     `virtual_router_id ${k.virtualRouterId}`,
     `priority ${k.priority}`,
     `advert_int ${VRRP_ADVERT_INTERVAL_S}`,
-    ...(k.unicast && k.peers.length > 0 ? [`unicast_src_ip ${k.address}`, ...block("unicast_peer", k.peers)] : []),
+    ...(k.unicast && k.peers.length > 0
+      ? [`unicast_src_ip ${k.address}`, ...block("unicast_peer", [`include ${k.peerFiles}`])]
+      : []),
     ...block("authentication", ["auth_type PASS", `auth_pass ${k.password.slice(0, 8)}`]),
     ...block("virtual_ipaddress", [`${k.vip}/${k.prefix} dev ${k.interface}`]),
     ...block("track_script", ["haproxy_serves_primary"]),

@@ -3,10 +3,15 @@
 // interface the VIP goes on, keepalived.conf (validated with `keepalived -t`
 // before it replaces the old one; secret: it holds the VRRP password), a
 // reload of a running keepalived when the file changes, the first start,
-// and a gate. The order across hosts is PostgresCluster's: every running
-// host reloads (learns a new peer) before a new host starts, so a new host
-// hears the holder's adverts at once instead of electing itself after its
-// master-down timer and taking the VIP from a healthy holder.
+// and a gate; and one step per unicast peer (its address in a file of its
+// own that keepalived.conf includes). The order across hosts is
+// PostgresCluster's: every running host reloads (learns a new peer) before
+// a new host starts, so a new host hears the holder's adverts at once
+// instead of electing itself after its master-down timer and taking the VIP
+// from a healthy holder. A host leaving the stack is dropped from its peers'
+// adverts only after its own keepalived stopped (pulumi deletes the peer
+// steps after the departing host's service step, which depends on them), for
+// the same reason the other way round.
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
@@ -15,7 +20,7 @@ import { ManagedFileContext, managedHeader } from "../../render/managedHeader";
 import { MASKED_PASSWORDS, secretValues } from "../../stack/passwords";
 import { HostConfig, StackConfig } from "../../stack/stackConfig";
 import { contentHash, HostSteps } from "../../steps/hostSteps";
-import { inlineScript, scriptsIn, sharedScript } from "../../steps/stepScript";
+import { inlineScript, scriptsIn } from "../../steps/stepScript";
 import { TLS_PATHS } from "../../tls/settings";
 import { RoleArgs } from "../roleArgs";
 import { KeepalivedConfigInput, renderKeepalivedConfig } from "./keepalivedConfig";
@@ -23,7 +28,10 @@ import {
   HAPROXY_PRIMARY_UP_URI,
   KEEPALIVED_CHECK_PATH,
   KEEPALIVED_CONFIG_PATH,
+  KEEPALIVED_PEERS_DIR,
   KEEPALIVED_RELEASE_PATH,
+  KEEPALIVED_RETIRING,
+  KEEPALIVED_VIP_RECORD,
   VipSettings,
   virtualRouterId,
   vrrpOrder,
@@ -52,6 +60,7 @@ export function keepalivedConfigInput(
     virtualRouterId: virtualRouterId(vip),
     priority: vrrpPriority(order.indexOf(host.name), order.length),
     peers: order.filter((n) => n !== host.name).map(addressOf),
+    peerFiles: `${KEEPALIVED_PEERS_DIR}/*.conf`,
     unicast: vip.unicast,
     password,
     checkScript: KEEPALIVED_CHECK_PATH,
@@ -76,8 +85,18 @@ export interface KeepalivedNodeArgs extends RoleArgs {
    * longer than the master-down interval (3 s) each elect themselves.
    */
   readonly reloadAfter: pulumi.Input<pulumi.Resource[]>;
-  /** What the first start waits for: every HAProxy host's reload step (KeepalivedNode.reloaded). */
+  /**
+   * What the first start waits for: every HAProxy host's reload step and
+   * peer steps (KeepalivedNode.reloaded, .peers). Depending on the peer
+   * steps naming this host directly is what makes pulumi stop this host's
+   * keepalived before its peers drop it, when the host leaves the stack.
+   */
   readonly startAfter: pulumi.Input<pulumi.Resource[]>;
+  /**
+   * What the removal of the VIP's old address after a move waits for: the
+   * client hosts' gates (they name the new address by then).
+   */
+  readonly retireAfter: pulumi.Input<pulumi.Resource[]>;
 }
 
 export class KeepalivedNode extends pulumi.ComponentResource {
@@ -87,6 +106,8 @@ export class KeepalivedNode extends pulumi.ComponentResource {
   readonly reloaded: ShellCommand;
   /** keepalived runs with its check enabled, and the VIP answers. */
   readonly ready: ShellCommand;
+  /** This host's unicast peers, one step each (written before keepalived.conf, which includes them). */
+  readonly peers: ShellCommand[];
 
   constructor(name: string, args: KeepalivedNodeArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pulumi-patroni:index:KeepalivedNode", name, {}, opts);
@@ -117,6 +138,27 @@ export class KeepalivedNode extends pulumi.ComponentResource {
         { dependsOn: args.dependsOn },
       ),
     ];
+    const peerScript = (action: "add" | "remove", peer: HostConfig) =>
+      script("keepalived-peer", {
+        ACTION: action,
+        PEERS_DIR: KEEPALIVED_PEERS_DIR,
+        PEER: peer.name,
+        ADDRESS: peer.address,
+      });
+    this.peers = vrrpOrder(config)
+      .filter((n) => n !== host.name)
+      .map((n) => config.hosts.find((h) => h.name === n)!)
+      .map((peer) =>
+        steps.command(
+          `peer-${peer.name}`,
+          {
+            description: `unicast VRRP peer ${peer.name} (${peer.address})`,
+            create: peerScript("add", peer),
+            delete: peerScript("remove", peer),
+          },
+          { dependsOn: args.dependsOn },
+        ),
+      );
     const render = (i: string, password: string) =>
       renderKeepalivedConfig(args.managed, keepalivedConfigInput(config, vip, host, i, password));
     const conf = pulumi.all([iface, args.passwords]).apply(([i, p]) => render(i, p.haproxyVrrp));
@@ -131,7 +173,7 @@ export class KeepalivedNode extends pulumi.ComponentResource {
         mode: "0600",
         validate: "keepalived -t -f %s",
       },
-      { dependsOn: [...args.dependsOn, ...scripts] },
+      { dependsOn: [...args.dependsOn, ...scripts, ...this.peers] },
     );
     this.config = file;
     const triggers = [contentHash(conf)];
@@ -141,7 +183,11 @@ export class KeepalivedNode extends pulumi.ComponentResource {
         description: "reload keepalived",
         // A host without a running keepalived yet: its start step starts it.
         create: inlineScript("keepalived-first-config", "true"),
-        update: sharedScript("service", { UNIT: "keepalived", ACTION: "reload" }),
+        update: script("keepalived-reload", {
+          VIP: vip.address,
+          RECORD: KEEPALIVED_VIP_RECORD,
+          RETIRING: KEEPALIVED_RETIRING,
+        }),
         triggers,
       },
       { dependsOn: pulumi.output(args.reloadAfter).apply((configs) => [file, ...configs]) },
@@ -161,10 +207,21 @@ export class KeepalivedNode extends pulumi.ComponentResource {
           HEALTH_PORT: config.haproxy.statsPort,
           HEALTH_URI: HAPROXY_PRIMARY_UP_URI,
           TIMEOUT: 60,
+          RECORD: KEEPALIVED_VIP_RECORD,
         }),
         triggers,
       },
       { dependsOn: [service, this.reloaded] },
+    );
+    // After a move of the VIP, once the client hosts name the new address: the old one goes.
+    steps.command(
+      "retire",
+      {
+        description: "remove the VIP's old address once the clients moved",
+        create: script("keepalived-retire", { RETIRING: KEEPALIVED_RETIRING, RELEASE: KEEPALIVED_RELEASE_PATH }),
+        triggers,
+      },
+      { dependsOn: pulumi.output(args.retireAfter).apply((clients) => [this.ready, ...clients]) },
     );
     this.registerOutputs({ ready: this.ready.id });
   }

@@ -104,6 +104,16 @@ export const KEEPALIVED_CONFIG_PATH = "/etc/keepalived/keepalived.conf";
 /** keepalived's scripts, root-owned in a root-owned directory (keepalived's script security). */
 export const KEEPALIVED_CHECK_PATH = "/usr/local/lib/pulumi-patroni/keepalived-check";
 export const KEEPALIVED_RELEASE_PATH = "/usr/local/lib/pulumi-patroni/keepalived-release";
+/**
+ * One file per unicast peer (its address), included by keepalived.conf:
+ * a peer that leaves the stack is dropped by a step of its own, after the
+ * departing host's keepalived stopped (keepalived-peer.sh).
+ */
+export const KEEPALIVED_PEERS_DIR = "/etc/keepalived/unicast-peers";
+/** The VIP in force on this host (its gate writes it): a reload that moves the VIP reads the old one there. */
+export const KEEPALIVED_VIP_RECORD = "/var/lib/pulumi-patroni/keepalived-vip";
+/** The VIP's old address kept on this host after a move, until the client hosts use the new one. */
+export const KEEPALIVED_RETIRING = "/var/lib/pulumi-patroni/keepalived-retiring";
 
 /** The backends (listen sections) clients reach the primary and the replicas through. */
 export const primaryBackend = (clusterName: string) => `${clusterName}-primary`;
@@ -206,10 +216,10 @@ const FIELD_CLASSES: FieldClasses = {
   "haproxy.rise": reloaded,
   "haproxy.clientNetworks": reloaded,
   "haproxy.vip": live(
-    "set: keepalived installed and started on every HAProxy host (HAProxy binds the VIP first), then the client host and the outputs use the VIP; removed: clients and outputs go back to the HAProxy hosts' addresses, then keepalived stops and the VIP is gone",
+    "set: keepalived installed and started on every HAProxy host (HAProxy serves every address of its host, the VIP included), then the client host and the outputs use the VIP; removed: the client host and the outputs go back to the HAProxy hosts' addresses first, then keepalived stops and the VIP is gone",
   ),
   "haproxy.vip.address": keepalivedReloaded(
-    "HAProxy binds the new address first, the holder moves the VIP to it; the client host and the outputs follow (clients of the old address reconnect)",
+    "the new address is elected (HAProxy already serves it); the host that held the old one keeps it until the client host names the new one, then drops it and its sessions (other clients of the old address reconnect to the new one from the outputs)",
   ),
   "haproxy.vip.prefix": keepalivedReloaded("the holder adds the VIP again with the new prefix"),
   "haproxy.vip.interface": keepalivedReloaded("the holder moves the VIP to the new interface"),
