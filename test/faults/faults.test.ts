@@ -13,6 +13,7 @@ import * as childProcess from "child_process";
 import * as os from "os";
 import { Stand } from "../helpers/stand";
 import { patroniCluster } from "../harness/clusterState";
+import { httpRequest } from "../harness/https";
 import { runFault, standTargets } from "../harness/scenario";
 import {
   DcsTimings,
@@ -177,3 +178,26 @@ if (!QUICK)
     pick(["power-loss-leader", "link-down-leader"], []),
     { ...SYNC_DCS, ttl: 20, loopWait: 5, retryTimeout: 5 },
   );
+
+// Off again at the end: a field set back to false must be applied too
+// (apply-dynamic-config.sh once skipped keys whose value is false).
+describe("synchronous_mode off again, as a day-2 change", () => {
+  it("pulumi up applies it live: Patroni's configuration says off, no synchronous standby within two loops", async () => {
+    stand.editConfig((c) => {
+      c["pulumi-patroni:cluster"].dcs.synchronousMode = false;
+    });
+    await stand.up("synchronousMode: false");
+    const t = standTargets(stand, cluster());
+    const config = JSON.parse((await httpRequest(`${t.whole.restUrls[0]}/config`, { tls: t.whole.tls })).text) as {
+      synchronous_mode?: boolean;
+    };
+    expect(config.synchronous_mode ?? false, "synchronous_mode in Patroni's dynamic configuration").toBe(false);
+    const deadline = Date.now() + 2 * DEFAULT_DCS.loopWait * 1000;
+    let members = await patroniCluster(t.whole.restUrls, t.whole.tls);
+    while (members?.some((m) => m.role === "sync_standby") && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 1000));
+      members = await patroniCluster(t.whole.restUrls, t.whole.tls);
+    }
+    expect(members?.filter((m) => m.role === "sync_standby").map((m) => m.name)).toEqual([]);
+  });
+});

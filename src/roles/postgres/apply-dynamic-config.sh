@@ -9,8 +9,10 @@ IFS= read -r auth
 wanted=$(cat)
 current=$(curl -fsS -K "$CURL_TLS" --max-time 5 "$REST/config")
 # Keys the stack sets with another value, and parameters the stack dropped.
+# (Not paths(scalars): it skips keys whose value is false, so turning
+# synchronous_mode or failsafe_mode off would never be applied.)
 changes=$(jq -rn --argjson cur "$current" --argjson want "$wanted" '
-  ([$want | paths(scalars) as $p | select(($cur | getpath($p)) != ($want | getpath($p))) | $p | join(".")]
+  ([$want | paths(type != "object" and type != "array") as $p | select(($cur | getpath($p)) != ($want | getpath($p))) | $p | join(".")]
    + [($cur.postgresql.parameters // {}) | keys[] | select(. as $k | $want.postgresql.parameters | has($k) | not) | "postgresql.parameters.\(.) (removed)"])
   | join(", ")')
 if [ -z "$changes" ]; then
