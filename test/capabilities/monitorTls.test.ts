@@ -179,7 +179,9 @@ describe.skipIf(!fs.existsSync(STACK_FILE))(`the monitor's TLS and e-mail on sta
 
     // Prometheus sends its alerts to Alertmanager over https, and scrapes both over https.
     const ams = await monitoring.api<{ activeAlertmanagers: { url: string }[] }>("alertmanagers");
-    expect(ams.activeAlertmanagers.map((a) => a.url)).toEqual([`https://${address}:${ALERTMANAGER_PORT}/api/v2/alerts`]);
+    expect(ams.activeAlertmanagers.map((a) => a.url)).toEqual([
+      `https://${address}:${ALERTMANAGER_PORT}/api/v2/alerts`,
+    ]);
     const { targets } = await expectEveryTargetUp(monitoring, stand, PORTS, 120_000);
     for (const job of ["prometheus", "alertmanager", "patroni", "haproxy"])
       expect(
@@ -190,7 +192,9 @@ describe.skipIf(!fs.existsSync(STACK_FILE))(`the monitor's TLS and e-mail on sta
     // npm run ctl status reads Alertmanager over https.
     const status = await ctl(stand, "status");
     expect(status.code, status.out).toBe(0);
-    expect(status.out).toMatch(new RegExp(`(No alert firing|Firing alerts \\(\\d+), Alertmanager on ${monitoring.host}`));
+    expect(status.out).toMatch(
+      new RegExp(`(No alert firing|Firing alerts \\(\\d+), Alertmanager on ${monitoring.host}`),
+    );
     // The harness (what the fault suite's AlertWatch polls) reads it over https.
     expect(Array.isArray(await monitoring.activeAlerts())).toBe(true);
     await expectNoChanges();
