@@ -602,7 +602,7 @@ describe("a stack with a monitor host", () => {
     const gate = String(byName("cluster-mon01-monitor-gate")!.inputs.create);
     expect(gate).toContain("patroni=10.0.0.11:8008");
     expect(gate).toMatch(/TARGET_SCHEMES='https https /);
-    expect(gate).toContain("PROMETHEUS=https://10.0.0.41:9090");
+    expect(gate).toContain("PROMETHEUS='https://10.0.0.41:9090'");
     expect(gate).toContain("CURL_TLS=");
     // HAProxy's exporter answers the monitor only, over TLS.
     expect(String(byName("cluster-proxy01-haproxy-config")!.inputs.stdin)).toContain(
