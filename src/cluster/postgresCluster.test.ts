@@ -589,16 +589,21 @@ describe("a stack with a monitor host", () => {
     }[];
     const dropIn = files.find((f) => f.path.startsWith("/etc/systemd/system/prometheus.service.d/"))!;
     expect(dropIn.content).toContain("SupplementaryGroups=ssl-cert");
-    // Alertmanager reads the key the same way; both listeners serve https with the web configuration.
-    const amDropIn = files.find((f) => f.path.startsWith("/etc/systemd/system/prometheus-alertmanager.service.d/"))!;
-    expect(amDropIn.content).toContain("SupplementaryGroups=ssl-cert");
+    // Both listeners serve https with the web configuration and monitor.pem (Alertmanager needs no ssl-cert).
+    expect(
+      files.find((f) => f.path.startsWith("/etc/systemd/system/prometheus-alertmanager.service.d/")),
+    ).toBeUndefined();
     for (const unit of ["prometheus", "prometheus-alertmanager"])
       expect(files.find((f) => f.path === `/etc/default/${unit}`)!.content).toContain(
         "--web.config.file=/etc/prometheus/web-tls.yml",
       );
     expect(String(byName("cluster-mon01-monitor-web-config")!.inputs.stdin)).toContain(
-      "key_file: /etc/pulumi-patroni/tls/host.key",
+      "key_file: /etc/pulumi-patroni/tls/monitor.pem",
     );
+    // monitor.pem: the monitor host's certificate and key, root:prometheus 0640, with its TLS files only.
+    const tlsFiles = (name: string) => String(byName(`cluster-${name}-tls-files`)!.inputs.stdin);
+    expect(tlsFiles("mon01")).toMatch(/\/etc\/pulumi-patroni\/tls\/monitor.pem 0640 root prometheus /);
+    expect(tlsFiles("pg01")).not.toContain("monitor.pem");
     const gate = String(byName("cluster-mon01-monitor-gate")!.inputs.create);
     expect(gate).toContain("patroni=10.0.0.11:8008");
     expect(gate).toMatch(/TARGET_SCHEMES='https https /);

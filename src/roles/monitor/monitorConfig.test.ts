@@ -149,15 +149,15 @@ describe("prometheus.yml and its target files", () => {
     expect(job("alertmanager")).toMatchObject(https);
     expect(doc.alerting.alertmanagers).toEqual([{ ...https, static_configs: [{ targets: ["10.0.26.20:9093"] }] }]);
     // The web configuration names the host's certificate and key; it holds no key itself.
-    const web = yaml.load(renderWebConfig(ctx, TLS_PATHS)) as any;
+    const web = yaml.load(renderWebConfig(ctx, TLS_PATHS.monitorPem)) as any;
     expect(web).toEqual({
       tls_server_config: {
-        cert_file: "/etc/pulumi-patroni/tls/host.crt",
-        key_file: "/etc/pulumi-patroni/tls/host.key",
+        cert_file: "/etc/pulumi-patroni/tls/monitor.pem",
+        key_file: "/etc/pulumi-patroni/tls/monitor.pem",
         min_version: "TLS12",
       },
     });
-    expect(renderWebConfig(ctx, TLS_PATHS)).not.toContain("PRIVATE KEY");
+    expect(renderWebConfig(ctx, TLS_PATHS.monitorPem)).not.toContain("PRIVATE KEY");
   });
 
   it("pgBackRest's exporter on the repository host, when there is one", () => {

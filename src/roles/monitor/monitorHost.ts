@@ -104,9 +104,9 @@ export class MonitorHost extends pulumi.ComponentResource {
       retention: m.retention,
       webConfig: tls ? WEB_CONFIG_PATH : undefined,
     };
-    const webConfig = tls ? renderWebConfig(managed, TLS_PATHS) : undefined;
+    const webConfig = tls ? renderWebConfig(managed, TLS_PATHS.monitorPem) : undefined;
     const prometheusEnv = renderEnvironmentFile(managed, prometheusEnvironment(service));
-    // With TLS both read the host's key: a changed drop-in restarts them like a changed flag.
+    // With TLS Prometheus reads the host's key (its client certificate): a changed drop-in restarts it.
     const unitDropIn = tls ? renderSystemdDropIn(managed, prometheusDropIn(TLS_KEY_GROUP)) : undefined;
     const alertmanagerEnv = renderEnvironmentFile(managed, alertmanagerEnvironment(service));
     const receiverUnit = renderSystemdDropIn(managed, alertReceiverUnit(LOCAL_RECEIVER_PORT, LOCAL_SMTP_PORT));
@@ -116,12 +116,7 @@ export class MonitorHost extends pulumi.ComponentResource {
         content: renderTargetsFile(managed, config.cluster.name, targets[job]),
       })),
       { path: environmentPath("prometheus"), content: prometheusEnv },
-      ...(unitDropIn
-        ? [
-            { path: dropInPath("prometheus.service"), content: unitDropIn },
-            { path: dropInPath("prometheus-alertmanager.service"), content: unitDropIn },
-          ]
-        : []),
+      ...(unitDropIn ? [{ path: dropInPath("prometheus.service"), content: unitDropIn }] : []),
       { path: environmentPath("prometheus-alertmanager"), content: alertmanagerEnv },
       { path: CLUSTER_PAGE_PATH, content: renderClusterPage(managed) },
       ...(m.alertmanager.localReceiver
@@ -218,11 +213,7 @@ export class MonitorHost extends pulumi.ComponentResource {
     );
     const alertmanager = steps.service(
       "alertmanager",
-      {
-        unit: "prometheus-alertmanager",
-        onChange: "restart",
-        triggers: [contentHash(alertmanagerEnv), ...(unitDropIn ? [contentHash(unitDropIn)] : [])],
-      },
+      { unit: "prometheus-alertmanager", onChange: "restart", triggers: [contentHash(alertmanagerEnv)] },
       { dependsOn: [amFile, ...webConfigFile] },
     );
     const alertmanagerReloaded = steps.command(

@@ -86,12 +86,13 @@ export function renderTargetsFile(
 
 /**
  * The web configuration of both listeners: https with the monitor host's
- * certificate and key (the key stays in its file, root:ssl-cert 0640; this
- * file holds paths only). Both programs read it on every connection, so a
- * renewed certificate is served without a reload.
+ * certificate and key, from one file (`pem`: root:prometheus 0640, written
+ * with the host's TLS files; Go reads the certificate and the key each from
+ * its own PEM block). This file holds the path only. Both programs read it on
+ * every connection, so a renewed certificate is served without a reload.
  * https://prometheus.io/docs/prometheus/2.53/configuration/https/
  */
-export function renderWebConfig(ctx: ManagedFileContext, tls: { readonly cert: string; readonly key: string }): string {
-  const document = { tls_server_config: { cert_file: tls.cert, key_file: tls.key, min_version: "TLS12" } };
+export function renderWebConfig(ctx: ManagedFileContext, pem: string): string {
+  const document = { tls_server_config: { cert_file: pem, key_file: pem, min_version: "TLS12" } };
   return managedHeader(ctx) + yaml.dump(document, { lineWidth: -1, noRefs: true });
 }

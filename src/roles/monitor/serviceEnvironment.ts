@@ -117,12 +117,10 @@ export interface MonitorHostInput {
 }
 
 /**
- * The drop-in of prometheus.service and prometheus-alertmanager.service with
- * TLS: the group that may read the host's key (root:ssl-cert 0640), which
- * both serve their https listener with, and Prometheus also shows to Patroni's
- * REST API. The group is the unit's only (SupplementaryGroups): the
- * prometheus user is not added to it in /etc/group, so no other process of
- * that user can read the key.
+ * prometheus.service's drop-in with TLS: the group that may read the host's
+ * key (root:ssl-cert 0640), which Prometheus shows to Patroni's REST API as
+ * its client certificate. Its https listener (and Alertmanager's) use
+ * monitor.pem instead, readable by the prometheus user only.
  */
 export const prometheusDropIn = (keyGroup: string): UnitSections => ({ Service: { SupplementaryGroups: keyGroup } });
 
