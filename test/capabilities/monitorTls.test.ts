@@ -1,15 +1,17 @@
 // npm run test:capabilities (test/capabilities/monitorTls.test.ts): the
 // monitor's own listeners moved to TLS by `pulumi up`, and the e-mail
-// receiver end to end, on a stand deployed in plain text (Pulumi.montls.yaml,
-// or MONTLS_STACK's file: a small stand whose client host carries the monitor
-// role with the local receiver, no tls field; see the report of the branch
-// montls for the file). A leftover stand is destroyed first and this run's
-// at the end (MONTLS_KEEP=1: brought up from where it is and left up).
+// receiver end to end, on a stand deployed in plain text: Pulumi.montls.yaml
+// (or MONTLS_STACK's file), like Pulumi.moncap.yaml on a bridge and subnet of
+// its own but without the tls field (pg01, pg02: etcd, postgres, pgbouncer;
+// haproxy01: haproxy, etcd; client01: client, monitor; monitor timings 5 s /
+// 20 s, groupWait 5s, groupInterval 10s, localReceiver). Skipped when the file
+// is missing. A leftover stand is destroyed first and this run's at the end
+// (MONTLS_KEEP=1: brought up from where it is and left up).
 //   1. plain text: Prometheus and Alertmanager on http;
 //   2. tls.enabled: true by pulumi up: both serve https only with the monitor
 //      host's certificate (curl --cacert works, plain http refused, on the
-//      host and from the controller), restarted once with the new flags; the
-//      key stays root:ssl-cert 0640, read through the units' group; Prometheus
+//      host and from the controller), restarted once with the new flags; their
+//      certificate and key in monitor.pem, root:prometheus 0640; Prometheus
 //      scrapes both and sends its alerts over https; the outputs, `npm run
 //      ctl status`, the harness's Monitoring/AlertWatch and the cluster page
 //      in a headless browser follow; a second up changes nothing;
