@@ -4,8 +4,7 @@
 // (or MONTLS_STACK's file), like Pulumi.moncap.yaml on a bridge and subnet of
 // its own but without the tls field (pg01, pg02: etcd, postgres, pgbouncer;
 // haproxy01: haproxy, etcd; client01: client, monitor; monitor timings 5 s /
-// 20 s, groupWait 5s, groupInterval 10s, localReceiver). Skipped when the file
-// is missing. A leftover stand is destroyed first and this run's at the end
+// 20 s, groupWait 5s, groupInterval 10s, localReceiver). A leftover stand is destroyed first and this run's at the end
 // (MONTLS_KEEP=1: brought up from where it is and left up).
 //   1. plain text: Prometheus and Alertmanager on http;
 //   2. tls.enabled: true by pulumi up: both serve https only with the monitor
@@ -49,7 +48,6 @@ import { ALERTMANAGER_PORT, LOCAL_SMTP_PORT, PROMETHEUS_PORT } from "../../src/r
 import { TLS_PATHS } from "../../src/tls/settings";
 
 const STACK = process.env.MONTLS_STACK ?? "montls";
-const STACK_FILE = path.join(REPO, `Pulumi.${STACK}.yaml`);
 const stand = new Stand(STACK, {
   PULUMI_CONFIG_PASSPHRASE: process.env.PULUMI_CONFIG_PASSPHRASE ?? "montls-stand-passphrase",
 });
@@ -95,7 +93,7 @@ const startedAt = (unit: string) =>
 /** A command's exit status on the monitor host (the command's own output dropped). */
 const exitOf = (command: string) => Number(stand.ssh(monitoring.host, `${command} >/dev/null 2>&1; echo $?`));
 
-describe.skipIf(!fs.existsSync(STACK_FILE))(`the monitor's TLS and e-mail on stack ${STACK}`, () => {
+describe(`the monitor's TLS and e-mail on stack ${STACK}`, () => {
   beforeAll(async () => {
     await stand.select();
     if (!KEEP) {
