@@ -97,11 +97,14 @@ function firingAlerts(access: StackAccess): string {
   const monitor = access.hostsWith(MONITOR_ROLE)[0];
   const url = access.outputs.alertmanagerUrl as string | undefined;
   if (!monitor || !url) return "Alerts: this stack has no monitor host (give a host the monitor role).";
+  // With TLS Alertmanager serves https with the monitor host's certificate: verified with the cluster's CAs.
+  const verify = url.startsWith("https:") ? ["--cacert", TLS_PATHS.ca] : [];
   const r = access.run(monitor, [
     "curl",
     "-fsS",
     "--max-time",
     "5",
+    ...verify,
     `${url}/api/v2/alerts?active=true&silenced=false&inhibited=false`,
   ]);
   if (r.code !== 0) throw new Error(`Alertmanager on ${monitor} did not answer: ${(r.stderr || r.stdout).trim()}`);

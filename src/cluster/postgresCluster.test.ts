@@ -569,10 +569,11 @@ describe("a stack with a monitor host", () => {
     expect(await waitsFor("cluster-proxy01-exporters-files")).toContain("cluster-proxy01-haproxy-gate");
     const gate = await waitsFor("cluster-mon01-monitor-gate");
     for (const h of ["pg01", "pg02", "proxy01", "mon01"]) expect(gate).toContain(`cluster-${h}-exporters-gate`);
+    // With TLS both listeners serve https only.
     expect(cluster.monitoring).toEqual({
-      prometheusUrl: "http://10.0.0.41:9090",
-      alertmanagerUrl: "http://10.0.0.41:9093",
-      clusterPageUrl: "http://10.0.0.41:9090/consoles/pg-cluster.html",
+      prometheusUrl: "https://10.0.0.41:9090",
+      alertmanagerUrl: "https://10.0.0.41:9093",
+      clusterPageUrl: "https://10.0.0.41:9090/consoles/pg-cluster.html",
     });
   });
 
@@ -588,9 +589,25 @@ describe("a stack with a monitor host", () => {
     }[];
     const dropIn = files.find((f) => f.path.startsWith("/etc/systemd/system/prometheus.service.d/"))!;
     expect(dropIn.content).toContain("SupplementaryGroups=ssl-cert");
+    // Both listeners serve https with the web configuration and monitor.pem (Alertmanager needs no ssl-cert).
+    expect(
+      files.find((f) => f.path.startsWith("/etc/systemd/system/prometheus-alertmanager.service.d/")),
+    ).toBeUndefined();
+    for (const unit of ["prometheus", "prometheus-alertmanager"])
+      expect(files.find((f) => f.path === `/etc/default/${unit}`)!.content).toContain(
+        "--web.config.file=/etc/prometheus/web-tls.yml",
+      );
+    expect(String(byName("cluster-mon01-monitor-web-config")!.inputs.stdin)).toContain(
+      "key_file: /etc/pulumi-patroni/tls/monitor.pem",
+    );
+    // monitor.pem: the monitor host's certificate and key, root:prometheus 0640, with its TLS files only.
+    const tlsFiles = (name: string) => String(byName(`cluster-${name}-tls-files`)!.inputs.stdin);
+    expect(tlsFiles("mon01")).toMatch(/\/etc\/pulumi-patroni\/tls\/monitor.pem 0640 root prometheus /);
+    expect(tlsFiles("pg01")).not.toContain("monitor.pem");
     const gate = String(byName("cluster-mon01-monitor-gate")!.inputs.create);
     expect(gate).toContain("patroni=10.0.0.11:8008");
-    expect(gate).toMatch(/TARGET_SCHEMES='[a-z ]*https/);
+    expect(gate).toMatch(/TARGET_SCHEMES='https https /);
+    expect(gate).toContain("PROMETHEUS='https://10.0.0.41:9090'");
     expect(gate).toContain("CURL_TLS=");
     // HAProxy's exporter answers the monitor only, over TLS.
     expect(String(byName("cluster-proxy01-haproxy-config")!.inputs.stdin)).toContain(

@@ -265,9 +265,9 @@ export class PostgresCluster extends pulumi.ComponentResource {
       const [n, a, o] = on(monitor, MONITOR_ROLE);
       new MonitorHost(n, { ...a, gateAfter: exporters.map((e) => e.ready) }, o);
       this.monitoring = {
-        prometheusUrl: prometheusUrl(monitor),
-        alertmanagerUrl: alertmanagerUrl(monitor),
-        clusterPageUrl: clusterPageUrl(monitor),
+        prometheusUrl: prometheusUrl(monitor, config.tls.enabled),
+        alertmanagerUrl: alertmanagerUrl(monitor, config.tls.enabled),
+        clusterPageUrl: clusterPageUrl(monitor, config.tls.enabled),
       };
     }
 

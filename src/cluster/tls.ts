@@ -9,6 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { hasRole } from "../config/topology";
 import { ClusterCa, HostCertificate } from "../providers/tlsCertificates";
 import { HAPROXY_ROLE, clientEntryPoints } from "../roles/haproxy/slice";
+import { MONITOR_ROLE } from "../roles/monitor/monitored";
 import { POSTGRES_ROLE } from "../roles/postgres/slice";
 import { HostConfig, StackConfig } from "../stack/stackConfig";
 import { certificateNames } from "../tls/names";
@@ -138,6 +139,11 @@ export function tlsFilesOf(
         // HAProxy reads it as root (its master process), at start and on every reload.
         ...(hasRole(host, HAPROXY_ROLE)
           ? [{ path: TLS_PATHS.haproxyPem, mode: "0600", owner: "root", group: "root", content: c + key }]
+          : []),
+        // Prometheus and Alertmanager (both run as prometheus) serve their https listeners with it;
+        // one file, so a renewal never shows them a certificate without its key.
+        ...(hasRole(host, MONITOR_ROLE)
+          ? [{ path: TLS_PATHS.monitorPem, mode: "0640", owner: "root", group: "prometheus", content: c + key }]
           : []),
       ];
       return {

@@ -77,6 +77,12 @@ export const TLS_PATHS = {
   key: `${TLS_DIR}/host.key`,
   /** Certificate and key in one file, as HAProxy reads them (HAProxy hosts only; root 0600). */
   haproxyPem: `${TLS_DIR}/haproxy.pem`,
+  /**
+   * Certificate and key in one file for Prometheus' and Alertmanager's https
+   * listeners (monitor hosts only; root:prometheus 0640: readable by the
+   * user both run as, not by the ssl-cert group).
+   */
+  monitorPem: `${TLS_DIR}/monitor.pem`,
   /** The cacert/cert/key lines every step script's curl reads (curl -K). */
   curlConfig: `${TLS_DIR}/curl.conf`,
 } as const;

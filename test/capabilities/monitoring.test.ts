@@ -3,9 +3,10 @@
 // etcd's third member on the HAProxy host, the client host carrying the
 // monitor role; TLS on). A leftover stand is destroyed first; this run's is
 // destroyed at the end.
-//   1. after the fresh deploy every scrape target is up, Patroni's REST API
-//      and HAProxy's exporter scraped over https (verified with the cluster's
-//      CA), and a second `pulumi up` has nothing to change;
+//   1. after the fresh deploy every scrape target is up, Patroni's REST API,
+//      HAProxy's exporter, Prometheus and Alertmanager scraped over https
+//      (verified with the cluster's CA), and a second `pulumi up` has nothing
+//      to change;
 //   2. a changed alert threshold is applied by `pulumi up` as a reload:
 //      Prometheus shows the new rule, its start time unchanged;
 //   3. a real fault: a replica's Patroni stopped raises PatroniMemberMissing
@@ -33,6 +34,7 @@ import { leaderOf, patroniCluster, waitWhole } from "../harness/clusterState";
 import { ctl } from "../harness/ctl";
 import { standTargets } from "../harness/scenario";
 import { connectAny } from "../harness/traffic";
+import { verifiedSpki } from "../harness/https";
 import { AlertWatch, expectEveryTargetUp, Monitoring } from "../harness/monitoring";
 import {
   HAPROXY_METRICS_PORT,
@@ -84,9 +86,17 @@ const PAGE_FOLLOWS_WITHIN_MS = 30_000;
 const PAGE_WHOLE_WITHIN_MS = 120_000;
 
 let browser: Browser | undefined;
-/** The one headless browser of this file, started on first use. */
+/**
+ * The one headless browser of this file, started on first use; with TLS it
+ * accepts the key of the certificate Prometheus serves, once verified here
+ * against the stack's CAs.
+ */
 async function theBrowser(): Promise<Browser> {
-  browser ??= await Browser.launch(new URL(pageUrl()).hostname);
+  if (!browser) {
+    const tls = monitoring.tls;
+    const trust = tls ? [await verifiedSpki(pageUrl(), tls)] : [];
+    browser = await Browser.launch(new URL(pageUrl()).hostname, trust);
+  }
   return browser;
 }
 const pageUrl = () => stand.outputs.clusterPageUrl as string;
@@ -182,6 +192,10 @@ describe("monitoring on its own stand", () => {
     expect(scheme("patroni")).toEqual(["https"]);
     expect(scheme("haproxy")).toEqual(["https"]);
     expect(scheme("etcd")).toEqual(["http"]);
+    // Prometheus and Alertmanager themselves serve https only (the stand has TLS).
+    expect(scheme("prometheus")).toEqual(["https"]);
+    expect(scheme("alertmanager")).toEqual(["https"]);
+    expect(monitoring.prometheus).toMatch(/^https:/);
     // Nothing fires on a healthy cluster.
     expect((await monitoring.activeAlerts()).map((a) => a.labels.alertname)).toEqual([]);
     const started = Date.now();

@@ -53,8 +53,13 @@ export class Browser {
   private buffer = "";
   private exited?: string;
 
-  /** Starts chromium; `allowHost` is the one host (name or address) the browser may reach. */
-  private constructor(allowHost: string) {
+  /**
+   * Starts chromium; `allowHost` is the one host (name or address) the
+   * browser may reach; `trustSpki`: the public keys (base64 sha256 of the
+   * SPKI, https.ts verifiedSpki) whose certificates it accepts though it
+   * does not know their CA (chromium reads no CA file; its own store is NSS).
+   */
+  private constructor(allowHost: string, trustSpki: readonly string[] = []) {
     const exe = findChromium();
     if (!exe)
       throw new Error(
@@ -77,6 +82,7 @@ export class Browser {
         "--disable-extensions",
         "--disable-sync",
         `--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE ${allowHost}`,
+        ...(trustSpki.length ? [`--ignore-certificate-errors-spki-list=${trustSpki.join(",")}`] : []),
         "about:blank",
       ],
       { stdio: ["ignore", "ignore", "pipe", "pipe", "pipe"] },
@@ -92,9 +98,9 @@ export class Browser {
     (this.proc.stdio[4] as Readable).on("data", (d: Buffer) => this.receive(d.toString()));
   }
 
-  /** A browser with one tab, allowed to reach `allowHost` only. */
-  static async launch(allowHost: string): Promise<Browser> {
-    const b = new Browser(allowHost);
+  /** A browser with one tab, allowed to reach `allowHost` only, accepting the keys of `trustSpki` (constructor). */
+  static async launch(allowHost: string, trustSpki: readonly string[] = []): Promise<Browser> {
+    const b = new Browser(allowHost, trustSpki);
     try {
       const { targetInfos } = await b.send("Target.getTargets");
       const page = (targetInfos as { type: string; targetId: string }[]).find((t) => t.type === "page");

@@ -1,7 +1,10 @@
 // The monitor of a stand as the tests see it: Prometheus' targets, the alerts
 // Alertmanager holds, what the local receiver was sent, and a watch that
-// records when an expected alert fires and when it resolves.
+// records when an expected alert fires and when it resolves. With TLS
+// Prometheus and Alertmanager serve https only: every request verifies them
+// with the stack's CAs (tlsCaCertificate).
 import { Stand } from "../helpers/stand";
+import { httpRequest, TlsClient } from "./https";
 
 export interface TargetHealth {
   readonly job: string;
@@ -29,6 +32,15 @@ export interface Notification {
   readonly alerts: { readonly status: string; readonly labels: AlertLabels; readonly startsAt: string }[];
 }
 
+/** One e-mail as the local receiver logged it (alert-receiver.py). */
+export interface ReceivedMail {
+  readonly from: string;
+  readonly to: string[];
+  readonly subject: string;
+  readonly user: string;
+  readonly password_sha256: string;
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class Monitoring {
@@ -44,15 +56,26 @@ export class Monitoring {
     return this.stand.outputs.alertmanagerUrl as string;
   }
 
+  /** The CAs the monitor's https listeners are verified with (TLS stacks). */
+  get tls(): TlsClient | undefined {
+    const ca = this.stand.outputs.tlsCaCertificate;
+    return typeof ca === "string" ? { ca } : undefined;
+  }
+
+  /** GET `url` (Prometheus' or Alertmanager's), verified with the stack's CAs when https; JSON. */
+  private async get<T>(url: string): Promise<T> {
+    const r = await httpRequest(url, { timeoutMs: 5000, tls: this.tls });
+    if (r.status !== 200) throw new Error(`GET ${url}: ${r.status} ${r.text}`);
+    return JSON.parse(r.text) as T;
+  }
+
   /** The monitor host's name. */
   get host(): string {
     return this.stand.hostsWith("monitor")[0];
   }
 
   async api<T>(path: string): Promise<T> {
-    const r = await fetch(`${this.prometheus}/api/v1/${path}`, { signal: AbortSignal.timeout(5000) });
-    if (!r.ok) throw new Error(`GET ${path}: ${r.status} ${await r.text()}`);
-    return ((await r.json()) as { data: T }).data;
+    return (await this.get<{ data: T }>(`${this.prometheus}/api/v1/${path}`)).data;
   }
 
   async targets(): Promise<TargetHealth[]> {
@@ -86,11 +109,7 @@ export class Monitoring {
 
   /** The alerts Alertmanager holds as active now (not silenced, not inhibited). */
   async activeAlerts(): Promise<ActiveAlert[]> {
-    const r = await fetch(`${this.alertmanager}/api/v2/alerts?active=true&silenced=false&inhibited=false`, {
-      signal: AbortSignal.timeout(5000),
-    });
-    if (!r.ok) throw new Error(`Alertmanager: ${r.status} ${await r.text()}`);
-    return (await r.json()) as ActiveAlert[];
+    return this.get<ActiveAlert[]>(`${this.alertmanager}/api/v2/alerts?active=true&silenced=false&inhibited=false`);
   }
 
   /**
@@ -107,6 +126,23 @@ export class Monitoring {
       .split("\n")
       .filter(Boolean)
       .map((l) => JSON.parse(l) as Notification);
+  }
+
+  /**
+   * Every e-mail the local receiver's SMTP listener (127.0.0.1:2525 on the
+   * monitor host) was sent: sender, recipients, subject, login and the sha256
+   * of the password it logged in with.
+   */
+  async mails(): Promise<ReceivedMail[]> {
+    const text = await this.stand.sshAsync(
+      this.host,
+      "cat /var/lib/pulumi-patroni-alert-receiver/mail.jsonl 2>/dev/null || true",
+      30_000,
+    );
+    return text
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as ReceivedMail);
   }
 
   /** The receiver's notifications about `alert` after `since`: whether it was sent firing, and resolved. */

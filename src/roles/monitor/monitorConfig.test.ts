@@ -21,7 +21,13 @@ import { TLS_PATHS } from "../../tls/settings";
 import { alertmanagerInput, renderAlertmanagerConfig } from "./alertmanagerConfig";
 import { exportersOn, PGBACKREST_EXPORTER, PGBOUNCER_EXPORTER, POSTGRES_EXPORTER } from "./exporters";
 import { renderClusterPage } from "./monitorFiles";
-import { renderPrometheusConfig, renderTargetsFile, targetsFile } from "./prometheusConfig";
+import {
+  renderPrometheusConfig,
+  renderTargetsFile,
+  renderWebConfig,
+  targetsFile,
+  WEB_CONFIG_PATH,
+} from "./prometheusConfig";
 import { FILE_JOBS, httpsJobs, scrapeTargets } from "./scrapeTargets";
 import {
   alertmanagerEnvironment,
@@ -120,6 +126,38 @@ describe("prometheus.yml and its target files", () => {
       expect(job(name).scheme).toBeUndefined();
     // Prometheus reads the key through its group.
     expect(renderSystemdDropIn(ctx, prometheusDropIn("ssl-cert"))).toContain("SupplementaryGroups=ssl-cert\n");
+    // Its own listener and Alertmanager's stay plain unless selfTls.
+    for (const name of ["prometheus", "alertmanager"]) expect(job(name).scheme).toBeUndefined();
+    expect(doc.alerting.alertmanagers[0].scheme).toBeUndefined();
+  });
+
+  it("with the monitor's listeners on TLS: itself, Alertmanager and its alerts over https, verified with the CA", () => {
+    const doc = yaml.load(
+      renderPrometheusConfig(ctx, {
+        clusterName: "pgcluster",
+        scrapeIntervalSeconds: 15,
+        self: { target: "10.0.26.20:9090", member: "mon", alertmanager: "10.0.26.20:9093" },
+        selfTls: true,
+        fileJobs: FILE_JOBS,
+        httpsJobs: ["patroni"],
+        tls: TLS_PATHS,
+      }),
+    ) as any;
+    const job = (name: string) => doc.scrape_configs.find((j: any) => j.job_name === name);
+    const https = { scheme: "https", tls_config: { ca_file: "/etc/pulumi-patroni/tls/ca.crt" } };
+    expect(job("prometheus")).toMatchObject(https);
+    expect(job("alertmanager")).toMatchObject(https);
+    expect(doc.alerting.alertmanagers).toEqual([{ ...https, static_configs: [{ targets: ["10.0.26.20:9093"] }] }]);
+    // The web configuration names the host's certificate and key; it holds no key itself.
+    const web = yaml.load(renderWebConfig(ctx, TLS_PATHS.monitorPem)) as any;
+    expect(web).toEqual({
+      tls_server_config: {
+        cert_file: "/etc/pulumi-patroni/tls/monitor.pem",
+        key_file: "/etc/pulumi-patroni/tls/monitor.pem",
+        min_version: "TLS12",
+      },
+    });
+    expect(renderWebConfig(ctx, TLS_PATHS.monitorPem)).not.toContain("PRIVATE KEY");
   });
 
   it("pgBackRest's exporter on the repository host, when there is one", () => {
@@ -255,6 +293,24 @@ describe("the services' flags", () => {
     const a = envOf(renderEnvironmentFile(ctx, alertmanagerEnvironment(m))).ARGS.split(" ");
     expect(a).toContain("--web.listen-address=10.0.26.20:9093");
     expect(a).toContain("--cluster.listen-address=");
+    expect([...p, ...a].join(" ")).not.toContain("web.config.file");
+    expect(p).toContain("--web.external-url=http://10.0.26.20:9090/");
+  });
+
+  it("with TLS both listeners read the web configuration and name themselves https", () => {
+    const m = {
+      address: "10.0.26.20",
+      prometheusPort: 9090,
+      alertmanagerPort: 9093,
+      retention: "30d",
+      webConfig: WEB_CONFIG_PATH,
+    };
+    const p = envOf(renderEnvironmentFile(ctx, prometheusEnvironment(m))).ARGS.split(" ");
+    const a = envOf(renderEnvironmentFile(ctx, alertmanagerEnvironment(m))).ARGS.split(" ");
+    expect(p).toContain(`--web.config.file=${WEB_CONFIG_PATH}`);
+    expect(p).toContain("--web.external-url=https://10.0.26.20:9090/");
+    expect(a).toContain(`--web.config.file=${WEB_CONFIG_PATH}`);
+    expect(a).toContain("--web.external-url=https://10.0.26.20:9093/");
   });
 
   it("an environment value that would break the file is refused", () => {

@@ -6,7 +6,10 @@
 // reports success even when Prometheus keeps its old configuration); a
 // changed flag (retention) restarts the service. Target files need neither:
 // Prometheus follows them. The gate waits until Prometheus scrapes exactly
-// the stack's targets, each answering, with every rule loaded.
+// the stack's targets, each answering, with every rule loaded. With TLS both
+// listeners serve https only, with the host's certificate (web-tls.yml): a
+// stack moved to TLS by pulumi up restarts both with the new flags once the
+// host's TLS files are in place (the stage waits for them).
 import * as pulumi from "@pulumi/pulumi";
 import { ShellCommand } from "../../providers/shellCommand";
 import { renderEnvironmentFile } from "../../render/environmentFile";
@@ -36,7 +39,9 @@ import {
   PROMETHEUS_RULES_PATH,
   renderPrometheusConfig,
   renderTargetsFile,
+  renderWebConfig,
   targetsFile,
+  WEB_CONFIG_PATH,
 } from "./prometheusConfig";
 import { FILE_JOBS, FileJob, httpsJobs, scrapeTargets } from "./scrapeTargets";
 import {
@@ -74,6 +79,7 @@ export class MonitorHost extends pulumi.ComponentResource {
     const m = config.monitor;
     const steps = new HostSteps(this, name, host, args.facts);
     const after = { dependsOn: args.dependsOn };
+    const tls = config.tls.enabled;
 
     // Prometheus: what it scrapes and what it alerts on.
     const targets = scrapeTargets(config, topology);
@@ -82,9 +88,10 @@ export class MonitorHost extends pulumi.ComponentResource {
       clusterName: config.cluster.name,
       scrapeIntervalSeconds: m.scrapeIntervalSeconds,
       self: { ...self, alertmanager: `${host.address}:${ALERTMANAGER_PORT}` },
+      selfTls: tls,
       fileJobs: FILE_JOBS,
       httpsJobs: httpsJobs(config),
-      tls: config.tls.enabled ? TLS_PATHS : undefined,
+      tls: tls ? TLS_PATHS : undefined,
     });
     const rules = renderAlertRules(managed, alertRules({ thresholds: m.thresholds, forSeconds: m.alertForSeconds }), {
       synchronousMode: config.cluster.dcs.synchronousMode,
@@ -95,12 +102,12 @@ export class MonitorHost extends pulumi.ComponentResource {
       prometheusPort: PROMETHEUS_PORT,
       alertmanagerPort: ALERTMANAGER_PORT,
       retention: m.retention,
+      webConfig: tls ? WEB_CONFIG_PATH : undefined,
     };
+    const webConfig = tls ? renderWebConfig(managed, TLS_PATHS.monitorPem) : undefined;
     const prometheusEnv = renderEnvironmentFile(managed, prometheusEnvironment(service));
-    // With TLS it reads the host's key: a changed drop-in restarts it like a changed flag.
-    const prometheusUnitDropIn = config.tls.enabled
-      ? renderSystemdDropIn(managed, prometheusDropIn(TLS_KEY_GROUP))
-      : undefined;
+    // With TLS Prometheus reads the host's key (its client certificate): a changed drop-in restarts it.
+    const unitDropIn = tls ? renderSystemdDropIn(managed, prometheusDropIn(TLS_KEY_GROUP)) : undefined;
     const alertmanagerEnv = renderEnvironmentFile(managed, alertmanagerEnvironment(service));
     const receiverUnit = renderSystemdDropIn(managed, alertReceiverUnit(LOCAL_RECEIVER_PORT, LOCAL_SMTP_PORT));
     const bundle: BundledFile[] = [
@@ -109,7 +116,7 @@ export class MonitorHost extends pulumi.ComponentResource {
         content: renderTargetsFile(managed, config.cluster.name, targets[job]),
       })),
       { path: environmentPath("prometheus"), content: prometheusEnv },
-      ...(prometheusUnitDropIn ? [{ path: dropInPath("prometheus.service"), content: prometheusUnitDropIn }] : []),
+      ...(unitDropIn ? [{ path: dropInPath("prometheus.service"), content: unitDropIn }] : []),
       { path: environmentPath("prometheus-alertmanager"), content: alertmanagerEnv },
       { path: CLUSTER_PAGE_PATH, content: renderClusterPage(managed) },
       ...(m.alertmanager.localReceiver
@@ -128,6 +135,16 @@ export class MonitorHost extends pulumi.ComponentResource {
       },
       after,
     );
+    // Checked by promtool (it loads the certificate and key) before it replaces the old one.
+    const webConfigFile = webConfig
+      ? [
+          steps.file(
+            "web-config",
+            { path: WEB_CONFIG_PATH, content: webConfig, validate: "promtool check web-config %s" },
+            { dependsOn: [files] },
+          ),
+        ]
+      : [];
     const rulesFile = steps.file(
       "rules",
       { path: PROMETHEUS_RULES_PATH, content: rules, validate: "promtool check rules %s" },
@@ -148,16 +165,16 @@ export class MonitorHost extends pulumi.ComponentResource {
       {
         unit: "prometheus",
         onChange: "restart",
-        triggers: [contentHash(prometheusEnv), ...(prometheusUnitDropIn ? [contentHash(prometheusUnitDropIn)] : [])],
+        triggers: [contentHash(prometheusEnv), ...(unitDropIn ? [contentHash(unitDropIn)] : [])],
       },
-      { dependsOn: [configFile, libraries] },
+      { dependsOn: [configFile, libraries, ...webConfigFile] },
     );
     const reloadTimeout = 60;
     const prometheusReloaded = steps.command(
       "prometheus-reload",
       {
         description: "prometheus reads its configuration and rules",
-        create: script("reload-prometheus", { URL: prometheusUrl(host), TIMEOUT: reloadTimeout }),
+        create: script("reload-prometheus", { URL: prometheusUrl(host, tls), TIMEOUT: reloadTimeout }),
         triggers: [contentHash(prometheusYml), contentHash(rules)],
         runOnlyOnTriggers: true,
       },
@@ -197,13 +214,13 @@ export class MonitorHost extends pulumi.ComponentResource {
     const alertmanager = steps.service(
       "alertmanager",
       { unit: "prometheus-alertmanager", onChange: "restart", triggers: [contentHash(alertmanagerEnv)] },
-      { dependsOn: [amFile] },
+      { dependsOn: [amFile, ...webConfigFile] },
     );
     const alertmanagerReloaded = steps.command(
       "alertmanager-reload",
       {
         description: "alertmanager reads its configuration",
-        create: script("reload-alertmanager", { URL: alertmanagerUrl(host), TIMEOUT: reloadTimeout }),
+        create: script("reload-alertmanager", { URL: alertmanagerUrl(host, tls), TIMEOUT: reloadTimeout }),
         triggers: [contentHash(alertmanagerYml), contentHash(smtpPassword)],
         runOnlyOnTriggers: true,
       },
@@ -230,7 +247,12 @@ export class MonitorHost extends pulumi.ComponentResource {
       `alertmanager=${host.address}:${ALERTMANAGER_PORT}`,
       ...FILE_JOBS.flatMap((job) => targets[job].map((t) => `${job}=${t.target}`)),
     ];
-    const schemes = expected.map((t) => (https.includes(t.split("=")[0] as FileJob) ? "https" : "http"));
+    const schemes = expected.map((t) => {
+      const job = t.split("=")[0];
+      return (tls && (job === "prometheus" || job === "alertmanager")) || https.includes(job as FileJob)
+        ? "https"
+        : "http";
+    });
     const gateAfter = pulumi
       .output(args.gateAfter)
       .apply((others) => [...others, prometheusReloaded, alertmanagerReloaded, ...receiver]);
@@ -239,8 +261,8 @@ export class MonitorHost extends pulumi.ComponentResource {
       {
         what: "prometheus and alertmanager",
         script: script("wait-monitor", {
-          PROMETHEUS: prometheusUrl(host),
-          ALERTMANAGER: alertmanagerUrl(host),
+          PROMETHEUS: prometheusUrl(host, tls),
+          ALERTMANAGER: alertmanagerUrl(host, tls),
           TARGETS: expected.join(" "),
           TARGET_SCHEMES: schemes.join(" "),
           RULES: ruleCount,

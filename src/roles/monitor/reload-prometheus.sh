@@ -2,8 +2,8 @@
 # reload), then proof it took them, since the reload itself reports success
 # even when Prometheus keeps the old configuration (promtool checked the
 # files before they were written). Started when it is not running.
-# Env: URL (Prometheus), TIMEOUT.
-runtime() { curl -fsS --max-time 3 "$URL/api/v1/status/runtimeinfo"; }
+# Env: URL (Prometheus; https with TLS, verified with the facts' CURL_TLS), TIMEOUT.
+runtime() { curl -fsS --max-time 3 -K "$CURL_TLS" "$URL/api/v1/status/runtimeinfo"; }
 if ! systemctl is-active --quiet prometheus; then
   systemctl start prometheus
   echo "prometheus started"

@@ -112,13 +112,23 @@ export interface MonitorHostInput {
   readonly prometheusPort: number;
   readonly alertmanagerPort: number;
   readonly retention: string;
+  /** With TLS: the web configuration both listeners read (webConfig.ts); they then serve https only. */
+  readonly webConfig?: string;
 }
 
 /**
  * prometheus.service's drop-in with TLS: the group that may read the host's
- * key (root:ssl-cert 0640), which Prometheus shows to Patroni's REST API.
+ * key (root:ssl-cert 0640), which Prometheus shows to Patroni's REST API as
+ * its client certificate. Its https listener (and Alertmanager's) use
+ * monitor.pem instead, readable by the prometheus user only.
  */
 export const prometheusDropIn = (keyGroup: string): UnitSections => ({ Service: { SupplementaryGroups: keyGroup } });
+
+const listener = (m: MonitorHostInput, port: number) => [
+  ...(m.webConfig ? [`--web.config.file=${m.webConfig}`] : []),
+  `--web.listen-address=${m.address}:${port}`,
+  `--web.external-url=${m.webConfig ? "https" : "http"}://${m.address}:${port}/`,
+];
 
 /** /etc/default/prometheus. The lifecycle API stays off: a reload is SIGHUP, after promtool has checked the files. */
 export function prometheusEnvironment(m: MonitorHostInput): [string, string][] {
@@ -129,14 +139,16 @@ export function prometheusEnvironment(m: MonitorHostInput): [string, string][] {
         "--config.file=/etc/prometheus/prometheus.yml",
         "--storage.tsdb.path=/var/lib/prometheus/metrics2/",
         `--storage.tsdb.retention.time=${m.retention}`,
-        `--web.listen-address=${m.address}:${m.prometheusPort}`,
-        `--web.external-url=http://${m.address}:${m.prometheusPort}/`,
+        ...listener(m, m.prometheusPort),
       ]),
     ],
   ];
 }
 
-/** /etc/default/prometheus-alertmanager: one Alertmanager, so no cluster listener (9094). */
+/**
+ * /etc/default/prometheus-alertmanager: one Alertmanager, so no cluster
+ * listener (9094) and no peers (nothing to give TLS there).
+ */
 export function alertmanagerEnvironment(m: MonitorHostInput): [string, string][] {
   return [
     [
@@ -144,8 +156,7 @@ export function alertmanagerEnvironment(m: MonitorHostInput): [string, string][]
       argsValue([
         "--config.file=/etc/prometheus/alertmanager.yml",
         "--storage.path=/var/lib/prometheus/alertmanager/",
-        `--web.listen-address=${m.address}:${m.alertmanagerPort}`,
-        `--web.external-url=http://${m.address}:${m.alertmanagerPort}/`,
+        ...listener(m, m.alertmanagerPort),
         "--cluster.listen-address=",
       ]),
     ],

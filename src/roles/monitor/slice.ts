@@ -142,9 +142,14 @@ export const monitorHostOf = <H extends { readonly roles: readonly string[] }>(t
   withRole(role: string): readonly H[];
 }): H | undefined => topology.withRole(MONITOR_ROLE)[0];
 
-export const prometheusUrl = (h: { readonly address: string }) => `http://${h.address}:${PROMETHEUS_PORT}`;
-export const alertmanagerUrl = (h: { readonly address: string }) => `http://${h.address}:${ALERTMANAGER_PORT}`;
-export const clusterPageUrl = (h: { readonly address: string }) => `${prometheusUrl(h)}/consoles/${CLUSTER_PAGE}`;
+/** With TLS (tls.enabled) Prometheus and Alertmanager serve https only, with the monitor host's certificate. */
+const scheme = (tls: boolean) => (tls ? "https" : "http");
+export const prometheusUrl = (h: { readonly address: string }, tls: boolean) =>
+  `${scheme(tls)}://${h.address}:${PROMETHEUS_PORT}`;
+export const alertmanagerUrl = (h: { readonly address: string }, tls: boolean) =>
+  `${scheme(tls)}://${h.address}:${ALERTMANAGER_PORT}`;
+export const clusterPageUrl = (h: { readonly address: string }, tls: boolean) =>
+  `${prometheusUrl(h, tls)}/consoles/${CLUSTER_PAGE}`;
 
 function monitorProblems(c: MonitorView, topology: Topology): string[] {
   const problems: string[] = [];

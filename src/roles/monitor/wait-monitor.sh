@@ -2,10 +2,10 @@
 # rule loaded, scrapes exactly the targets of the stack (file_sd follows a
 # changed target file by itself) and each of them answers from here, and
 # Alertmanager runs and is the one Prometheus sends to.
-# Env: PROMETHEUS, ALERTMANAGER (URLs), TARGETS (space separated JOB=ADDRESS:PORT),
+# Env: PROMETHEUS, ALERTMANAGER (URLs: https with TLS, verified with CURL_TLS), TARGETS (space separated JOB=ADDRESS:PORT),
 # TARGET_SCHEMES (http or https for each target, in order: https verified with the
 # cluster's CA and this host's certificate, fact CURL_TLS), RULES (how many), TIMEOUT.
-api() { curl -fsS --max-time 3 "$PROMETHEUS/api/v1/$1"; }
+api() { curl -fsS --max-time 3 -K "$CURL_TLS" "$PROMETHEUS/api/v1/$1"; }
 loaded() {
   local count
   api status/runtimeinfo | jq -e .data.reloadConfigSuccess >/dev/null || { echo "configuration not loaded"; return 1; }
@@ -31,7 +31,7 @@ for target in $TARGETS; do
   i=$((i + 1))
 done
 alertmanager_used() {
-  curl -fsS --max-time 3 "$ALERTMANAGER/-/ready" >/dev/null || { echo "alertmanager not ready"; return 1; }
+  curl -fsS --max-time 3 -K "$CURL_TLS" "$ALERTMANAGER/-/ready" >/dev/null || { echo "alertmanager not ready"; return 1; }
   api alertmanagers | jq -e --arg am "$ALERTMANAGER/api/v2/alerts" '[.data.activeAlertmanagers[].url] == [$am]' >/dev/null
 }
 wait_until "$TIMEOUT" "alertmanager ready and used by prometheus" alertmanager_used
