@@ -1021,11 +1021,11 @@ export function writeFaultReport(rows: readonly FaultRow[], meta: Record<string,
       .map(([k, v]) => `${k}: ${v}`)
       .join("; "),
     "",
-    "| profile | fault | outcome | leader | writes stopped (s) | bound (s) | acknowledged (per s before) | lost (RPO, s) | unknown | dual primary, DB rounds (last, s after heal) | dual primary, HAProxy rounds | HAProxy dropped the leader | probe Hz | new primary after (s) | etcd leader on its host | whole after heal (s) |",
-    "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+    "| profile | fault | outcome | leader | writes stopped (s) | bound (s) | acknowledged (per s before) | lost (RPO, s) | unknown | dual primary, DB rounds (last, s after heal) | dual primary, HAProxy rounds | HAProxy dropped the leader | probe Hz | new primary after (s) | leader key's TTL left at the fault (s) | new primary after the key's expiry (s) | etcd leader on its host | whole after heal (s) |",
+    "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ...rows.map(
       (r) =>
-        `| ${r.profile} | ${r.scenario} | ${r.outcome.replace(/\|/g, "/")} | ${r.leaderBefore} → ${r.leaderAfter ?? "none"} | ${sec(r.writeUnavailableMs)} | ${sec(r.boundMs)} | ${r.durability.acknowledged} (${r.ackRatePerS}) | ${r.lostAcknowledged}${r.rpoMs === undefined ? "" : ` (${sec(r.rpoMs)})`} | ${r.durability.unknown} | ${r.dualPrimaryRounds}${r.lastDualPrimaryAfterHealMs === undefined ? "" : ` (${sec(r.lastDualPrimaryAfterHealMs)})`} | ${r.dualProxyRounds} | ${r.leaderDrops ?? "-"} | ${r.probeRateHz} | ${r.marks.newPrimary && r.marks.fault ? sec(r.marks.newPrimary - r.marks.fault) : "-"} | ${r.etcdLeaderWithPatroniLeader === undefined ? "?" : r.etcdLeaderWithPatroniLeader ? "yes" : "no"} | ${sec(r.wholeAfterMs)} |`,
+        `| ${r.profile} | ${r.scenario} | ${r.outcome.replace(/\|/g, "/")} | ${r.leaderBefore} → ${r.leaderAfter ?? "none"} | ${sec(r.writeUnavailableMs)} | ${sec(r.boundMs)} | ${r.durability.acknowledged} (${r.ackRatePerS}) | ${r.lostAcknowledged}${r.rpoMs === undefined ? "" : ` (${sec(r.rpoMs)})`} | ${r.durability.unknown} | ${r.dualPrimaryRounds}${r.lastDualPrimaryAfterHealMs === undefined ? "" : ` (${sec(r.lastDualPrimaryAfterHealMs)})`} | ${r.dualProxyRounds} | ${r.leaderDrops ?? "-"} | ${r.probeRateHz} | ${r.marks.newPrimary && r.marks.fault ? sec(r.marks.newPrimary - r.marks.fault) : "-"} | ${r.marks.leaderKeyExpires && r.marks.fault ? sec(r.marks.leaderKeyExpires - r.marks.fault) : "-"} | ${r.marks.newPrimary && r.marks.leaderKeyExpires ? sec(r.marks.newPrimary - r.marks.leaderKeyExpires) : "-"} | ${r.etcdLeaderWithPatroniLeader === undefined ? "?" : r.etcdLeaderWithPatroniLeader ? "yes" : "no"} | ${sec(r.wholeAfterMs)} |`,
     ),
     "",
     ...rows.map((r) => `- **${r.scenario}** (${r.profile}): ${r.what}`),

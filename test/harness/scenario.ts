@@ -2,7 +2,7 @@
 // the fault, heal it, wait until the cluster is whole with no manual action,
 // then read every node and check the invariants.
 import { ETCDCTL, Stand } from "../helpers/stand";
-import { leaderOf, patroniCluster, readIdsEverywhere, waitWhole, WholeSpec } from "./clusterState";
+import { leaderKeyTtlLeft, leaderOf, patroniCluster, readIdsEverywhere, waitWhole, WholeSpec } from "./clusterState";
 import {
   checkDurability,
   DurabilityReport,
@@ -223,6 +223,10 @@ export async function runFault(stand: Stand, clusterName: string, scenario: Faul
   let alertsDone: Promise<readonly AlertOutcome[]> | undefined;
   try {
     await new Promise((r) => setTimeout(r, 3000));
+    // Where in the leader's renewal cycle the fault falls: its key expires
+    // this much later unless renewed (up to loop_wait of jitter on any failover time).
+    const ttlLeft = await leaderKeyTtlLeft(t.whole.etcdUrls ?? [], clusterName, t.whole.tls);
+    if (ttlLeft !== undefined) ctx.marks.leaderKeyExpires = Date.now() + ttlLeft * 1000 + 500;
     faultAt = Date.now();
     ctx.marks.fault = faultAt;
     if (expected.length > 0) watch = new AlertWatch(new Monitoring(stand), expected, faultAt);
