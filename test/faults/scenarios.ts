@@ -1034,7 +1034,7 @@ export function writeFaultReport(rows: readonly FaultRow[], meta: Record<string,
       .map(([k, v]) => `${k}: ${v}`)
       .join("; "),
     "",
-    "| profile | fault | outcome | leader | writes stopped (s) | bound (s) | acknowledged (per s before) | lost (RPO, s) | unknown | dual primary, DB rounds (last, s after heal) | dual primary, HAProxy rounds | HAProxy dropped the leader | probe Hz | new primary after (s) | leader key's TTL left at the fault (s) | new primary after the key's expiry (s) | etcd leader on its host | whole after heal (s) |",
+    "| profile | fault | outcome | leader | writes stopped (s) | bound (s) | acknowledged (per s before) | lost (RPO, s) | unknown | dual primary, DB rounds (last, s after heal) | dual primary, HAProxy rounds | HAProxy dropped the leader | probe Hz | new primary after (s) | leader key expired after (s) | new primary after the key's expiry (s) | etcd leader on its host | whole after heal (s) |",
     "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ...rows.map(
       (r) =>
