@@ -38,9 +38,13 @@ const cluster = () => stand.parsedConfig().cluster.name;
 const rows: FaultRow[] = [];
 /** PULUMI_PATRONI_FAULTS_KEEP=1: bring the stand up from where it is and leave it up (while developing); else fresh, destroyed after. */
 const KEEP = process.env.PULUMI_PATRONI_FAULTS_KEEP === "1";
+/** The stand's own DCS settings when the suite began: the bounds follow the suite's profiles, not these (a slowed stand must fail). */
+let standDcs = "";
 
 beforeAll(async () => {
   await stand.select();
+  const d = stand.parsedConfig().cluster.dcs;
+  standDcs = `ttl ${d.ttl}, loop_wait ${d.loopWait}, retry_timeout ${d.retryTimeout}, synchronous_mode ${d.synchronousMode ? "on" : "off"}`;
   // npm test's few run without the monitor host (about 4 minutes of its
   // budget: its deploy, and the holds until alerts fire); npm run faults
   // asserts every fault's alerts.
@@ -67,6 +71,7 @@ afterAll(async () => {
         commit,
         machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, load ${os.loadavg()[0].toFixed(1)}`,
         dcs: "ttl 30, loop_wait 10, retry_timeout 10 unless the profile says otherwise",
+        "stand's dcs at the start": standDcs,
         command: QUICK ? "npm test (its quick subset of the faults)" : "npm run faults",
         passed: `${rows.filter((r) => r.outcome === "passed").length} of ${rows.length}`,
       },

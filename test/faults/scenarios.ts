@@ -225,7 +225,13 @@ async function bestReplicaLagBytes(c: PgConnection): Promise<number> {
  * PostgreSQL is a writable primary, every 250 ms until stopped: how the
  * prober learns what an isolated old leader did, and when.
  */
-function sampleInside(stand: Stand, host: string): { stop: () => Promise<{ at: number; writable: boolean }[]> } {
+function sampleInside(
+  stand: Stand,
+  host: string,
+): {
+  firstWritable: (timeoutMs: number) => Promise<boolean>;
+  stop: () => Promise<{ at: number; writable: boolean }[]>;
+} {
   const ask = `runuser -u postgres -- psql -XAtc "SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'" 2>/dev/null`;
   // Bounded on its own too (10 min), and ends with SIGPIPE once nobody reads.
   const loop = `end=$((SECONDS+600)); while ((SECONDS < end)); do echo "$(date +%s%3N) $(${ask} || echo down)"; sleep 0.25; done`;
@@ -246,6 +252,12 @@ function sampleInside(stand: Stand, host: string): { stop: () => Promise<{ at: n
   });
   const exited = new Promise<void>((r) => child.on("close", () => r()));
   return {
+    // Under load the first answer (nsenter, psql) can take seconds: the cut waits for it.
+    firstWritable: async (timeoutMs) => {
+      const end = Date.now() + timeoutMs;
+      while (!samples.some((x) => x.writable) && Date.now() < end) await sleep(100);
+      return samples.some((x) => x.writable);
+    },
     stop: async () => {
       child.stdout.destroy();
       child.kill();
@@ -657,7 +669,8 @@ export const FAULTS: Record<string, FaultCase> = {
       what: "the leader's network link down (eth0 in its namespace) for 45 s, then up: it demotes itself, a replica takes over (seed 001)",
       inject: async (ctx) => {
         inside = sampleInside(ctx.stand, ctx.leader);
-        await sleep(1500); // a first answer from inside: writable
+        if (!(await inside.firstWritable(20_000)))
+          throw new Error(`${ctx.leader} did not answer as a writable primary from inside within 20 s`);
         ctx.marks.cut = Date.now();
         marks = ctx.marks;
         await ctx.stand.machineAsync("link-down", ctx.leader);
@@ -1021,11 +1034,11 @@ export function writeFaultReport(rows: readonly FaultRow[], meta: Record<string,
       .map(([k, v]) => `${k}: ${v}`)
       .join("; "),
     "",
-    "| profile | fault | outcome | leader | writes stopped (s) | bound (s) | acknowledged (per s before) | lost (RPO, s) | unknown | dual primary, DB rounds (last, s after heal) | dual primary, HAProxy rounds | HAProxy dropped the leader | probe Hz | new primary after (s) | etcd leader on its host | whole after heal (s) |",
-    "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+    "| profile | fault | outcome | leader | writes stopped (s) | bound (s) | acknowledged (per s before) | lost (RPO, s) | unknown | dual primary, DB rounds (last, s after heal) | dual primary, HAProxy rounds | HAProxy dropped the leader | probe Hz | new primary after (s) | leader key expired after (s) | new primary after the key's expiry (s) | etcd leader on its host | whole after heal (s) |",
+    "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ...rows.map(
       (r) =>
-        `| ${r.profile} | ${r.scenario} | ${r.outcome.replace(/\|/g, "/")} | ${r.leaderBefore} → ${r.leaderAfter ?? "none"} | ${sec(r.writeUnavailableMs)} | ${sec(r.boundMs)} | ${r.durability.acknowledged} (${r.ackRatePerS}) | ${r.lostAcknowledged}${r.rpoMs === undefined ? "" : ` (${sec(r.rpoMs)})`} | ${r.durability.unknown} | ${r.dualPrimaryRounds}${r.lastDualPrimaryAfterHealMs === undefined ? "" : ` (${sec(r.lastDualPrimaryAfterHealMs)})`} | ${r.dualProxyRounds} | ${r.leaderDrops ?? "-"} | ${r.probeRateHz} | ${r.marks.newPrimary && r.marks.fault ? sec(r.marks.newPrimary - r.marks.fault) : "-"} | ${r.etcdLeaderWithPatroniLeader === undefined ? "?" : r.etcdLeaderWithPatroniLeader ? "yes" : "no"} | ${sec(r.wholeAfterMs)} |`,
+        `| ${r.profile} | ${r.scenario} | ${r.outcome.replace(/\|/g, "/")} | ${r.leaderBefore} → ${r.leaderAfter ?? "none"} | ${sec(r.writeUnavailableMs)} | ${sec(r.boundMs)} | ${r.durability.acknowledged} (${r.ackRatePerS}) | ${r.lostAcknowledged}${r.rpoMs === undefined ? "" : ` (${sec(r.rpoMs)})`} | ${r.durability.unknown} | ${r.dualPrimaryRounds}${r.lastDualPrimaryAfterHealMs === undefined ? "" : ` (${sec(r.lastDualPrimaryAfterHealMs)})`} | ${r.dualProxyRounds} | ${r.leaderDrops ?? "-"} | ${r.probeRateHz} | ${r.marks.newPrimary && r.marks.fault ? sec(r.marks.newPrimary - r.marks.fault) : "-"} | ${r.marks.leaderKeyExpires && r.marks.fault ? sec(r.marks.leaderKeyExpires - r.marks.fault) : "-"} | ${r.marks.newPrimary && r.marks.leaderKeyExpires ? sec(r.marks.newPrimary - r.marks.leaderKeyExpires) : "-"} | ${r.etcdLeaderWithPatroniLeader === undefined ? "?" : r.etcdLeaderWithPatroniLeader ? "yes" : "no"} | ${sec(r.wholeAfterMs)} |`,
     ),
     "",
     ...rows.map((r) => `- **${r.scenario}** (${r.profile}): ${r.what}`),

@@ -2,6 +2,7 @@
 // until it is whole again after a fault: one running leader, every other
 // member streaming on the leader's timeline, nothing pending a restart, and
 // HAProxy routing to exactly that leader and to the replicas.
+import { PATRONI_NAMESPACE } from "../../src/roles/postgres/slice";
 import { getJson, httpRequest, TlsClient } from "./https";
 import { PgConnection } from "./pgwire";
 import { Credentials, ProbeNode, ProxyStats, proxyPrimaries, Target } from "./traffic";
@@ -83,6 +84,43 @@ export async function etcdNotWholeBecause(urls: readonly string[], tls?: TlsClie
     }
   }
   if (leaders.size !== 1) return `etcd members name ${leaders.size} leaders`;
+  return undefined;
+}
+
+/**
+ * Seconds left on the lease of Patroni's leader key (etcd's remaining TTL,
+ * whole seconds, rounded down), or undefined when no member answers or no
+ * key is held. Read as a fault comes, it fixes where in the leader's renewal
+ * cycle the fault fell: the key expires that much later whatever the fault.
+ */
+export async function leaderKeyTtlLeft(
+  urls: readonly string[],
+  clusterName: string,
+  tls?: TlsClient,
+): Promise<number | undefined> {
+  const key = Buffer.from(`${PATRONI_NAMESPACE}${clusterName}/leader`).toString("base64");
+  for (const url of urls) {
+    try {
+      const range = await httpRequest(`${url}/v3/kv/range`, {
+        method: "POST",
+        body: JSON.stringify({ key }),
+        timeoutMs: 2000,
+        tls,
+      });
+      const lease = (JSON.parse(range.text) as { kvs?: { lease?: string }[] }).kvs?.[0]?.lease;
+      if (range.status !== 200 || !lease) continue;
+      const live = await httpRequest(`${url}/v3/lease/timetolive`, {
+        method: "POST",
+        body: JSON.stringify({ ID: lease }),
+        timeoutMs: 2000,
+        tls,
+      });
+      const ttl = Number((JSON.parse(live.text) as { TTL?: string }).TTL);
+      if (live.status === 200 && Number.isFinite(ttl) && ttl >= 0) return ttl;
+    } catch {
+      // the next member
+    }
+  }
   return undefined;
 }
 

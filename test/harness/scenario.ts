@@ -2,7 +2,7 @@
 // the fault, heal it, wait until the cluster is whole with no manual action,
 // then read every node and check the invariants.
 import { ETCDCTL, Stand } from "../helpers/stand";
-import { leaderOf, patroniCluster, readIdsEverywhere, waitWhole, WholeSpec } from "./clusterState";
+import { leaderKeyTtlLeft, leaderOf, patroniCluster, readIdsEverywhere, waitWhole, WholeSpec } from "./clusterState";
 import {
   checkDurability,
   DurabilityReport,
@@ -213,6 +213,7 @@ export async function runFault(stand: Stand, clusterName: string, scenario: Faul
   writer.start();
   prober.start();
   let faultAt: number;
+  let keyRead: Promise<void> | undefined;
   let wholeAt: number;
   let healedAt: number;
   let wholeAfterMs: number;
@@ -228,6 +229,17 @@ export async function runFault(stand: Stand, clusterName: string, scenario: Faul
     if (expected.length > 0) watch = new AlertWatch(new Monitoring(stand), expected, faultAt);
     console.log(`[fault] ${scenario.name}: inject (leader ${leader})`);
     await scenario.inject(ctx);
+    // Where in the leader's renewal cycle the fault fell (up to loop_wait of
+    // jitter on any failover time): once the old leader can renew nothing,
+    // its key's expiry is fixed. Read after the injection, since a renewal
+    // can still slip in while it runs; asked of the other members first.
+    const own = stand.address(leader);
+    const etcdUrls = [...(t.whole.etcdUrls ?? [])].sort(
+      (a, b) => Number(a.includes(`//${own}:`)) - Number(b.includes(`//${own}:`)),
+    );
+    keyRead = leaderKeyTtlLeft(etcdUrls, clusterName, t.whole.tls).then((ttl) => {
+      if (ttl !== undefined) ctx.marks.leaderKeyExpires = Date.now() + ttl * 1000 + 500;
+    });
     await new Promise((r) => setTimeout(r, scenario.holdMs));
     // The fault lasts until its alerts fired (or the latest of their bounds passed).
     if (watch && !watch.allFired) {
@@ -257,6 +269,7 @@ export async function runFault(stand: Stand, clusterName: string, scenario: Faul
     await writer.stop();
     await prober.stop();
   }
+  await keyRead;
   const rows = await readIdsEverywhere(t.nodes, t.creds, table);
   const durability = checkDurability(writer.records, rows);
   const dual = dualPrimaryRounds(prober.rounds);
