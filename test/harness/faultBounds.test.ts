@@ -112,7 +112,9 @@ describe("fault bounds", () => {
         oldestLostAckAt: oldest,
         marks: { fault },
       });
-    expect(() => expectFaultInvariants(frozen, zombie({ "pg01:5432": 30, "pg01:6432": 28 }), DEFAULT_DCS)).not.toThrow();
+    expect(() =>
+      expectFaultInvariants(frozen, zombie({ "pg01:5432": 30, "pg01:6432": 28 }), DEFAULT_DCS),
+    ).not.toThrow();
     expect(() => expectFaultInvariants(frozen, zombie({ "pg01:5432": 30, entry: 1 }), DEFAULT_DCS)).toThrow(
       /acknowledged writes lost/,
     );
@@ -126,9 +128,9 @@ describe("fault bounds", () => {
       expectFaultInvariants(frozen, zombie({ "pg01:5432": 30 }), { ...DEFAULT_DCS, synchronousMode: true }),
     ).toThrow(/acknowledged writes lost/);
     // A fault with no unfenced node: the old leader's direct acknowledgements count like any.
-    expect(() =>
-      expectFaultInvariants(FAULTS["power-loss-leader"], zombie({ "pg01:5432": 2 }), DEFAULT_DCS),
-    ).toThrow(/acknowledged writes lost/);
+    expect(() => expectFaultInvariants(FAULTS["power-loss-leader"], zombie({ "pg01:5432": 2 }), DEFAULT_DCS)).toThrow(
+      /acknowledged writes lost/,
+    );
   });
 
   it("link down: the cut-off leader must demote itself within ttl and before another node takes writes", () => {

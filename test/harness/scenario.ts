@@ -84,7 +84,9 @@ export interface FaultReport {
   /** The lost ones by where they were acknowledged: "entry" (HAProxy), or a node's port (a zombie primary's). */
   readonly lostByWriter: Readonly<Record<string, number>>;
   /** The writers straight to each node's PostgreSQL and PgBouncer: acknowledged, refused (read-only) and unknown, by port. */
-  readonly direct: Readonly<Record<string, { readonly ack: number; readonly failed: number; readonly unknown: number }>>;
+  readonly direct: Readonly<
+    Record<string, { readonly ack: number; readonly failed: number; readonly unknown: number }>
+  >;
   readonly durability: DurabilityReport;
   /** Probe rounds with two writable primaries at the database, and at HAProxy's primary port. */
   readonly dualPrimaryRounds: number;
@@ -307,7 +309,10 @@ export async function runFault(stand: Stand, clusterName: string, scenario: Faul
     direct: Object.fromEntries(
       directWriters.map((d, i) => {
         const n = (s: WriteRecord["status"]) => d.records.filter((r) => r.status === s).length;
-        return [`${t.direct[i].name}:${t.direct[i].port}`, { ack: n("ack"), failed: n("failed"), unknown: n("unknown") }];
+        return [
+          `${t.direct[i].name}:${t.direct[i].port}`,
+          { ack: n("ack"), failed: n("failed"), unknown: n("unknown") },
+        ];
       }),
     ),
     durability,
