@@ -864,15 +864,10 @@ export const FAULTS: Record<string, FaultCase> = {
     let sink = "";
     return {
       name: "latency-leader-link",
-      writesContinue: true,
-      // A new session costs about six round trips (TCP, TLS, SCRAM): past 2 s at this latency. Measured with the
-      // writer's default 2 s connect timeout: once HAProxy had cut the sessions (one failed check), no new one
-      // opened and writes stopped 65.7 s. libpq waits as long as connect_timeout says (default: for ever).
-      writer: { ...PACED_WRITER, connectTimeoutMs: 10_000 },
-      pauseBound: () => s(10),
+      pauseBound: () => s(60 + 15),
       pauseWhy:
-        "every round trip to the leader takes a few hundred ms longer (queueing on its narrowed link); the leader renews its key and HAProxy's checks pass (timeout 3 s): nothing fails over",
-      what: "the leader's outgoing link narrowed to 4 Mbit/s with a 150 kB queue kept full by a bulk TCP stream (bufferbloat: about 350 ms per round trip, measured; this kernel has no netem) for 60 s: writes go on, slower (clients allowing a new session 10 s); nothing fails over",
+        "HAProxy's check must connect and finish TLS within inter (500 ms: its connect timeout is the lower of timeout connect and inter); at about 350 ms per round trip it cannot, so HAProxy takes the leader out for the whole fault (60 s) and writes through the entry stop until the latency ends; nothing fails over",
+      what: "the leader's outgoing link narrowed to 4 Mbit/s with a 150 kB queue kept full by a bulk TCP stream (bufferbloat: about 350 ms per round trip, measured; this kernel has no netem) for 60 s: nothing fails over, nothing is lost, but HAProxy's checks time out and writes through the entry stop until the latency ends (a finding: see docs/faults.md)",
       inject: async (ctx) => {
         marks = ctx.marks;
         sink = ctx.stand.hostsWith("client")[0] ?? ctx.replicas[1] ?? ctx.replicas[0];

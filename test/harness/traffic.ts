@@ -99,8 +99,6 @@ export interface WriterOptions {
    * only new connections show what the new one routes.
    */
   readonly reconnectMs?: number;
-  /** How long a new session may take to open (TCP, TLS, authentication) before the writer tries again. */
-  readonly connectTimeoutMs?: number;
   /** The first id this writer uses: writers sharing a table take disjoint ranges. */
   readonly firstId?: number;
   /** Recorded with each write (WriteRecord.via): where this writer writes, when not through the entry. */
@@ -147,7 +145,6 @@ export class Writer {
       rowsPerStatement: 1,
       statementTimeoutMs: 4000,
       reconnectMs: 0,
-      connectTimeoutMs: 2000,
       firstId: 1,
       via: "",
       ...options,
@@ -179,12 +176,7 @@ export class Writer {
       }
       if (!c || c.isClosed) {
         try {
-          c = await connectAny(
-            this.targets,
-            this.creds,
-            this.o.connectTimeoutMs,
-            this.o.via ? "writer-direct" : `writer-${conn}`,
-          );
+          c = await connectAny(this.targets, this.creds, 2000, this.o.via ? "writer-direct" : `writer-${conn}`);
           openedAt = Date.now();
         } catch {
           c = undefined;
