@@ -210,6 +210,96 @@ async function holdBackReplication(stand: Stand, leader: string, replicas: reado
     );
 }
 
+/**
+ * Drops each packet of the leader's link with probability `p`, both ways:
+ * a clsact qdisc on eth0 in the leader's own namespace, with a classic BPF
+ * filter in direct-action mode on egress and on ingress that draws a random
+ * number per packet (the ancillary load SKF_AD_RANDOM) and answers
+ * TC_ACT_SHOT below p * 2^32, TC_ACT_OK above. This kernel has neither
+ * netem nor iptables on the controller; cls_bpf and clsact are built in.
+ */
+async function lossOnLink(stand: Stand, host: string, p: number): Promise<void> {
+  const tc = (...args: string[]) => run("tc", ["-n", `pp-${stand.stack}-${host}`, ...args]);
+  const threshold = Math.round(p * 2 ** 32);
+  // ld rand; jge threshold ? pass : drop; ret TC_ACT_OK (0); ret TC_ACT_SHOT (2).
+  const bytecode = `4,32 0 0 ${2 ** 32 - 4096 + 56},53 0 1 ${threshold},6 0 0 0,6 0 0 2`;
+  await tc("qdisc", "replace", "dev", "eth0", "clsact");
+  for (const dir of ["egress", "ingress"])
+    await tc("filter", "add", "dev", "eth0", dir, "protocol", "all", "prio", "1", "bpf", "bytecode", bytecode, "da");
+}
+
+/** Port of the throwaway TCP stream that keeps the leader's narrowed link busy (latencyOnLink). */
+const FILLER_PORT = 9099;
+
+/**
+ * Latency on the leader's link without netem: its egress (in its own
+ * namespace) goes through one htb class of `rateMbit` with a `queueBytes`
+ * FIFO, and a bulk TCP stream from the leader to `sink` keeps that FIFO
+ * full, so every packet the leader sends waits about queueBytes / rate
+ * (bufferbloat: the delay a saturated uplink adds; TCP's own losses at the
+ * full FIFO come with it). Every other flow shares the queue.
+ */
+async function latencyOnLink(
+  stand: Stand,
+  host: string,
+  sink: string,
+  rateMbit: number,
+  queueBytes: number,
+): Promise<void> {
+  const tc = (...args: string[]) => run("tc", ["-n", `pp-${stand.stack}-${host}`, ...args]);
+  await tc("qdisc", "replace", "dev", "eth0", "root", "handle", "1:", "htb", "default", "10");
+  const rate = `${rateMbit}mbit`;
+  await tc("class", "add", "dev", "eth0", "parent", "1:", "classid", "1:10", "htb", "rate", rate, "ceil", rate);
+  await tc("qdisc", "add", "dev", "eth0", "parent", "1:10", "bfifo", "limit", String(queueBytes));
+  // This kernel's default congestion control is BBR, which keeps a queue short on purpose: the filler's
+  // connection (its own route to the sink) uses CUBIC, as a bulk upload on a Debian host does, and fills it.
+  await run("ip", [
+    "-n",
+    `pp-${stand.stack}-${host}`,
+    "route",
+    "replace",
+    `${stand.address(sink)}/32`,
+    "dev",
+    "eth0",
+    "congctl",
+    "cubic",
+  ]);
+  await stand.sshAsync(
+    sink,
+    `systemd-run --quiet --unit=fault-filler-sink bash -c 'exec nc -lk ${FILLER_PORT} >/dev/null'`,
+    30_000,
+  );
+  await stand.sshAsync(
+    host,
+    `systemd-run --quiet --unit=fault-filler bash -c 'exec nc ${stand.address(sink)} ${FILLER_PORT} </dev/zero'`,
+    30_000,
+  );
+}
+
+/** Undoes latencyOnLink: the filler stopped, the leader's egress back to its default qdisc. */
+async function latencyOff(stand: Stand, host: string, sink: string): Promise<void> {
+  await Promise.allSettled([
+    stand.sshAsync(host, "systemctl stop fault-filler; systemctl reset-failed fault-filler || true", 30_000),
+    stand.sshAsync(sink, "systemctl stop fault-filler-sink; systemctl reset-failed fault-filler-sink || true", 30_000),
+  ]);
+  await run("tc", ["-n", `pp-${stand.stack}-${host}`, "qdisc", "del", "dev", "eth0", "root"]);
+  await run("ip", ["-n", `pp-${stand.stack}-${host}`, "route", "del", `${stand.address(sink)}/32`, "dev", "eth0"]);
+}
+
+/** Round-trip times (ms) of `count` pings from `from` to `to`'s address, one every 200 ms; lost ones left out. */
+async function pingMs(stand: Stand, from: string, to: string, count: number): Promise<number[]> {
+  const out = await stand.sshAsync(from, `ping -n -c ${count} -i 0.2 -W 3 ${stand.address(to)} || true`, 60_000);
+  return [...out.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]));
+}
+
+/** Median and largest of some round-trip times, and how many of `sent` came back, into the run's marks. */
+function markPings(marks: Record<string, number>, key: string, rtts: number[], sent: number): void {
+  const sorted = [...rtts].sort((a, b) => a - b);
+  marks[`${key}RttMedianMs`] = sorted.length ? sorted[Math.floor(sorted.length / 2)] : -1;
+  marks[`${key}RttMaxMs`] = sorted.length ? sorted[sorted.length - 1] : -1;
+  marks[`${key}PingLossPct`] = Math.round((100 * (sent - rtts.length)) / sent);
+}
+
 /** Bytes of WAL the most advanced replica has not written yet, as the leader sees it (pg_stat_replication). */
 async function bestReplicaLagBytes(c: PgConnection): Promise<number> {
   const [[lag]] = await c.query(
@@ -756,6 +846,60 @@ export const FAULTS: Record<string, FaultCase> = {
     wholeWithinMs: 180_000,
     leaderChanges: true,
   },
+  "loss-leader-link": (() => {
+    let pings: Promise<number[]> | undefined;
+    let marks: Record<string, number> = {};
+    return {
+      name: "loss-leader-link",
+      writesContinue: true,
+      pauseBound: (t) => s(t.ttl),
+      pauseWhy:
+        "nothing fails over (the leader renews its key through the retransmits), but HAProxy's checks (fall 2, timeout 3 s) fail now and then and take the leader out, cutting every session (measured: 10 times in 60 s, writes stopped 17.4 s at most); past ttl the leader would have lost its key",
+      what: "30% of the packets on the leader's link dropped at random, both ways, for 60 s (cls_bpf on clsact: this kernel has no netem): nothing fails over, nothing acknowledged is lost; writes go on, far slower (HAProxy flaps the leader out and back)",
+      inject: async (ctx) => {
+        marks = ctx.marks;
+        await lossOnLink(ctx.stand, ctx.leader, 0.3);
+        // Measured, not assumed: pings from a replica to the leader while the loss is on.
+        pings = pingMs(ctx.stand, ctx.replicas[0], ctx.leader, 100);
+      },
+      holdMs: 60_000,
+      heal: async (ctx) => {
+        await run("tc", ["-n", `pp-${ctx.stand.stack}-${ctx.leader}`, "qdisc", "del", "dev", "eth0", "clsact"]);
+        markPings(marks, "fault", (await pings) ?? [], 100);
+      },
+      wholeWithinMs: 90_000,
+      leaderChanges: false,
+    } satisfies FaultCase;
+  })(),
+  "latency-leader-link": (() => {
+    let pings: Promise<number[]> | undefined;
+    let marks: Record<string, number> = {};
+    let sink = "";
+    return {
+      name: "latency-leader-link",
+      pauseBound: () => s(60 + 15),
+      pauseWhy:
+        "HAProxy's check must connect and finish TLS within inter (500 ms: its connect timeout is the lower of timeout connect and inter); at about 350 ms per round trip it cannot, so HAProxy takes the leader out for the whole fault (60 s) and writes through the entry stop until the latency ends; nothing fails over",
+      what: "the leader's outgoing link narrowed to 4 Mbit/s with a 150 kB queue kept full by a bulk TCP stream (bufferbloat: about 350 ms per round trip, measured; this kernel has no netem) for 60 s: nothing fails over, nothing is lost, but HAProxy's checks time out and writes through the entry stop until the latency ends (a finding: see docs/faults.md)",
+      inject: async (ctx) => {
+        marks = ctx.marks;
+        sink = ctx.stand.hostsWith("client")[0] ?? ctx.replicas[1] ?? ctx.replicas[0];
+        markPings(marks, "before", await pingMs(ctx.stand, ctx.replicas[0], ctx.leader, 5), 5);
+        await latencyOnLink(ctx.stand, ctx.leader, sink, 4, 150_000);
+        pings = (async () => {
+          await sleep(3000); // the queue fills
+          return pingMs(ctx.stand, ctx.replicas[0], ctx.leader, 100);
+        })();
+      },
+      holdMs: 60_000,
+      heal: async (ctx) => {
+        markPings(marks, "fault", (await pings) ?? [], 100);
+        await latencyOff(ctx.stand, ctx.leader, sink);
+      },
+      wholeWithinMs: 90_000,
+      leaderChanges: false,
+    } satisfies FaultCase;
+  })(),
   "partition-replicas": {
     name: "partition-replicas",
     writesContinue: true,
@@ -867,7 +1011,11 @@ export const FAULTS: Record<string, FaultCase> = {
 };
 
 /**
- * No acknowledged write lost; except, for a fault that holds the replicas
+ * No acknowledged write lost, through the entry or straight to a node;
+ * except, under asynchronous replication, what an old leader that could not
+ * be fenced (dualAtDatabaseExpected: no watchdog here) acknowledged to the
+ * writers straight to its ports after the fault, rewound away when it
+ * rejoined; and, for a fault that holds the replicas
  * back under asynchronous replication, the writes acknowledged while they
  * were held back (and a moment before: WAL already queued when the hold
  * began), which must then be lost (else the writer proved nothing), with
@@ -878,8 +1026,29 @@ function expectDurability(fault: FaultCase, report: FaultReport, timings: DcsTim
   const lostIds = JSON.stringify(
     Object.fromEntries(Object.entries(report.durability.lost).map(([n, ids]) => [n, ids.slice(0, 20)])),
   );
-  if (!fault.lossUnderAsync || timings.synchronousMode) {
-    expect(report.lostAcknowledged, `acknowledged writes lost: ${lostIds}`).toBe(0);
+  const where = JSON.stringify(report.lostByWriter);
+  if (timings.synchronousMode) {
+    expect(report.lostAcknowledged, `acknowledged writes lost (by writer ${where}): ${lostIds}`).toBe(0);
+    return;
+  }
+  if (!fault.lossUnderAsync) {
+    // A node that cannot be fenced (no watchdog) stays a writable primary after a replica took over: under
+    // asynchronous replication what it acknowledged to a client writing to it directly is rewound away when
+    // it rejoins. Only those may be lost: none through the entry, none acknowledged by any other node.
+    const zombie = fault.dualAtDatabaseExpected
+      ? Object.entries(report.lostByWriter)
+          .filter(([via]) => via.split(":")[0] === report.leaderBefore)
+          .reduce((n, [, lost]) => n + lost, 0)
+      : 0;
+    expect(
+      report.lostAcknowledged - zombie,
+      `acknowledged writes lost (by writer ${where}; the old leader's own may be): ${lostIds}`,
+    ).toBe(0);
+    if (zombie > 0)
+      expect(
+        report.oldestLostAckAt,
+        "only writes the old leader acknowledged after the fault are lost",
+      ).toBeGreaterThanOrEqual(report.marks.fault);
     return;
   }
   const stalled = report.marks.stalled;
@@ -999,6 +1168,8 @@ export function failedRow(scenario: string, profile: string, what: string, bound
     leaderDrops: NaN,
     writeUnavailableMs: NaN,
     lostAcknowledged: NaN,
+    lostByWriter: {},
+    direct: {},
     durability,
     dualPrimaryRounds: NaN,
     dualProxyRounds: NaN,
@@ -1008,6 +1179,7 @@ export function failedRow(scenario: string, profile: string, what: string, bound
     writes: 0,
     acks: { beforeFault: NaN, duringFault: NaN, afterWhole: NaN },
     ackRatePerS: NaN,
+    ackRateDuringFaultPerS: NaN,
     marks: {},
   };
 }
@@ -1034,11 +1206,21 @@ export function writeFaultReport(rows: readonly FaultRow[], meta: Record<string,
       .map(([k, v]) => `${k}: ${v}`)
       .join("; "),
     "",
-    "| profile | fault | outcome | leader | writes stopped (s) | bound (s) | acknowledged (per s before) | lost (RPO, s) | unknown | dual primary, DB rounds (last, s after heal) | dual primary, HAProxy rounds | HAProxy dropped the leader | probe Hz | new primary after (s) | leader key expired after (s) | new primary after the key's expiry (s) | etcd leader on its host | whole after heal (s) |",
-    "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+    "| profile | fault | outcome | leader | writes stopped (s) | bound (s) | acknowledged (per s before / during) | lost (RPO, s; by writer) | direct writes acknowledged (by port) | unknown | dual primary, DB rounds (last, s after heal) | dual primary, HAProxy rounds | HAProxy dropped the leader | probe Hz | new primary after (s) | leader key expired after (s) | new primary after the key's expiry (s) | etcd leader on its host | whole after heal (s) |",
+    "|---|---|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ...rows.map(
       (r) =>
-        `| ${r.profile} | ${r.scenario} | ${r.outcome.replace(/\|/g, "/")} | ${r.leaderBefore} → ${r.leaderAfter ?? "none"} | ${sec(r.writeUnavailableMs)} | ${sec(r.boundMs)} | ${r.durability.acknowledged} (${r.ackRatePerS}) | ${r.lostAcknowledged}${r.rpoMs === undefined ? "" : ` (${sec(r.rpoMs)})`} | ${r.durability.unknown} | ${r.dualPrimaryRounds}${r.lastDualPrimaryAfterHealMs === undefined ? "" : ` (${sec(r.lastDualPrimaryAfterHealMs)})`} | ${r.dualProxyRounds} | ${r.leaderDrops ?? "-"} | ${r.probeRateHz} | ${r.marks.newPrimary && r.marks.fault ? sec(r.marks.newPrimary - r.marks.fault) : "-"} | ${r.marks.leaderKeyExpires && r.marks.fault ? sec(r.marks.leaderKeyExpires - r.marks.fault) : "-"} | ${r.marks.newPrimary && r.marks.leaderKeyExpires ? sec(r.marks.newPrimary - r.marks.leaderKeyExpires) : "-"} | ${r.etcdLeaderWithPatroniLeader === undefined ? "?" : r.etcdLeaderWithPatroniLeader ? "yes" : "no"} | ${sec(r.wholeAfterMs)} |`,
+        `| ${r.profile} | ${r.scenario} | ${r.outcome.replace(/\|/g, "/")} | ${r.leaderBefore} → ${r.leaderAfter ?? "none"} | ${sec(r.writeUnavailableMs)} | ${sec(r.boundMs)} | ${r.durability.acknowledged} (${r.ackRatePerS} / ${r.ackRateDuringFaultPerS}) | ${r.lostAcknowledged}${r.rpoMs === undefined ? "" : ` (${sec(r.rpoMs)})`}${
+          Object.keys(r.lostByWriter).length
+            ? ` ${Object.entries(r.lostByWriter)
+                .map(([w, n]) => `${w}: ${n}`)
+                .join(", ")}`
+            : ""
+        } | ${
+          Object.entries(r.direct)
+            .map(([port, d]) => `${port}: ${d.ack}`)
+            .join(", ") || "-"
+        } | ${r.durability.unknown} | ${r.dualPrimaryRounds}${r.lastDualPrimaryAfterHealMs === undefined ? "" : ` (${sec(r.lastDualPrimaryAfterHealMs)})`} | ${r.dualProxyRounds} | ${r.leaderDrops ?? "-"} | ${r.probeRateHz} | ${r.marks.newPrimary && r.marks.fault ? sec(r.marks.newPrimary - r.marks.fault) : "-"} | ${r.marks.leaderKeyExpires && r.marks.fault ? sec(r.marks.leaderKeyExpires - r.marks.fault) : "-"} | ${r.marks.newPrimary && r.marks.leaderKeyExpires ? sec(r.marks.newPrimary - r.marks.leaderKeyExpires) : "-"} | ${r.etcdLeaderWithPatroniLeader === undefined ? "?" : r.etcdLeaderWithPatroniLeader ? "yes" : "no"} | ${sec(r.wholeAfterMs)} |`,
     ),
     "",
     ...rows.map((r) => `- **${r.scenario}** (${r.profile}): ${r.what}`),

@@ -10,6 +10,8 @@ const report = (over: Partial<FaultReport>): FaultReport => ({
   leaderAfter: "pg02",
   writeUnavailableMs: 30_000,
   lostAcknowledged: 0,
+  lostByWriter: {},
+  direct: {},
   durability: {
     acknowledged: 2000,
     unknown: 4,
@@ -28,6 +30,7 @@ const report = (over: Partial<FaultReport>): FaultReport => ({
   writes: 2004,
   acks: { beforeFault: 100, duringFault: 0, afterWhole: 100 },
   ackRatePerS: 100,
+  ackRateDuringFaultPerS: 0,
   marks: {},
   ...over,
 });
@@ -94,6 +97,38 @@ describe("fault bounds", () => {
     expect(() => expectFaultInvariants(fault, lost(0, NaN), sync)).not.toThrow();
     // Any other fault loses nothing, asynchronous or not.
     expect(() => expectFaultInvariants(FAULTS["power-loss-leader"], lost(40, stalled + 200), DEFAULT_DCS)).toThrow(
+      /acknowledged writes lost/,
+    );
+  });
+
+  it("a zombie primary: under async only the old leader's own direct acknowledgements may be lost, under sync none", () => {
+    const frozen = FAULTS["sigstop-patroni-leader"];
+    const fault = 1_000_000;
+    const zombie = (lostByWriter: Record<string, number>, oldest = fault + 20_000) =>
+      report({
+        writeUnavailableMs: 15_000,
+        lostAcknowledged: Object.values(lostByWriter).reduce((a, b) => a + b, 0),
+        lostByWriter,
+        oldestLostAckAt: oldest,
+        marks: { fault },
+      });
+    expect(() =>
+      expectFaultInvariants(frozen, zombie({ "pg01:5432": 30, "pg01:6432": 28 }), DEFAULT_DCS),
+    ).not.toThrow();
+    expect(() => expectFaultInvariants(frozen, zombie({ "pg01:5432": 30, entry: 1 }), DEFAULT_DCS)).toThrow(
+      /acknowledged writes lost/,
+    );
+    expect(() => expectFaultInvariants(frozen, zombie({ "pg02:5432": 3 }), DEFAULT_DCS)).toThrow(
+      /acknowledged writes lost/,
+    );
+    expect(() => expectFaultInvariants(frozen, zombie({ "pg01:5432": 30 }, fault - 5000), DEFAULT_DCS)).toThrow(
+      /after the fault/,
+    );
+    expect(() =>
+      expectFaultInvariants(frozen, zombie({ "pg01:5432": 30 }), { ...DEFAULT_DCS, synchronousMode: true }),
+    ).toThrow(/acknowledged writes lost/);
+    // A fault with no unfenced node: the old leader's direct acknowledgements count like any.
+    expect(() => expectFaultInvariants(FAULTS["power-loss-leader"], zombie({ "pg01:5432": 2 }), DEFAULT_DCS)).toThrow(
       /acknowledged writes lost/,
     );
   });

@@ -4,6 +4,7 @@ import {
   acksBetween,
   checkDurability,
   lostWrites,
+  lostByWriter,
   dualPrimaryRounds,
   dualProxyRounds,
   lostCount,
@@ -111,5 +112,19 @@ describe("proxyDrops", () => {
     ];
     expect(proxyDrops(rounds, "pg1")).toBe(2);
     expect(proxyDrops(rounds.slice(0, 1), "pg1")).toBe(0);
+  });
+});
+
+describe("lost writes by writer", () => {
+  it("counts each lost acknowledgement under the port that gave it (entry for HAProxy)", () => {
+    const writes: WriteRecord[] = [
+      w(1, "ack"),
+      w(2, "ack"),
+      { ...w(100, "ack"), via: "pg01:5432" },
+      { ...w(101, "ack"), via: "pg01:6432" },
+      { ...w(102, "failed"), via: "pg02:5432" },
+    ];
+    const r = checkDurability(writes, { pg01: [1], pg02: [1] });
+    expect(lostByWriter(writes, r)).toEqual({ entry: 1, "pg01:5432": 1, "pg01:6432": 1 });
   });
 });

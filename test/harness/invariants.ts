@@ -9,6 +9,8 @@ export interface WriteRecord {
   readonly status: "ack" | "failed" | "unknown";
   readonly sentAt: number;
   readonly doneAt: number;
+  /** Where the write went: undefined for the entry (HAProxy), else a node's port ("pg01:5432"): a zombie primary is offered writes too. */
+  readonly via?: string;
 }
 
 /** One probe round: which nodes answered as a writable primary, and which HAProxy primary-backend servers were up. */
@@ -152,6 +154,17 @@ export function proxyDrops(rounds: readonly ProbeRound[], member: string): numbe
 export function lostWrites(writes: readonly WriteRecord[], r: DurabilityReport): WriteRecord[] {
   const lost = new Set(Object.values(r.lost).flat());
   return writes.filter((w) => w.status === "ack" && lost.has(w.id)).sort((a, b) => a.doneAt - b.doneAt);
+}
+
+/**
+ * The acknowledged writes missing from some node, counted by where they
+ * were acknowledged ("entry", or a node's port): a zombie primary's
+ * acknowledgements, rewound away when it rejoined, show under its name.
+ */
+export function lostByWriter(writes: readonly WriteRecord[], r: DurabilityReport): Record<string, number> {
+  const by: Record<string, number> = {};
+  for (const w of lostWrites(writes, r)) by[w.via ?? "entry"] = (by[w.via ?? "entry"] ?? 0) + 1;
+  return by;
 }
 
 /** Acknowledgements whose answer came in (from, to]. */

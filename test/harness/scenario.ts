@@ -10,8 +10,10 @@ import {
   dualProxyRounds,
   staleProxyRounds,
   acksBetween,
+  lostByWriter,
   lostCount,
   lostWrites,
+  WriteRecord,
   ProbeRound,
   proxyDrops,
   writeUnavailabilityMs,
@@ -23,6 +25,8 @@ import { SslOptions } from "./pgwire";
 import {
   createWriteTable,
   Credentials,
+  DIRECT_ID_RANGE,
+  DIRECT_WRITER,
   PACED_WRITER,
   parseLibpqUri,
   ProbeNode,
@@ -75,7 +79,14 @@ export interface FaultReport {
   readonly leaderAfter?: string;
   /** Longest stretch with no acknowledged write, from the fault on (ms). */
   readonly writeUnavailableMs: number;
+  /** Acknowledged writes lost, through the entry and straight to each node together. */
   readonly lostAcknowledged: number;
+  /** The lost ones by where they were acknowledged: "entry" (HAProxy), or a node's port (a zombie primary's). */
+  readonly lostByWriter: Readonly<Record<string, number>>;
+  /** The writers straight to each node's PostgreSQL and PgBouncer: acknowledged, refused (read-only) and unknown, by port. */
+  readonly direct: Readonly<
+    Record<string, { readonly ack: number; readonly failed: number; readonly unknown: number }>
+  >;
   readonly durability: DurabilityReport;
   /** Probe rounds with two writable primaries at the database, and at HAProxy's primary port. */
   readonly dualPrimaryRounds: number;
@@ -98,6 +109,8 @@ export interface FaultReport {
   readonly acks: { readonly beforeFault: number; readonly duringFault: number; readonly afterWhole: number };
   /** Acknowledgements per second in the 3 s before the fault: the writer's power. */
   readonly ackRatePerS: number;
+  /** Acknowledgements per second between inject and heal: how much a fault that lets writes go on slows them. */
+  readonly ackRateDuringFaultPerS: number;
   /** How far back acknowledged writes were lost, from the moment the primary was lost (ms): the RPO in time; undefined when none was. */
   readonly rpoMs?: number;
   /** When the oldest lost write was acknowledged (ms since the epoch). */
@@ -142,6 +155,13 @@ export function standTargets(stand: Stand, clusterName: string, ssl?: SslOptions
   };
   const pgHosts = stand.hostsWith("postgres");
   const nodes: ProbeNode[] = pgHosts.map((name) => ({ name, host: stand.address(name), port: 5432 }));
+  // Every port a client could reach a node's database on directly: PostgreSQL, and PgBouncer where the node has one.
+  const bouncers = stand.hostsWith("pgbouncer");
+  const bouncerPort = stand.parsedConfig().pgbouncer.port;
+  const direct: ProbeNode[] = [
+    ...nodes,
+    ...nodes.filter((n) => bouncers.includes(n.name)).map((n) => ({ ...n, port: bouncerPort })),
+  ];
   const page = (name: string, url: string): ProxyStats => ({
     name,
     url,
@@ -166,7 +186,7 @@ export function standTargets(stand: Stand, clusterName: string, ssl?: SslOptions
     primaryLogin: { targets: entry.hosts, creds },
     etcdUrls,
   };
-  return { primary: entry.hosts, creds, nodes, stats, proxies, whole };
+  return { primary: entry.hosts, creds, nodes, direct, stats, proxies, whole };
 }
 
 /** Rounds per second in [from, to]. */
@@ -209,8 +229,18 @@ export async function runFault(stand: Stand, clusterName: string, scenario: Faul
   const table = `harness_${scenario.name.replace(/[^a-z0-9]+/gi, "_").toLowerCase()}_${Date.now()}`;
   await createWriteTable(t.primary, t.creds, table);
   const writer = new Writer(t.primary, t.creds, table, scenario.writer ?? PACED_WRITER);
+  // Besides the entry: one paced session straight to each node's PostgreSQL and PgBouncer (see DIRECT_WRITER).
+  const directWriters = t.direct.map(
+    (n, i) =>
+      new Writer(n, t.creds, table, {
+        ...DIRECT_WRITER,
+        firstId: (i + 1) * DIRECT_ID_RANGE,
+        via: `${n.name}:${n.port}`,
+      }),
+  );
   const prober = new Prober(t.nodes, t.creds, t.proxies);
   writer.start();
+  for (const d of directWriters) d.start();
   prober.start();
   let faultAt: number;
   let keyRead: Promise<void> | undefined;
@@ -266,17 +296,18 @@ export async function runFault(stand: Stand, clusterName: string, scenario: Faul
     await new Promise((r) => setTimeout(r, 2000));
   } finally {
     if (!alertsDone) watch?.stop();
-    await writer.stop();
+    await Promise.all([writer.stop(), ...directWriters.map((d) => d.stop())]);
     await prober.stop();
   }
   await keyRead;
   const rows = await readIdsEverywhere(t.nodes, t.creds, table);
-  const durability = checkDurability(writer.records, rows);
+  const all: WriteRecord[] = [...writer.records, ...directWriters.flatMap((d) => d.records)];
+  const durability = checkDurability(all, rows);
   const dual = dualPrimaryRounds(prober.rounds);
   // When another node first answered as a writable primary (the new leader, or a second primary).
   const newPrimary = prober.rounds.find((r) => r.at >= faultAt && r.writable.some((n) => n !== leader));
   if (newPrimary) ctx.marks.newPrimary = newPrimary.at;
-  const lost = lostWrites(writer.records, durability);
+  const lost = lostWrites(all, durability);
   // What waiting for the alerts to resolve added to the run: the wait once everything else was done.
   const readAt = Date.now();
   const alerts = await alertsDone;
@@ -287,6 +318,16 @@ export async function runFault(stand: Stand, clusterName: string, scenario: Faul
     leaderAfter: leaderOf(await patroniCluster(t.whole.restUrls, t.whole.tls)),
     writeUnavailableMs: writeUnavailabilityMs(writer.records, faultAt),
     lostAcknowledged: lostCount(durability),
+    lostByWriter: lostByWriter(all, durability),
+    direct: Object.fromEntries(
+      directWriters.map((d, i) => {
+        const n = (s: WriteRecord["status"]) => d.records.filter((r) => r.status === s).length;
+        return [
+          `${t.direct[i].name}:${t.direct[i].port}`,
+          { ack: n("ack"), failed: n("failed"), unknown: n("unknown") },
+        ];
+      }),
+    ),
     durability,
     dualPrimaryRounds: dual.length,
     dualProxyRounds: dualProxyRounds(prober.rounds).length,
@@ -304,6 +345,7 @@ export async function runFault(stand: Stand, clusterName: string, scenario: Faul
       afterWhole: acksBetween(writer.records, wholeAt, wholeAt + 2000),
     },
     ackRatePerS: Math.round(acksBetween(writer.records, faultAt - 3000, faultAt) / 3),
+    ackRateDuringFaultPerS: Math.round(acksBetween(writer.records, faultAt, healedAt) / ((healedAt - faultAt) / 1000)),
     rpoMs: lost.length ? (ctx.marks.primaryLost ?? faultAt) - lost[0].doneAt : undefined,
     oldestLostAckAt: lost[0]?.doneAt,
     marks: ctx.marks,

@@ -99,6 +99,10 @@ export interface WriterOptions {
    * only new connections show what the new one routes.
    */
   readonly reconnectMs?: number;
+  /** The first id this writer uses: writers sharing a table take disjoint ranges. */
+  readonly firstId?: number;
+  /** Recorded with each write (WriteRecord.via): where this writer writes, when not through the entry. */
+  readonly via?: string;
 }
 
 /** 4 sessions, one row every 40 ms each: enough to time a pause, light on 2 cores. */
@@ -109,10 +113,20 @@ export const PACED_WRITER: WriterOptions = { connections: 4, intervalMs: 40, row
  * shows (issue 27: the paced writer could not tell async from sync).
  */
 export const SATURATING_WRITER: WriterOptions = { connections: 16, intervalMs: 0, rowsPerStatement: 5 };
+/**
+ * One session straight to one node's port (PostgreSQL or PgBouncer), a row
+ * every 200 ms: a zombie primary (an old leader that has not demoted yet)
+ * is offered writes, which HAProxy never sends it. Replicas refuse them
+ * (read-only: "failed", expected).
+ */
+export const DIRECT_WRITER: WriterOptions = { connections: 1, intervalMs: 200, rowsPerStatement: 1 };
+
+/** Ids each direct writer may use (from its firstId): far more than a run writes. */
+export const DIRECT_ID_RANGE = 100_000_000;
 
 export class Writer {
   readonly records: WriteRecord[] = [];
-  private nextId = 1;
+  private nextId: number;
   private running = false;
   private loops: Promise<void>[] = [];
   private readonly targets: readonly Target[];
@@ -131,8 +145,11 @@ export class Writer {
       rowsPerStatement: 1,
       statementTimeoutMs: 4000,
       reconnectMs: 0,
+      firstId: 1,
+      via: "",
       ...options,
     };
+    this.nextId = this.o.firstId;
   }
 
   start(): void {
@@ -159,7 +176,7 @@ export class Writer {
       }
       if (!c || c.isClosed) {
         try {
-          c = await connectAny(this.targets, this.creds, 2000, `writer-${conn}`);
+          c = await connectAny(this.targets, this.creds, 2000, this.o.via ? "writer-direct" : `writer-${conn}`);
           openedAt = Date.now();
         } catch {
           c = undefined;
@@ -183,7 +200,8 @@ export class Writer {
         if (status === "unknown") c.destroy();
       }
       const doneAt = Date.now();
-      for (const id of ids) this.records.push({ id, status, sentAt, doneAt });
+      const via = this.o.via || undefined;
+      for (const id of ids) this.records.push({ id, status, sentAt, doneAt, ...(via ? { via } : {}) });
       // Yield even when saturating, so the prober and the harness's timers run.
       await sleep(this.o.intervalMs);
     }
