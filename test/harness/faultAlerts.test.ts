@@ -69,8 +69,8 @@ describe("the fault suite's alerts on the faults stand", () => {
   it("the archive's fault: a repository host, bounds from the rule's own for (5 minutes) and the archiver's retry", () => {
     expect(hosts("backup")).toEqual(["backup01"]);
     const [a] = FAULTS["archive-failing-repository"].alerts!(ctx, c.monitor);
-    // 10 (condition) + 5 (scrape) + 5 (timeout) + 300 (for) + 5 (evaluation) + 5 (groupWait) + 15 (margin).
-    expect(a.firesWithinMs).toBe(345_000);
+    // 70 (archive-push's timeout) + 5 (scrape) + 5 (timeout) + 300 (for) + 5 (evaluation) + 5 (groupWait) + 15 (margin).
+    expect(a.firesWithinMs).toBe(405_000);
     // 70 (the archiver's retry) + 10 (scrape, evaluation) + 5 (timeout) + 10 (groupInterval) + 15 (margin).
     expect(a.resolvesWithinMs).toBe(110_000);
     expect(a.why).toContain("300 (for)");
