@@ -19,7 +19,11 @@
 //      comparison), new connections and persistent ones;
 //   4. memory of each service and of the controller, the size of the state;
 //   5. fresh deploys with 5 and 7 PostgreSQL nodes (skipped with --quick);
-//   6. the switchover and failover figures of the last fault-suite run.
+//   6. the switchover and failover figures of the last fault-suite run;
+//   7. on a stand with a monitor host (`--stack NAME --only monitor`, or the
+//      whole run when the bench stand has one): what monitoring costs, pgbench
+//      through HAProxy with Prometheus scraping and with it frozen, runs
+//      alternating, and each monitoring service's memory and CPU per host.
 import * as childProcess from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -32,8 +36,10 @@ import { packagesFor } from "../src/stack/stackConfig";
 import { scriptsIn } from "../src/steps/stepScript";
 import { deployPhases, parseStepLog, summarizeTimeline, TimelineSummary } from "./timeline";
 import { verifyFull } from "../src/tls/settings";
+import { PACKAGED_EXPORTERS } from "../src/roles/monitor/exporters";
+import { ALERT_RECEIVER_UNIT } from "../src/roles/monitor/monitorFiles";
 
-/** `--stack NAME --only tls|backup`: that section alone, on a deployed stand of another stack (no deploy, no destroy). */
+/** `--stack NAME --only tls|backup|monitor [--rounds N]`: that section alone, on a deployed stand of another stack (no deploy, no destroy). */
 const argValue = (flag: string) => {
   const i = process.argv.indexOf(flag);
   return i > 0 ? process.argv[i + 1] : undefined;
@@ -622,6 +628,217 @@ async function backupSection(): Promise<void> {
   }
 }
 
+/** The monitoring services, where a host runs them (src/roles/monitor: the monitor host's, and the exporters of each role). */
+const MONITORING_UNITS = [
+  "prometheus",
+  "prometheus-alertmanager",
+  ALERT_RECEIVER_UNIT.replace(/\.service$/, ""),
+  ...PACKAGED_EXPORTERS.map((e) => e.unit),
+];
+
+/** One service's cost on one host at one moment: systemd's accounting where it has it, else the kernel's per process. */
+interface UnitSample {
+  /** Bytes: MemoryCurrent, else the PSS of the unit's processes. */
+  memory: number;
+  memorySource: "MemoryCurrent" | "PSS";
+  /** CPU seconds so far: CPUUsageNSec, else utime+stime (with reaped children's) of the unit's processes. */
+  cpu: number;
+  cpuSource: "CPUUsageNSec" | "/proc/PID/stat";
+}
+
+/**
+ * Every running monitoring service of `host`: systemd's MemoryCurrent and
+ * CPUUsageNSec when it accounts them (not on the local stand's machines: their
+ * cgroup2 hierarchy has no memory or cpu controller), else the kernel's figures
+ * for the processes of the unit's cgroup.
+ */
+async function sampleMonitoringUnits(host: string): Promise<Record<string, UnitSample>> {
+  const script = [
+    `ticks=$(getconf CLK_TCK)`,
+    `for u in ${MONITORING_UNITS.join(" ")}; do`,
+    `  systemctl is-active -q "$u" || continue`,
+    `  cg=$(systemctl show -p ControlGroup --value "$u")`,
+    // "[not set]" where systemd does not account them: one word, so the line splits in six.
+    `  mem=$(systemctl show -p MemoryCurrent --value "$u" | tr -d ' '); cpu=$(systemctl show -p CPUUsageNSec --value "$u" | tr -d ' ')`,
+    `  t=0; pss=0`,
+    // The unit's cgroup: in the unified hierarchy, or the named systemd one (a hybrid layout, as the local stand's).
+    `  procs=$(cat "/sys/fs/cgroup$cg/cgroup.procs" 2>/dev/null || cat "/sys/fs/cgroup/unified$cg/cgroup.procs" 2>/dev/null || cat "/sys/fs/cgroup/systemd$cg/cgroup.procs")`,
+    `  for pid in $procs; do`,
+    // Fields after "pid (comm) ": utime, stime, cutime, cstime are the 12th to the 15th.
+    `    s=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null) || continue`,
+    `    t=$((t + $(echo "$s" | awk '{print $12 + $13 + $14 + $15}')))`,
+    `    pss=$((pss + $(awk '/^Pss:/ {print $2}' "/proc/$pid/smaps_rollup" 2>/dev/null || echo 0)))`,
+    `  done`,
+    `  echo "$u $mem $cpu $t $pss $ticks"`,
+    `done`,
+  ].join("\n");
+  const out = await stand.sshAsync(host, script, 60_000);
+  const samples: Record<string, UnitSample> = {};
+  for (const line of out.trim().split("\n").filter(Boolean)) {
+    const [unit, mem, cpu, ticks, pssKiB, clk] = line.split(" ");
+    const accounted = (v: string) => /^\d+$/.test(v) && v !== "18446744073709551615";
+    samples[unit] = {
+      memory: accounted(mem) ? Number(mem) : Number(pssKiB) * 1024,
+      memorySource: accounted(mem) ? "MemoryCurrent" : "PSS",
+      cpu: accounted(cpu) ? Number(cpu) / 1e9 : Number(ticks) / Number(clk),
+      cpuSource: accounted(cpu) ? "CPUUsageNSec" : "/proc/PID/stat",
+    };
+  }
+  return samples;
+}
+
+/**
+ * What monitoring costs (a stand with a monitor host: `--stack NAME --only monitor`):
+ * pgbench through HAProxy 5000 and PgBouncer with Prometheus scraping every
+ * target, and with Prometheus frozen (nothing scrapes: the exporters idle),
+ * alternating A/B/A/B... so the shared cores' drift hits both alike; the
+ * tps of each run and the ratio. Over the runs with scraping, each
+ * monitoring service's CPU (as a share of one core) and its memory, per host.
+ */
+async function monitorSection(): Promise<void> {
+  const monitorHost = stand.hostsWith("monitor")[0];
+  if (!monitorHost) throw new Error(`stack ${STACK} has no monitor host: nothing to measure`);
+  const monitor = stand.parsedConfig().monitor;
+  const clusterName = stand.parsedConfig().cluster.name;
+  const targets = standTargets(stand, clusterName);
+  const leader = leaderOf(await patroniCluster(targets.whole.restUrls, targets.whole.tls))!;
+  const haproxy = new URL(stand.outputs.primaryUri);
+  const su = stand.superuserPassword;
+  const conn = (host: string, port: number | string) =>
+    `host=${host} port=${port} user=postgres dbname=app ${verified()}`;
+  const prometheus = stand.outputs.prometheusUrl as string;
+  const hosts = Object.keys(stand.outputs.hosts as Record<string, unknown>);
+  const rounds = Number(argValue("--rounds") ?? 3);
+  const seconds = 20;
+  meta.monitor = `${monitorHost}: scrapes every ${monitor.scrapeIntervalSeconds} s, rules evaluated as often; ${hosts.length} hosts`;
+  const prometheusReady = async () => {
+    const started = Date.now();
+    for (;;) {
+      const ok = await fetch(`${prometheus}/-/ready`, { signal: AbortSignal.timeout(3000) })
+        .then((r) => r.ok)
+        .catch(() => false);
+      if (ok) return;
+      if (Date.now() - started > 120_000) throw new Error("Prometheus not ready 120 s after its start");
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  };
+  // Scraping paused by freezing Prometheus (SIGSTOP: no scrape, no rule evaluation, no CPU; the exporters idle)
+  // rather than stopping it: a start replays its WAL and scrapes everything at once, which the next run would pay.
+  const scraping = async (on: boolean) => {
+    await stand.sshAsync(
+      monitorHost,
+      `kill -${on ? "CONT" : "STOP"} "$(systemctl show -p MainPID --value prometheus)"`,
+    );
+    if (on) {
+      await prometheusReady();
+      // The scrapes it missed are not made up: one interval and it is back to its pace.
+      await new Promise((r) => setTimeout(r, monitor.scrapeIntervalSeconds * 1000 + 2000));
+    }
+  };
+  const sampleAll = async () =>
+    Object.fromEntries(await Promise.all(hosts.map(async (h) => [h, await sampleMonitoringUnits(h)] as const)));
+  stand.ssh(
+    "client01",
+    `PGPASSWORD="$(cat)" pgbench -i -q -s 10 "${conn(stand.address(leader), 5432)}" >/dev/null 2>&1`,
+    su,
+  );
+  const workloads: [string, string][] = [
+    ["select-only, persistent, 10 clients", `-S -c 10 -j 2 -T ${seconds}`],
+    ["TPC-B-like, persistent, 10 clients", `-c 10 -j 2 -T ${seconds}`],
+  ];
+  // CPU seconds per host and unit over the runs with scraping, their wall time, the last memory seen.
+  const cpu: Record<string, Record<string, number>> = {};
+  const memory: Record<string, Record<string, UnitSample>> = {};
+  let scrapedWall = 0;
+  const loads: number[] = [];
+  try {
+    for (const [label, args] of workloads) {
+      const tps: Record<"scraping" | "frozen", number[]> = { scraping: [], frozen: [] };
+      for (let round = 0; round < rounds; round++) {
+        for (const mode of ["scraping", "frozen"] as const) {
+          await scraping(mode === "scraping");
+          const before = mode === "scraping" ? await sampleAll() : undefined;
+          const t0 = Date.now();
+          const r = pgbench(conn(haproxy.hostname, haproxy.port), args, su);
+          const wall = (Date.now() - t0) / 1000;
+          loads.push(os.loadavg()[0]);
+          tps[mode].push(r.tps);
+          console.log(
+            `[bench] monitoring | ${label}, round ${round + 1}, ${mode}: ${r.tps.toFixed(0)} tps (load ${os.loadavg()[0].toFixed(1)})`,
+          );
+          if (before) {
+            const after = await sampleAll();
+            scrapedWall += wall;
+            for (const [h, units] of Object.entries(after)) {
+              for (const [u, a] of Object.entries(units)) {
+                const b = before[h]?.[u];
+                if (!b) continue;
+                const spent = (cpu[h] ??= {});
+                spent[u] = (spent[u] ?? 0) + a.cpu - b.cpu;
+                (memory[h] ??= {})[u] = a;
+              }
+            }
+          }
+        }
+      }
+      const runs = (m: "scraping" | "frozen") => tps[m].map((t) => t.toFixed(0)).join(", ");
+      const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+      record(
+        "monitoring",
+        `${label}, through HAProxy: Prometheus scraping, tps`,
+        avg(tps.scraping),
+        "tps",
+        `runs ${runs("scraping")}`,
+      );
+      record(
+        "monitoring",
+        `${label}, through HAProxy: Prometheus frozen (no scrapes), tps`,
+        avg(tps.frozen),
+        "tps",
+        `runs ${runs("frozen")}`,
+      );
+      record(
+        "monitoring",
+        `${label}: scraping / frozen`,
+        avg(tps.scraping) / avg(tps.frozen),
+        "x",
+        `${rounds} rounds alternating, ${seconds} s each`,
+      );
+    }
+  } finally {
+    await scraping(true);
+    stand.ssh(
+      "client01",
+      `PGPASSWORD="$(cat)" pgbench -i -I d "${conn(stand.address(leader), 5432)}" >/dev/null 2>&1`,
+      su,
+    );
+  }
+  let total = 0;
+  for (const h of hosts) {
+    for (const [u, seconds] of Object.entries(cpu[h] ?? {})) {
+      const m = memory[h][u];
+      total += seconds;
+      record(
+        "monitoring",
+        `${h}: ${u} CPU while scraping`,
+        (100 * seconds) / scrapedWall,
+        "% of a core",
+        `${seconds.toFixed(1)} CPU s in ${scrapedWall.toFixed(0)} s (${m.cpuSource})`,
+      );
+      record("monitoring", `${h}: ${u} memory`, m.memory / 2 ** 20, "MiB", m.memorySource);
+    }
+  }
+  record(
+    "monitoring",
+    "every monitoring service of the stand, CPU while scraping",
+    (100 * total) / scrapedWall,
+    "% of a core",
+    `the controller has ${cores}`,
+  );
+  meta["monitoring load"] =
+    `load average (1 min) during the runs ${Math.min(...loads).toFixed(1)} to ${Math.max(...loads).toFixed(1)} on ${cores} cores`;
+}
+
 async function footprintSection(): Promise<void> {
   const state = (await stand.run(["stack", "export"])).stdout;
   const resources = JSON.parse(state).deployment?.resources ?? [];
@@ -710,7 +927,8 @@ function writeResults(complete: boolean): string {
     new Date().toISOString().slice(0, 10) +
     (only ? `-${only}` : quick ? "-quick" : "") +
     (complete ? "" : "-incomplete");
-  const command = `npm run bench${only ? ` -- --stack ${STACK} --only ${only}` : quick ? " -- --quick" : ""}`;
+  const rounds = argValue("--rounds") ? ` --rounds ${argValue("--rounds")}` : "";
+  const command = `npm run bench${only ? ` -- --stack ${STACK} --only ${only}${rounds}` : quick ? " -- --quick" : ""}`;
   fs.writeFileSync(
     path.join(dir, `bench-${stamp}.json`),
     JSON.stringify({ meta: { ...meta, command }, figures, timelines }, null, 2) + "\n",
@@ -761,7 +979,11 @@ function writeResults(complete: boolean): string {
 async function main(): Promise<void> {
   await stand.select();
   if (only) {
-    const sections: Record<string, () => Promise<void>> = { tls: tlsSection, backup: backupSection };
+    const sections: Record<string, () => Promise<void>> = {
+      tls: tlsSection,
+      backup: backupSection,
+      monitor: monitorSection,
+    };
     if (!sections[only]) throw new Error(`--only ${only}: one of ${Object.keys(sections).join(", ")}`);
     await stand.refreshOutputs();
     readVersions();
@@ -784,6 +1006,7 @@ async function main(): Promise<void> {
     await clientPathSection();
     await tlsSection();
     await footprintSection();
+    if (stand.hostsWith("monitor").length > 0) await monitorSection();
     if (!quick) await scaleSection();
     complete = true;
   } finally {

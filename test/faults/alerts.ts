@@ -7,10 +7,11 @@ import { alertBounds } from "../harness/alertBounds";
 import { AlertOutcome, ExpectedAlert } from "../harness/monitoring";
 import { FaultReport } from "../harness/scenario";
 import { MonitorSettings } from "../../src/roles/monitor/slice";
+import { alertRules } from "../../src/roles/monitor/alertRules";
 
 /**
  * One alert a fault must raise: `name` with `labels` (the member it hit;
- * runFault adds the cluster). `conditionMs`: when its condition holds after
+ * runFault adds the cluster), its bounds from the rule's `for`. `conditionMs`: when its condition holds after
  * the inject (a threshold to pass), `clearsMs`: how long after the cluster
  * is whole it clears (replay catching up): see alertBounds.
  */
@@ -20,7 +21,13 @@ export function faultAlert(
   labels: Readonly<Record<string, string>>,
   timing: { conditionMs?: number; clearsMs?: number } = {},
 ): ExpectedAlert {
-  const b = alertBounds(monitor, timing.conditionMs, timing.clearsMs);
+  // The rule's own `for`, as the monitor renders it from these settings: alertForSeconds for most,
+  // longer for a few (WAL archiving failing: 5 minutes, retries are normal).
+  const rule = alertRules({ thresholds: monitor.thresholds, forSeconds: monitor.alertForSeconds }).find(
+    (r) => r.alert === name,
+  );
+  if (!rule) throw new Error(`no alert rule ${name}`);
+  const b = alertBounds({ ...monitor, alertForSeconds: rule.forSeconds }, timing.conditionMs, timing.clearsMs);
   return {
     labels: { ...labels, alertname: name },
     firesWithinMs: b.firesWithinMs,

@@ -16,6 +16,7 @@ import { PgConnection } from "../harness/pgwire";
 import { PACED_WRITER, SATURATING_WRITER } from "../harness/traffic";
 import { vipHolders, waitVipHolders } from "../harness/entry";
 import { ctl } from "../harness/ctl";
+import { Monitoring } from "../harness/monitoring";
 import { alertReportLines, expectFaultAlerts, faultAlert } from "./alerts";
 
 export { ctl };
@@ -560,7 +561,86 @@ const MONITORED_FAULTS: Record<string, FaultCase> = {
       ],
     } satisfies FaultCase;
   })(),
+  "archive-failing-repository": (() => {
+    // The segment PostgreSQL's archiver had failed last when the repository came back.
+    let failedWal = "";
+    return {
+      name: "archive-failing-repository",
+      writesContinue: true,
+      // Twice the others' 5 s: this fault holds over six minutes (the rule's for), fifteen times as long as
+      // theirs, and a loaded controller stalls a paced writer now and then (measured: 7.1 s once at load 27).
+      pauseBound: () => s(10),
+      pauseWhy:
+        "archiving runs beside the commits: a failing archive_command keeps WAL in pg_wal, it never holds a commit (10 s: a six-minute hold on a shared controller)",
+      what: "the repository's pgBackRest TLS server stopped (systemctl stop pgbackrest on the backup host) until PostgresWalArchivingFailing fires (its for: 5 minutes), then started: writes go on throughout, the archiver catches up by itself, npm run ctl -- check passes",
+      inject: async (ctx) => {
+        await ctx.stand.sshAsync(repositoryHost(ctx), "systemctl stop pgbackrest");
+        // A segment to archive now, not at archive_timeout: the archiver tries it at once and fails.
+        await psqlOn(ctx, ctx.leader, "SELECT pg_switch_wal()");
+      },
+      holdMs: 20_000,
+      heal: async (ctx) => {
+        failedWal = (await psqlOn(ctx, ctx.leader, "SELECT last_failed_wal FROM pg_stat_archiver")).trim();
+        await ctx.stand.sshAsync(repositoryHost(ctx), "systemctl start pgbackrest");
+      },
+      wholeWithinMs: 60_000,
+      leaderChanges: false,
+      leaderStaysRouted: true,
+      alerts: (ctx, m) => [
+        faultAlert(
+          m,
+          "PostgresWalArchivingFailing",
+          { member: ctx.leader },
+          // The forced segment's archive-push fails once pgBackRest's archive-timeout (60 s, its default) passed
+          // with the asynchronous push still retrying the repository (measured: 66 s after the stop); after the
+          // heal the push under way, or the archiver's next try within a minute (PGARCH_AUTOWAKE_INTERVAL, sooner
+          // for a new segment), succeeds and clears the condition.
+          { conditionMs: s(60 + 10), clearsMs: s(60 + 10) },
+        ),
+      ],
+      verify: async (ctx) => {
+        expect(failedWal, "PostgreSQL's archiver failed a segment while the repository was down").toMatch(
+          /^[0-9A-F]{24}$/,
+        );
+        // Caught up by itself (the alert resolved meanwhile): the failed segment and those after it are archived.
+        const [lastArchived, archivedAfterFailed] = (
+          await psqlOn(
+            ctx,
+            ctx.leader,
+            "SELECT last_archived_wal, last_archived_time > last_failed_time FROM pg_stat_archiver",
+          )
+        )
+          .trim()
+          .split("|");
+        expect(lastArchived >= failedWal, `last archived ${lastArchived}, last failed ${failedWal}`).toBe(true);
+        expect(archivedAfterFailed, "an archive success after the last failure").toBe("t");
+        // As a DBA asks: pgbackrest check (a new segment archived end to end), no push failing, no WAL dropped.
+        const check = await ctl(ctx.stand, "check");
+        expect(check.code, check.out).toBe(0);
+        // pgBackRest's exporter on the repository host is scraped, and could run pgbackrest info.
+        const monitoring = new Monitoring(ctx.stand);
+        const target = (await monitoring.targets()).find(
+          (t) => t.job === "pgbackrest" && t.member === repositoryHost(ctx),
+        );
+        expect(target?.health, `pgbackrest target on ${repositoryHost(ctx)}: ${target?.lastError}`).toBe("up");
+        const status = await monitoring.api<{ result: { value: [number, string] }[] }>(
+          `query?query=${encodeURIComponent(`pgbackrest_exporter_status{member="${repositoryHost(ctx)}"}`)}`,
+        );
+        expect(
+          status.result.map((r) => r.value[1]),
+          "pgbackrest_exporter_status (1: pgbackrest info answered)",
+        ).toEqual(["1"]);
+      },
+    } satisfies FaultCase;
+  })(),
 };
+
+/** The stand's repository host (the backup role); the archive's fault needs one. */
+function repositoryHost(ctx: FaultContext): string {
+  const host = ctx.stand.hostsWith("backup")[0];
+  if (!host) throw new Error(`stack ${ctx.stand.stack} has no backup host: archive-failing-repository needs one`);
+  return host;
+}
 
 export const FAULTS: Record<string, FaultCase> = {
   "switchover-ctl": {

@@ -40,6 +40,7 @@ describe("the fault suite's alerts on the faults stand", () => {
 
   it("the faults the issue lists state their alerts, each a rule the monitor renders, about the member hit", () => {
     expect(withAlerts.map((f) => f.name).sort()).toEqual([
+      "archive-failing-repository",
       "etcd-stop-member",
       "power-loss-leader",
       "power-loss-replica",
@@ -52,16 +53,26 @@ describe("the fault suite's alerts on the faults stand", () => {
       for (const a of f.alerts!(ctx, c.monitor)) {
         expect(rules, `${f.name}: ${a.labels.alertname}`).toContain(a.labels.alertname);
         expect(a.labels.member, `${f.name}: ${a.labels.alertname}'s member`).toBe(
-          f.name === "power-loss-leader" ? "pg01" : "pg02",
+          ["power-loss-leader", "archive-failing-repository"].includes(f.name) ? "pg01" : "pg02",
         );
       }
   });
 
   it("waiting for resolved stays under a minute per scenario, firing under the fault's hold plus a minute", () => {
-    for (const f of withAlerts)
+    for (const f of withAlerts.filter((f) => f.name !== "archive-failing-repository"))
       for (const a of f.alerts!(ctx, c.monitor)) {
         expect(a.resolvesWithinMs, `${f.name}: ${a.labels.alertname}`).toBeLessThanOrEqual(60_000);
         expect(a.firesWithinMs, `${f.name}: ${a.labels.alertname}`).toBeLessThanOrEqual(f.holdMs + 60_000);
       }
+  });
+
+  it("the archive's fault: a repository host, bounds from the rule's own for (5 minutes) and the archiver's retry", () => {
+    expect(hosts("backup")).toEqual(["backup01"]);
+    const [a] = FAULTS["archive-failing-repository"].alerts!(ctx, c.monitor);
+    // 70 (archive-push's timeout) + 5 (scrape) + 5 (timeout) + 300 (for) + 5 (evaluation) + 5 (groupWait) + 15 (margin).
+    expect(a.firesWithinMs).toBe(405_000);
+    // 70 (the archiver's retry) + 10 (scrape, evaluation) + 5 (timeout) + 10 (groupInterval) + 15 (margin).
+    expect(a.resolvesWithinMs).toBe(110_000);
+    expect(a.why).toContain("300 (for)");
   });
 });
