@@ -33,15 +33,8 @@ import { readClusterPage } from "../harness/clusterPage";
 import { leaderOf, patroniCluster, waitWhole } from "../harness/clusterState";
 import { ctl } from "../harness/ctl";
 import { httpRequest, verifiedSpki } from "../harness/https";
-import { AlertWatch, expectEveryTargetUp, Monitoring } from "../harness/monitoring";
+import { AlertWatch, expectEveryTargetUp, Monitoring, SCRAPE_PORTS } from "../harness/monitoring";
 import { standTargets } from "../harness/scenario";
-import {
-  HAPROXY_METRICS_PORT,
-  NODE_EXPORTER,
-  PGBACKREST_EXPORTER,
-  PGBOUNCER_EXPORTER,
-  POSTGRES_EXPORTER,
-} from "../../src/roles/monitor/exporters";
 import { ALERTMANAGER_SMTP_PASSWORD_PATH } from "../../src/roles/monitor/alertmanagerConfig";
 import { WEB_CONFIG_PATH } from "../../src/roles/monitor/prometheusConfig";
 import { ALERTMANAGER_PORT, LOCAL_SMTP_PORT, PROMETHEUS_PORT } from "../../src/roles/monitor/slice";
@@ -54,18 +47,6 @@ const stand = new Stand(STACK, {
 const monitoring = new Monitoring(stand);
 const KEEP = process.env.MONTLS_KEEP === "1";
 const MONITOR_KEY = "pulumi-patroni:monitor";
-
-const PORTS = {
-  node: NODE_EXPORTER.port,
-  patroni: 8008,
-  postgres: POSTGRES_EXPORTER.port,
-  pgbouncer: PGBOUNCER_EXPORTER.port,
-  pgbackrest: PGBACKREST_EXPORTER.port,
-  etcd: 2381,
-  haproxy: HAPROXY_METRICS_PORT,
-  prometheus: PROMETHEUS_PORT,
-  alertmanager: ALERTMANAGER_PORT,
-};
 
 /**
  * With the stand's monitor (scrapes every 5 s, alertForSeconds 20,
@@ -115,7 +96,7 @@ describe(`the monitor's TLS and e-mail on stack ${STACK}`, () => {
     expect(monitoring.alertmanager).toBe(`http://${stand.address(monitoring.host)}:${ALERTMANAGER_PORT}`);
     for (const url of [monitoring.prometheus, monitoring.alertmanager])
       expect((await httpRequest(`${url}/-/ready`, { timeoutMs: 5000 })).status, url).toBe(200);
-    await expectEveryTargetUp(monitoring, stand, PORTS, 120_000);
+    await expectEveryTargetUp(monitoring, stand, SCRAPE_PORTS, 120_000);
   });
 
   it("tls.enabled: true by pulumi up: both listeners https only, with the host's certificate, everyone following", async () => {
@@ -183,7 +164,7 @@ describe(`the monitor's TLS and e-mail on stack ${STACK}`, () => {
     expect(ams.activeAlertmanagers.map((a) => a.url)).toEqual([
       `https://${address}:${ALERTMANAGER_PORT}/api/v2/alerts`,
     ]);
-    const { targets } = await expectEveryTargetUp(monitoring, stand, PORTS, 120_000);
+    const { targets } = await expectEveryTargetUp(monitoring, stand, SCRAPE_PORTS, 120_000);
     for (const job of ["prometheus", "alertmanager", "patroni", "haproxy"])
       expect(
         targets.filter((t) => t.job === job).map((t) => t.scrapeUrl.split(":")[0]),

@@ -35,15 +35,7 @@ import { ctl } from "../harness/ctl";
 import { standTargets } from "../harness/scenario";
 import { connectAny } from "../harness/traffic";
 import { verifiedSpki } from "../harness/https";
-import { AlertWatch, expectEveryTargetUp, Monitoring } from "../harness/monitoring";
-import {
-  HAPROXY_METRICS_PORT,
-  NODE_EXPORTER,
-  PGBACKREST_EXPORTER,
-  PGBOUNCER_EXPORTER,
-  POSTGRES_EXPORTER,
-} from "../../src/roles/monitor/exporters";
-import { ALERTMANAGER_PORT, PROMETHEUS_PORT } from "../../src/roles/monitor/slice";
+import { AlertWatch, expectEveryTargetUp, Monitoring, SCRAPE_PORTS } from "../harness/monitoring";
 
 const STACK = "moncap";
 const CLUSTER = "moncap";
@@ -52,19 +44,6 @@ const monitoring = new Monitoring(stand);
 const MONITOR_KEY = "pulumi-patroni:monitor";
 /** MONCAP_KEEP=1: bring the stand up from where it is and leave it up (while developing); else fresh, destroyed after. */
 const KEEP = process.env.MONCAP_KEEP === "1";
-
-/** Every port the monitor scrapes, by job (the stack's defaults: REST API 8008, etcd metrics 2381). */
-const PORTS = {
-  node: NODE_EXPORTER.port,
-  patroni: 8008,
-  postgres: POSTGRES_EXPORTER.port,
-  pgbouncer: PGBOUNCER_EXPORTER.port,
-  pgbackrest: PGBACKREST_EXPORTER.port,
-  etcd: 2381,
-  haproxy: HAPROXY_METRICS_PORT,
-  prometheus: PROMETHEUS_PORT,
-  alertmanager: ALERTMANAGER_PORT,
-};
 
 /**
  * The bounds on the fault's alerts with this stand's monitor (scrapes every
@@ -184,7 +163,7 @@ afterAll(async () => {
 
 describe("monitoring on its own stand", () => {
   it("every scrape target is up after the deploy, the TLS endpoints over https; a second up changes nothing", async () => {
-    const { tookMs, targets } = await expectEveryTargetUp(monitoring, stand, PORTS);
+    const { tookMs, targets } = await expectEveryTargetUp(monitoring, stand, SCRAPE_PORTS);
     figures.targetsUp = `${targets.length} targets up ${(tookMs / 1000).toFixed(1)} s after the deploy ended`;
     const scheme = (job: string) => [
       ...new Set(targets.filter((t) => t.job === job).map((t) => t.scrapeUrl.split(":")[0])),
@@ -425,7 +404,7 @@ describe("monitoring on its own stand", () => {
     expect(Number(during.summary["Firing alerts"])).toBeGreaterThanOrEqual(2);
     // The same members as before, and nothing left firing about them.
     expect(leaderOf(await patroniCluster(whole.restUrls, whole.tls))).toBe(leader);
-    await expectEveryTargetUp(monitoring, stand, PORTS, 90_000);
+    await expectEveryTargetUp(monitoring, stand, SCRAPE_PORTS, 90_000);
   });
 
   it("a host added by pulumi up is scraped, and gone once removed, without Prometheus restarting", async () => {
@@ -434,11 +413,11 @@ describe("monitoring on its own stand", () => {
     const added = { name: "client02", address: "10.213.16.42", roles: ["client"] };
     stand.editConfig((c) => (c[key] = [...c[key], added]));
     await stand.up("client02 added");
-    const withIt = await expectEveryTargetUp(monitoring, stand, PORTS, 90_000);
+    const withIt = await expectEveryTargetUp(monitoring, stand, SCRAPE_PORTS, 90_000);
     expect(withIt.targets.filter((t) => t.member === "client02").map((t) => t.job)).toEqual(["node"]);
     stand.editConfig((c) => (c[key] = c[key].filter((h: { name: string }) => h.name !== "client02")));
     await stand.up("client02 removed");
-    const without = await expectEveryTargetUp(monitoring, stand, PORTS, 90_000);
+    const without = await expectEveryTargetUp(monitoring, stand, SCRAPE_PORTS, 90_000);
     expect(without.targets.filter((t) => t.member === "client02")).toEqual([]);
     expect(prometheusStarted(), "Prometheus' start time").toBe(before);
     await expectNoChanges();

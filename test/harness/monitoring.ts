@@ -5,6 +5,27 @@
 // with the stack's CAs (tlsCaCertificate).
 import { Stand } from "../helpers/stand";
 import { httpRequest, TlsClient } from "./https";
+import {
+  HAPROXY_METRICS_PORT,
+  NODE_EXPORTER,
+  PGBACKREST_EXPORTER,
+  PGBOUNCER_EXPORTER,
+  POSTGRES_EXPORTER,
+} from "../../src/roles/monitor/exporters";
+import { ALERTMANAGER_PORT, PROMETHEUS_PORT } from "../../src/roles/monitor/slice";
+
+/** Every port the monitor scrapes, by job (the stack's defaults: REST API 8008, etcd metrics 2381). */
+export const SCRAPE_PORTS = {
+  node: NODE_EXPORTER.port,
+  patroni: 8008,
+  postgres: POSTGRES_EXPORTER.port,
+  pgbouncer: PGBOUNCER_EXPORTER.port,
+  pgbackrest: PGBACKREST_EXPORTER.port,
+  etcd: 2381,
+  haproxy: HAPROXY_METRICS_PORT,
+  prometheus: PROMETHEUS_PORT,
+  alertmanager: ALERTMANAGER_PORT,
+};
 
 export interface TargetHealth {
   readonly job: string;
