@@ -839,8 +839,10 @@ export const FAULTS: Record<string, FaultCase> = {
       what: "the leader's network link down (eth0 in its namespace) for 45 s, then up: it demotes itself, a replica takes over (seed 001)",
       inject: async (ctx) => {
         inside = sampleInside(ctx.stand, ctx.leader);
-        if (!(await inside.firstWritable(20_000)))
+        if (!(await inside.firstWritable(20_000))) {
+          await inside.stop(); // no heal follows a failed inject
           throw new Error(`${ctx.leader} did not answer as a writable primary from inside within 20 s`);
+        }
         ctx.marks.cut = Date.now();
         marks = ctx.marks;
         await ctx.stand.machineAsync("link-down", ctx.leader);
