@@ -229,11 +229,17 @@ export function renderPatroniConfig(ctx: ManagedFileContext, input: PatroniConfi
  * would still see a standby and refuse the new primary ("session is
  * read-only", https://github.com/pgbouncer/pgbouncer/issues/859). RECONNECT on the admin console drops
  * that cache and the pooled server connections as they are released.
+ * Patroni calls the hook while the promotion is still under way: a client
+ * logging in between RECONNECT and the end of recovery made PgBouncer cache
+ * in_hot_standby=on again, for as long as that pool kept a server connection
+ * (seen after data-filesystem-full-leader: minutes). So on a promotion the
+ * hook first waits, bounded, until PostgreSQL has left recovery.
  */
 export function renderRoleChangeHook(
   ctx: ManagedFileContext,
   socketDir = POSTGRES_SOCKET_DIR,
   etcdLeaderAway?: string,
+  postgresPort = 5432,
 ): string {
   return [
     "#!/bin/sh",
@@ -241,6 +247,12 @@ export function renderRoleChangeHook(
     "# Patroni's on_role_change callback: PgBouncer forgets what it cached under the old role.",
     // A new primary on the etcd leader's host hands the etcd leadership away now, not at the next check.
     ...(etcdLeaderAway ? [`case "$2" in primary|master) ${etcdLeaderAway} --once >/dev/null 2>&1 & ;; esac`] : []),
+    `case "$2" in primary|master)`,
+    "  i=0",
+    `  while [ "$(PGCONNECT_TIMEOUT=2 timeout 3 psql -XAtq -h ${socketDir} -p ${postgresPort} -d postgres -c 'SELECT pg_is_in_recovery()' 2>/dev/null)" != f ] && [ $i -lt 60 ]; do`,
+    "    sleep 0.5; i=$((i + 1))",
+    "  done ;;",
+    "esac",
     `ini=${PGBOUNCER_INI_PATH}`,
     '[ -r "$ini" ] || exit 0',
     `port=$(sed -n 's/^listen_port = //p' "$ini")`,

@@ -111,7 +111,12 @@ export class PatroniNode extends pulumi.ComponentResource {
       "role-change-hook",
       {
         path: PATRONI_ROLE_CHANGE_HOOK,
-        content: renderRoleChangeHook(args.managed, undefined, withEtcd ? ETCD_LEADER_AWAY_PATH : undefined),
+        content: renderRoleChangeHook(
+          args.managed,
+          undefined,
+          withEtcd ? ETCD_LEADER_AWAY_PATH : undefined,
+          config.cluster.postgresPort,
+        ),
         mode: "0755",
       },
       { dependsOn: args.dependsOn },
