@@ -1,6 +1,7 @@
 // The pulumi-patroni program: validate the stack's configuration, get hosts
 // (existing servers, or local machines for the `local-machines` host
 // source), deploy the cluster onto them, export how to reach it.
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { PostgresCluster } from "./cluster/postgresCluster";
 import { BackupRepositoryOutput, restoreSource } from "./cluster/restoreSource";
@@ -31,6 +32,7 @@ import {
 } from "./stack/stackConfig";
 import { daysLeft } from "./providers/tlsCertificates";
 import { SUPERUSER } from "./roles/postgres/slice";
+import { dataDirectory } from "./roles/postgres/patroniConfig";
 import { suppliedCaProblems, TLS_CA_KEY, TLS_PATHS } from "./tls/settings";
 
 type Secrets = Partial<Record<string, pulumi.Output<string>>>;
@@ -176,6 +178,7 @@ const localStand =
           hosts: config.hosts.map((h) => ({ ...h, capabilities: machineCapabilitiesFor(h.roles, config) })),
           ...config.localMachines,
           imagePackages: config.localMachines.prebuiltPackages ? allRolePackages(config) : [],
+          dataDiskAt: path.posix.dirname(dataDirectory(config.cluster)),
         },
         { dependsOn: guards },
       )

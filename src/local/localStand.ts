@@ -33,6 +33,10 @@ export interface LocalStandArgs {
   readonly aptProxyPort: number;
   /** Packages the machines' image carries installed (empty: the plain base image). */
   readonly imagePackages: readonly string[];
+  /** A filesystem of this size (MiB) of its own for each PostgreSQL machine, at dataDiskAt (absent: none). */
+  readonly dataDiskMiB?: number;
+  /** Where the data disk is mounted inside: the data directory's parent. */
+  readonly dataDiskAt: string;
 }
 
 export class LocalStand extends pulumi.ComponentResource {
@@ -98,6 +102,10 @@ export class LocalStand extends pulumi.ComponentResource {
           APT_PROXY: aptProxy,
           CAPABILITY: h.capabilities.length ? h.capabilities.join(",") : "none",
           IMAGE_PACKAGES: args.imagePackages.join(" "),
+          // Only when set: the other machines' commands stay as they were.
+          ...(args.dataDiskMiB !== undefined && h.roles.includes("postgres")
+            ? { DATA_DISK: `${args.dataDiskMiB} ${args.dataDiskAt}` }
+            : {}),
         });
       const resource = new ShellCommand(
         `${name}-${h.name}`,

@@ -32,6 +32,15 @@ export const localMachinesSettingsSchema = z
       .describe(
         "Make the machines from an image with every role's packages already installed (built once per package list), as a cloud image would be: a deploy then has nothing to install. Off, the machines install their packages as servers would.",
       ),
+    dataDiskMiB: z
+      .number()
+      .int()
+      .min(512)
+      .max(65536)
+      .optional()
+      .describe(
+        "Give each PostgreSQL machine a filesystem of its own of this size (MiB) for its data directory's parent, an ext4 image on the controller, sparse: it fills up as a server's data disk does (the fault suite fills the leader's). Needs prebuiltPackages (the disk is made owned by the image's postgres). Absent: the data shares the controller's disk.",
+      ),
   })
   .strict();
 export type LocalMachinesSettings = z.infer<typeof localMachinesSettingsSchema>;
@@ -65,6 +74,10 @@ export function localMachineProblems(c: LocalMachinesView, stack: string | undef
       `localMachines.bridgeAddress: ${bridgeIp} is outside ${LOCAL_SUBNET_PREFIX}0.0/16, the only range a local stand may use; pick e.g. 10.213.5.1/24`,
     );
   }
+  if (c.localMachines.dataDiskMiB !== undefined && !c.localMachines.prebuiltPackages)
+    problems.push(
+      "localMachines.dataDiskMiB: a data disk is made when the machine is, owned by the image's postgres user, which only a packages image has; set localMachines.prebuiltPackages: true too, or remove dataDiskMiB",
+    );
   if (c.cluster.watchdog.mode === "required")
     problems.push(
       "cluster.watchdog.mode: required needs a watchdog device on every PostgreSQL host, and a systemd-nspawn machine has none (a container cannot open the controller kernel's softdog), so no member could ever lead; use automatic (the default: the machines report that they have none) or off",
@@ -95,5 +108,8 @@ export const LOCAL_MACHINES_FIELD_CLASSES: FieldClasses = {
   ),
   "localMachines.prebuiltPackages": live(
     "only machines created later are made from the other image; existing machines keep their disk",
+  ),
+  "localMachines.dataDiskMiB": identity(
+    "each PostgreSQL machine's data disk is made with its machine; destroy the local stand and bring it up again",
   ),
 };

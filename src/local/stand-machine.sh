@@ -10,7 +10,8 @@
 # (with prefix), GATEWAY, BRIDGE, APT_PROXY, CAPABILITY (beyond nspawn's
 # defaults, or none; a running machine whose capabilities change is booted
 # again), PULUMI_PATRONI_SUBNET_PREFIX,
-# IMAGE_PACKAGES (empty: the plain base image; else an image with them installed).
+# IMAGE_PACKAGES (empty: the plain base image; else an image with them installed),
+# DATA_DISK (optional, "MIB PATH": a filesystem of its own at PATH, made at create).
 machine() { "$MACHINES/machine.sh" "$1" "$NAME" --stand "$STAND" "${@:2}"; }
 ensure() {
   keys=$(mktemp)
@@ -18,6 +19,7 @@ ensure() {
   cat >"$keys"
   local image=()
   [ -z "$IMAGE_PACKAGES" ] || image=(--image-packages "$IMAGE_PACKAGES")
+  [ -z "${DATA_DISK:-}" ] || image+=(--data-disk "${DATA_DISK%% *}" --data-disk-at "${DATA_DISK#* }")
   machine create --address "$ADDRESS" --gateway "$GATEWAY" --bridge "$BRIDGE" --apt-proxy "$APT_PROXY" \
     --capability "$CAPABILITY" \
     --authorized-keys-file "$keys" "${image[@]}" >&2

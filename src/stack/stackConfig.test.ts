@@ -362,6 +362,24 @@ const invalid: [string, Record<string, unknown>, string[]][] = [
     ["hosts[0].address", "outside the local bridge network 10.213.0.0/24"],
   ],
   [
+    "local stand data disk without a packages image",
+    {
+      hostSource: "local-machines",
+      localMachines: { dataDiskMiB: 2048 },
+      hosts: [{ name: "pg1", address: "10.213.0.11", roles: ["etcd", "postgres", "haproxy"] }],
+    },
+    ["localMachines.dataDiskMiB", "set localMachines.prebuiltPackages: true too"],
+  ],
+  [
+    "local stand data disk too small",
+    {
+      hostSource: "local-machines",
+      localMachines: { dataDiskMiB: 64, prebuiltPackages: true },
+      hosts: [{ name: "pg1", address: "10.213.0.11", roles: ["etcd", "postgres", "haproxy"] }],
+    },
+    ["localMachines.dataDiskMiB", "512"],
+  ],
+  [
     "local stand VIP outside the bridge network",
     {
       hostSource: "local-machines",

@@ -642,6 +642,9 @@ function repositoryHost(ctx: FaultContext): string {
   return host;
 }
 
+/** How long the leader's data disk stays full (data-filesystem-full-leader). */
+const DISK_FULL_HOLD_S = 45;
+
 export const FAULTS: Record<string, FaultCase> = {
   "switchover-ctl": {
     name: "switchover-ctl",
@@ -1089,6 +1092,53 @@ export const FAULTS: Record<string, FaultCase> = {
     wholeWithinMs: 60_000,
     leaderChanges: false,
   },
+  "data-filesystem-full-leader": (() => {
+    // The leader's data disk (localMachines.dataDiskMiB: a filesystem of its own, the data directory's parent).
+    const FILLS = ["harness-fill", "harness-fill-tail"];
+    const dataDisk = (ctx: FaultContext) => `/var/lib/postgresql/${ctx.stand.parsedConfig().cluster.postgresVersion}`;
+    return {
+      name: "data-filesystem-full-leader",
+      pauseBound: (t) => s(DISK_FULL_HOLD_S + t.loopWait + 20),
+      pauseWhy:
+        "writes fail (none acknowledged) while the disk is full; at its next new WAL segment PostgreSQL PANICs, Patroni cannot start it and gives the leader key up at once (measured: a replica promoted 30 s after the fill), else writes come back at the heal",
+      what: `the leader's data filesystem filled to its last block (fallocate, then dd until ENOSPC) for ${DISK_FULL_HOLD_S} s, then the files removed: writes fail meanwhile, none acknowledged is lost; once PostgreSQL cannot write WAL a replica takes over, the old leader rejoins`,
+      inject: async (ctx) => {
+        const d = dataDisk(ctx);
+        await ctx.stand.sshAsync(
+          ctx.leader,
+          [
+            `mountpoint -q ${d} || { echo "${d} is not a filesystem of its own on ${ctx.leader}: the stand needs localMachines.dataDiskMiB" >&2; exit 1; }`,
+            `fallocate -l "$(df --output=avail -B1 ${d} | tail -n1)" ${d}/${FILLS[0]}`,
+            `dd if=/dev/zero of=${d}/${FILLS[1]} bs=4k status=none 2>/dev/null || true`,
+            `test "$(df --output=avail -B1 ${d} | tail -n1)" -lt 1048576`,
+          ].join(" && "),
+          60_000,
+        );
+      },
+      holdMs: DISK_FULL_HOLD_S * 1000,
+      heal: async (ctx) => {
+        const d = dataDisk(ctx);
+        await ctx.stand.sshAsync(ctx.leader, FILLS.map((f) => `rm -f ${d}/${f}`).join(" && "), 60_000);
+      },
+      wholeWithinMs: 180_000,
+      // Either: a failover once PostgreSQL needs a new WAL segment, or none if it had recycled ones to fill.
+      verify: async (ctx) => {
+        // The field that made the disk is fixed for the stand's life: a change is refused at preview, naming it.
+        const field = "pulumi-patroni:localMachines";
+        const before = ctx.stand.parsedConfig().localMachines.dataDiskMiB;
+        ctx.stand.editConfig((c) => (c[field].dataDiskMiB = (before ?? 1024) + 1024));
+        try {
+          const preview = await ctx.stand.run(["preview"], true);
+          expect(preview.code, "preview with localMachines.dataDiskMiB changed").not.toBe(0);
+          expect(preview.stdout + preview.stderr).toContain(
+            `localMachines.dataDiskMiB: changed from ${before} to ${(before ?? 1024) + 1024} on a deployed stack`,
+          );
+        } finally {
+          ctx.stand.editConfig((c) => (c[field].dataDiskMiB = before));
+        }
+      },
+    } satisfies FaultCase;
+  })(),
   ...MONITORED_FAULTS,
 };
 

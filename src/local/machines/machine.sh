@@ -8,6 +8,7 @@
 #                     [--hosts-file FILE] [--storage auto|overlay|copy] [--stand local]
 #                     [--capability CAP_NET_ADMIN[,CAP_...]|none]
 #                     [--image-packages "P1 P2 ..."]   (made from an image with those installed)
+#                     [--data-disk MIB --data-disk-at PATH]   (its own filesystem at PATH, see below)
 #   machine.sh start NAME                          -> boots it if needed, prints "running"
 #   machine.sh status NAME                         -> prints exactly "running" or "stopped"
 #   machine.sh wait-ready NAME [--timeout 60] [--identity KEY]   -> prints "running" or "degraded"
@@ -23,6 +24,12 @@
 #
 # State: /var/lib/pulumi-patroni/STAND/NAME/ (machine.env, root/, upper/ and
 # work/ for overlay storage, console.log, pid records, public host key).
+#
+# --data-disk: a machine's root shares the controller's disk, which a fault
+# cannot fill. With it, the machine gets an ext4 filesystem of MIB MiB of its
+# own (data.img, sparse, loop-mounted at data/ and bound at PATH inside), made
+# at create with the owner of PATH's parent in the image (so a prebuilt
+# image's postgres owns it). It fills up as a server's data disk does.
 set -euo pipefail
 HERE="$(dirname "$(readlink -f "$0")")"
 . "$HERE/lib.sh"
@@ -32,7 +39,7 @@ usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 # ---------------------------------------------------------------- arguments
 cmd=${1:-}; [[ -n $cmd && $cmd != -h && $cmd != --help ]] || usage; shift
 name='' stand=local address='' gateway='' bridge='' apt_proxy='' akeys='' hosts_file='' storage=auto capability=none
-image_packages=
+image_packages='' data_disk='' data_disk_at=''
 timeout=60 identity='' known_hosts=0
 exec_argv=()
 while (($#)); do
@@ -47,6 +54,8 @@ while (($#)); do
     --storage) storage=${2:?}; shift 2 ;;
     --capability) capability=${2:?}; shift 2 ;;
     --image-packages) image_packages=${2:?}; shift 2 ;;
+    --data-disk) data_disk=${2:?}; shift 2 ;;
+    --data-disk-at) data_disk_at=${2:?}; shift 2 ;;
     --timeout) timeout=${2:?}; shift 2 ;;
     --identity) identity=${2:?}; shift 2 ;;
     --known-hosts) known_hosts=1; shift ;;
@@ -100,6 +109,23 @@ mount_root() {
   [[ -f $BASE/.complete ]] || die "base rootfs $BASE is gone (the cache was cleared?): destroy and re-create $name"
   mkdir -p "$sd/upper" "$sd/work" "$root"
   mount -t overlay "overlay-$stand-$name" -o "lowerdir=$BASE,upperdir=$sd/upper,workdir=$sd/work" "$root"
+}
+
+# The data disk's filesystem, mounted on the controller (autoclear loop device:
+# unmounting frees it) and bound into the machine at each boot.
+mount_data() {
+  [[ -n ${DATA_DISK_AT:-} ]] || return 0
+  mkdir -p "$sd/data" "$root$DATA_DISK_AT"
+  is_mounted "$sd/data" || mount -o loop "$sd/data.img" "$sd/data"
+}
+
+make_data_disk() {
+  local owner
+  # The owner of the directory it is mounted in (/var/lib/postgresql is postgres' home in a packages image).
+  owner=$(stat -c %u:%g "$root$(dirname "$data_disk_at")" 2>/dev/null) \
+    || die "--data-disk-at $data_disk_at: its parent is not in the image; a packages image (--image-packages) has it"
+  truncate -s "${data_disk}M" "$sd/data.img"
+  mkfs.ext4 -q -F -m 0 -E "root_owner=$owner" "$sd/data.img" >/dev/null
 }
 
 umount_root() {
@@ -183,6 +209,7 @@ start_locked() {
   if is_running; then echo running; return 0; fi
   reap_leftovers
   mount_root
+  mount_data
   net_setup
   cgroups_teardown
   cgroups_setup
@@ -194,6 +221,7 @@ start_locked() {
   # default set come from machine.env, so every boot (pulumi up, npm run power) gets them.
   local -a caps=()
   [[ ${CAPABILITY:-none} == none ]] || caps=("--capability=$CAPABILITY")
+  [[ -z ${DATA_DISK_AT:-} ]] || caps+=("--bind=$sd/data:$DATA_DISK_AT")
   echo "${CAPABILITY:-none}" >"$sd/booted-capability"
   spawn_detached "$sd/console.log" systemd-nspawn -D "$root" --boot --register=no --keep-unit \
       --network-namespace-path="/run/netns/$NETNS" --machine="$name" \
@@ -319,6 +347,9 @@ check_create_args() {
   case $storage in auto|overlay|copy) ;; *) die "--storage must be auto, overlay or copy" ;; esac
   [[ $capability == none || $capability =~ ^CAP_[A-Z_]+(,CAP_[A-Z_]+)*$ ]] \
     || die "--capability must be none or CAP_X[,CAP_Y...], got '$capability'"
+  [[ -z $data_disk || $data_disk =~ ^[1-9][0-9]{2,5}$ ]] || die "--data-disk must be a size in MiB (100 to 999999), got '$data_disk'"
+  [[ -z $data_disk_at || $data_disk_at =~ ^/[A-Za-z0-9._/-]+$ ]] || die "--data-disk-at must be an absolute path, got '$data_disk_at'"
+  [[ (-z $data_disk && -z $data_disk_at) || (-n $data_disk && -n $data_disk_at) ]] || die "--data-disk and --data-disk-at go together"
 }
 
 create_locked() {
@@ -364,6 +395,7 @@ create_locked() {
   mkdir -p "$sd"
   ADDRESS=$address GATEWAY=$gateway BRIDGE=$bridge APT_PROXY=$apt_proxy
   AKEYS=$akeys HOSTS_FILE=$hosts_file BASE=$base STORAGE=$storage CAPABILITY=$capability
+  DATA_DISK=$data_disk DATA_DISK_AT=$data_disk_at
   if [[ $STORAGE != copy ]]; then
     # Overlay: creating a machine costs no copy; the base is never modified
     # (its name carries the recipe hash), so sharing it read-only is safe.
@@ -382,6 +414,7 @@ create_locked() {
     mv -T "$sd/root.tmp" "$root"
   fi
   customize
+  [[ -z $DATA_DISK ]] || make_data_disk
   write_env
   start_locked
 }
@@ -408,6 +441,8 @@ STORAGE=$STORAGE
 NETNS=$NETNS
 VETH=$VETH
 CAPABILITY=${CAPABILITY:-none}
+DATA_DISK=${DATA_DISK:-}
+DATA_DISK_AT=${DATA_DISK_AT:-}
 EOF
   mv "$envf.tmp" "$envf"
 }
