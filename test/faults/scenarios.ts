@@ -582,6 +582,13 @@ const MONITORED_FAULTS: Record<string, FaultCase> = {
       heal: async (ctx) => {
         failedWal = (await psqlOn(ctx, ctx.leader, "SELECT last_failed_wal FROM pg_stat_archiver")).trim();
         await ctx.stand.sshAsync(repositoryHost(ctx), "systemctl start pgbackrest");
+        // For a run whose archiving does not recover (two whole runs of 2026-12-07): what waits to be archived,
+        // oldest first, and what pgBackRest's async push said last.
+        const queue = await ctx.stand.sshAsync(
+          ctx.leader,
+          `cd ${dataDirectoryOf(ctx)}/pg_wal/archive_status && echo "$(ls | grep -c '\\.ready$') ready, oldest: $(ls | grep '\\.ready$' | sort | head -n 3 | tr '\\n' ' ')"; tail -n 4 /var/log/pgbackrest/*-archive-push-async.log | cut -c1-240`,
+        );
+        console.log(`[fault] archive-failing-repository: at the heal, ${ctx.leader}: ${queue}`);
       },
       wholeWithinMs: 60_000,
       leaderChanges: false,
@@ -634,6 +641,12 @@ const MONITORED_FAULTS: Record<string, FaultCase> = {
     } satisfies FaultCase;
   })(),
 };
+
+/** The leader's data directory (the stand's cluster name and PostgreSQL version). */
+function dataDirectoryOf(ctx: FaultContext): string {
+  const c = ctx.stand.parsedConfig().cluster;
+  return `/var/lib/postgresql/${c.postgresVersion}/${c.name}`;
+}
 
 /** The stand's repository host (the backup role); the archive's fault needs one. */
 function repositoryHost(ctx: FaultContext): string {
