@@ -248,9 +248,10 @@ export function renderRoleChangeHook(
     // A new primary on the etcd leader's host hands the etcd leadership away now, not at the next check.
     ...(etcdLeaderAway ? [`case "$2" in primary|master) ${etcdLeaderAway} --once >/dev/null 2>&1 & ;; esac`] : []),
     `case "$2" in primary|master)`,
-    "  i=0",
-    `  while [ "$(PGCONNECT_TIMEOUT=2 timeout 3 psql -XAtq -h ${socketDir} -p ${postgresPort} -d postgres -c 'SELECT pg_is_in_recovery()' 2>/dev/null)" != f ] && [ $i -lt 60 ]; do`,
-    "    sleep 0.5; i=$((i + 1))",
+    // A deadline, not a count: a hanging psql must not stretch the wait.
+    "  end=$(($(date +%s) + 30))",
+    `  while [ "$(PGCONNECT_TIMEOUT=2 timeout 3 psql -XAtq -h ${socketDir} -p ${postgresPort} -d postgres -c 'SELECT pg_is_in_recovery()' 2>/dev/null)" != f ] && [ "$(date +%s)" -lt "$end" ]; do`,
+    "    sleep 0.5",
     "  done ;;",
     "esac",
     `ini=${PGBOUNCER_INI_PATH}`,

@@ -28,8 +28,8 @@ describe("Patroni's role-change hook", () => {
     expect(wait).toBeGreaterThan(0);
     expect(wait).toBeLessThan(withPort.indexOf("-c RECONNECT"));
     expect(withPort).toContain("-p 5433 -d postgres");
-    expect(withPort).toMatch(/case "\$2" in primary\|master\)\n {2}i=0\n/);
-    expect(withPort).toContain("[ $i -lt 60 ]");
+    expect(withPort).toMatch(/case "\$2" in primary\|master\)\n {2}end=\$\(\(\$\(date \+%s\) \+ 30\)\)\n/);
+    expect(withPort).toContain('[ "$(date +%s)" -lt "$end" ]');
     // Run it as Patroni would, with psql answering "in recovery" twice, then not: it waits, then RECONNECTs once.
     const bin = fs.mkdtempSync(path.join(os.tmpdir(), "hook-"));
     const calls = path.join(bin, "calls");
