@@ -218,14 +218,14 @@ start_locked() {
   # --register=no --keep-unit: the controller may have no systemd/D-Bus to
   # register with (a container; nspawn fails without them). The console is only logged. The host's resolv.conf and
   # timezone are never copied in; no journal linking into the host. Capabilities beyond nspawn's
-  # default set come from machine.env, so every boot (pulumi up, npm run power) gets them.
-  local -a caps=()
-  [[ ${CAPABILITY:-none} == none ]] || caps=("--capability=$CAPABILITY")
-  [[ -z ${DATA_DISK_AT:-} ]] || caps+=("--bind=$sd/data:$DATA_DISK_AT")
+  # default set and the data disk's bind come from machine.env, so every boot (pulumi up, npm run power) gets them.
+  local -a extra=()
+  [[ ${CAPABILITY:-none} == none ]] || extra=("--capability=$CAPABILITY")
+  [[ -z ${DATA_DISK_AT:-} ]] || extra+=("--bind=$sd/data:$DATA_DISK_AT")
   echo "${CAPABILITY:-none}" >"$sd/booted-capability"
   spawn_detached "$sd/console.log" systemd-nspawn -D "$root" --boot --register=no --keep-unit \
       --network-namespace-path="/run/netns/$NETNS" --machine="$name" \
-      --link-journal=no --resolv-conf=off --timezone=off --console=read-only "${caps[@]}"
+      --link-journal=no --resolv-conf=off --timezone=off --console=read-only "${extra[@]}"
   local npid=$SPAWNED_PID
   local nrec; nrec=$(pid_record "$npid" || true)
   [[ -n $nrec ]] && echo "$nrec" >"$sd/nspawn.pid"
