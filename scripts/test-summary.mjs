@@ -1,4 +1,6 @@
-// The last line of `npm test`: "N passed, N failed" over the vitest JSON
+// The last lines of `npm test`: what failed, each with the start of its
+// error (CI keeps only the output's tail, so a failure from an early project
+// must be named here), then "N passed, N failed" over the vitest JSON
 // reports of each project. A test file whose setup failed has no failed test
 // of its own, and a run can fail with no report at all: both count as
 // failures, so a broken suite never prints "0 failed".
@@ -22,6 +24,29 @@ export function summarize(runs) {
   return { passed, failed };
 }
 
+/** @param {{ project?: string, report?: any }[]} runs @returns {string[]} a line or a few per failure */
+export function failures(runs) {
+  const lines = [];
+  // The first lines say what failed; a message carrying a command's output has its cause at the end.
+  const head = (text) => {
+    const all = String(text ?? "")
+      .split("\n")
+      .filter((l) => l.trim());
+    const kept = all.length > 10 ? [...all.slice(0, 3), "...", ...all.slice(-6)] : all;
+    return kept.map((l) => `    ${l.slice(0, 300)}`);
+  };
+  for (const { project = "?", report = {} } of runs) {
+    for (const file of report.testResults || []) {
+      const failedTests = (file.assertionResults || []).filter((a) => a.status === "failed");
+      if (file.status === "failed" && failedTests.length === 0)
+        lines.push(`FAILED ${project} ${file.name} (outside its tests):`, ...head(file.message));
+      for (const t of failedTests)
+        lines.push(`FAILED ${project} ${file.name} > ${t.fullName}:`, ...head((t.failureMessages || [])[0]));
+    }
+  }
+  return lines;
+}
+
 if (process.argv[1]?.endsWith("test-summary.mjs")) {
   const dir = process.argv[2];
   const runs = fs
@@ -35,8 +60,9 @@ if (process.argv[1]?.endsWith("test-summary.mjs")) {
       } catch {
         report = undefined;
       }
-      return { code: Number(fs.readFileSync(`${dir}/${f}`, "utf8")), report };
+      return { project, code: Number(fs.readFileSync(`${dir}/${f}`, "utf8")), report };
     });
+  for (const line of failures(runs)) console.log(line);
   const { passed, failed } = summarize(runs);
   console.log(`${passed} passed, ${failed} failed`);
 }
