@@ -6,7 +6,7 @@
 // https://patroni.readthedocs.io/en/latest/replica_bootstrap.html
 import { shellQuote } from "../../render/shellQuote";
 import { restoreTargetOptions } from "./restoreTarget";
-import { archives, BackupView, RESTORE_BOOTSTRAP_PATH, stanzaOf } from "./slice";
+import { ARCHIVE_PUSH_PATH, archives, BackupView, RESTORE_BOOTSTRAP_PATH, stanzaOf } from "./slice";
 
 /** How a stack's cluster archives, in plain values. */
 export interface PatroniArchiving {
@@ -39,7 +39,7 @@ export function archivingOf(c: BackupView): PatroniArchiving | undefined {
  */
 export const archiveParameters = (a: PatroniArchiving): Record<string, string> => ({
   archive_mode: "on",
-  archive_command: `pgbackrest --stanza=${a.stanza} archive-push %p`,
+  archive_command: `${ARCHIVE_PUSH_PATH} ${a.stanza} %p`,
   archive_timeout: `${a.archiveTimeout}s`,
 });
 

@@ -14,7 +14,14 @@ import { RoleArgs } from "../roleArgs";
 import { installedScript, pgLocationOf } from "./backupHost";
 import { ARCHIVE_METRICS_UNIT, renderArchiveMetricsService, renderArchiveMetricsTimer, unitPath } from "./backupUnits";
 import { renderDatabaseConfig, REPOSITORY_CA_FILE } from "./pgbackrestConfig";
-import { ARCHIVE_METRICS_PATH, PGBACKREST_CONFIG_PATH, RESTORE_BOOTSTRAP_PATH, stanzaOf, TLS_CA_FILE } from "./slice";
+import {
+  ARCHIVE_METRICS_PATH,
+  ARCHIVE_PUSH_PATH,
+  PGBACKREST_CONFIG_PATH,
+  RESTORE_BOOTSTRAP_PATH,
+  stanzaOf,
+  TLS_CA_FILE,
+} from "./slice";
 
 const script = scriptsIn(__dirname);
 
@@ -76,6 +83,12 @@ export class PgbackrestNode extends pulumi.ComponentResource {
       { unit: "pgbackrest", onChange: "reload", triggers: [contentHash(conf)] },
       { dependsOn: [file] },
     );
+    // archive_command's wrapper (archive-push.sh): in place before Patroni starts or reloads a new archive_command.
+    const archivePush = steps.file(
+      "archive-push",
+      { path: ARCHIVE_PUSH_PATH, content: installedScript(args.managed, "archive-push.sh"), mode: "0755" },
+      { dependsOn: args.dependsOn },
+    );
     // The archive monitor: dropped WAL and failing pushes as metrics (archive-metrics.sh).
     const monitor = steps.file(
       "archive-monitor",
@@ -130,7 +143,7 @@ export class PgbackrestNode extends pulumi.ComponentResource {
         ),
       );
     }
-    this.ready = [server, timer, ...restore];
+    this.ready = [server, timer, archivePush, ...restore];
     this.registerOutputs({});
   }
 }

@@ -182,7 +182,7 @@ describe("patroni.yml of a stack that archives", () => {
     const { c, doc } = render({ ...base, backup: { archiveTimeout: 30 } });
     expect(doc.bootstrap.dcs.postgresql.parameters).toMatchObject({
       archive_mode: "on",
-      archive_command: "pgbackrest --stanza=demo archive-push %p",
+      archive_command: "/usr/local/lib/pulumi-patroni/pp-pgbackrest-archive-push demo %p",
       archive_timeout: "30s",
     });
     expect(renderDynamicConfig(c.cluster, archivingOf(c))).toEqual(doc.bootstrap.dcs);
@@ -220,7 +220,9 @@ describe("patroni.yml of a stack that archives", () => {
       keep_existing_recovery_conf: true,
       no_params: true,
     });
-    expect(doc.bootstrap.dcs.postgresql.parameters.archive_command).toBe("pgbackrest --stanza=demo2 archive-push %p");
+    expect(doc.bootstrap.dcs.postgresql.parameters.archive_command).toBe(
+      "/usr/local/lib/pulumi-patroni/pp-pgbackrest-archive-push demo2 %p",
+    );
     expect(doc.postgresql.pgbackrest.command).toBe("pgbackrest --stanza=demo2 --delta restore");
   });
 });

@@ -135,6 +135,11 @@ export const PGBACKREST_SPOOL_PATH = "/var/spool/pgbackrest";
 export const PGBACKREST_LOG_PATH = "/var/log/pgbackrest";
 /** The wrapper Patroni's custom bootstrap runs to restore a new cluster (restore-bootstrap.sh). */
 export const RESTORE_BOOTSTRAP_PATH = "/usr/local/lib/pulumi-patroni/pp-restore-bootstrap";
+/**
+ * PostgreSQL's archive_command: pgBackRest's archive-push, an old timeline's clash skipped (archive-push.sh).
+ * Its name holds "pgbackrest": pgbackrest check and backup refuse an archive_command without it.
+ */
+export const ARCHIVE_PUSH_PATH = "/usr/local/lib/pulumi-patroni/pp-pgbackrest-archive-push";
 /** The archive monitor (archive-metrics.sh), run by its timer and by `npm run ctl`. */
 export const ARCHIVE_METRICS_PATH = "/usr/local/lib/pulumi-patroni/pp-archive-metrics";
 /**
