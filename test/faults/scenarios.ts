@@ -669,39 +669,51 @@ async function expectOldTimelineClashSkipped(ctx: FaultContext): Promise<void> {
   const name = `${(timeline - 1).toString(16).toUpperCase().padStart(8, "0")}000000FF000000FE`;
   const wal = `${dataDirectoryOf(ctx)}/pg_wal`;
   // The archive's version first (as the old primary pushed it), then another in pg_wal, marked ready.
+  // pgBackRest pushes only files under the data directory: the first version goes from pg_wal, not marked ready.
   await ctx.stand.sshAsync(
     leader,
     [
       `set -e; cd ${wal}`,
-      `segs=$(ls | grep -E '^[0-9A-F]{24}$' | sort | head -n 2); set -- $segs`,
-      `rm -rf /tmp/pp-clash && mkdir -p /tmp/pp-clash/pg_wal && cp "$1" /tmp/pp-clash/pg_wal/${name} && chown -R postgres /tmp/pp-clash`,
-      `su postgres -c 'pgbackrest --stanza=${stanza} --no-archive-async archive-push /tmp/pp-clash/pg_wal/${name}' >/dev/null 2>&1 || [ $? -eq 45 ]`,
-      `rm -rf /tmp/pp-clash`,
-      `cp "$2" ${name} && chown postgres:postgres ${name} && su postgres -c 'touch archive_status/${name}.ready'`,
-    ].join(" && "),
+      `set -- $(ls | grep -E '^[0-9A-F]{24}$' | sort | head -n 2)`,
+      `cp "$1" ${name}; chown postgres:postgres ${name}`,
+      `rc=0; su postgres -c 'pgbackrest --stanza=${stanza} --no-archive-async archive-push ${wal}/${name}' >/tmp/pp-clash.log 2>&1 || rc=$?`,
+      `[ $rc -eq 0 ] || [ $rc -eq 45 ] || { cat /tmp/pp-clash.log >&2; exit 1; }`,
+      `cp "$2" ${name}; su postgres -c 'touch archive_status/${name}.ready'`,
+    ].join("; "),
     60_000,
   );
   try {
-    const switched = (await psqlOn(ctx, leader, "SELECT pg_walfile_name(pg_switch_wal())")).trim();
+    // A WAL record first: with nothing written since the last switch, pg_switch_wal() switches nothing.
+    const switched = (
+      await psqlOn(
+        ctx,
+        leader,
+        "SELECT pg_walfile_name(pg_switch_wal()) FROM (SELECT pg_create_restore_point('pp-archive-clash')) r",
+      )
+    ).trim();
+    // Both done: the planted one skipped (PostgreSQL archives in name order, it comes first), the new one archived.
+    const bothDone = async () =>
+      (
+        await ctx.stand.sshAsync(
+          leader,
+          `cd ${wal}/archive_status && test -e ${name}.done && test -e ${switched}.done && echo yes || true`,
+        )
+      ).trim();
     const deadline = Date.now() + 90_000;
     let archiver = "";
     while (Date.now() < deadline) {
       archiver = (await psqlOn(ctx, leader, "SELECT last_archived_wal, last_failed_wal FROM pg_stat_archiver")).trim();
-      const done = await ctx.stand.sshAsync(
-        leader,
-        `test -e ${wal}/archive_status/${switched}.done && echo yes || true`,
-      );
-      if (done.trim() === "yes") break;
+      if ((await bothDone()) === "yes") break;
       await sleep(2000);
     }
+    expect(
+      await bothDone(),
+      `${name} (skipped) and ${switched}, switched after it, done within 90 s on ${leader}; pg_stat_archiver (last archived, last failed): ${archiver}`,
+    ).toBe("yes");
     const warning = await ctx.stand.sshAsync(
       leader,
       `journalctl --since '-5min' --no-pager | grep -c 'pp-pgbackrest-archive-push: WARNING: ${name} ' || true`,
     );
-    expect(
-      await ctx.stand.sshAsync(leader, `test -e ${wal}/archive_status/${switched}.done && echo yes || true`),
-      `${switched}, switched after the planted ${name}, archived within 90 s on ${leader}; pg_stat_archiver (last archived, last failed): ${archiver}`,
-    ).toContain("yes");
     expect(
       Number(warning.trim()),
       `pp-pgbackrest-archive-push's warning naming ${name} in ${leader}'s journal`,
