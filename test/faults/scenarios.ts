@@ -719,7 +719,7 @@ async function expectOldTimelineClashSkipped(ctx: FaultContext): Promise<void> {
       `pp-pgbackrest-archive-push's warning naming ${name} in ${leader}'s journal`,
     ).toBeGreaterThan(0);
   } finally {
-    await ctx.stand.sshAsync(leader, `rm -f ${wal}/${name} ${wal}/archive_status/${name}.*`);
+    await ctx.stand.sshAsync(leader, `rm -f ${wal}/${name} ${wal}/archive_status/${name}.* /tmp/pp-clash.log`);
   }
 }
 

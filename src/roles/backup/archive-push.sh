@@ -33,5 +33,5 @@ for h in "${wal%/*}"/*.history; do
   [ "$t" -gt "$current" ] && current=$t
 done
 [ "$timeline" -lt "$current" ] || exit 45
-echo "pp-pgbackrest-archive-push: WARNING: $name (timeline $timeline, this primary is on $current) is in the archive in another version: that timeline's primary's; this copy ends at the timeline switch. Not archived again; archiving goes on." >&2
+echo "pp-pgbackrest-archive-push: WARNING: $name (timeline $timeline, this primary is on $current) is in the archive in another version (pgBackRest's ERROR [045] above), pushed while that timeline led; this node's copy is a standby's, past the timeline switch. Skipped; archiving goes on." >&2
 exit 0
